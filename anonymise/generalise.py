@@ -1,0 +1,58 @@
+"""Generalisation of quasi-identifiers: ages to bands, times to hour, postcodes to district,
+coordinates to spatial cells."""
+
+from __future__ import annotations
+
+import re
+
+import h3
+import pandas as pd
+
+_POSTCODE_OUTWARD = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*[0-9][A-Z]{2}\s*$")
+
+
+def age_bands(date_of_birth: pd.Series, at: pd.Series, width: int) -> pd.Series:
+    """Age at the event, as a band label such as '20-24'; missing when either date is."""
+    dob = pd.to_datetime(date_of_birth)
+    when = pd.to_datetime(at)
+    had_birthday = (when.dt.month > dob.dt.month) | (
+        (when.dt.month == dob.dt.month) & (when.dt.day >= dob.dt.day)
+    )
+    age = when.dt.year - dob.dt.year - (~had_birthday).astype("Int64")
+    low = (age // width) * width
+    labels = low.astype("Int64").astype("string") + "-" + (low + width - 1).astype("Int64").astype("string")
+    return labels.where(age.notna() & (age >= 0))
+
+
+def postcode_district(postcode: str | None) -> str | None:
+    """Outward code ('CF24 4HU' -> 'CF24'); None for anything that is not a full postcode."""
+    if not postcode:
+        return None
+    match = _POSTCODE_OUTWARD.match(postcode.upper())
+    return match.group(1) if match else None
+
+
+def time_parts(when: pd.Series) -> pd.DataFrame:
+    """Month (first day, as a date), ISO weekday (1 = Monday) and hour of an event."""
+    when = pd.to_datetime(when)
+    return pd.DataFrame(
+        {
+            "month": when.dt.to_period("M").dt.start_time.dt.date,
+            "weekday": (when.dt.dayofweek + 1).astype("Int64"),
+            "hour": when.dt.hour.astype("Int64"),
+        },
+        index=when.index,
+    )
+
+
+def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) -> pd.Series:
+    """H3 cell of each point; missing where either coordinate is."""
+    cells = [
+        h3.latlng_to_cell(lat, lon, resolution) if pd.notna(lat) and pd.notna(lon) else None
+        for lat, lon in zip(latitude, longitude)
+    ]
+    return pd.Series(cells, index=latitude.index, dtype="string")
+
+
+def cell_centre(cell_id: str) -> tuple[float, float]:
+    return h3.cell_to_latlng(cell_id)
