@@ -38,7 +38,7 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "month": when.dt.to_period("M").dt.start_time.dt.date,
-            "weekday": (when.dt.dayofweek + 1).astype("Int64"),
+            "weekday": (when.dt.day_of_week + 1).astype("Int64"),
             "hour": when.dt.hour.astype("Int64"),
         },
         index=when.index,

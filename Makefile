@@ -1,0 +1,37 @@
+# The two commands a new user needs: `make demo` (set up, run the main job, show hotspots) and
+# `make test` (set up, run the tests). Both create .venv from requirements.lock when missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export ISTV_HOME ?= $(CURDIR)/istv_home
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: demo test test-fast dagster-ui check-defs lock clean
+
+$(BIN)/istv: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(BIN)/istv
+
+demo: $(BIN)/istv
+	$(BIN)/istv demo
+
+test: $(BIN)/istv
+	$(BIN)/python -m pytest -q
+
+test-fast: $(BIN)/istv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+check-defs: $(BIN)/istv
+	$(BIN)/istv ui --validate-only
+
+dagster-ui: $(BIN)/istv
+	$(BIN)/istv ui
+
+lock: $(BIN)/istv
+	$(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip compile requirements.in --python-version 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf $(ISTV_HOME)

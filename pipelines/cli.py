@@ -1,0 +1,265 @@
+"""`istv`: the command line for data officers, analysts and the demo.
+
+Every command fails with a one-line message saying what is wrong and what to do, never a bare
+traceback, and never prints a value from an identifiable field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.lib.home import IstvHome
+from pipelines.partitions import partition_of_month
+
+console = Console()
+err = Console(stderr=True)
+SOURCES = ("ed", "police", "police_uk")
+
+
+class IstvFailure(click.ClickException):
+    def show(self, file=None):
+        err.print(f"[bold red]istv:[/] {self.message}")
+
+
+def _month(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
+
+
+def _home() -> IstvHome:
+    home = IstvHome.from_env()
+    home.create()
+    return home
+
+
+@click.group(help="Share ED and police violence data the Cardiff Model way. Working folder: $ISTV_HOME (default ~/.istv).")
+def cli() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@cli.command(help="Write synthetic ED and police extracts for a month (seeded, any size).")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--rows", default=1000, show_default=True, type=int, help="ED rows; police rows are three times as many.")
+def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
+    from pipelines.synthetic import generate_month
+
+    _month(month)
+    paths = generate_month(month, out_dir, seed=seed, ed_rows=rows)
+    for source, path in paths.items():
+        console.print(f"{source}: {path}")
+
+
+@cli.command(help="Check a delivered extract and place it in the landing zone for its month.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--month", help="YYYY-MM; worked out from the rows when not given.")
+def ingest(file: Path, source: str, month: str | None) -> None:
+    from pipelines.lib.extract import ExtractError, month_of, read_raw
+    from pipelines.lib.landing import place
+    from schemas import schema_for_source
+
+    schema = schema_for_source(source)
+    try:
+        read_raw(file, schema)
+        when = _month(month) or month_of(file, schema)
+    except ExtractError as exc:
+        raise IstvFailure(str(exc)) from None
+    delivery = place(_home(), source, when, file)
+    console.print(f"Landed {file.name} as the {source} extract for {when:%Y-%m} (sha256 {delivery.sha256[:16]}…)")
+
+
+def run_month(month: dt.date, home: IstvHome):
+    """Materialise every asset of the month through Dagster, recorded in the instance."""
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.lib.instance import prepare_dagster_home
+
+    prepare_dagster_home(home)
+    job = defs.resolve_job_def("istv_monthly")
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            partition_key=partition_of_month(f"{month:%Y-%m}"), instance=instance, raise_on_error=False
+        )
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_failure and event.event_specific_data is not None:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                cause = error.cause or error
+                return f"step {event.step_key} failed: {cause.message.strip().splitlines()[-1]}"
+    return "the run failed; open the Dagster UI (make dagster-ui) for the step that failed"
+
+
+@cli.command(help="Run a month: validate, pseudonymise and publish it under the agreement in force.")
+@click.option("--month", required=True, help="YYYY-MM")
+def run(month: str) -> None:
+    when = _month(month)
+    home = _home()
+    with console.status(f"Running {month} through Dagster (validate, pseudonymise, publish)…"):
+        result = run_month(when, home)
+    if not result.success:
+        raise IstvFailure(f"{month}: {_failure_message(result)}")
+    console.print(f"[green]Published {month}[/] to {home.warehouse}")
+
+
+@cli.command(help="Show the top hotspot cells and venues of a month.")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--limit", default=10, show_default=True)
+def hotspots(month: str, limit: int) -> None:
+    from warehouse.publish import connect_read_only
+
+    when = _month(month)
+    try:
+        con = connect_read_only(_home().warehouse)
+    except FileNotFoundError as exc:
+        raise IstvFailure(str(exc)) from None
+    with con:
+        cells = con.execute(
+            "SELECT rank, cell_id, cell_lat, cell_lon, ed_assaults, police_violence, combined "
+            "FROM hotspot_cells WHERE month = ? AND rank IS NOT NULL ORDER BY rank, cell_id LIMIT ?",
+            [when, limit],
+        ).fetchall()
+        venues = con.execute(
+            "SELECT rank, venue_name, ed_assaults, police_violence FROM hotspot_venues "
+            "WHERE month = ? AND rank IS NOT NULL ORDER BY rank, venue_name LIMIT ?",
+            [when, limit],
+        ).fetchall()
+    if not cells and not venues:
+        raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
+    console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined"], cells))
+    console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
+    console.print("Counts are rounded to 5; '—' marks a count of 1 to 7, suppressed.")
+
+
+@cli.command(help="Run SQL against the published warehouse, read-only.")
+@click.argument("sql")
+def query(sql: str) -> None:
+    from warehouse.publish import connect_read_only
+
+    try:
+        with connect_read_only(_home().warehouse) as con:
+            cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+    except FileNotFoundError as exc:
+        raise IstvFailure(str(exc)) from None
+    except Exception as exc:  # duckdb's errors already say what is wrong with the SQL
+        raise IstvFailure(f"query failed: {exc}") from None
+    console.print(_table(None, columns, rows))
+
+
+def _table(title: str | None, columns: list[str], rows) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row))
+    return table
+
+
+@cli.group(help="Keys for pseudonyms and the quarantine.")
+def keys() -> None:
+    pass
+
+
+@keys.command("generate", help="Make throwaway demo keys in $ISTV_HOME/keys (never for real data).")
+def keys_generate() -> None:
+    from pipelines.lib.secrets import generate_demo_keys
+
+    made = generate_demo_keys(_home())
+    console.print("\n".join(f"made {p}" for p in made) or "demo keys already exist")
+
+
+@cli.group(help="Rows rejected by validation, held encrypted for their provider.")
+def quarantine() -> None:
+    pass
+
+
+@quarantine.command("list", help="Reasons and counts per file (no values).")
+def quarantine_list() -> None:
+    from pipelines.lib.quarantine import quarantine_summaries
+
+    home = _home()
+    rows = []
+    for path, summary in quarantine_summaries(home.quarantine):
+        where = path.relative_to(home.quarantine).parent
+        for reason, count in summary["reasons"].items():
+            rows.append((str(where), path.name.removesuffix(".summary.json"), reason, count))
+    console.print(_table("Quarantined rows", ["source/month", "file", "reason", "rows"], rows))
+
+
+@cli.command(help="The whole demo: throwaway keys, synthetic ED data with real police open data, run, top hotspots.")
+@click.option("--rows", default=1000, show_default=True, type=int, help="Synthetic ED rows a month.")
+def demo(rows: int) -> None:
+    from rich.progress import Progress
+
+    from pipelines.lib.landing import place
+    from pipelines.lib.reference import POLICE_UK_DIR
+    from pipelines.lib.secrets import generate_demo_keys
+    from pipelines.synthetic import generate_month
+
+    home = _home()
+    generate_demo_keys(home)
+    synthetic = home.root / "synthetic"
+    # Real open police data for 2018 beside synthetic ED data; a recent month has both synthetic.
+    months = [("2018-10", "police_uk"), ("2018-11", "police_uk"), ("2018-12", "police_uk"), ("2026-10", "police")]
+    with Progress(console=console) as progress:
+        task = progress.add_task("Demo months", total=len(months))
+        for month, police_source in months:
+            when = _month(month)
+            progress.update(task, description=f"{month}: generating and landing")
+            paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
+            place(home, "ed", when, paths["ed"])
+            if police_source == "police_uk":
+                place(home, "police_uk", when, POLICE_UK_DIR / f"{month}-south-wales-street.csv")
+            else:
+                place(home, "police", when, paths["police"])
+            progress.update(task, description=f"{month}: running through Dagster")
+            result = run_month(when, home)
+            if not result.success:
+                raise IstvFailure(f"{month}: {_failure_message(result)}")
+            progress.advance(task)
+    for month, _ in months[-2:]:
+        hotspots.callback(month=month, limit=5)
+    console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
+    console.print(f"Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
+    console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")
+
+
+@cli.command(help="Open the Dagster UI on this working folder (http://127.0.0.1:3000).")
+@click.option("--validate-only", is_flag=True, help="Only check that the definitions load.")
+def ui(validate_only: bool) -> None:
+    from pipelines.lib.instance import prepare_dagster_home
+
+    prepare_dagster_home(_home())
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    verb = ["definitions", "validate"] if validate_only else ["dev", "--host", "127.0.0.1"]
+    os.execv(dagster, [dagster, *verb, "-m", "pipelines.definitions"])
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        err.print("istv: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

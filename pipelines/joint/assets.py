@@ -1,0 +1,136 @@
+"""The joint view of a month across sources, and the tables published from it."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
+
+from pipelines.partitions import month_of_partition, monthly_partitions
+from pipelines.resources import IstvResource
+from schemas.expectations import published_suite, validate
+from warehouse.publish import publish
+from warehouse.tables import build_tables, table_specs
+
+SOURCES = ("ed", "police", "police_uk")
+JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"
+SUMMARY_COLUMNS = [
+    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
+    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private",
+]
+
+
+@cache
+def _mapping() -> dict:
+    return yaml.safe_load(JOINT_MAPPING.read_text(encoding="utf-8"))
+
+
+def joint_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Union the sources under one set of columns; what an agreement does not share is NULL."""
+    mapping = _mapping()
+    joint_columns = mapping["common"] + sorted({c for m in mapping["sources"].values() for c in m})
+    parts = []
+    for source, frame in frames.items():
+        renames = {src: dst for dst, src in mapping["sources"][source].items()}
+        part = frame.rename(columns=renames).reindex(columns=joint_columns)
+        part.insert(0, "source", source)
+        parts.append(part)
+    joint = pd.concat(parts, ignore_index=True)
+    return joint.astype({"weekday": "Int64", "hour": "Int64"})
+
+
+@asset(
+    group_name="joint",
+    partitions_def=monthly_partitions,
+    deps=[AssetKey(f"{s}_pseudonymised") for s in SOURCES],
+    kinds={"parquet"},
+)
+def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
+    """Every shared incident of the month, ED and police, in one table of pseudonymised and
+    generalised columns: source, provider, month, hour of the week, spatial cell, venue, method,
+    age band and sex. Row level: seen by the pipeline only, unless the agreement says otherwise."""
+    month = month_of_partition(context.partition_key)
+    home = istv.istv_home
+    frames = {s: pd.read_parquet(home.pseudonymised_file(s, month)) for s in SOURCES}
+    joint = joint_frame(frames)
+    out = home.pseudonymised_file("joint", month)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joint.to_parquet(out, index=False)
+    return MaterializeResult(metadata={f"rows_{s}": len(f) for s, f in frames.items()} | {"rows": len(joint)})
+
+
+def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
+    """Coverage input: one row per delivered file, from the pseudonymisation summaries."""
+    rows = []
+    for source in SOURCES:
+        summary = json.loads(istv.istv_home.summary_file(source, month).read_text())
+        for delivered in summary["files"]:
+            rows.append(
+                {
+                    "month": month, "source": source, "provider": delivered["provider"],
+                    "rows_received": delivered["rows_received"], "rows_quarantined": delivered["rows_quarantined"],
+                    # Scope, area and location are counted per source; with one file a source they match.
+                    **{k: summary[k] for k in SUMMARY_COLUMNS[5:]},
+                }
+            )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+PUBLISHED = [s.name for s in table_specs()]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(s.name, description=" ".join(s.description.split()), group_name="published",
+                  deps=[AssetKey("joint_incidents")], kinds={"duckdb"})
+        for s in table_specs()
+    ],
+    check_specs=[
+        AssetCheckSpec("disclosure_control", asset=s.name, blocking=True,
+                       description="No published count between 1 and the suppression threshold; keys present.")
+        for s in table_specs()
+    ],
+    partitions_def=monthly_partitions,
+    pool="warehouse",
+)
+def published_tables(context: AssetExecutionContext, istv: IstvResource):
+    """Aggregate the month, apply disclosure control, check every table, then publish them all
+    to the shared warehouse in one atomic swap (analysts never see half a month)."""
+    month = month_of_partition(context.partition_key)
+    agreement = istv.agreement_in_force()
+    policy = agreement.disclosure_control.policy()
+    joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
+    tables = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version)
+    checks = {}
+    for spec in table_specs():
+        suite = published_suite(spec.name, spec.counts, spec.keys, policy.suppression_threshold)
+        checks[spec.name] = validate(tables[spec.name], suite)
+    failed = [name for name, summary in checks.items() if not summary.success]
+    if failed:
+        for name in PUBLISHED:
+            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=checks[name].success,
+                                   severity=AssetCheckSeverity.ERROR, metadata=checks[name].as_metadata())
+        raise RuntimeError(f"not published: disclosure-control checks failed for {', '.join(failed)}")
+    publish(istv.istv_home.warehouse, month, tables)
+    for spec in table_specs():
+        table = tables[spec.name]
+        suppressed = int(sum(table[f"{c}_suppressed"].sum() for c in spec.counts))
+        yield MaterializeResult(
+            asset_key=spec.name,
+            metadata={"rows": len(table), "cells_suppressed": suppressed, "warehouse": str(istv.istv_home.warehouse),
+                      "agreement": f"{agreement.id} v{agreement.version}"},
+            check_results=[AssetCheckResult(asset_key=spec.name, check_name="disclosure_control", passed=True,
+                                            metadata=checks[spec.name].as_metadata())],
+        )

@@ -1,0 +1,69 @@
+"""The working folder (ISTV_HOME) and its zones.
+
+landing/        extracts as delivered (identifiable; the pipeline only)
+quarantine/     rejected rows with reasons, encrypted at rest
+pseudonymised/  row-level data after the agreement is applied
+warehouse/      istv.duckdb, the published tables analysts read
+audit/          the append-only audit log
+dagster/        Dagster's instance (run history, event logs) unless DAGSTER_HOME is set
+keys/           throwaway keys made by the demo only
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path.home() / ".istv"
+
+
+@dataclass(frozen=True)
+class IstvHome:
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> IstvHome:
+        return cls(Path(os.environ.get("ISTV_HOME", DEFAULT_HOME)).expanduser().resolve())
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def pseudonymised(self) -> Path:
+        return self.root / "pseudonymised"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "istv.duckdb"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def dagster(self) -> Path:
+        return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.root / "dagster"
+
+    def landing_dir(self, source: str, month: dt.date) -> Path:
+        return self.landing / source / f"{month:%Y-%m}"
+
+    def pseudonymised_file(self, source: str, month: dt.date) -> Path:
+        return self.pseudonymised / source / f"{month:%Y-%m}.parquet"
+
+    def summary_file(self, source: str, month: dt.date) -> Path:
+        return self.pseudonymised / source / f"{month:%Y-%m}.summary.json"
+
+    def create(self) -> None:
+        for zone in (self.landing, self.quarantine, self.pseudonymised, self.warehouse.parent, self.audit):
+            zone.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,177 @@
+"""The two assets every source has (`<source>_extract`, `<source>_pseudonymised`) and the
+blocking Great Expectations check between them, built once for ed, police and police_uk."""
+
+
+import json
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+
+from anonymise.apply import apply_rules
+from pipelines.lib.extract import read_extract
+from pipelines.lib.landing import current_deliveries
+from pipelines.lib.quarantine import write_quarantine
+from pipelines.partitions import month_of_partition, monthly_partitions
+from pipelines.resources import IstvResource
+from schemas import load_codelist, schema_for_source
+from schemas.expectations import extract_suite, validate
+
+GROUP = {"ed": "ed", "police": "police", "police_uk": "police"}
+
+
+class ExtractCountsError(AssertionError):
+    pass
+
+
+def _parsed_paths(istv: IstvResource, source: str, month):
+    folder = istv.istv_home.landing_dir(source, month) / "_parsed"
+    return folder / "extract.parquet", folder / "extract.json"
+
+
+def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -> tuple[list, list]:
+    """The source's assets, and its asset checks."""
+    schema = schema_for_source(source)
+
+    @asset(
+        name=f"{source}_extract",
+        group_name=GROUP[source],
+        partitions_def=monthly_partitions,
+        description=extract_doc,
+        kinds={"csv"},
+    )
+    def extract(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
+        month = month_of_partition(context.partition_key)
+        parquet, summary_path = _parsed_paths(istv, source, month)
+        parquet.parent.mkdir(parents=True, exist_ok=True)
+        deliveries = current_deliveries(istv.istv_home, source, month)
+        frames, summary = [], {"source": source, "month": f"{month:%Y-%m}", "files": []}
+        for delivery in deliveries:
+            result = read_extract(delivery.path, schema, month)
+            if result.rows_in != len(result.rows) + len(result.quarantined):
+                raise ExtractCountsError(f"{delivery.path.name}: rows in != rows passed + rows quarantined")
+            if len(result.quarantined):
+                write_quarantine(
+                    result.quarantined, result.reason_counts, istv.istv_home.quarantine / source / f"{month:%Y-%m}",
+                    delivery.path.stem, istv.quarantine_cipher(),
+                )
+            providers = result.rows[schema.provider_field].dropna()
+            summary["files"].append(
+                {
+                    "file": delivery.path.name,
+                    "sha256": delivery.sha256,
+                    "size": delivery.size,
+                    "provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
+                    "rows_received": result.rows_in,
+                    "rows_passed": len(result.rows),
+                    "rows_quarantined": len(result.quarantined),
+                    "reasons": result.reason_counts,
+                    "undeclared_columns": result.undeclared_columns,
+                }
+            )
+            frames.append(result.rows)
+        rows = pd.concat(frames, ignore_index=True) if frames else _empty(schema)
+        rows.to_parquet(parquet, index=False)
+        summary_path.write_text(json.dumps(summary, indent=2))
+        received = sum(f["rows_received"] for f in summary["files"])
+        quarantined = sum(f["rows_quarantined"] for f in summary["files"])
+        if not deliveries:
+            context.log.info(f"No complete {source} extract has landed for {month:%Y-%m}")
+        return MaterializeResult(
+            metadata={
+                "files": len(deliveries),
+                "rows_received": received,
+                "rows_passed": len(rows),
+                "rows_quarantined": quarantined,
+                "quarantine_reasons": json.dumps(_merge_reasons(summary["files"])),
+                "sha256": ", ".join(d.sha256 for d in deliveries) or "none",
+            }
+        )
+
+    @asset_check(
+        asset=extract,
+        name="passed_rows_meet_schema",
+        blocking=True,
+        description=f"Great Expectations suite generated from schemas/{schema.name}.yaml, on the rows that passed.",
+    )
+    def extract_expectations(context, istv: IstvResource) -> AssetCheckResult:
+        month = month_of_partition(context.partition_key)
+        parquet, _ = _parsed_paths(istv, source, month)
+        summary = validate(pd.read_parquet(parquet), extract_suite(schema))
+        return AssetCheckResult(
+            passed=summary.success, severity=AssetCheckSeverity.ERROR, metadata=summary.as_metadata()
+        )
+
+    @asset(
+        name=f"{source}_pseudonymised",
+        group_name=GROUP[source],
+        partitions_def=monthly_partitions,
+        deps=[AssetKey(f"{source}_extract")],
+        description=pseudonymised_doc,
+        kinds={"parquet"},
+    )
+    def pseudonymised(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
+        month = month_of_partition(context.partition_key)
+        agreement = istv.agreement_in_force()
+        rules = agreement.rules_for(source)
+        parquet, summary_path = _parsed_paths(istv, source, month)
+        typed = pd.read_parquet(parquet)
+        to_hash = [n for n, r in rules.fields.items() if r.action == "pseudonymise"]
+        keys, master_key_id = istv.field_keys(agreement, to_hash)
+        result = apply_rules(
+            typed,
+            rules,
+            field_keys=keys,
+            code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
+            normalisers={f.name: f.check for f in schema.fields if f.check},
+            resolve_places=istv.location_resolver.resolve_many,
+            h3_resolution=agreement.spatial.h3_resolution,
+            in_area=agreement.area.bbox.contains,
+        )
+        out = istv.istv_home.pseudonymised_file(source, month)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.rows.to_parquet(out, index=False)
+        extract_summary = json.loads(summary_path.read_text())
+        summary = {
+            **extract_summary,
+            **result.counts,
+            "agreement_id": agreement.id,
+            "agreement_version": agreement.version,
+            "agreement_sha256": agreement.content_hash(),
+            "key_id": master_key_id,
+            "fields": result.fields,
+        }
+        istv.istv_home.summary_file(source, month).write_text(json.dumps(summary, indent=2))
+        return MaterializeResult(
+            metadata={
+                **result.counts,
+                "agreement": f"{agreement.id} v{agreement.version}",
+                "agreement_sha256": agreement.content_hash(),
+                "key_id": master_key_id,
+                **{f"fields_{k}": ", ".join(v) or "none" for k, v in result.fields.items()},
+            }
+        )
+
+    return [extract, pseudonymised], [extract_expectations]
+
+
+def _empty(schema) -> pd.DataFrame:
+    types = {"date": "datetime64[us]", "datetime": "datetime64[us]", "month": "datetime64[us]", "float": "float64", "integer": "float64"}
+    columns = {"source_line": pd.Series(dtype="int64")}
+    columns.update({f.name: pd.Series(dtype=types.get(f.type, "string")) for f in schema.fields})
+    return pd.DataFrame(columns)
+
+
+def _merge_reasons(files: list[dict]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for f in files:
+        for reason, count in f["reasons"].items():
+            merged[reason] = merged.get(reason, 0) + count
+    return merged

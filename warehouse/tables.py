@@ -1,0 +1,90 @@
+"""The published tables: declared in tables.yaml, computed by the SQL beside it, protected by
+disclosure control, stamped with the agreement they were published under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from anonymise.disclosure import DisclosurePolicy, protect
+from anonymise.generalise import cell_centre
+
+WAREHOUSE_DIR = Path(__file__).parent
+SQL_DIR = WAREHOUSE_DIR / "sql"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    sql: str
+    keys: list[str]
+    counts: list[str]
+    columns: dict[str, str]
+
+
+@cache
+def _declarations() -> dict:
+    return yaml.safe_load((WAREHOUSE_DIR / "tables.yaml").read_text(encoding="utf-8"))
+
+
+@cache
+def table_specs() -> tuple[TableSpec, ...]:
+    return tuple(
+        TableSpec(name=name, sql=(SQL_DIR / spec.pop("sql")).read_text(encoding="utf-8"), **spec)
+        for name, spec in ((n, dict(s)) for n, s in _declarations()["tables"].items())
+    )
+
+
+def provenance_columns() -> dict[str, str]:
+    return dict(_declarations()["provenance"])
+
+
+def column_descriptions(spec: TableSpec) -> dict[str, str]:
+    """Every published column, the `_suppressed` flags and provenance included."""
+    described = dict(spec.columns)
+    for count in spec.counts:
+        described[f"{count}_suppressed"] = f"True when {count} was between 1 and the suppression threshold and is withheld."
+    described.update(provenance_columns())
+    return described
+
+
+def _rank(values: pd.Series) -> pd.Series:
+    return values.rank(method="min", ascending=False).astype("Int64")
+
+
+def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Per-table columns derived after protection, so they cannot reveal a suppressed count."""
+    if name == "hotspot_cells":
+        centres = [cell_centre(c) for c in table["cell_id"]]
+        table.insert(2, "cell_lat", [round(lat, 6) for lat, _ in centres])
+        table.insert(3, "cell_lon", [round(lon, 6) for _, lon in centres])
+        table["rank"] = _rank(table["combined"])
+    elif name == "hotspot_venues":
+        table["rank"] = _rank(table["ed_assaults"])
+    return table
+
+
+def build_tables(
+    joint: pd.DataFrame, summaries: pd.DataFrame, policy: DisclosurePolicy, agreement_id: str, agreement_version: int
+) -> dict[str, pd.DataFrame]:
+    con = duckdb.connect()
+    try:
+        con.register("joint_incidents", joint)
+        con.register("delivery_summaries", summaries)
+        tables = {}
+        for spec in table_specs():
+            raw = con.execute(spec.sql).df()
+            table = _finish(spec.name, protect(raw, spec.counts, policy))
+            table["agreement_id"] = agreement_id
+            table["agreement_version"] = agreement_version
+            ordered = [c for c in column_descriptions(spec) if c in table.columns]
+            tables[spec.name] = table[ordered]
+        return tables
+    finally:
+        con.close()
