@@ -25,7 +25,7 @@ test-fast: $(BIN)/istv
 	$(BIN)/python -m pytest -q -m "not slow"
 
 check-defs: $(BIN)/istv
-	$(BIN)/istv ui --validate-only
+	$(BIN)/dg check defs
 
 dagster-ui: $(BIN)/istv
 	$(BIN)/istv ui
