@@ -1,0 +1,108 @@
+"""Publishing: a month replaced, not duplicated; every column described; failures leave the
+live warehouse as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+
+import duckdb
+import pandas as pd
+import pytest
+
+from anonymise.disclosure import DisclosurePolicy
+from warehouse.publish import PublishError, connect_read_only, publish
+from warehouse.tables import build_tables, column_descriptions, table_specs
+
+MONTH = dt.date(2026, 9, 1)
+CELL = "89195879b4bffff"
+
+
+def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
+    rows = [{"source": "ed", "month": MONTH, "weekday": 6, "hour": 23, "cell_id": CELL, "place_status": "venue",
+             "place_id": "venue:1", "place_name": "The Test Arms", "method": "fist"}] * n_ed
+    rows += [{"source": "police", "month": MONTH, "weekday": 6, "hour": 23, "cell_id": CELL, "place_status": "street",
+              "place_id": "street:x", "place_name": "X Street", "method": None}] * n_police
+    frame = pd.DataFrame(rows)
+    return frame.astype({"weekday": "Int64", "hour": "Int64"})
+
+
+SUMMARIES = pd.DataFrame([{"month": MONTH, "source": "ed", "provider": "7A4BV", "rows_received": 40, "rows_quarantined": 2,
+                           "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": 38, "rows_located": 30,
+                           "rows_unlocated": 8, "rows_private": 3}])
+
+
+def _tables(n_ed=12, n_police=5):
+    return build_tables(_joint(n_ed, n_police), SUMMARIES, DisclosurePolicy(), "test-agreement", 3)
+
+
+def test_tables_are_protected_and_stamped():
+    tables = _tables()
+    cell = tables["hotspot_cells"].iloc[0]
+    assert cell.ed_assaults == 10 and not cell.ed_assaults_suppressed
+    assert pd.isna(cell.police_violence) and cell.police_violence_suppressed
+    assert cell.combined == 15 and cell["rank"] == 1
+    coverage = tables["coverage"].iloc[0]
+    assert pd.isna(coverage.rows_quarantined) and coverage.rows_quarantined_suppressed
+    for table in tables.values():
+        assert set(table.agreement_id) == {"test-agreement"} and set(table.agreement_version) == {3}
+
+
+def test_republishing_a_month_replaces_it(tmp_path):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables(12))
+    publish(warehouse, MONTH, _tables(30))
+    with connect_read_only(warehouse) as con:
+        rows = con.execute("SELECT ed_assaults FROM hotspot_cells WHERE month = ?", [MONTH]).fetchall()
+    assert rows == [(30,)]
+
+
+def test_every_table_and_column_is_described(tmp_path):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables())
+    with connect_read_only(warehouse) as con:
+        tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE NOT internal").fetchall())
+        columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal").fetchall()
+    assert set(tables) == {s.name for s in table_specs()}
+    assert all(tables.values())
+    undescribed = [(t, c) for t, c, comment in columns if not comment]
+    assert undescribed == []
+    for spec in table_specs():
+        assert {c for t, c, _ in columns if t == spec.name} == set(column_descriptions(spec))
+
+
+def test_a_failed_publish_leaves_the_warehouse_unchanged(tmp_path):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables(12))
+    before = warehouse.read_bytes()
+    broken = _tables(30)
+    broken["hotspot_cells"] = broken["hotspot_cells"].assign(ed_assaults="not a number")
+    with pytest.raises(duckdb.Error):
+        publish(warehouse, MONTH, broken)
+    assert warehouse.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "publishing" in p.name] == []
+
+
+def test_a_full_disk_gives_a_clear_error_and_loses_nothing(tmp_path, monkeypatch):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables(12))
+    before = warehouse.read_bytes()
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("warehouse.publish.shutil.copyfile", disk_full)
+    with pytest.raises(PublishError, match="No space left on device.*the published warehouse is unchanged"):
+        publish(warehouse, MONTH, _tables(30))
+    assert warehouse.read_bytes() == before
+
+
+def test_readers_are_not_blocked_by_a_publish(tmp_path):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables(12))
+    reader = connect_read_only(warehouse)
+    publish(warehouse, MONTH, _tables(30))  # would fail with a lock error if it wrote in place
+    assert reader.execute("SELECT ed_assaults FROM hotspot_cells").fetchall() == [(10,)]
+    reader.close()
+    with connect_read_only(warehouse) as con:
+        assert con.execute("SELECT ed_assaults FROM hotspot_cells").fetchall() == [(30,)]
