@@ -1,0 +1,94 @@
+"""Planted identifiers must not reach the pseudonymised zone, the warehouse, Dagster's event
+log and run storage, the quarantine summaries or the terminal, whichever field they hide in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.cli import run_month
+from pipelines.lib.landing import place
+from pipelines.synthetic import generate_month
+from schemas import schema_for_source
+
+pytestmark = pytest.mark.slow
+MONTH = dt.date(2026, 8, 1)
+
+PLANTED = {
+    "attendance_id": "EDPLANT7731",
+    "nhs_number": "943 476 5919",
+    "date_of_birth": "17/04/1987",
+    "home_postcode": "CF24 4HU",
+    "assault_method_other": "bitten by Zebedee Quartermaine",
+    "assault_location_description": "outside Zebedee Quartermaine's house 07700 900461 CF24 4HU",
+}
+EXTRA_COLUMN = ("PATIENT NAME", "Philippa Thistlewood")
+NEEDLES = [
+    "EDPLANT7731", "9434765919", "943 476 5919", "17/04/1987", "1987-04-17", "CF24 4HU", "CF244HU",
+    "Zebedee", "Quartermaine", "07700 900461", "07700900461", "Philippa", "Thistlewood", "SW/888777/26",
+]
+
+
+def _planted_ed(tmp_path):
+    """A synthetic ED month with two planted rows (one good, one that fails validation) and an
+    undeclared column holding a name."""
+    ed = generate_month(f"{MONTH:%Y-%m}", tmp_path, seed=11, ed_rows=120, bad_rows=False)["ed"]
+    schema = schema_for_source("ed")
+    lines = ed.read_text().splitlines()
+    header, first = lines[0], lines[1].split(",")
+    fields = {f.name: first[i] for i, f in enumerate(schema.fields)}
+    fields.update(PLANTED, assault_method="04", assault_datetime="15/08/2026 23:10", arrival_datetime="15/08/2026 23:55")
+    good = [fields[f.name] for f in schema.fields]
+    bad = dict(fields, attendance_id="EDPLANT7731B", assault_method="77")
+    rows = [header + "," + EXTRA_COLUMN[0]]
+    rows += [line + "," for line in lines[1:]]
+    rows.append(",".join(f'"{v}"' for v in good) + f',"{EXTRA_COLUMN[1]}"')
+    rows.append(",".join(f'"{bad[f.name]}"' for f in schema.fields) + f',"{EXTRA_COLUMN[1]}"')
+    ed.write_text("\n".join(rows) + "\n")
+    return ed
+
+
+def _planted_police(tmp_path):
+    police = generate_month(f"{MONTH:%Y-%m}", tmp_path / "p", seed=12, ed_rows=40, bad_rows=False)["police"]
+    lines = police.read_text().splitlines()
+    first = lines[1].split(",")
+    first[1] = "SW/888777/26"
+    lines.append(",".join(first))
+    police.write_text("\n".join(lines) + "\n")
+    return police
+
+
+def _leaks(data: bytes) -> list[str]:
+    text = data.decode("utf-8", errors="ignore")
+    return [n for n in NEEDLES if n in text]
+
+
+def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd):
+    place(istv_home, "ed", MONTH, _planted_ed(tmp_path))
+    place(istv_home, "police", MONTH, _planted_police(tmp_path))
+    assert run_month(MONTH, istv_home).success
+    out, err = capfd.readouterr()
+    assert _leaks((out + err).encode()) == []
+
+    # The landing zone holds them (so the test would notice if planting failed) ...
+    landed = b"".join(p.read_bytes() for p in istv_home.landing.rglob("*.csv"))
+    assert set(_leaks(landed)) >= {"EDPLANT7731", "943 476 5919", "Zebedee", "Philippa", "SW/888777/26"}
+    # ... and nothing else does: pseudonymised zone, warehouse, Dagster storage, quarantine, audit.
+    checked = 0
+    for zone in (istv_home.pseudonymised, istv_home.warehouse.parent, istv_home.dagster, istv_home.quarantine, istv_home.audit):
+        for path in zone.rglob("*"):
+            if path.is_file():
+                checked += 1
+                assert _leaks(path.read_bytes()) == [], path
+    assert checked >= 10
+
+    # The bad planted row was quarantined, not lost, and its reason names the column only.
+    from pipelines.lib.quarantine import quarantine_summaries, read_quarantine
+    from pipelines.lib.secrets import quarantine_cipher
+
+    summaries = quarantine_summaries(istv_home.quarantine / "ed")
+    assert any("assault_method: code not in the assault_method code list" in s["reasons"] for _, s in summaries)
+    encrypted = next((istv_home.quarantine / "ed").rglob("*.fernet"))
+    rows = read_quarantine(encrypted, quarantine_cipher(istv_home))
+    assert "EDPLANT7731B" in set(rows["attendance_id"])  # the provider can still fix it
