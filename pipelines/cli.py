@@ -25,7 +25,7 @@ SOURCES = ("ed", "police", "police_uk")
 
 class IstvFailure(click.ClickException):
     def show(self, file=None):
-        err.print(f"[bold red]istv:[/] {self.message}")
+        err.print(f"[bold red]istv:[/] {self.message}", soft_wrap=True, highlight=False)
 
 
 def _month(value: str | None) -> dt.date | None:

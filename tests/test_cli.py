@@ -1,0 +1,84 @@
+"""The `istv` command line as a data officer and an analyst use it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from tests.conftest import DATA
+
+POLICE_UK = DATA / "police_uk" / "2018-10-south-wales-street.csv"
+
+
+@pytest.fixture
+def runner(istv_home):
+    return CliRunner()
+
+
+def test_every_command_has_help(runner):
+    for command in (["generate"], ["ingest"], ["run"], ["hotspots"], ["query"], ["keys", "generate"], ["quarantine", "list"], ["demo"]):
+        result = runner.invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_ingest_works_out_the_month_and_lands_the_file(runner, istv_home):
+    result = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
+    assert result.exit_code == 0, result.output
+    assert "police_uk extract for 2018-10" in result.output
+    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1))
+    assert (landed / POLICE_UK.name).read_bytes() == POLICE_UK.read_bytes()
+    assert (landed / (POLICE_UK.name + ".manifest.json")).exists()
+
+
+def test_ingest_of_the_wrong_kind_of_file_says_what_is_wrong(runner, istv_home):
+    result = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "ed"])
+    assert result.exit_code == 1
+    assert "line 1" in result.output and "REPORTING PERIOD START DATE" in result.output
+    assert "Traceback" not in result.output
+    assert not any(istv_home.landing.rglob("*.csv"))
+
+
+def test_a_redelivery_supersedes_the_earlier_file(runner, istv_home, tmp_path):
+    first = tmp_path / "oct.csv"
+    first.write_bytes(POLICE_UK.read_bytes())
+    runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"])
+    runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"])
+    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1))
+    assert len(list(landed.glob("*.csv"))) == 1
+    assert len(list((landed / "superseded").glob("*.csv"))) == 1
+
+
+def test_bad_month_is_refused(runner):
+    result = runner.invoke(cli, ["run", "--month", "October"])
+    assert result.exit_code == 2 and "YYYY-MM" in result.output
+
+
+def test_hotspots_before_any_run_says_what_to_do(runner):
+    result = runner.invoke(cli, ["hotspots", "--month", "2018-10"])
+    assert result.exit_code == 1 and "istv run --month" in result.output
+
+
+def test_a_run_without_keys_fails_with_a_clear_message(runner, istv_home):
+    for key in istv_home.keys.iterdir():
+        key.unlink()
+    runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
+    result = runner.invoke(cli, ["run", "--month", "2018-10"])
+    assert result.exit_code == 1
+    assert "no quarantine key" in result.output or "no pseudonym key" in result.output
+    assert "istv keys generate" in result.output
+
+
+@pytest.mark.slow
+def test_run_hotspots_and_query(runner, istv_home):
+    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
+    run = runner.invoke(cli, ["run", "--month", "2018-10"])
+    assert run.exit_code == 0, run.output
+    shown = runner.invoke(cli, ["hotspots", "--month", "2018-10", "--limit", "3"])
+    assert shown.exit_code == 0 and "Top hotspot cells, 2018-10" in shown.output
+    query = runner.invoke(cli, ["query", "SELECT count(*) AS n FROM hour_of_week"])
+    assert query.exit_code == 0 and "168" in query.output
+    bad = runner.invoke(cli, ["query", "SELECT * FROM no_such_table"])
+    assert bad.exit_code == 1 and "no_such_table" in bad.output
