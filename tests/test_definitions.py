@@ -1,0 +1,80 @@
+"""The Dagster code location: the graph users see, its checks, schedule and sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster import AssetKey, build_sensor_context
+
+from pipelines.definitions import defs
+from pipelines.lib.landing import place
+from pipelines.sensors import landing_sensor
+from tests.conftest import DATA
+
+EXPECTED_GRAPH = {
+    "ed_extract": set(),
+    "police_extract": set(),
+    "police_uk_extract": set(),
+    "ed_pseudonymised": {"ed_extract"},
+    "police_pseudonymised": {"police_extract"},
+    "police_uk_pseudonymised": {"police_uk_extract"},
+    "joint_incidents": {"ed_pseudonymised", "police_pseudonymised", "police_uk_pseudonymised"},
+    "hotspot_cells": {"joint_incidents"},
+    "hotspot_venues": {"joint_incidents"},
+    "hour_of_week": {"joint_incidents"},
+    "assault_methods": {"joint_incidents"},
+    "coverage": {"joint_incidents"},
+}
+
+
+def test_graph_snapshot():
+    graph = defs.resolve_asset_graph()
+    actual = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert actual == EXPECTED_GRAPH
+
+
+def test_every_asset_is_monthly_and_described():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.partitions_def is not None and node.partitions_def.get_partition_keys()[0] == "2018-01-01"
+        assert node.description and len(node.description) > 40, key
+
+
+def test_checks_are_blocking():
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
+    for source in ("ed", "police", "police_uk"):
+        assert checks[(f"{source}_extract", "passed_rows_meet_schema")].blocking
+    for table in ("hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods", "coverage"):
+        assert checks[(table, "disclosure_control")].blocking
+
+
+def test_monthly_schedule_runs_the_month_just_ended():
+    schedule = defs.resolve_schedule_def("istv_monthly_schedule")
+    assert schedule.cron_schedule == "0 6 5 * *"
+    assert schedule.job_name == "istv_monthly"
+
+
+def test_sensor_requests_a_run_per_landed_month_and_again_on_redelivery(istv_home, tmp_path):
+    assert [r for r in landing_sensor(build_sensor_context()) if hasattr(r, "run_key")] == []
+    october = dt.date(2018, 10, 1)
+    place(istv_home, "police_uk", october, DATA / "police_uk" / "2018-10-south-wales-street.csv")
+    first = list(landing_sensor(build_sensor_context()))
+    assert [r.partition_key for r in first] == ["2018-10-01"]
+    corrected = tmp_path / "corrected.csv"
+    corrected.write_bytes((DATA / "police_uk" / "2018-10-south-wales-street.csv").read_bytes()[:-200].rsplit(b"\n", 1)[0] + b"\n")
+    place(istv_home, "police_uk", october, corrected)
+    second = list(landing_sensor(build_sensor_context()))
+    assert second[0].partition_key == "2018-10-01" and second[0].run_key != first[0].run_key
+
+
+def test_a_half_written_file_is_not_picked_up(istv_home):
+    folder = istv_home.landing_dir("ed", dt.date(2018, 11, 1))
+    folder.mkdir(parents=True)
+    (folder / ".ed.csv.part").write_text("REPORTING PERIOD START DATE\n")
+    (folder / "ed.csv").write_text("REPORTING PERIOD START DATE\n")  # no manifest yet
+    assert [r for r in landing_sensor(build_sensor_context()) if hasattr(r, "run_key")] == []
