@@ -2,8 +2,8 @@
 
 A count from 1 to the suppression threshold is withheld: published as NULL with its
 `<column>_suppressed` flag set, never as a silent zero. Every other count is rounded to the
-nearest multiple of the rounding base (halves round up), so a published figure is either 0 or at
-least the first multiple of the base above the threshold.
+nearest multiple of the rounding base (halves round up) but never below the first multiple of the
+base above the threshold, so a published figure is either 0 or above the threshold.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ class DisclosurePolicy:
 
 
 def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
-    if 1 <= count <= policy.suppression_threshold:
+    if count == 0:
+        return 0
+    if count <= policy.suppression_threshold:
         return None
-    return ((count + policy.rounding_base // 2) // policy.rounding_base) * policy.rounding_base
+    base = policy.rounding_base
+    rounded = ((count + base // 2) // base) * base
+    # With some thresholds (10 with base 5, say) plain rounding would publish 11 as 10, a value
+    # inside the suppressed range; never publish below the first multiple above the threshold.
+    return max(rounded, (policy.suppression_threshold // base + 1) * base)
 
 
 def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePolicy) -> pd.DataFrame:

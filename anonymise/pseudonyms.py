@@ -10,6 +10,8 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 
+import pandas as pd
+
 from anonymise.nhs_number import normalise_nhs_number
 
 
@@ -32,7 +34,7 @@ def pseudonymise(
     out = []
     for value in values:
         if value not in cache:
-            if value is None or value != value or str(value).strip() == "":
+            if value is None or pd.isna(value) or str(value).strip() == "":
                 cache[value] = None
             else:
                 message = normaliser(str(value)).encode()

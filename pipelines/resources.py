@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import cache
 from pathlib import Path
 
@@ -13,14 +14,16 @@ from anonymise.locate import LocationResolver
 from pipelines.lib.home import IstvHome
 from pipelines.lib.reference import gazetteer
 from pipelines.lib.secrets import pseudonym_master_key, quarantine_cipher
-from sharing_agreements.model import DEFAULT_AGREEMENT, Agreement, load_agreement
+from sharing_agreements.model import DEFAULT_AGREEMENT, Agreement, DatasetRules, load_agreement
+from sharing_agreements.signing import verify as verify_signatures
 
 
 class IstvResource(ConfigurableResource):
-    """The istv working folder (ISTV_HOME when `home` is empty) and the agreement file."""
+    """The istv working folder (ISTV_HOME when `home` is empty) and the agreement file
+    (ISTV_AGREEMENT when `agreement_file` is empty, else the bundled agreement)."""
 
     home: str = ""
-    agreement_file: str = str(DEFAULT_AGREEMENT)
+    agreement_file: str = ""  # empty: ISTV_AGREEMENT, else the bundled agreement
 
     @property
     def istv_home(self) -> IstvHome:
@@ -29,14 +32,22 @@ class IstvResource(ConfigurableResource):
         return home
 
     def agreement_in_force(self) -> Agreement:
-        agreement = load_agreement(Path(self.agreement_file))
+        """The agreement, refused unless well-formed, signed by a trusted board and in force."""
+        path = Path(self.agreement_file or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
+        agreement = load_agreement(path)
+        verify_signatures(path, agreement)
         agreement.check_in_force(dt.date.today())
         return agreement
 
-    def field_keys(self, agreement: Agreement, fields: list[str]) -> tuple[dict[str, bytes], str]:
-        """Per-field pseudonym keys under this agreement version, and the master key's id."""
+    def field_keys(self, agreement: Agreement, rules: DatasetRules) -> tuple[dict[str, bytes], str]:
+        """Pseudonym keys for the dataset's pseudonymised fields under this agreement version
+        (fields sharing a key scope share a key), and the master key's id."""
         master = pseudonym_master_key(self.istv_home)
-        keys = {f: derive_field_key(master, agreement.id, agreement.version, f) for f in fields}
+        keys = {
+            name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
+            for name, rule in rules.fields.items()
+            if rule.action == "pseudonymise"
+        }
         return keys, key_id(master)
 
     def quarantine_cipher(self):

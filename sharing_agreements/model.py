@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from anonymise.disclosure import DisclosurePolicy
 from schemas import schema_for_source
+from warehouse.tables import published_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
 DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
@@ -80,11 +82,16 @@ class FieldRule(_Strict):
     to: Generalisation | None = None
     width: int | None = None
     at: str | None = None
+    # Fields pseudonymised under the same key scope can be joined (e.g. one person across
+    # datasets); by default each field has its own key.
+    key_scope: str | None = None
 
     @model_validator(mode="after")
     def _generalise_needs_a_target(self):
         if (self.action == "generalise") != (self.to is not None):
             raise ValueError("'to' is given exactly when the action is 'generalise'")
+        if self.key_scope is not None and self.action != "pseudonymise":
+            raise ValueError("'key_scope' applies only to the action 'pseudonymise'")
         if self.to == "age_band" and not (self.width and self.at):
             raise ValueError("an age band needs 'width' (years) and 'at' (the event date field)")
         return self
@@ -93,6 +100,29 @@ class FieldRule(_Strict):
 class DatasetRules(_Strict):
     scope: dict[str, list[str]] = {}
     fields: dict[str, FieldRule]
+
+    @model_validator(mode="after")
+    def _one_field_per_generalisation(self):
+        targets = [r.to for r in self.fields.values() if r.to and r.to != "cell"]
+        repeated = sorted({t for t in targets if targets.count(t) > 1})
+        if repeated:
+            raise ValueError(f"more than one field generalised to {', '.join(repeated)}; their outputs would collide")
+        cells = sorted(n for n, r in self.fields.items() if r.to == "cell")
+        if cells and cells != ["latitude", "longitude"]:
+            raise ValueError("'to: cell' is declared on the pair of fields latitude and longitude")
+        return self
+
+
+class Approval(_Strict):
+    board: str
+    role: Literal["caldicott_guardian", "data_protection_officer", "senior_information_risk_owner", "community_safety_board"]
+    date: dt.date
+
+
+class Retention(_Strict):
+    landing: int
+    quarantine: int
+    pseudonymised: int
 
 
 class Agreement(_Strict):
@@ -105,14 +135,28 @@ class Agreement(_Strict):
     lawful_basis: list[str]
     valid_from: dt.date
     valid_to: dt.date
+    review_date: dt.date
     area: Area
     spatial: Spatial = Spatial()
     disclosure_control: DisclosureControl = DisclosureControl()
+    retention: Retention
+    published_tables: list[str]
+    approvals: list[Approval]
     datasets: dict[Literal["ed", "police", "police_uk"], DatasetRules]
+    _document: dict | None = PrivateAttr(default=None)
+
+    @property
+    def label(self) -> str:
+        return f"agreement {self.id} v{self.version}"
+
+    def canonical_bytes(self) -> bytes:
+        """The form that is hashed and signed: the document as written, as sorted compact JSON.
+        Re-formatting the YAML or adding comments keeps it; any change of a value does not."""
+        document = self._document if self._document is not None else self.model_dump(mode="json", exclude_unset=True)
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
 
     def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
 
     def rules_for(self, source: str) -> DatasetRules:
         if source not in self.datasets:
@@ -156,21 +200,56 @@ class Agreement(_Strict):
                         f"agreement {self.id}: the scope of {source!r} filters on {name!r}, "
                         f"which the {schema.name} schema does not declare"
                     )
+        unknown_tables = sorted(set(self.published_tables) - set(published_table_names()))
+        if unknown_tables:
+            raise AgreementError(
+                f"{self.label} permits table(s) {', '.join(unknown_tables)}, which the warehouse does not publish"
+            )
+
+
+def _line_of(document, loc: tuple) -> int | None:
+    """1-based line of the deepest part of `loc` found in a ruamel document."""
+    node, line = document, None
+    for part in loc:
+        try:
+            if isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                line = node.lc.item(part)[0] + 1
+            else:
+                break
+            node = node[part]
+        except (AttributeError, KeyError, TypeError):
+            break
+    return line
 
 
 def load_agreement(path: Path = DEFAULT_AGREEMENT) -> Agreement:
-    """Load and check an agreement file; errors name the file and the offending entry."""
+    """Load and check an agreement file; errors name the file, the line and the entry."""
+    path = Path(path)
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        agreement = Agreement.model_validate(raw)
+        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        agreement = Agreement.model_validate(_plain(document))
+        agreement._document = _plain(document)
     except FileNotFoundError as exc:
         raise AgreementError(f"no sharing agreement at {path}") from exc
-    except yaml.YAMLError as exc:
-        raise AgreementError(f"{path} is not valid YAML: {exc}") from exc
+    except YAMLError as exc:
+        raise AgreementError(f"{path.name} is not valid YAML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise AgreementError(f"{path} is not a valid sharing agreement: {problems}") from None
+        problems = []
+        for error in exc.errors():
+            line = _line_of(document, error["loc"])
+            where = f"line {line}, " if line else ""
+            problems.append(f"{path.name}, {where}{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
+        raise AgreementError("not a valid sharing agreement: " + "; ".join(problems)) from None
     agreement.check_against_schemas()
     return agreement
+
+
+def _plain(node):
+    """ruamel's round-trip types as plain Python values (dates stay dates)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node

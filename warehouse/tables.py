@@ -41,6 +41,10 @@ def table_specs() -> tuple[TableSpec, ...]:
     )
 
 
+def published_table_names() -> list[str]:
+    return list(_declarations()["tables"])
+
+
 def provenance_columns() -> dict[str, str]:
     return dict(_declarations()["provenance"])
 

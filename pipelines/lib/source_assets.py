@@ -123,8 +123,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         rules = agreement.rules_for(source)
         parquet, summary_path = _parsed_paths(istv, source, month)
         typed = pd.read_parquet(parquet)
-        to_hash = [n for n, r in rules.fields.items() if r.action == "pseudonymise"]
-        keys, master_key_id = istv.field_keys(agreement, to_hash)
+        keys, master_key_id = istv.field_keys(agreement, rules)
         result = apply_rules(
             typed,
             rules,

@@ -1,0 +1,384 @@
+"""Resolve ED receptionists' free-text assault locations to a gazetteer place, or classify them.
+
+Receptionists type things like "o/s kapu st mary st", "pts flat cf24 3as" or "n/k". A location
+becomes a venue or street from the gazetteer, or "private" (a dwelling: never published below
+postcode district), "ambiguous" (names several far-apart places) or "unlocated".
+
+Pure: no I/O, no logging, and a Resolution is built only from gazetteer fields and the postcode
+district, so no input text (names, phone numbers, house numbers) can leak through it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from math import cos, hypot, radians
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from anonymise.gazetteer import Place
+
+
+@dataclass(frozen=True)
+class Resolution:
+    status: str  # "venue" | "street" | "private" | "ambiguous" | "unlocated"
+    place_id: str | None
+    place_name: str | None
+    latitude: float | None
+    longitude: float | None
+    postcode_district: str | None  # outward code found in the text, e.g. "CF24"
+
+
+def _unplaced(status: str, district: str | None) -> Resolution:
+    return Resolution(status, None, None, None, None, district)
+
+
+# ---- Cleaning. The same function normalises input and gazetteer names, so both sides agree. ----
+_PHRASES = [  # on lower-cased raw text, before tokenising
+    (re.compile(r"\bo/s\b"), " outside "),
+    (re.compile(r"\bn/[ka]\b"), " unknown "),
+    (re.compile(r"&"), " and "),
+    (re.compile(r"['’`]"), ""),  # "o'neills" -> "oneills", "mary's" -> "marys"
+]
+_ABBREVIATIONS = {
+    "nr": "near", "opp": "opposite", "opps": "opposite", "rd": "road", "ave": "avenue",
+    "av": "avenue", "ln": "lane", "sq": "square", "tce": "terrace", "terr": "terrace",
+    "cres": "crescent", "pl": "place", "cl": "close", "ct": "court", "dr": "drive",
+    "gdns": "gardens", "pde": "parade", "stn": "station", "hse": "house", "ph": "public house",
+    "pt": "patient", "pts": "patients", "frnds": "friends", "cc": "city centre",
+}
+# Punctuation that separates clauses: a place name never spans it ("kapu, st mary st").
+_BOUNDARY = re.compile(r"[,;:/()\[\]|+\n]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+FILLERS = frozenset(
+    "outside near opposite in at on the by behind inside front of and a an to from off "
+    "top end back side next past into onto patient patients was were assaulted attacked hit "
+    "punched kicked stabbed glassed fight".split()
+)
+_LOCATIVES = frozenset("outside inside in at near opposite by behind of on past into from".split())
+# Words that say the word before them is a premises: "kapu toilets", "pulse club".
+_VENUE_WORDS = frozenset("bar pub club nightclub hotel inn public tavern toilets toilet entrance "
+                         "door doors doorway queue smoking".split())
+STREET_TYPES = frozenset(
+    "street road avenue lane close crescent terrace place drive way court gardens grove square "
+    "walk mews rise row parade view heol clos ffordd lon stryd cwrt plas rhodfa".split()
+)
+_AREAS = frozenset(
+    "cardiff canton roath splott cathays grangetown riverside llandaff ely rumney whitchurch "
+    "pontcanna adamsdown butetown penylan cyncoed llanishen rhiwbina fairwater caerau radyr heath "
+    "birchgrove gabalfa tremorfa pentwyn llanedeyrn llanrumney trowbridge thornhill lisvane "
+    "tongwynlais pentyrch creigiau leckwith bay docks town city centre central".split()
+)
+# Words that identify nothing on their own: a venue name is never shortened to one of them.
+_GENERIC = _AREAS | _VENUE_WORDS | frozenset("arms house social venue church".split())
+# Nouns that, after a word, make it part of another kind of place's name: "railway station".
+_PLACE_NOUNS = STREET_TYPES | frozenset("station park hospital centre school church stadium".split())
+_UNKNOWN = frozenset(
+    "unknown unk nk na none nil unsure not stated known sure given cant cannot remember dont know "
+    "declined refused location blank".split()
+)
+
+
+def _segments(text: str) -> list[list[str]]:
+    text = text.lower()
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    segments = []
+    for part in _BOUNDARY.split(text):
+        tokens: list[str] = []
+        words = _WORD.findall(part)
+        for n, word in enumerate(words):
+            if word == "st":  # "caroline st" is Street; "st mary st", "o/s st davids" are Saint
+                after_name = tokens and tokens[-1].isalpha() and tokens[-1] not in FILLERS
+                saint = not after_name or _street_follows(words[n + 1 : n + 4])
+                word = "saint" if saint else "street"
+            tokens.extend(_ABBREVIATIONS.get(word, word).split())
+        if tokens:
+            segments.append(tokens)
+    return segments
+
+
+def _street_follows(ahead: list[str]) -> bool:
+    """"st" is Saint when a name then a street type follow it: "kapu st mary st"."""
+    return (len(ahead) > 1 and ahead[0].isalpha() and ahead[0] not in FILLERS
+            and any(_ABBREVIATIONS.get(a, a) in STREET_TYPES or a == "st" for a in ahead[1:]))
+
+
+def clean(text: str) -> str:
+    """Lower-cased, punctuation-free, abbreviations expanded.
+    "O/S St. Mary's St" -> "outside saint marys street"."""
+    return " ".join(t for segment in _segments(text) for t in segment)
+
+
+# ---- Postcodes and phone numbers ----
+_PHONE = re.compile(r"(?:\+44\s?|\b0)\d(?:[\s-]?\d){8,10}\b")
+# The inward code's letters never include C I K M O V, so "nq64 2am" is not a postcode.
+_FULL_POSTCODE = re.compile(r"\b([a-z]{1,2}\d[a-z\d]?)\s*\d[abd-hjlnp-uw-z]{2}\b")
+# District alone only for South Wales areas: elsewhere "m4" or "a48" are roads, not postcodes.
+_DISTRICT = re.compile(r"\b((?:cf|np|sa)\d{1,2})\b")
+
+
+def postcode_district(text: str) -> tuple[str | None, bool]:
+    """(outward code, whether a full unit postcode was given) for the first postcode in text."""
+    text = _PHONE.sub(" ", text.lower())
+    full = _FULL_POSTCODE.search(text)
+    district = full or _DISTRICT.search(text)
+    return (district.group(1).upper() if district else None), full is not None
+
+
+# ---- Private dwellings ----
+_DWELLING = frozenset(
+    "home house flat flats apartment residence address bedroom bathroom bedsit".split()
+)
+_KIN = frozenset(
+    "mums mams moms nans nanas dads parents friends friend mates boyfriends girlfriends partners "
+    "brothers sisters cousins aunties uncles neighbours grandparents exs".split()
+)
+_POSSESSIVE = _KIN | frozenset("my his her their our own".split())
+# "on way home" is not at home; a "public house" is not a dwelling.
+_NOT_HOME_BEFORE = frozenset("way walking walk walked going went heading travelling".split())
+_NOT_DWELLING_BEFORE = frozenset("public beer ale custom coach boat opera guest".split())
+_DOMESTIC = frozenset("kitchen garden driveway doorstep hallway".split())
+_HOUSE_NUMBER = re.compile(r"^\d{1,4}[a-z]?$")
+
+
+def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -> tuple[bool, bool]:
+    """(strong, weak) signs of a dwelling among words that are not part of a matched place name.
+    Strong signs win over a venue; weak ones (kitchen, a house number) only when no venue matched."""
+    strong = weak = False
+    for s, seg in enumerate(segments):
+        for i, t in enumerate(seg):
+            if (s, i) in covered:
+                continue
+            prev = seg[i - 1] if i else None
+            nxt = seg[i + 1] if i + 1 < len(seg) else None
+            if t == "home":
+                strong |= prev not in _NOT_HOME_BEFORE
+            elif t in _DWELLING:
+                strong |= prev not in _NOT_DWELLING_BEFORE
+            elif t == "place" and prev in _POSSESSIVE:  # "her place", "mates place"
+                strong = True
+            elif t in _KIN:  # "at mums", "his mums"; "friends house" is caught by "house"
+                strong |= nxt is None and (prev in _POSSESSIVE or prev in ("at", "in", "to"))
+            elif t in _DOMESTIC:
+                weak |= not (t == "garden" and (prev == "beer" or nxt == "centre"))
+            elif _HOUSE_NUMBER.match(t):  # "12 cathays terrace", "21a heol y coed"
+                for k in range(i + 1, min(len(seg), i + 5)):
+                    if seg[k] in STREET_TYPES or (s, k) in street_starts:
+                        weak = True
+                        break
+                    if seg[k] in FILLERS or not seg[k].isalpha():
+                        break
+    return strong, weak
+
+
+# ---- Matching ----
+class _Hit(NamedTuple):
+    place: int  # index into the resolver's places
+    segment: int  # the words segments[segment][start:end] matched, with this score
+    start: int
+    end: int
+    score: float
+    single: bool  # the matched name is one word, so needs context to count
+
+
+# A chain's name cannot say which branch was meant: such "venues" are not matched, and a text
+# naming only the chain is ambiguous.
+_CHAIN_WORDS = frozenset("wetherspoon wetherspoons weatherspoons spoons".split())
+_NAME_TAILS = [t.split() for t in ("public house", "hotel", "inn", "pub", "bar", "tavern",
+                                   "pub and carvery", "bar and kitchen", "bar and grill", "cafe bar")]
+_NOISE_TAIL = _AREAS | frozenset("ltd limited co company plc".split())
+TIE_MARGIN = 3  # scores this close count as equal
+FAR_METRES = 300  # same-named candidates further apart than this are different places
+EXACT_BELOW = 5  # names/windows shorter than this (in letters) must match exactly
+
+
+def _name_variants(place: Place, street_keys: set[str]) -> list[list[str]]:
+    """Token lists a place may be called by: its name, and for venues the name without "The",
+    "Cardiff"/"Ltd" tails and "Hotel"/"Bar" suffixes, and each part of "A / B" composite names."""
+    if place.kind == "street":  # "The Parade" alone would match any parade
+        tokens = [w for seg in _segments(place.name) for w in seg]
+        return [tokens] if any(t not in FILLERS and t not in STREET_TYPES for t in tokens) else []
+    variants = []
+    for part in re.split(r"[/()]", place.name):
+        variants.append(tokens := [w for seg in _segments(part) for w in seg])
+        if tokens[:1] == ["the"] and len("".join(tokens[1:])) >= EXACT_BELOW:
+            tokens = tokens[1:]
+        while len(tokens) > 1 and tokens[-1] in _NOISE_TAIL:
+            tokens = tokens[:-1]
+        derived = [tokens] + [tokens[: -len(t)] for t in _NAME_TAILS if tokens[-len(t) :] == t]
+        if "and" in tokens[1:]:  # "Pryzm and Steinbeck" -> "pryzm"
+            derived.append(tokens[: tokens.index("and", 1)])
+        for base in list(derived):  # "Great Western (Lloyds Bar)", "Mad Dog (Brewery Co)"
+            if len(base) > 2 and base[-2] not in FILLERS:
+                derived.append(base[:-1])
+        # A shortened name of one generic word ("Heath" Hotel, "Canton" Hotel) names nothing.
+        variants += [d for d in derived if len(d) > 1 or (d and d[0] not in _GENERIC)]
+    # A venue called like a street ("Crwys Road" Bar) must not claim every mention of the street.
+    return [v for v in variants if len("".join(v)) >= 4 and "".join(v) not in street_keys]
+
+
+def _metres(a: Place, b: Place) -> float:
+    dy = (a.latitude - b.latitude) * 111_195
+    dx = (a.longitude - b.longitude) * 111_195 * cos(radians(a.latitude))
+    return hypot(dx, dy)
+
+
+class LocationResolver:
+    def __init__(self, places: Sequence[Place], score_cutoff: float = 88):
+        self._places = tuple(places)
+        self._cutoff = score_cutoff
+        street_keys = {"".join(clean(p.name).split()) for p in self._places if p.kind == "street"}
+        # Names are compared without spaces ("princeofwales") so typos and split words still match.
+        self._keys: list[str] = []
+        self._names: list[str] = []  # the same without street types: "parker", not "parkerplace"
+        self._owner: list[tuple[int, bool]] = []  # (place index, name is one word)
+        seen, longest = set(), 1
+        self._first_words: set[str] = set()  # a run of words starting "outside" can't be a name...
+        for i, place in enumerate(self._places):
+            if _CHAIN_WORDS & set(clean(place.name).split()):
+                continue
+            for tokens in _name_variants(place, street_keys):
+                key = "".join(tokens)
+                if (key, i) not in seen:
+                    seen.add((key, i))
+                    self._keys.append(key)
+                    self._names.append("".join(t for t in tokens if t not in STREET_TYPES))
+                    self._owner.append((i, len(tokens) == 1))
+                    longest = max(longest, len(tokens))
+                    self._first_words.add(tokens[0])
+        self._max_window = longest + 1  # +1: "o neills" typed as two words for "oneills"
+
+    def resolve_many(self, texts: Iterable[str | None]) -> list[Resolution]:
+        """Resolve each distinct text once; results in input order."""
+        done: dict[str | None, Resolution] = {}
+        windows: dict[str, list] = {}
+        out = []
+        for text in texts:
+            key = text if isinstance(text, str) else None  # NaN != NaN would defeat the cache
+            if key not in done:
+                done[key] = self._resolve(key, windows)
+            out.append(done[key])
+        return out
+
+    def resolve(self, text: str | None) -> Resolution:
+        return self._resolve(text, {})
+
+    def _resolve(self, text: str | None, cache: dict[str, list]) -> Resolution:
+        """cache: runs of words already scored, shared across one resolve_many call only."""
+        if not isinstance(text, str):
+            return _unplaced("unlocated", None)
+        district, full_postcode = postcode_district(text)
+        raw = _PHONE.sub(" , ", text.lower())
+        raw = _DISTRICT.sub(" , ", _FULL_POSTCODE.sub(" , ", raw))
+        segments = _segments(raw)
+        if full_postcode:  # a full postcode is how a home address is written
+            return _unplaced("private", district)
+        if all(t in _UNKNOWN or t in FILLERS for seg in segments for t in seg):
+            return _unplaced("unlocated", district)
+
+        hits = self._match(segments, cache)
+        venues = [h for h in hits if self._places[h.place].kind == "venue"]
+        streets = [h for h in hits if self._places[h.place].kind == "street"]
+        # Words inside a matched name are not dwelling cues ("Cathays Beer House", "Blue House Road"),
+        # but a street matched only fuzzily must not hide them ("her place" is not Herne Place).
+        covered = {(h.segment, k) for h in hits for k in range(h.start, h.end)
+                   if h in venues or h.score == 100}
+        strong, weak = _private_cues(segments, covered, {(h.segment, h.start) for h in streets})
+        if strong or (weak and not venues):
+            return _unplaced("private", district)
+
+        if not hits and _CHAIN_WORDS.intersection(t for seg in segments for t in seg):
+            return _unplaced("ambiguous", district)  # "spoons": which one?
+        # A venue and a street together usually means "venue X on street Y": the venue wins, but
+        # if the venue name is ambiguous the street still locates the assault.
+        best = self._pick(venues, streets) or self._pick(streets, [])
+        if best is None:
+            return _unplaced("ambiguous" if hits else "unlocated", district)
+        place = self._places[best.place]
+        return Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude,
+                          district)
+
+    def _match(self, segments: list[list[str]], cache: dict[str, list]) -> list[_Hit]:
+        """Every place whose name matches a run of words, minus those whose run lies inside a longer
+        match ("bluebell" inside "Bluebell Drive", "mary street" inside "St Mary Street")."""
+        windows, spans = [], []
+        for s, seg in enumerate(segments):
+            for i in range(len(seg)):
+                for j in range(i + 1, min(len(seg), i + self._max_window) + 1):
+                    run = "".join(seg[i:j])
+                    if len(run) < 4 or (seg[i] in FILLERS and seg[i] not in self._first_words):
+                        continue  # ...unless some name starts that way ("Corner House")
+                    if all(t in FILLERS or t in STREET_TYPES for t in seg[i:j]):
+                        continue  # "in the street" must not match "Ethel Street"
+                    windows.append(run)
+                    spans.append((s, i, j))
+        todo = [w for w in dict.fromkeys(windows) if w not in cache]
+        if todo:  # one vectorised comparison of every new run of words against every name
+            scores = process.cdist(todo, self._keys, scorer=fuzz.ratio, score_cutoff=self._cutoff,
+                                   dtype=np.uint8)  # uint8 keeps nonzero() cheap
+            cache.update((w, []) for w in todo)
+            for row, k in zip(*scores.nonzero()):
+                cache[todo[row]].append((int(k), float(scores[row, k])))
+        raw: list[_Hit] = []
+        for window, (s, i, j) in zip(windows, spans):
+            # "the anchor" is no longer a match than "anchor": a leading "the" does not count.
+            start = i + (segments[s][i] == "the" and j - i > 1)
+            for k, score in cache[window]:
+                if score == 100 or self._close_enough(segments[s][i:j], k):
+                    raw.append(_Hit(self._owner[k][0], s, start, j, score, self._owner[k][1]))
+        raw = [h for h in raw if not h.single or _in_context(segments[h.segment], h)]
+        best: dict[int, _Hit] = {}  # each place's best match
+        for h in sorted(raw, key=lambda h: (h.score, h.end - h.start)):
+            best[h.place] = h
+        hits = list(best.values())
+        return [h for h in hits if not any(
+            g.segment == h.segment and g.start <= h.start and h.end <= g.end
+            and g.end - g.start > h.end - h.start for g in hits)]
+
+    def _close_enough(self, tokens: list[str], k: int) -> bool:
+        """An inexact match must be long enough to tolerate a typo, and must hold without the street
+        type: "park place" is not Parker Place, however alike the whole strings are."""
+        window, key, name = "".join(tokens), self._keys[k], self._names[k]
+        if min(len(window), len(key)) < EXACT_BELOW:
+            return False
+        typed = "".join(t for t in tokens if t not in STREET_TYPES)
+        return name == key or fuzz.ratio(typed, name) >= self._cutoff
+
+    def _pick(self, hits: list[_Hit], streets: list[_Hit]) -> _Hit | None:
+        """The best hit, or None when near-equal hits are far-apart (or unmapped) places."""
+        if not hits:
+            return None
+        best = max(hits, key=lambda h: (h.score, h.end - h.start, -h.place))
+        rivals = [h for h in hits if h.place != best.place
+                  and h.score >= best.score - TIE_MARGIN and self._far(h.place, best.place)]
+        if rivals and streets:  # "o'neills st mary st": the street says which O'Neills
+            near = [h for h in [best, *rivals] if any(
+                not self._far(h.place, s.place, FAR_METRES / 2) for s in streets)]
+            if len(near) == 1:
+                return near[0]
+        return None if rivals else best
+
+    def _far(self, a: int, b: int, metres: float = FAR_METRES) -> bool:
+        pa, pb = self._places[a], self._places[b]
+        if None in (pa.latitude, pa.longitude, pb.latitude, pb.longitude):
+            return True
+        return _metres(pa, pb) > metres
+
+
+def _in_context(seg: list[str], hit: _Hit) -> bool:
+    """A one-word name ("pitch", "pulse", "cottage") counts only when the text is about it:
+    alone in its clause, after "outside"/"in"/..., before "bar"/"club", or before a street."""
+    after = seg[hit.end] if hit.end < len(seg) else None
+    if after in _PLACE_NOUNS:  # "church st", "railway station": the word names something else
+        return False
+    rest = [t for k, t in enumerate(seg) if not hit.start <= k < hit.end and t not in FILLERS
+            and t not in _AREAS and t.isalpha()]  # "henrys 2am", "broadway cardiff" are alone
+    if not rest:
+        return True
+    before = [t for t in seg[: hit.start] if t != "the"]
+    return (bool(before) and before[-1] in _LOCATIVES) or after in _VENUE_WORDS \
+        or any(t in STREET_TYPES for t in seg[hit.end :])

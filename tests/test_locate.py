@@ -1,0 +1,246 @@
+"""Resolving receptionists' free-text assault locations (anonymise.locate)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+
+import anonymise.locate as locate
+from anonymise.gazetteer import Place
+from anonymise.locate import LocationResolver, Resolution, clean, postcode_district
+from pipelines.lib.reference import gazetteer
+
+LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"
+
+
+@pytest.fixture(scope="module")
+def resolver() -> LocationResolver:
+    return LocationResolver(gazetteer())
+
+
+# ---- cleaning and abbreviations ----
+@pytest.mark.parametrize(
+    "text, cleaned",
+    [
+        ("O/S The Prince of Wales", "outside the prince of wales"),
+        ("nr KAPU, St. Mary's St", "near kapu saint marys street"),
+        ("o/s kapu st mary st", "outside kapu saint mary street"),  # no comma: still Saint then Street
+        ("opp bus stn, Caroline St", "opposite bus station caroline street"),
+        ("pts flat 3, 45 Richmond Rd", "patients flat 3 45 richmond road"),
+        ("cathays tce", "cathays terrace"),
+        ("Cowbridge Rd East", "cowbridge road east"),
+        ("albany ave / penylan ln", "albany avenue penylan lane"),
+        ("loudoun sq", "loudoun square"),
+        ("pt assaulted in cc", "patient assaulted in city centre"),
+        ("st fagans", "saint fagans"),
+        ("Pen-Y-Lan Road", "pen y lan road"),
+        ("Slug & Lettuce", "slug and lettuce"),
+        ("O'Neills", "oneills"),
+        ("n/k", "unknown"),
+        ("  lots   of\tspace  ", "lots of space"),
+    ],
+)
+def test_clean(text, cleaned):
+    assert clean(text) == cleaned
+
+
+def test_gazetteer_names_and_typed_text_normalise_alike():
+    assert clean("St Mary Street") == clean("st mary st") == clean("ST. MARY ST")
+    assert clean("St David'S Road") == clean("st davids rd")  # the gazetteer's odd title-casing
+
+
+# ---- postcodes ----
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("CF24 3AS", ("CF24", True)),
+        ("home cf243as", ("CF24", True)),
+        ("cf105bz", ("CF10", True)),
+        ("flat 2 cf5 5lq", ("CF5", True)),
+        ("kapu cf10", ("CF10", False)),
+        ("near cf3, by the a48", ("CF3", False)),
+        ("on the m4", (None, False)),  # a motorway, not the Manchester district
+        ("nq64 2am", (None, False)),  # a bar and a time: no inward code ends in M
+        ("call 07700 900123", (None, False)),
+        ("tel 029 2087 1234", (None, False)),
+        ("queen st", (None, False)),
+    ],
+)
+def test_postcode_district(text, expected):
+    assert postcode_district(text) == expected
+
+
+def test_full_postcode_is_private_and_kept_only_to_district(resolver):
+    r = resolver.resolve("pts home address CF24 3AS")
+    assert r == Resolution("private", None, None, None, None, "CF24")
+    assert resolver.resolve("cf243as").status == "private"
+
+
+def test_district_alone_keeps_the_place(resolver):
+    r = resolver.resolve("kapu cf10")
+    assert (r.status, r.place_id, r.postcode_district) == ("venue", "venue:102758", "CF10")
+
+
+# ---- venues and streets ----
+@pytest.mark.parametrize(
+    "text, place_id",
+    [
+        ("o/s kapu st mary st", "venue:102758"),  # venue beats the street it stands on
+        ("O/S THE PRINCE OF WALES", "venue:104233"),
+        ("prince of whales", "venue:104233"),  # typo
+        ("slug n lettuce", "venue:103763"),
+        ("pop world", "venue:103485"),  # split word
+        ("pryzm", "venue:103526"),  # "Pryzm and Steinbeck"
+        ("yates", "venue:104569"),  # "Yates Cardiff /Loco Loco /El Rodeo /..."
+        ("crwys road bar", "venue:102085"),
+        ("crwys rd", "street:crwys-road"),  # ...but the street is not the bar
+        ("o/s bluebell", "venue:101629"),
+        ("bluebell drive", "street:bluebell-drive"),  # a name inside a longer match is dropped
+        ("st marys st", "street:st-mary-street"),
+        ("mary st", "street:mary-street"),
+        ("cathays beer house", "venue:101854"),  # "house" in a name is not a dwelling
+        ("blue house road", "street:blue-house-road"),
+        ("o/s public house on city rd", "street:city-road"),
+        ("walking home along queen st", "street:queen-street"),
+        ("oneills st mary st", "venue:103322"),  # the street says which of two O'Neills
+        ("cottage, st mary st", "venue:102055"),
+    ],
+)
+def test_resolves_places(resolver, text, place_id):
+    r = resolver.resolve(text)
+    place = next(p for p in gazetteer() if p.place_id == place_id)
+    assert r == Resolution(place.kind, place_id, place.name, place.latitude, place.longitude, None)
+
+
+# ---- private dwellings ----
+@pytest.mark.parametrize(
+    "text",
+    [
+        "at home", "pts home", "his flat", "friends house", "friend's house", "at mums",
+        "outside Dave's house", "house party nr the woodville", "flat above kapu", "her place",
+        "in the kitchen", "back garden", "bedroom", "residence", "12 cathays terrace",
+        "flat 3 45 richmond rd", "21a glenroy st", "8 heol hir", "12 St Mary Street",
+    ],
+)
+def test_private(resolver, text):
+    assert resolver.resolve(text) == Resolution("private", None, None, None, None, None)
+
+
+def test_venue_outweighs_a_weak_dwelling_cue(resolver):
+    # Receptionists rarely type a venue's number, so a number beside a venue is not a home address.
+    assert resolver.resolve("kapu 50 st mary st").status == "venue"
+    assert resolver.resolve("beer garden of the woodville").status == "venue"
+    assert resolver.resolve("2 men on queen street").status == "street"  # a count, not a house number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "outside Dave Pritchard's house 07700 900123 CF24 3AS",
+        "o/s kapu, call Sian Evans on 07911 123456",
+        "Rhodri Jones, 14 Clive St, tel 029 2087 1234",
+        "Dave Smith 07700900123",
+    ],
+)
+def test_resolution_never_carries_input_text(resolver, text):
+    r = resolver.resolve(text)
+    fields = " ".join(str(v) for v in dataclasses.astuple(r)).lower() + repr(r).lower()
+    for word in ("dave", "pritchard", "sian", "evans", "rhodri", "jones", "smith", "clive st"):
+        assert word not in fields
+    for digits in ("07700", "900123", "07911", "123456", "2087", "1234", "3as"):
+        assert digits not in fields
+    assert r.postcode_district in (None, "CF24")
+
+
+# ---- ambiguity ----
+@pytest.mark.parametrize("text", ["o'neills", "the cottage", "hollybush", "lewis arms", "spoons"])
+def test_ambiguous(resolver, text):
+    assert resolver.resolve(text) == Resolution("ambiguous", None, None, None, None, None)
+
+
+def _venue(place_id, name, lat, lon):
+    return Place(place_id, "venue", name, lat, lon)
+
+
+def test_same_name_same_point_is_not_ambiguous():
+    places = [_venue("v:1", "The Anchor", 51.4800, -3.1800), _venue("v:2", "Anchor", 51.4802, -3.1801)]
+    assert LocationResolver(places).resolve("o/s the anchor").place_id == "v:1"
+
+
+@pytest.mark.parametrize("far", [(51.4900, -3.1800), (None, None)])
+def test_same_name_far_apart_or_unmapped_is_ambiguous(far):
+    places = [_venue("v:1", "The Anchor", 51.4800, -3.1800), _venue("v:2", "Anchor", *far)]
+    assert LocationResolver(places).resolve("o/s the anchor").status == "ambiguous"
+
+
+# ---- unlocated and generic words ----
+@pytest.mark.parametrize(
+    "text",
+    [
+        None, float("nan"), "", "   ", "unknown", "UNKNOWN", "n/k", "N/A", "?", "not stated",
+        "can't remember", "pt unsure", "road", "street", "the", "bar", "club", "pub", "st",
+        "in the street", "in town", "city centre", "on football pitch", "no pulse", "tiger tiger",
+    ],
+)
+def test_unlocated(resolver, text):
+    assert resolver.resolve(text).status == "unlocated"
+
+
+# ---- resolve_many ----
+def test_resolve_many_keeps_order_and_resolves_each_text_once(resolver, monkeypatch):
+    texts = ["kapu", None, "at home", "kapu", float("nan"), "crwys rd", "at home", None]
+    expected = [resolver.resolve(t) for t in texts]
+    calls = []
+    original = LocationResolver._resolve
+    def counting(self, text, cache):
+        calls.append(text)
+        return original(self, text, cache)
+
+    monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    assert resolver.resolve_many(texts) == expected
+    assert sorted(calls, key=str) == sorted(["kapu", None, "at home", "crwys rd"], key=str)
+
+
+@pytest.mark.slow
+def test_resolve_many_is_fast(resolver):
+    names = [p.name.lower() for p in gazetteer()]
+    distinct = [f"o/s {names[i % len(names)]} {i}" for i in range(2000)]
+    rows = [distinct[(i * 7919) % len(distinct)] for i in range(40_000)]
+    started = time.perf_counter()
+    assert len(resolver.resolve_many(rows)) == len(rows)
+    assert time.perf_counter() - started < 20
+
+
+def test_module_is_pure():
+    source = inspect.getsource(locate)
+    for forbidden in ("import logging", "dagster", "open(", "print("):
+        assert forbidden not in source
+
+
+# ---- the hand-labelled set ----
+def _precision_recall(rows, results, status):
+    predicted = [(row, r) for row, r in zip(rows, results) if r.status == status]
+    expected = [(row, r) for row, r in zip(rows, results) if row["expected_status"] == status]
+    correct = sum(
+        1 for row, r in predicted
+        if row["expected_status"] == status and (r.place_id or "") == row["expected_place_id"]
+    )
+    return correct / max(len(predicted), 1), correct / max(len(expected), 1)
+
+
+def test_labelled_set(resolver):
+    with LABELLED.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 300
+    results = resolver.resolve_many(row["text"] for row in rows)
+    statuses = ("venue", "street", "private", "ambiguous", "unlocated")
+    scores = {s: _precision_recall(rows, results, s) for s in statuses}
+    for status, (precision, recall) in scores.items():
+        print(f"{status:10} precision {precision:.3f} recall {recall:.3f}")
+    assert scores["venue"][0] >= 0.9 and scores["venue"][1] >= 0.8
+    assert scores["private"][0] >= 0.9 and scores["private"][1] >= 0.9
