@@ -1,0 +1,351 @@
+"""Seeded synthetic ED and police extracts that look like a month of Cardiff violence.
+
+Real extracts are identifiable, so every stage of the pipeline is built and tested on these. They
+imitate what makes the real ones hard: night-time-economy hotspots, free text typed in a hurry
+(abbreviations, typos, names, phone numbers), ~40% of ED assaults also known to the police, and
+about 1% of malformed rows. Places come from the project gazetteer, so a resolver can be scored
+against the truth: `generate_frames` keeps hidden `_incident`, `_place_id` and `_bad` columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.lib.reference import gazetteer
+from schemas.model import load_codelist, load_schema
+
+SITE_CODE, FORCE_CODE = "7A4BV", "SWP"
+LINK_SHARE = 0.40  # share of ED assaults the police also recorded
+BAD_ROW_SHARE, MIN_ROWS_FOR_BAD = 0.01, 50
+CENTRE = (51.475, 51.487, -3.185, -3.165)  # lat min, lat max, lon min, lon max
+# A dozen heavily weighted places, so that hotspots emerge as they do in the real data.
+HOT_PLACES = (
+    "Caroline Street", "St Mary Street", "Queen Street", "Fford Churchill", "Heol Y Brodyr Llwydion",
+    "Heol Y Castell", "The Prince of Wales", "Popworld", "Great Western Lloyds Bar",
+    "Tonight Josephine Cardiff", "PULSE", "The Live Lounge", "Kapu",
+)
+# What people call a street; the gazetteer (from data.police.uk) often has the Welsh name.
+STREET_ALIASES = {
+    "Fford Churchill": "Churchill Way", "Heol Y Brodyr Llwydion": "Greyfriars Road",
+    "Heol Y Castell": "Castle Street", "Stryd Y Cei": "Quay Street", "Heol Siarl": "Charles Street",
+    "Stryd Herbert": "Herbert Street", "Stryd John": "John Street", "St Mary Street": "St Marys Street",
+}
+ABBREVIATIONS = {"Street": "st", "Road": "rd", "Avenue": "ave", "Lane": "ln", "Terrace": "tce"}
+METHOD_SHARES = {"01": .45, "02": .15, "03": .10, "04": .08, "05": .07, "06": .10, "99": .05}
+OTHER_METHOD_TEXTS = ("headbutt", "bitten", "pushed to ground", "stamped on", "slapped",
+                      "pushed down stairs", "hit with phone", "strangled", "scratched")
+OFFENCE_SHARES = {"105/01": .45, "008/01": .33, "008/02": .08, "005/01": .07, "008/10": .04,
+                  "009/01": .03}
+# Receptionists' location text. {venue}/{street} are filled with the place as people say it.
+VENUE_TEMPLATES = ("{venue}", "o/s {venue}", "in {venue}", "inside {venue}", "nr {venue} pub",
+                   "outside {venue}", "o/s {venue} {street}", "{venue} cc", "opp {venue}",
+                   "smoking area {venue}", "bouncers at {venue}", "{venue} toilets")
+STREET_TEMPLATES = ("{street}", "{street} cc", "on {street}", "nr {street}", "o/s shop on {street}",
+                    "top of {street}", "taxi rank {street}", "bus stop {street}",
+                    "corner of {street}", "{street}, cardiff", "walking down {street}")
+HOME_TEMPLATES = ("home", "at home", "my flat", "friends house", "{num} {street}",
+                  "his house on {street}", "flat {flat}, {num} {street} {postcode}",
+                  "outside {name}'s house", "{name}'s flat {street}", "partners house",
+                  "pt's mum {phone}", "at home - contact {phone}")
+UNKNOWN_TEXTS = ("", "", "", "unknown", "n/k", "NK", "?", "can't remember", "pt unsure", "town")
+ED_LOCATION_TEMPLATES = VENUE_TEMPLATES + STREET_TEMPLATES + HOME_TEMPLATES + UNKNOWN_TEXTS
+POLICE_LOCATION_TEMPLATES = {
+    "venue": ("O/S {venue}, {street}", "{venue}, {street}, CARDIFF", "{venue} PUBLIC HOUSE",
+              "INSIDE {venue}"),
+    "street": ("{street}, CARDIFF", "{street}", "NEAR {num} {street}"),
+    "home": ("{num} {street}", "{num} {street}, CARDIFF", "FLAT {flat}, {num} {street}, CARDIFF"),
+}
+NAMES = ("Dave", "Gaz", "Kelly", "Jamie", "Rhys", "Ceri", "Sian", "Dai", "Lee", "Bethan")
+# ED location type codes, consistent with the kind of place the text describes.
+LOCATION_TYPES = {
+    "venue": (("01", "02", "07"), (.85, .10, .05)),
+    "street": (("02", "06", "04", "05", "07", "99"), (.82, .06, .03, .02, .04, .03)),
+    "home": (("03", "99"), (.95, .05)),
+    "unknown": (("99", "02", "07"), (.60, .25, .15)),
+}
+POSTCODE_DISTRICTS = ("CF10", "CF11", "CF14", "CF15", "CF23", "CF24", "CF3", "CF5")
+UNIT_LETTERS = tuple("ABDEFGHJLNPQRSTUWXYZ")  # letters used in the inward code of UK postcodes
+ED_BAD_KINDS = ("unknown_method", "assault_after_arrival", "impossible_date", "nhs_check_digit",
+                "blank_attendance_id")
+POLICE_BAD_KINDS = ("blank_crime_reference", "unknown_offence", "bad_latitude")
+TRUTH_COLUMNS = ("_incident", "_place_id", "_bad")
+MINUTE = np.timedelta64(1, "m")
+
+
+def _nhs_check_digit(nine_digits) -> np.ndarray:
+    """Modulus 11 check digit of rows of nine digits; 10 means no valid number has that stem."""
+    nine = np.atleast_2d(np.asarray(nine_digits, dtype=np.int64))
+    check = 11 - (nine @ np.arange(10, 1, -1)) % 11
+    return np.where(check == 11, 0, check)
+
+
+@cache
+def _places() -> pd.DataFrame:
+    """The gazetteer with what the generator needs: names as typed, weights, nearest street."""
+    g = pd.DataFrame([asdict(p) for p in gazetteer()])
+    g["name"] = g["name"].str.replace(r"'S\b", "'s", regex=True)  # "St Andrew'S Lane"
+    venue, street = g["kind"].eq("venue"), g["kind"].eq("street")
+    # People say "Slug & Lettuce", not "Slug & Lettuce Cardiff Central".
+    g["spoken"] = g["name"].where(street, g["name"].str.split(r" /|\(| Cardiff\b| Ltd\b", regex=True).str[0].str.strip())
+    g["alias"] = g["name"].map(STREET_ALIASES).fillna(g["spoken"])
+    lat, lon = g["latitude"].to_numpy(float), g["longitude"].to_numpy(float)
+    # Officers write "O/S <venue>, <street>": give each venue its nearest street.
+    s_lat, s_lon = lat[street], lon[street]
+    d = (lat[:, None] - s_lat) ** 2 + ((lon[:, None] - s_lon) * 0.62) ** 2
+    near = g.loc[street, "alias"].to_numpy()[np.nan_to_num(d, nan=np.inf).argmin(axis=1)]
+    g["near_street"] = np.where(venue & g["latitude"].notna(), near, "Cardiff")
+    centre = g["latitude"].between(*CENTRE[:2]) & g["longitude"].between(*CENTRE[2:])
+    g["w_centre"] = centre * (1 + 14 * g["name"].isin(HOT_PLACES))
+    g["w_other"] = ~centre * (1 + 2 * venue)
+    g["w_home"] = (~centre & street).astype(int)
+    return g
+
+
+def _draw_places(rng, n: int, shares: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Place row numbers and category ("centre", "other", "home") for n incidents."""
+    g = _places()
+    cats = rng.choice(list(shares), n, p=list(shares.values()))
+    idx = np.empty(n, dtype=np.int64)
+    for cat in shares:
+        m = cats == cat
+        w = g[f"w_{cat}"].to_numpy(float)
+        idx[m] = rng.choice(len(g), m.sum(), p=w / w.sum())
+    return idx, cats
+
+
+def _night_weights(start: date, days: int) -> np.ndarray:
+    """Relative assault risk for each hour of the month: Friday and Saturday nights dominate."""
+    hours = np.arange(days * 24)
+    h, dow = hours % 24, (start.weekday() + hours // 24) % 7
+    night_of = np.where(h < 3, (dow - 1) % 7, dow)  # 01:00 Sunday belongs to Saturday night
+    weekend = np.isin(night_of, (4, 5))
+    night = np.array([2, 2, 2, 4, 10, 10, 3])[night_of]  # Mon..Sun nights
+    return np.select([(h >= 21) | (h < 3), h < 6, h < 17], [night, 1 + 2 * weekend, 0.3], 1 + weekend)
+
+
+def _times(rng, n: int, start: np.datetime64, weights: np.ndarray) -> np.ndarray:
+    hour = rng.choice(len(weights), n, p=weights / weights.sum())
+    return start + hour * 60 * MINUTE + rng.integers(0, 60, n) * MINUTE
+
+
+def _fmt(ts: np.ndarray, fmt: str) -> np.ndarray:
+    """strftime over unique values only: a month has few distinct minutes, so this is fast."""
+    uniq, inv = np.unique(ts, return_inverse=True)
+    return pd.DatetimeIndex(uniq).strftime(fmt).to_numpy(dtype=object)[inv.ravel()]
+
+
+def _dobs(rng, n: int, when: np.ndarray) -> np.ndarray:
+    """Dates of birth: mostly 16-45 and skewed young, a few children and older people."""
+    age = np.where(rng.random(n) < 0.03, rng.uniform(10, 16, n), 16 + rng.gamma(2.0, 6.5, n))
+    days = (np.minimum(age, 90) * 365.25).astype(np.int64)
+    return when.astype("datetime64[D]") - days
+
+
+def _postcodes(rng, n: int) -> np.ndarray:
+    district = rng.choice(POSTCODE_DISTRICTS, n, p=[.12, .14, .16, .06, .10, .22, .10, .10])
+    unit = rng.integers(0, 10, n).astype(str).astype(object) + rng.choice(UNIT_LETTERS, n) + rng.choice(UNIT_LETTERS, n)
+    return district.astype(object) + " " + unit
+
+
+def _nhs_numbers(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Valid NHS numbers as printed (some "943 476 5919", some plain) and their first nine digits."""
+    nine = rng.integers(0, 10, (n, 9))
+    nine[:, 0] = rng.integers(4, 8, n)
+    while (redo := _nhs_check_digit(nine) == 10).any():  # stems with check digit 10 are unused
+        nine[redo] = np.c_[rng.integers(4, 8, redo.sum()), rng.integers(0, 10, (redo.sum(), 8))]
+    plain = np.array([f"{v:010d}" for v in nine @ 10 ** np.arange(9, 0, -1) + _nhs_check_digit(nine)], dtype=object)
+    spaced = np.array([f"{s[:3]} {s[3:6]} {s[6:]}" for s in plain], dtype=object)
+    return np.where(rng.random(n) < 0.5, spaced, plain), nine
+
+
+def _street_as_typed(name: str, alias: str, u_alias: float, u_abbr: float) -> str:
+    s = alias if u_alias < 0.6 else name
+    return re.sub(r"\b(Street|Road|Avenue|Lane|Terrace)$", lambda m: ABBREVIATIONS[m[1]], s) if u_abbr < 0.5 else s
+
+
+def _typed(text: str, u_case: float, u_typo: float, pos: int) -> str:
+    """Inconsistent case and, now and then, a dropped or swapped letter."""
+    text = text.lower() if u_case < 0.55 else text.upper() if u_case < 0.7 else text
+    if u_typo < 0.07 and len(text) > 4:
+        i = 1 + pos % (len(text) - 3)
+        text = text[:i] + text[i + 1:] if u_typo < 0.035 else text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    return text
+
+
+def _ed_location_text(rng, kind: np.ndarray, place: np.ndarray, num, postcode) -> np.ndarray:
+    g = _places()
+    name, spoken, alias, near = (g[c].to_numpy() for c in ("name", "spoken", "alias", "near_street"))
+    u, k = rng.random((len(kind), 6)), rng.integers(0, 10**6, (len(kind), 3))
+    groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES, "unknown": UNKNOWN_TEXTS}
+    out = np.empty(len(kind), dtype=object)
+    for i, (kd, p) in enumerate(zip(kind, place)):
+        tmpl = groups[kd][k[i, 0] % len(groups[kd])]
+        venue = spoken[p][4:] if u[i, 0] < 0.4 and spoken[p].startswith("The ") else spoken[p]
+        street = _street_as_typed(name[p], alias[p], u[i, 1], u[i, 2]) if kd != "venue" else near[p]
+        text = tmpl.format(venue=venue, street=street, num=num[i], flat=1 + k[i, 1] % 9, postcode=postcode[i],
+                           name=NAMES[k[i, 2] % len(NAMES)], phone=f"07700 900{k[i, 1] % 1000:03d}")
+        out[i] = _typed(text.strip(), u[i, 3], u[i, 4], k[i, 2])
+    return out
+
+
+def _police_location_text(rng, kind: np.ndarray, place: np.ndarray, num) -> np.ndarray:
+    g = _places()
+    name, spoken, alias, near = (g[c].to_numpy() for c in ("name", "spoken", "alias", "near_street"))
+    u, k = rng.random((len(kind), 2)), rng.integers(0, 10**6, len(kind))
+    out = np.empty(len(kind), dtype=object)
+    for i, (kd, p) in enumerate(zip(kind, place)):
+        tmpl = POLICE_LOCATION_TEMPLATES[kd][k[i] % len(POLICE_LOCATION_TEMPLATES[kd])]
+        street = alias[p] if kd != "venue" and u[i, 0] < 0.5 else name[p] if kd != "venue" else near[p]
+        out[i] = "" if u[i, 1] < 0.03 else tmpl.format(venue=spoken[p], street=street, num=num[i], flat=1 + k[i] % 9).upper()
+    return out
+
+
+def _n_bad(n: int, bad_rows: bool | int) -> int:
+    """True: about 1%, at least one from 50 rows, none below. An int asks for exactly that many."""
+    if isinstance(bad_rows, bool):
+        return max(1, round(BAD_ROW_SHARE * n)) if bad_rows and n >= MIN_ROWS_FOR_BAD else 0
+    return min(int(bad_rows), n)
+
+
+def _pick(rng, codes_shares: dict[str, float], n: int) -> np.ndarray:
+    return rng.choice(list(codes_shares), n, p=list(codes_shares.values())).astype(object)
+
+
+def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None,
+                    bad_rows: bool | int = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ED and police extracts for `month` as string frames, with hidden truth columns.
+
+    Columns are the schema headers, then `_incident` (ED row number before sorting; the same
+    number on a police row means the same assault, -1 for police-only), `_place_id` and `_bad`
+    (the kind of deliberate fault, "" for a good row).
+    """
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+    start = date.fromisoformat(f"{month}-01")
+    end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    if datetime.combine(end, datetime.min.time()) + pd.Timedelta(days=2) > datetime.now():
+        raise ValueError(f"{month} has not ended: synthetic extracts are for past months")
+    police_rows = 3 * ed_rows if police_rows is None else police_rows
+    rng = np.random.default_rng([seed, start.year, start.month])
+    g, t0 = _places(), np.datetime64(start, "m")
+    weights = _night_weights(start, end.day)
+
+    # --- ED: who, when, where, how ---
+    ed_shares = {"centre": .61, "other": .22, "home": .17}  # 55/20/15 of all, plus useless text
+    place, cat = _draw_places(rng, ed_rows, ed_shares)
+    kind = np.where(cat == "home", "home", g["kind"].to_numpy()[place])
+    text_kind = np.where(rng.random(ed_rows) < 0.10, "unknown", kind)
+    assault = _times(rng, ed_rows, t0, weights)
+    arrival = assault + np.minimum(10 + rng.gamma(1.5, 30, ed_rows), 360).astype(np.int64) * MINUTE
+    nhs, nine = _nhs_numbers(rng, ed_rows)
+    dob, sex, postcode = _dobs(rng, ed_rows, assault), _pick(rng, {"1": .75, "2": .23, "9": .01, "X": .01}, ed_rows), _postcodes(rng, ed_rows)
+    repeat = np.flatnonzero(rng.random(ed_rows) < 0.03)  # repeat victims: same person again
+    src = rng.integers(0, max(ed_rows, 1), len(repeat))
+    for arr in (nhs, nine, dob, sex, postcode):
+        arr[repeat] = arr[src]
+    nhs[rng.random(ed_rows) < 0.03] = ""
+    num = rng.integers(1, 180, ed_rows)
+    method = _pick(rng, METHOD_SHARES, ed_rows)
+    other = np.where(method == "06", rng.choice(OTHER_METHOD_TEXTS, ed_rows), "")
+    loc_type = np.empty(ed_rows, dtype=object)
+    for kd, (codes, p) in LOCATION_TYPES.items():
+        loc_type[text_kind == kd] = rng.choice(codes, (text_kind == kd).sum(), p=p)
+    ed = pd.DataFrame({
+        "REPORTING PERIOD START DATE": start.strftime("%d/%m/%Y"),
+        "REPORTING PERIOD END DATE": end.strftime("%d/%m/%Y"),
+        "SITE CODE (OF TREATMENT)": SITE_CODE, "ATTENDANCE IDENTIFIER": "", "NHS NUMBER": nhs,
+        "PERSON BIRTH DATE": _fmt(dob, "%d/%m/%Y"), "PERSON STATED GENDER CODE": sex,
+        "POSTCODE OF USUAL ADDRESS": np.where(rng.random(ed_rows) < 0.04, "", postcode),
+        "ARRIVAL DATE AND TIME AT A&E": _fmt(arrival, "%d/%m/%Y %H:%M"),
+        "ASSAULT DATE AND TIME": _fmt(assault, "%d/%m/%Y %H:%M"),
+        "ASSAULT METHOD": method, "ASSAULT METHOD OTHER DESCRIPTION": other,
+        "ASSAULT LOCATION TYPE": loc_type,
+        "ASSAULT LOCATION DESCRIPTION": _ed_location_text(rng, text_kind, place, num, postcode),
+        "_incident": np.arange(ed_rows), "_place_id": g["place_id"].to_numpy()[place], "_bad": "",
+    })
+
+    # --- Police: ~40% of ED assaults (same place, within 30 minutes), then police-only crimes ---
+    n_link = min(round(LINK_SHARE * ed_rows), police_rows)
+    linked = np.sort(rng.choice(ed_rows, n_link, replace=False))
+    p_place, p_cat = _draw_places(rng, police_rows - n_link, {"centre": .45, "other": .25, "home": .30})
+    p_place = np.r_[place[linked], p_place]
+    p_kind = np.r_[kind[linked], np.where(p_cat == "home", "home", g["kind"].to_numpy()[p_place[n_link:]])]
+    drift = rng.integers(-30, 31, n_link) * MINUTE
+    last = t0 + (end.day * 24 * 60 - 1) * MINUTE
+    committed = np.r_[np.clip(assault[linked] + drift, t0, last), _times(rng, police_rows - n_link, t0, weights)]
+    offence = _pick(rng, OFFENCE_SHARES, police_rows)
+    labels = {c.code: c.label.upper() for c in load_codelist("violent_offence").codes}
+    p_dob = np.r_[dob[linked], _dobs(rng, police_rows - n_link, committed[n_link:])]
+    p_sex = np.r_[sex[linked], _pick(rng, {"1": .60, "2": .38, "X": .02}, police_rows - n_link)]
+    armed = np.r_[np.isin(method[linked], ("03", "04", "05")), rng.random(police_rows - n_link) < np.where(offence[n_link:] == "005/01", .6, .15)]
+    jitter = rng.normal(0, 30, (police_rows, 2)) / [111_320, 111_320 * 0.62]  # ~30 m, in degrees
+    lat, lon = (g[c].to_numpy(float)[p_place] + jitter[:, i] for i, c in enumerate(("latitude", "longitude")))
+    no_point = np.isnan(lat) | (rng.random(police_rows) < 0.05)
+    to_blank = rng.random(police_rows) < 0.30
+    police = pd.DataFrame({
+        "FORCE CODE": FORCE_CODE, "CRIME REFERENCE": "", "HOME OFFICE OFFENCE CODE": offence,
+        "OFFENCE DESCRIPTION": [labels[c] for c in offence],
+        "COMMITTED FROM": _fmt(committed, "%Y-%m-%d %H:%M:%S"),
+        "COMMITTED TO": np.where(to_blank, "", _fmt(committed + rng.integers(0, 61, police_rows) * MINUTE, "%Y-%m-%d %H:%M:%S")),
+        "LOCATION": _police_location_text(rng, p_kind, p_place, np.r_[num[linked], rng.integers(1, 180, police_rows - n_link)]),
+        "LATITUDE": np.where(no_point, "", np.char.mod("%.6f", lat)),
+        "LONGITUDE": np.where(no_point, "", np.char.mod("%.6f", lon)),
+        "VICTIM DATE OF BIRTH": np.where(rng.random(police_rows) < 0.10, "", _fmt(p_dob, "%d/%m/%Y")),
+        "VICTIM SEX": p_sex,
+        "WEAPON USED": np.where(rng.random(police_rows) < 0.05, "", np.where(armed, "Y", "N")),
+        "_incident": np.r_[linked, np.full(police_rows - n_link, -1)],
+        "_place_id": g["place_id"].to_numpy()[p_place], "_bad": "",
+    })
+
+    # Exports come in time order with sequential local identifiers (with gaps, as in real systems).
+    order = np.argsort(arrival, kind="stable")
+    ed, nine, assault, arrival = ed.iloc[order].reset_index(drop=True), nine[order], assault[order], arrival[order]
+    ed["ATTENDANCE IDENTIFIER"] = [f"ED{v:08d}" for v in rng.integers(10**7, 2 * 10**7) + np.cumsum(rng.integers(1, 4, ed_rows))]
+    police = police.iloc[np.argsort(committed, kind="stable")].reset_index(drop=True)
+    refs = rng.integers(100_000, 400_000) + np.cumsum(rng.integers(1, 4, police_rows))
+    police["CRIME REFERENCE"] = [f"SW/{v:06d}/{start.year % 100:02d}" for v in refs]
+
+    # --- Deliberate faults, so that validation and quarantine have something to catch ---
+    for j, i in enumerate(rng.choice(ed_rows, _n_bad(ed_rows, bad_rows), replace=False)):
+        bad = ed.at[i, "_bad"] = ED_BAD_KINDS[j % len(ED_BAD_KINDS)]
+        if bad == "unknown_method":
+            ed.loc[i, ["ASSAULT METHOD", "ASSAULT METHOD OTHER DESCRIPTION"]] = ["7", ""]
+        elif bad == "assault_after_arrival":
+            ed.at[i, "ARRIVAL DATE AND TIME AT A&E"] = _fmt(assault[i:i + 1] - 45 * MINUTE, "%d/%m/%Y %H:%M")[0]
+        elif bad == "impossible_date":
+            ed.at[i, "PERSON BIRTH DATE"] = "31/02/" + ed.at[i, "PERSON BIRTH DATE"][-4:]
+        elif bad == "nhs_check_digit":
+            wrong = (_nhs_check_digit(nine[i])[0] + 1 + j % 9) % 10
+            ed.at[i, "NHS NUMBER"] = "".join(map(str, nine[i])) + str(wrong)
+        else:
+            ed.at[i, "ATTENDANCE IDENTIFIER"] = ""
+    for j, i in enumerate(rng.choice(police_rows, _n_bad(police_rows, bad_rows), replace=False)):
+        bad = police.at[i, "_bad"] = POLICE_BAD_KINDS[j % len(POLICE_BAD_KINDS)]
+        if bad == "blank_crime_reference":
+            police.at[i, "CRIME REFERENCE"] = ""
+        elif bad == "unknown_offence":  # an out-of-scope offence (burglary) slipping into the extract
+            police.loc[i, ["HOME OFFICE OFFENCE CODE", "OFFENCE DESCRIPTION"]] = ["028/01", "BURGLARY IN A DWELLING"]
+        else:
+            police.at[i, "LATITUDE"] = "abc"
+    return ed, police
+
+
+def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000,
+                   police_rows: int | None = None, bad_rows: bool | int = True) -> dict[str, Path]:
+    """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = generate_frames(month, seed, ed_rows, police_rows, bad_rows)
+    paths = {}
+    for source, frame in zip(("ed", "police"), frames):
+        headers = [f.header for f in load_schema(f"{source}_extract").fields]
+        paths[source] = out_dir / f"{source}_{month}.csv"
+        frame[headers].to_csv(paths[source], index=False, lineterminator="\n")
+    return paths
