@@ -18,7 +18,7 @@ from rich.table import Table
 from pipelines.lib.home import IstvHome
 from pipelines.partitions import partition_of_month
 
-console = Console()
+console = Console(soft_wrap=True)
 err = Console(stderr=True)
 SOURCES = ("ed", "police", "police_uk")
 
@@ -175,6 +175,84 @@ def _table(title: str | None, columns: list[str], rows) -> Table:
     for row in rows:
         table.add_row(*("—" if v is None else str(v) for v in row))
     return table
+
+
+@cli.group(help="Sharing agreements, for governance boards: check, show, diff, sign.")
+def agreements() -> None:
+    pass
+
+
+def _agreement_file(file: Path | None) -> Path:
+    from sharing_agreements.model import DEFAULT_AGREEMENT
+
+    return file or Path(os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
+
+
+def _load(file: Path):
+    from sharing_agreements.model import AgreementError, load_agreement
+
+    try:
+        return load_agreement(file)
+    except AgreementError as exc:
+        raise IstvFailure(str(exc)) from None
+
+
+@agreements.command("check", help="Refuse an agreement that is malformed, unsigned, altered, or not in force.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agreements_check(file: Path | None) -> None:
+    from sharing_agreements.model import AgreementError
+    from sharing_agreements.signing import verify
+
+    file = _agreement_file(file)
+    agreement = _load(file)
+    try:
+        signatures = verify(file, agreement)
+        agreement.check_in_force(dt.date.today())
+    except AgreementError as exc:
+        raise IstvFailure(str(exc)) from None
+    signed = "; ".join(f"{s.signer} ({s.key_id}, {s.signed_at[:10]})" for s in signatures)
+    console.print(f"[green]OK[/] {agreement.label} is well-formed, in force and signed by {signed}")
+    console.print(f"content sha256 {agreement.content_hash()}")
+
+
+@agreements.command("show", help="What an agreement allows, in plain words.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agreements_show(file: Path | None) -> None:
+    from sharing_agreements.review import summary_lines
+
+    console.print("\n".join(summary_lines(_load(_agreement_file(file)))), highlight=False, soft_wrap=True)
+
+
+@agreements.command("diff", help="What changed between two versions of an agreement.")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agreements_diff(old: Path, new: Path) -> None:
+    from sharing_agreements.review import differences
+
+    changes = differences(_load(old), _load(new))
+    console.print("\n".join(f"- {c}" for c in changes) or "no differences", highlight=False, soft_wrap=True)
+
+
+@agreements.command("sign", help="Sign an agreement with a board's Ed25519 private key.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--signer", required=True, help="The board signing, e.g. 'Cardiff CSP Board'.")
+def agreements_sign(file: Path, key_file: Path, signer: str) -> None:
+    from sharing_agreements.signing import load_private_key, sign
+
+    agreement = _load(file)
+    signature = sign(file, agreement, load_private_key(key_file), signer)
+    console.print(f"{signer} signed {agreement.label} (key {signature.key_id}, content sha256 {signature.content_sha256[:16]}…)")
+
+
+@agreements.command("keygen", help="Make a board's Ed25519 key pair; keep the private key outside the repository.")
+@click.option("--private", "private_out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--public", "public_out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def agreements_keygen(private_out: Path, public_out: Path) -> None:
+    from sharing_agreements.signing import generate_board_key
+
+    key_id = generate_board_key(private_out, public_out)
+    console.print(f"key {key_id}: private key {private_out} (mode 600), public key {public_out}")
 
 
 @cli.group(help="Keys for pseudonyms and the quarantine.")

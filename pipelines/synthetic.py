@@ -10,6 +10,7 @@ against the truth: `generate_frames` keeps hidden `_incident`, `_place_id` and `
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import asdict
 from datetime import date, datetime
 from functools import cache
@@ -88,17 +89,21 @@ def _nhs_check_digit(nine_digits) -> np.ndarray:
 
 @cache
 def _places() -> pd.DataFrame:
-    """The gazetteer with what the generator needs: names as typed, weights, nearest street."""
+    """The gazetteer plus what the generator needs: names as people say them, weights, nearest street."""
     g = pd.DataFrame([asdict(p) for p in gazetteer()])
     g["name"] = g["name"].str.replace(r"'S\b", "'s", regex=True)  # "St Andrew'S Lane"
     venue, street = g["kind"].eq("venue"), g["kind"].eq("street")
     # People say "Slug & Lettuce", not "Slug & Lettuce Cardiff Central".
-    g["spoken"] = g["name"].where(street, g["name"].str.split(r" /|\(| Cardiff\b| Ltd\b", regex=True).str[0].str.strip())
+    short = g["name"].str.split(r" /|\(| Cardiff\b| Ltd\b", regex=True).str[0].str.strip()
+    g["spoken"] = g["name"].where(street, short)
+    g["venue_short"] = g["spoken"].str.removeprefix("The ")
     g["alias"] = g["name"].map(STREET_ALIASES).fillna(g["spoken"])
+    suffix = r"\b(Street|Road|Avenue|Lane|Terrace)$"
+    for c in ("name", "alias"):  # "caroline st", "richmond rd"
+        g[f"{c}_abbr"] = g[c].str.replace(suffix, lambda m: ABBREVIATIONS[m[1]], regex=True)
     lat, lon = g["latitude"].to_numpy(float), g["longitude"].to_numpy(float)
     # Officers write "O/S <venue>, <street>": give each venue its nearest street.
-    s_lat, s_lon = lat[street], lon[street]
-    d = (lat[:, None] - s_lat) ** 2 + ((lon[:, None] - s_lon) * 0.62) ** 2
+    d = (lat[:, None] - lat[street]) ** 2 + ((lon[:, None] - lon[street]) * 0.62) ** 2
     near = g.loc[street, "alias"].to_numpy()[np.nan_to_num(d, nan=np.inf).argmin(axis=1)]
     g["near_street"] = np.where(venue & g["latitude"].notna(), near, "Cardiff")
     centre = g["latitude"].between(*CENTRE[:2]) & g["longitude"].between(*CENTRE[2:])
@@ -136,9 +141,9 @@ def _times(rng, n: int, start: np.datetime64, weights: np.ndarray) -> np.ndarray
 
 
 def _fmt(ts: np.ndarray, fmt: str) -> np.ndarray:
-    """strftime over unique values only: a month has few distinct minutes, so this is fast."""
+    """strftime over unique values only (a month has few distinct minutes, so this is fast); NaT -> ""."""
     uniq, inv = np.unique(ts, return_inverse=True)
-    return pd.DatetimeIndex(uniq).strftime(fmt).to_numpy(dtype=object)[inv.ravel()]
+    return pd.DatetimeIndex(uniq).strftime(fmt).fillna("").to_numpy(dtype=object)[inv.ravel()]
 
 
 def _dobs(rng, n: int, when: np.ndarray) -> np.ndarray:
@@ -165,46 +170,71 @@ def _nhs_numbers(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(rng.random(n) < 0.5, spaced, plain), nine
 
 
-def _street_as_typed(name: str, alias: str, u_alias: float, u_abbr: float) -> str:
-    s = alias if u_alias < 0.6 else name
-    return re.sub(r"\b(Street|Road|Avenue|Lane|Terrace)$", lambda m: ABBREVIATIONS[m[1]], s) if u_abbr < 0.5 else s
+def _fill(templates: tuple[str, ...], pick: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
+    """Row i gets templates[pick[i]] filled from fields[...][i]: one template at a time, vectorised."""
+    out = np.full(len(pick), "", dtype=object)
+    for t, template in enumerate(templates):
+        rows = np.flatnonzero(pick == t)
+        text = np.full(len(rows), "", dtype=object)
+        for literal, field, _, _ in string.Formatter().parse(template):
+            text = text + literal + (fields[field][rows] if field else "")
+        out[rows] = text
+    return out
 
 
-def _typed(text: str, u_case: float, u_typo: float, pos: int) -> str:
-    """Inconsistent case and, now and then, a dropped or swapped letter."""
-    text = text.lower() if u_case < 0.55 else text.upper() if u_case < 0.7 else text
-    if u_typo < 0.07 and len(text) > 4:
-        i = 1 + pos % (len(text) - 3)
-        text = text[:i] + text[i + 1:] if u_typo < 0.035 else text[:i] + text[i + 1] + text[i] + text[i + 2:]
+def _pick_template(groups: dict[str, tuple[str, ...]], kind: np.ndarray, k: np.ndarray):
+    """All templates in one tuple, and for each row one template of the group for its kind."""
+    sizes = np.array([len(t) for t in groups.values()])
+    group = pd.Index(list(groups)).get_indexer(kind)
+    return sum(groups.values(), ()), np.r_[0, np.cumsum(sizes)[:-1]][group] + k % sizes[group]
+
+
+def _typed(text: np.ndarray, u_case: np.ndarray, u_typo: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Text as a busy receptionist types it: inconsistent case, now and then a dropped or swapped letter."""
+    text = np.array([s.strip() for s in text], dtype=object)
+    lower, upper = u_case < 0.55, (u_case >= 0.55) & (u_case < 0.7)
+    text[lower] = [s.lower() for s in text[lower]]
+    text[upper] = [s.upper() for s in text[upper]]
+    for i in np.flatnonzero((u_typo < 0.07) & (np.array([len(s) for s in text], dtype=int) > 4)):
+        s, j = text[i], 1 + pos[i] % (len(text[i]) - 3)
+        text[i] = s[:j] + s[j + 1:] if u_typo[i] < 0.035 else s[:j] + s[j + 1] + s[j] + s[j + 2:]
     return text
 
 
 def _ed_location_text(rng, kind: np.ndarray, place: np.ndarray, num, postcode) -> np.ndarray:
-    g = _places()
-    name, spoken, alias, near = (g[c].to_numpy() for c in ("name", "spoken", "alias", "near_street"))
-    u, k = rng.random((len(kind), 6)), rng.integers(0, 10**6, (len(kind), 3))
-    groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES, "unknown": UNKNOWN_TEXTS}
-    out = np.empty(len(kind), dtype=object)
-    for i, (kd, p) in enumerate(zip(kind, place)):
-        tmpl = groups[kd][k[i, 0] % len(groups[kd])]
-        venue = spoken[p][4:] if u[i, 0] < 0.4 and spoken[p].startswith("The ") else spoken[p]
-        street = _street_as_typed(name[p], alias[p], u[i, 1], u[i, 2]) if kd != "venue" else near[p]
-        text = tmpl.format(venue=venue, street=street, num=num[i], flat=1 + k[i, 1] % 9, postcode=postcode[i],
-                           name=NAMES[k[i, 2] % len(NAMES)], phone=f"07700 900{k[i, 1] % 1000:03d}")
-        out[i] = _typed(text.strip(), u[i, 3], u[i, 4], k[i, 2])
-    return out
+    n, g = len(kind), _places()
+    u, k = rng.random((n, 5)), rng.integers(0, 10**6, (n, 3))
+    col = lambda c: g[c].to_numpy(dtype=object)[place]  # noqa: E731
+    street = np.select([u[:, 1] < 0.3, u[:, 1] < 0.6, u[:, 1] < 0.8],
+                       [col("alias"), col("alias_abbr"), col("name_abbr")], col("name"))
+    fields = {
+        "venue": np.where(u[:, 0] < 0.4, col("venue_short"), col("spoken")),
+        "street": np.where(kind == "venue", col("near_street"), street),
+        "num": num.astype(str).astype(object), "flat": (1 + k[:, 1] % 9).astype(str).astype(object),
+        "postcode": postcode, "name": np.array(NAMES, dtype=object)[k[:, 2] % len(NAMES)],
+        "phone": np.char.mod("07700 900%03d", k[:, 1] % 1000).astype(object),  # Ofcom drama range
+    }
+    groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES,
+              "unknown": UNKNOWN_TEXTS}
+    templates, pick = _pick_template(groups, kind, k[:, 0])
+    return _typed(_fill(templates, pick, fields), u[:, 2], u[:, 3], k[:, 2])
 
 
 def _police_location_text(rng, kind: np.ndarray, place: np.ndarray, num) -> np.ndarray:
-    g = _places()
-    name, spoken, alias, near = (g[c].to_numpy() for c in ("name", "spoken", "alias", "near_street"))
-    u, k = rng.random((len(kind), 2)), rng.integers(0, 10**6, len(kind))
-    out = np.empty(len(kind), dtype=object)
-    for i, (kd, p) in enumerate(zip(kind, place)):
-        tmpl = POLICE_LOCATION_TEMPLATES[kd][k[i] % len(POLICE_LOCATION_TEMPLATES[kd])]
-        street = alias[p] if kd != "venue" and u[i, 0] < 0.5 else name[p] if kd != "venue" else near[p]
-        out[i] = "" if u[i, 1] < 0.03 else tmpl.format(venue=spoken[p], street=street, num=num[i], flat=1 + k[i] % 9).upper()
-    return out
+    n, g = len(kind), _places()
+    u, k = rng.random((n, 2)), rng.integers(0, 10**6, n)
+    col = lambda c: g[c].to_numpy(dtype=object)[place]  # noqa: E731
+    fields = {
+        "venue": col("spoken"),
+        "street": np.where(kind == "venue", col("near_street"), np.where(u[:, 0] < 0.5, col("alias"), col("name"))),
+        "num": num.astype(str).astype(object), "flat": (1 + k % 9).astype(str).astype(object),
+    }
+    templates, pick = _pick_template(POLICE_LOCATION_TEMPLATES, kind, k)
+    text = np.array([s.upper() for s in _fill(templates, pick, fields)], dtype=object)
+    no_street = (kind == "venue") & (col("near_street") == "Cardiff")  # a venue with no coordinates
+    text[no_street] = [s.replace(", CARDIFF, CARDIFF", ", CARDIFF") for s in text[no_street]]
+    text[u[:, 1] < 0.03] = ""
+    return text
 
 
 def _n_bad(n: int, bad_rows: bool | int) -> int:
@@ -218,123 +248,136 @@ def _pick(rng, codes_shares: dict[str, float], n: int) -> np.ndarray:
     return rng.choice(list(codes_shares), n, p=list(codes_shares.values())).astype(object)
 
 
+def _month_bounds(month: str) -> tuple[date, date]:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+    start = date.fromisoformat(f"{month}-01")
+    end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    # Arrivals run up to 6 hours past the month; none may be in the future.
+    if pd.Timestamp(end) + pd.Timedelta(days=2) > pd.Timestamp(datetime.now()):
+        raise ValueError(f"{month} has not ended: synthetic extracts are for past months")
+    return start, end
+
+
 def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None,
                     bad_rows: bool | int = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ED and police extracts for `month` as string frames, with hidden truth columns.
 
     Columns are the schema headers, then `_incident` (ED row number before sorting; the same
     number on a police row means the same assault, -1 for police-only), `_place_id` and `_bad`
-    (the kind of deliberate fault, "" for a good row).
+    (the kind of deliberate fault, "" for a good row). `bad_rows`: see `_n_bad`.
     """
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ValueError(f"month must be YYYY-MM, got {month!r}")
-    start = date.fromisoformat(f"{month}-01")
-    end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
-    if datetime.combine(end, datetime.min.time()) + pd.Timedelta(days=2) > datetime.now():
-        raise ValueError(f"{month} has not ended: synthetic extracts are for past months")
+    start, end = _month_bounds(month)
     police_rows = 3 * ed_rows if police_rows is None else police_rows
     rng = np.random.default_rng([seed, start.year, start.month])
     g, t0 = _places(), np.datetime64(start, "m")
-    weights = _night_weights(start, end.day)
+    weights, place_ids, place_kinds = _night_weights(start, end.day), g["place_id"].to_numpy(), g["kind"].to_numpy()
 
-    # --- ED: who, when, where, how ---
-    ed_shares = {"centre": .61, "other": .22, "home": .17}  # 55/20/15 of all, plus useless text
-    place, cat = _draw_places(rng, ed_rows, ed_shares)
-    kind = np.where(cat == "home", "home", g["kind"].to_numpy()[place])
-    text_kind = np.where(rng.random(ed_rows) < 0.10, "unknown", kind)
+    # --- ED: where, when, who, how ---
+    place, cat = _draw_places(rng, ed_rows, {"centre": .61, "other": .22, "home": .17})
+    kind = np.where(cat == "home", "home", place_kinds[place])
+    text_kind = np.where(rng.random(ed_rows) < 0.10, "unknown", kind)  # 55/20/15% + 10% useless text
     assault = _times(rng, ed_rows, t0, weights)
     arrival = assault + np.minimum(10 + rng.gamma(1.5, 30, ed_rows), 360).astype(np.int64) * MINUTE
     nhs, nine = _nhs_numbers(rng, ed_rows)
-    dob, sex, postcode = _dobs(rng, ed_rows, assault), _pick(rng, {"1": .75, "2": .23, "9": .01, "X": .01}, ed_rows), _postcodes(rng, ed_rows)
-    repeat = np.flatnonzero(rng.random(ed_rows) < 0.03)  # repeat victims: same person again
+    dob, postcode = _dobs(rng, ed_rows, assault), _postcodes(rng, ed_rows)
+    sex = _pick(rng, {"1": .75, "2": .23, "9": .01, "X": .01}, ed_rows)
+    repeat = np.flatnonzero(rng.random(ed_rows) < 0.03)  # repeat victims: the same person again
     src = rng.integers(0, max(ed_rows, 1), len(repeat))
     for arr in (nhs, nine, dob, sex, postcode):
         arr[repeat] = arr[src]
     nhs[rng.random(ed_rows) < 0.03] = ""
-    num = rng.integers(1, 180, ed_rows)
+    num = rng.integers(1, 180, ed_rows)  # house numbers, for dwellings
     method = _pick(rng, METHOD_SHARES, ed_rows)
-    other = np.where(method == "06", rng.choice(OTHER_METHOD_TEXTS, ed_rows), "")
     loc_type = np.empty(ed_rows, dtype=object)
     for kd, (codes, p) in LOCATION_TYPES.items():
         loc_type[text_kind == kd] = rng.choice(codes, (text_kind == kd).sum(), p=p)
-    ed = pd.DataFrame({
+    ed = {
         "REPORTING PERIOD START DATE": start.strftime("%d/%m/%Y"),
         "REPORTING PERIOD END DATE": end.strftime("%d/%m/%Y"),
-        "SITE CODE (OF TREATMENT)": SITE_CODE, "ATTENDANCE IDENTIFIER": "", "NHS NUMBER": nhs,
+        "SITE CODE (OF TREATMENT)": SITE_CODE, "ATTENDANCE IDENTIFIER": None, "NHS NUMBER": nhs,
         "PERSON BIRTH DATE": _fmt(dob, "%d/%m/%Y"), "PERSON STATED GENDER CODE": sex,
         "POSTCODE OF USUAL ADDRESS": np.where(rng.random(ed_rows) < 0.04, "", postcode),
         "ARRIVAL DATE AND TIME AT A&E": _fmt(arrival, "%d/%m/%Y %H:%M"),
         "ASSAULT DATE AND TIME": _fmt(assault, "%d/%m/%Y %H:%M"),
-        "ASSAULT METHOD": method, "ASSAULT METHOD OTHER DESCRIPTION": other,
+        "ASSAULT METHOD": method,
+        "ASSAULT METHOD OTHER DESCRIPTION": np.where(method == "06", rng.choice(OTHER_METHOD_TEXTS, ed_rows), ""),
         "ASSAULT LOCATION TYPE": loc_type,
         "ASSAULT LOCATION DESCRIPTION": _ed_location_text(rng, text_kind, place, num, postcode),
-        "_incident": np.arange(ed_rows), "_place_id": g["place_id"].to_numpy()[place], "_bad": "",
-    })
+        "_incident": np.arange(ed_rows), "_place_id": place_ids[place], "_bad": np.full(ed_rows, "", dtype=object),
+    }
 
     # --- Police: ~40% of ED assaults (same place, within 30 minutes), then police-only crimes ---
     n_link = min(round(LINK_SHARE * ed_rows), police_rows)
+    n_only = police_rows - n_link
     linked = np.sort(rng.choice(ed_rows, n_link, replace=False))
-    p_place, p_cat = _draw_places(rng, police_rows - n_link, {"centre": .45, "other": .25, "home": .30})
+    p_place, p_cat = _draw_places(rng, n_only, {"centre": .45, "other": .25, "home": .30})
+    p_kind = np.r_[kind[linked], np.where(p_cat == "home", "home", place_kinds[p_place])].astype(str)
     p_place = np.r_[place[linked], p_place]
-    p_kind = np.r_[kind[linked], np.where(p_cat == "home", "home", g["kind"].to_numpy()[p_place[n_link:]])]
-    drift = rng.integers(-30, 31, n_link) * MINUTE
     last = t0 + (end.day * 24 * 60 - 1) * MINUTE
-    committed = np.r_[np.clip(assault[linked] + drift, t0, last), _times(rng, police_rows - n_link, t0, weights)]
+    drift = rng.integers(-30, 31, n_link) * MINUTE
+    committed = np.r_[np.clip(assault[linked] + drift, t0, last), _times(rng, n_only, t0, weights)]
     offence = _pick(rng, OFFENCE_SHARES, police_rows)
     labels = {c.code: c.label.upper() for c in load_codelist("violent_offence").codes}
-    p_dob = np.r_[dob[linked], _dobs(rng, police_rows - n_link, committed[n_link:])]
-    p_sex = np.r_[sex[linked], _pick(rng, {"1": .60, "2": .38, "X": .02}, police_rows - n_link)]
-    armed = np.r_[np.isin(method[linked], ("03", "04", "05")), rng.random(police_rows - n_link) < np.where(offence[n_link:] == "005/01", .6, .15)]
+    p_dob = np.r_[dob[linked], _dobs(rng, n_only, committed[n_link:])]  # the same victim as in ED
+    p_sex = np.r_[sex[linked], _pick(rng, {"1": .60, "2": .38, "X": .02}, n_only)]
+    armed = np.r_[np.isin(method[linked], ("03", "04", "05")),
+                  rng.random(n_only) < np.where(offence[n_link:] == "005/01", .6, .15)]
     jitter = rng.normal(0, 30, (police_rows, 2)) / [111_320, 111_320 * 0.62]  # ~30 m, in degrees
-    lat, lon = (g[c].to_numpy(float)[p_place] + jitter[:, i] for i, c in enumerate(("latitude", "longitude")))
+    lat = g["latitude"].to_numpy(float)[p_place] + jitter[:, 0]
+    lon = g["longitude"].to_numpy(float)[p_place] + jitter[:, 1]
     no_point = np.isnan(lat) | (rng.random(police_rows) < 0.05)
-    to_blank = rng.random(police_rows) < 0.30
-    police = pd.DataFrame({
-        "FORCE CODE": FORCE_CODE, "CRIME REFERENCE": "", "HOME OFFICE OFFENCE CODE": offence,
-        "OFFENCE DESCRIPTION": [labels[c] for c in offence],
+    to = np.where(rng.random(police_rows) < 0.30, np.datetime64("NaT"), committed + rng.integers(0, 61, police_rows) * MINUTE)
+    p_num = np.r_[num[linked], rng.integers(1, 180, n_only)]
+    police = {
+        "FORCE CODE": FORCE_CODE, "CRIME REFERENCE": None, "HOME OFFICE OFFENCE CODE": offence,
+        "OFFENCE DESCRIPTION": pd.Series(offence, dtype=object).map(labels).to_numpy(dtype=object),
         "COMMITTED FROM": _fmt(committed, "%Y-%m-%d %H:%M:%S"),
-        "COMMITTED TO": np.where(to_blank, "", _fmt(committed + rng.integers(0, 61, police_rows) * MINUTE, "%Y-%m-%d %H:%M:%S")),
-        "LOCATION": _police_location_text(rng, p_kind, p_place, np.r_[num[linked], rng.integers(1, 180, police_rows - n_link)]),
-        "LATITUDE": np.where(no_point, "", np.char.mod("%.6f", lat)),
-        "LONGITUDE": np.where(no_point, "", np.char.mod("%.6f", lon)),
+        "COMMITTED TO": _fmt(to, "%Y-%m-%d %H:%M:%S"),
+        "LOCATION": _police_location_text(rng, p_kind, p_place, p_num),
+        "LATITUDE": np.where(no_point, "", np.char.mod("%.6f", lat)).astype(object),
+        "LONGITUDE": np.where(no_point, "", np.char.mod("%.6f", lon)).astype(object),
         "VICTIM DATE OF BIRTH": np.where(rng.random(police_rows) < 0.10, "", _fmt(p_dob, "%d/%m/%Y")),
         "VICTIM SEX": p_sex,
-        "WEAPON USED": np.where(rng.random(police_rows) < 0.05, "", np.where(armed, "Y", "N")),
-        "_incident": np.r_[linked, np.full(police_rows - n_link, -1)],
-        "_place_id": g["place_id"].to_numpy()[p_place], "_bad": "",
-    })
+        "WEAPON USED": np.where(rng.random(police_rows) < 0.05, "", np.where(armed, "Y", "N")).astype(object),
+        "_incident": np.r_[linked, np.full(n_only, -1)], "_place_id": place_ids[p_place],
+        "_bad": np.full(police_rows, "", dtype=object),
+    }
 
-    # Exports come in time order with sequential local identifiers (with gaps, as in real systems).
+    # Exports come in time order, with sequential local identifiers (gaps, as in real systems).
     order = np.argsort(arrival, kind="stable")
-    ed, nine, assault, arrival = ed.iloc[order].reset_index(drop=True), nine[order], assault[order], arrival[order]
-    ed["ATTENDANCE IDENTIFIER"] = [f"ED{v:08d}" for v in rng.integers(10**7, 2 * 10**7) + np.cumsum(rng.integers(1, 4, ed_rows))]
-    police = police.iloc[np.argsort(committed, kind="stable")].reset_index(drop=True)
+    ed = {c: v[order] if isinstance(v, np.ndarray) else v for c, v in ed.items()}
+    nine, assault = nine[order], assault[order]
+    ids = rng.integers(10**7, 2 * 10**7) + np.cumsum(rng.integers(1, 4, ed_rows))
+    ed["ATTENDANCE IDENTIFIER"] = np.char.mod("ED%08d", ids).astype(object)
+    order = np.argsort(committed, kind="stable")
+    police = {c: v[order] if isinstance(v, np.ndarray) else v for c, v in police.items()}
     refs = rng.integers(100_000, 400_000) + np.cumsum(rng.integers(1, 4, police_rows))
-    police["CRIME REFERENCE"] = [f"SW/{v:06d}/{start.year % 100:02d}" for v in refs]
+    police["CRIME REFERENCE"] = np.char.mod(f"SW/%06d/{start.year % 100:02d}", refs).astype(object)
 
     # --- Deliberate faults, so that validation and quarantine have something to catch ---
     for j, i in enumerate(rng.choice(ed_rows, _n_bad(ed_rows, bad_rows), replace=False)):
-        bad = ed.at[i, "_bad"] = ED_BAD_KINDS[j % len(ED_BAD_KINDS)]
+        bad = ed["_bad"][i] = ED_BAD_KINDS[j % len(ED_BAD_KINDS)]
         if bad == "unknown_method":
-            ed.loc[i, ["ASSAULT METHOD", "ASSAULT METHOD OTHER DESCRIPTION"]] = ["7", ""]
+            ed["ASSAULT METHOD"][i], ed["ASSAULT METHOD OTHER DESCRIPTION"][i] = "7", ""
         elif bad == "assault_after_arrival":
-            ed.at[i, "ARRIVAL DATE AND TIME AT A&E"] = _fmt(assault[i:i + 1] - 45 * MINUTE, "%d/%m/%Y %H:%M")[0]
+            ed["ARRIVAL DATE AND TIME AT A&E"][i] = _fmt(assault[i:i + 1] - 45 * MINUTE, "%d/%m/%Y %H:%M")[0]
         elif bad == "impossible_date":
-            ed.at[i, "PERSON BIRTH DATE"] = "31/02/" + ed.at[i, "PERSON BIRTH DATE"][-4:]
+            ed["PERSON BIRTH DATE"][i] = "31/02/" + ed["PERSON BIRTH DATE"][i][-4:]
         elif bad == "nhs_check_digit":
             wrong = (_nhs_check_digit(nine[i])[0] + 1 + j % 9) % 10
-            ed.at[i, "NHS NUMBER"] = "".join(map(str, nine[i])) + str(wrong)
+            ed["NHS NUMBER"][i] = "".join(map(str, nine[i])) + str(wrong)
         else:
-            ed.at[i, "ATTENDANCE IDENTIFIER"] = ""
+            ed["ATTENDANCE IDENTIFIER"][i] = ""
     for j, i in enumerate(rng.choice(police_rows, _n_bad(police_rows, bad_rows), replace=False)):
-        bad = police.at[i, "_bad"] = POLICE_BAD_KINDS[j % len(POLICE_BAD_KINDS)]
+        bad = police["_bad"][i] = POLICE_BAD_KINDS[j % len(POLICE_BAD_KINDS)]
         if bad == "blank_crime_reference":
-            police.at[i, "CRIME REFERENCE"] = ""
+            police["CRIME REFERENCE"][i] = ""
         elif bad == "unknown_offence":  # an out-of-scope offence (burglary) slipping into the extract
-            police.loc[i, ["HOME OFFICE OFFENCE CODE", "OFFENCE DESCRIPTION"]] = ["028/01", "BURGLARY IN A DWELLING"]
+            police["HOME OFFICE OFFENCE CODE"][i], police["OFFENCE DESCRIPTION"][i] = "028/01", "BURGLARY IN A DWELLING"
         else:
-            police.at[i, "LATITUDE"] = "abc"
-    return ed, police
+            police["LATITUDE"][i] = "abc"
+    return pd.DataFrame(ed), pd.DataFrame(police)
 
 
 def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000,

@@ -27,3 +27,37 @@ def istv_home(tmp_path, monkeypatch):
     home.create()
     generate_demo_keys(home)
     return home
+
+
+@pytest.fixture
+def board(tmp_path, monkeypatch):
+    """A throwaway governance board: its key is trusted beside the repository's, and it signs
+    variants of the bundled agreement."""
+    import shutil
+
+    import yaml
+
+    from sharing_agreements.model import DEFAULT_AGREEMENT, load_agreement
+    from sharing_agreements.signing import TRUSTED_KEYS_DIR, generate_board_key, load_private_key, sign
+
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    for key in TRUSTED_KEYS_DIR.glob("*.pub"):
+        shutil.copy(key, trusted)
+    private = tmp_path / "board.pem"
+    generate_board_key(private, trusted / "test-board.pub")
+    monkeypatch.setenv("ISTV_TRUSTED_KEYS_DIR", str(trusted))
+
+    class Board:
+        key = private
+
+        def variant(self, name, change=lambda a: None, signed=True):
+            raw = yaml.safe_load(DEFAULT_AGREEMENT.read_text())
+            change(raw)
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(yaml.safe_dump(raw, sort_keys=False))
+            if signed:
+                sign(path, load_agreement(path), load_private_key(private), "Test Board")
+            return path
+
+    return Board()

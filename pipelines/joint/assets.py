@@ -94,7 +94,7 @@ PUBLISHED = [s.name for s in table_specs()]
 @multi_asset(
     specs=[
         AssetSpec(s.name, description=" ".join(s.description.split()), group_name="published",
-                  deps=[AssetKey("joint_incidents")], kinds={"duckdb"})
+                  deps=[AssetKey("joint_incidents")], kinds={"duckdb"}, skippable=True)
         for s in table_specs()
     ],
     check_specs=[
@@ -112,19 +112,29 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     agreement = istv.agreement_in_force()
     policy = agreement.disclosure_control.policy()
     joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
-    tables = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version)
+    built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version)
+    # Only what the agreement permits is published; the rest is never written anywhere.
+    permitted = [s for s in table_specs() if s.name in agreement.published_tables]
+    withheld = sorted(set(PUBLISHED) - set(agreement.published_tables))
+    if withheld:
+        context.log.info(f"Not published (not permitted by {agreement.label}): {', '.join(withheld)}")
+    tables = {s.name: built[s.name] for s in permitted}
     checks = {}
-    for spec in table_specs():
+    for spec in permitted:
         suite = published_suite(spec.name, spec.counts, spec.keys, policy.suppression_threshold)
         checks[spec.name] = validate(tables[spec.name], suite)
     failed = [name for name, summary in checks.items() if not summary.success]
     if failed:
-        for name in PUBLISHED:
-            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=checks[name].success,
-                                   severity=AssetCheckSeverity.ERROR, metadata=checks[name].as_metadata())
+        for name, summary in checks.items():
+            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=summary.success,
+                                   severity=AssetCheckSeverity.ERROR, metadata=summary.as_metadata())
         raise RuntimeError(f"not published: disclosure-control checks failed for {', '.join(failed)}")
     publish(istv.istv_home.warehouse, month, tables)
-    for spec in table_specs():
+    for name in withheld:
+        # Nothing published, nothing disclosed; the check records why the table is absent.
+        yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=True,
+                               metadata={"published": False, "reason": f"not permitted by {agreement.label}"})
+    for spec in permitted:
         table = tables[spec.name]
         suppressed = int(sum(table[f"{c}_suppressed"].sum() for c in spec.counts))
         yield MaterializeResult(

@@ -1,0 +1,70 @@
+"""What a board reads: an agreement summarised, and what changed between two versions."""
+
+from __future__ import annotations
+
+from sharing_agreements.model import Agreement
+
+_RULE_WORDS = {"drop": "dropped", "keep": "kept", "pseudonymise": "pseudonymised", "generalise": "generalised"}
+
+
+def describe_rule(rule) -> str:
+    text = _RULE_WORDS[rule.action]
+    if rule.action == "generalise":
+        text += f" to {rule.to.replace('_', ' ')}"
+        if rule.to == "age_band":
+            text += f" ({rule.width} years, at {rule.at})"
+    if rule.key_scope:
+        text += f" (key scope {rule.key_scope})"
+    return text
+
+
+def summary_lines(agreement: Agreement) -> list[str]:
+    dc = agreement.disclosure_control
+    lines = [
+        f"{agreement.title}",
+        f"{agreement.label}, {agreement.status}; valid {agreement.valid_from} to {agreement.valid_to}; review by {agreement.review_date}",
+        "Providers: " + "; ".join(f"{p.name} ({p.code}): {', '.join(p.datasets)}" for p in agreement.parties.providers),
+        "Recipients: " + "; ".join(f"{p.name} ({p.code})" for p in agreement.parties.recipients),
+        f"Purpose: {' '.join(agreement.purpose.split())}",
+        "Lawful basis: " + "; ".join(agreement.lawful_basis),
+        f"Area: {agreement.area.name}; spatial cells: H3 resolution {agreement.spatial.h3_resolution}",
+        f"Disclosure control: counts 1 to {dc.suppression_threshold} suppressed, others rounded to {dc.rounding_base}",
+        "Retention (days): " + ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items()),
+        "Published tables: " + ", ".join(agreement.published_tables),
+        "Approvals: " + "; ".join(f"{a.board} ({a.role.replace('_', ' ')}, {a.date})" for a in agreement.approvals),
+    ]
+    for source, rules in agreement.datasets.items():
+        lines.append(f"Dataset {source}" + (f" (only {rules.scope})" if rules.scope else "") + ":")
+        lines += [f"  {name}: {describe_rule(rule)}" for name, rule in rules.fields.items()]
+    return lines
+
+
+def differences(old: Agreement, new: Agreement) -> list[str]:
+    """Plain sentences, one per change, in the order a board would review them."""
+    changes = []
+    for name in ("version", "title", "status", "valid_from", "valid_to", "review_date", "purpose", "lawful_basis",
+                 "published_tables"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes.append(f"{name.replace('_', ' ')}: {before} -> {after}")
+    for name in ("parties", "area", "spatial", "disclosure_control", "retention", "approvals"):
+        before, after = getattr(old, name).__repr__(), getattr(new, name).__repr__()
+        if before != after:
+            changes.append(f"{name.replace('_', ' ')} changed: {getattr(old, name)} -> {getattr(new, name)}")
+    for source in sorted(set(old.datasets) | set(new.datasets)):
+        if source not in new.datasets:
+            changes.append(f"dataset {source} no longer shared")
+            continue
+        if source not in old.datasets:
+            changes.append(f"dataset {source} newly shared")
+            continue
+        before, after = old.datasets[source], new.datasets[source]
+        if before.scope != after.scope:
+            changes.append(f"{source} scope: {before.scope} -> {after.scope}")
+        for field in sorted(set(before.fields) | set(after.fields)):
+            b, a = before.fields.get(field), after.fields.get(field)
+            if b != a:
+                was = describe_rule(b) if b else "not declared"
+                now = describe_rule(a) if a else "not declared (dropped)"
+                changes.append(f"{source}.{field}: {was} -> {now}")
+    return changes
