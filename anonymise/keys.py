@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MIN_SECRET_BYTES = 32
@@ -31,6 +32,12 @@ def check_master_secret(secret: bytes) -> bytes:
 def key_id(secret: bytes) -> str:
     """A short public fingerprint of a secret, safe to log and audit."""
     return hashlib.sha256(b"istv-key-id\x00" + secret).hexdigest()[:16]
+
+
+def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
+    """Short fingerprint of an Ed25519 public key (board and audit keys)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def derive_field_key(master: bytes, agreement_id: str, agreement_version: int, field: str) -> bytes:

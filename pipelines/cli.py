@@ -77,7 +77,11 @@ def ingest(file: Path, source: str, month: str | None) -> None:
         when = _month(month) or month_of(file, schema)
     except ExtractError as exc:
         raise IstvFailure(str(exc)) from None
-    delivery = place(_home(), source, when, file)
+    home = _home()
+    delivery = place(home, source, when, file)
+    _audit(home, "delivery", {"source": source, "month": f"{when:%Y-%m}", "file": delivery.path.name,
+                              "size": delivery.size, "sha256": delivery.sha256,
+                              "superseded": [d.sha256 for d in delivery.superseded]})
     console.print(f"Landed {file.name} as the {source} extract for {when:%Y-%m} (sha256 {delivery.sha256[:16]}…)")
 
 
@@ -264,8 +268,66 @@ def keys() -> None:
 def keys_generate() -> None:
     from pipelines.lib.secrets import generate_demo_keys
 
-    made = generate_demo_keys(_home())
-    console.print("\n".join(f"made {p}" for p in made) or "demo keys already exist")
+    home = _home()
+    made = generate_demo_keys(home)
+    _record_key_events(home, made)
+    console.print("\n".join(f"made {kind} key {p}" for kind, p in made) or "demo keys already exist")
+
+
+def _record_key_events(home: IstvHome, made) -> None:
+    from pipelines.lib.secrets import key_ids
+
+    ids = key_ids(home)
+    for kind, _ in made:
+        _audit(home, "key_event", {"event": "generated (demo)", "key": kind, "key_id": ids[kind]})
+
+
+def _audit(home: IstvHome, kind: str, details: dict) -> None:
+    from pipelines.lib.auditing import record
+    from pipelines.lib.secrets import MissingKeyError
+
+    try:
+        record(home, kind, details)
+    except MissingKeyError as exc:
+        raise IstvFailure(f"cannot write the audit log: {exc}") from None
+
+
+@cli.group(help="The tamper-evident audit log, for governance boards.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Check every entry and signed checkpoint; non-zero exit names the first bad entry.")
+def audit_verify() -> None:
+    from pipelines.lib.auditing import reader
+
+    report = reader(_home()).verify()
+    if not report.ok:
+        raise IstvFailure(f"audit log FAILED verification: {report.message}")
+    tail = f"; {report.unsigned_tail} newest not yet checkpointed" if report.unsigned_tail else ""
+    console.print(f"[green]OK[/] audit log verified: {report.entries} entries, hash chain and signed checkpoints intact{tail}")
+
+
+@audit.command("report", help="What was shared under each agreement and month; writes Markdown too.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: $ISTV_HOME/reports/audit.md")
+def audit_report(out: Path | None) -> None:
+    from rich.markdown import Markdown
+
+    from pipelines.lib.auditing import reader
+    from warehouse.audit_report import report_markdown
+
+    home = _home()
+    log = reader(home)
+    report = log.verify()
+    status = f"verified, {report.entries} entries" if report.ok else f"FAILED verification: {report.message}"
+    text = report_markdown(log.entries() if report.ok else [], dt.date.today(), status)
+    out = out or home.root / "reports" / "audit.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(Markdown(text))
+    console.print(f"Written to {out}")
+    if not report.ok:
+        raise IstvFailure("the audit log did not verify; the report shows nothing from it")
 
 
 @cli.group(help="Rows rejected by validation, held encrypted for their provider.")
@@ -291,13 +353,12 @@ def quarantine_list() -> None:
 def demo(rows: int) -> None:
     from rich.progress import Progress
 
-    from pipelines.lib.landing import place
     from pipelines.lib.reference import POLICE_UK_DIR
     from pipelines.lib.secrets import generate_demo_keys
     from pipelines.synthetic import generate_month
 
     home = _home()
-    generate_demo_keys(home)
+    _record_key_events(home, generate_demo_keys(home))
     synthetic = home.root / "synthetic"
     # Real open police data for 2018 beside synthetic ED data; a recent month has both synthetic.
     months = [("2018-10", "police_uk"), ("2018-11", "police_uk"), ("2018-12", "police_uk"), ("2026-10", "police")]
@@ -307,11 +368,9 @@ def demo(rows: int) -> None:
             when = _month(month)
             progress.update(task, description=f"{month}: generating and landing")
             paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
-            place(home, "ed", when, paths["ed"])
-            if police_source == "police_uk":
-                place(home, "police_uk", when, POLICE_UK_DIR / f"{month}-south-wales-street.csv")
-            else:
-                place(home, "police", when, paths["police"])
+            police_file = POLICE_UK_DIR / f"{month}-south-wales-street.csv" if police_source == "police_uk" else paths["police"]
+            for source, file in (("ed", paths["ed"]), (police_source, police_file)):
+                ingest.callback(file=file, source=source, month=month)
             progress.update(task, description=f"{month}: running through Dagster")
             result = run_month(when, home)
             if not result.success:
@@ -320,7 +379,7 @@ def demo(rows: int) -> None:
     for month, _ in months[-2:]:
         hotspots.callback(month=month, limit=5)
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
-    console.print(f"Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
+    console.print("Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")
 
 

@@ -11,10 +11,18 @@ from dagster import ConfigurableResource
 
 from anonymise.keys import derive_field_key, key_id
 from anonymise.locate import LocationResolver
+from pipelines.lib import auditing
+from pipelines.lib.auditing import agreement_details
 from pipelines.lib.home import IstvHome
 from pipelines.lib.reference import gazetteer
 from pipelines.lib.secrets import pseudonym_master_key, quarantine_cipher
-from sharing_agreements.model import DEFAULT_AGREEMENT, Agreement, DatasetRules, load_agreement
+from sharing_agreements.model import (
+    DEFAULT_AGREEMENT,
+    Agreement,
+    AgreementError,
+    DatasetRules,
+    load_agreement,
+)
 from sharing_agreements.signing import verify as verify_signatures
 
 
@@ -31,13 +39,23 @@ class IstvResource(ConfigurableResource):
         home.create()
         return home
 
-    def agreement_in_force(self) -> Agreement:
-        """The agreement, refused unless well-formed, signed by a trusted board and in force."""
+    def agreement_in_force(self, step: str) -> Agreement:
+        """The agreement, refused unless well-formed, signed by a trusted board and in force;
+        either way the audit log records it."""
         path = Path(self.agreement_file or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
-        agreement = load_agreement(path)
-        verify_signatures(path, agreement)
-        agreement.check_in_force(dt.date.today())
+        try:
+            agreement = load_agreement(path)
+            signatures = verify_signatures(path, agreement)
+            agreement.check_in_force(dt.date.today())
+        except AgreementError as refusal:
+            self.audit("verification_failure", {"file": path.name, "step": step, "reason": str(refusal)})
+            raise
+        self.audit("agreement_loaded", {**agreement_details(agreement, path), "step": step,
+                                        "signed_by": [f"{s.signer} ({s.key_id})" for s in signatures]})
         return agreement
+
+    def audit(self, kind: str, details: dict) -> None:
+        auditing.record(self.istv_home, kind, details)
 
     def field_keys(self, agreement: Agreement, rules: DatasetRules) -> tuple[dict[str, bytes], str]:
         """Pseudonym keys for the dataset's pseudonymised fields under this agreement version

@@ -1,10 +1,16 @@
 """Run a month as soon as a complete extract lands (a file whose manifest has been written)."""
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
 from pipelines.jobs import monthly_job
-from pipelines.lib.landing import landed_months
 from pipelines.lib.home import IstvHome
+from pipelines.lib.landing import landed_months
 
 
 @sensor(job=monthly_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)

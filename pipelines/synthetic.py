@@ -78,6 +78,7 @@ ED_BAD_KINDS = ("unknown_method", "assault_after_arrival", "impossible_date", "n
 POLICE_BAD_KINDS = ("blank_crime_reference", "unknown_offence", "bad_latitude")
 TRUTH_COLUMNS = ("_incident", "_place_id", "_bad")
 MINUTE = np.timedelta64(1, "m")
+PHONES = np.array([f"07700 900{i:03d}" for i in range(1000)], dtype=object)  # Ofcom's drama range
 
 
 def _nhs_check_digit(nine_digits) -> np.ndarray:
@@ -165,9 +166,14 @@ def _nhs_numbers(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
     nine[:, 0] = rng.integers(4, 8, n)
     while (redo := _nhs_check_digit(nine) == 10).any():  # stems with check digit 10 are unused
         nine[redo] = np.c_[rng.integers(4, 8, redo.sum()), rng.integers(0, 10, (redo.sum(), 8))]
-    plain = np.array([f"{v:010d}" for v in nine @ 10 ** np.arange(9, 0, -1) + _nhs_check_digit(nine)], dtype=object)
-    spaced = np.array([f"{s[:3]} {s[3:6]} {s[6:]}" for s in plain], dtype=object)
-    return np.where(rng.random(n) < 0.5, spaced, plain), nine
+    return _digits(nine, _nhs_check_digit(nine), spaced=rng.random(n) < 0.5), nine
+
+
+def _digits(nine: np.ndarray, check: np.ndarray, spaced: np.ndarray) -> np.ndarray:
+    """Ten-digit numbers from stems and check digits, "943 476 5919" where `spaced`, else plain."""
+    values = (nine @ 10 ** np.arange(9, 0, -1) + check).tolist()
+    return np.array([f"{v // 10**7:03d} {v // 10**4 % 1000:03d} {v % 10**4:04d}" if s else f"{v:010d}"
+                     for v, s in zip(values, spaced.tolist())], dtype=object)
 
 
 def _fill(templates: tuple[str, ...], pick: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -212,7 +218,7 @@ def _ed_location_text(rng, kind: np.ndarray, place: np.ndarray, num, postcode) -
         "street": np.where(kind == "venue", col("near_street"), street),
         "num": num.astype(str).astype(object), "flat": (1 + k[:, 1] % 9).astype(str).astype(object),
         "postcode": postcode, "name": np.array(NAMES, dtype=object)[k[:, 2] % len(NAMES)],
-        "phone": np.char.mod("07700 900%03d", k[:, 1] % 1000).astype(object),  # Ofcom drama range
+        "phone": PHONES[k[:, 1] % 1000],
     }
     groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES,
               "unknown": UNKNOWN_TEXTS}
@@ -259,14 +265,21 @@ def _month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None,
-                    bad_rows: bool | int = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ED and police extracts for `month` as string frames, with hidden truth columns.
+def _faults(rng, n: int, bad_rows: bool | int, kinds: tuple[str, ...]):
+    """Rows to spoil, the kinds in turn: the `_bad` truth column and the rows of each kind."""
+    rows = rng.choice(n, _n_bad(n, bad_rows), replace=False)
+    kind = np.array(kinds, dtype=object)[np.arange(len(rows)) % len(kinds)]
+    column = np.full(n, "", dtype=object)
+    column[rows] = kind
+    return column, {k: rows[kind == k] for k in kinds}
 
-    Columns are the schema headers, then `_incident` (ED row number before sorting; the same
-    number on a police row means the same assault, -1 for police-only), `_place_id` and `_bad`
-    (the kind of deliberate fault, "" for a good row). `bad_rows`: see `_n_bad`.
-    """
+
+def _fmt_coord(x: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    return np.array(["" if b else f"{v:.6f}" for v, b in zip(x.tolist(), blank.tolist())], dtype=object)
+
+
+def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_rows: bool | int):
+    """Both extracts as {header: strings (array or one scalar)}, plus the hidden truth columns."""
     start, end = _month_bounds(month)
     police_rows = 3 * ed_rows if police_rows is None else police_rows
     rng = np.random.default_rng([seed, start.year, start.month])
@@ -304,7 +317,7 @@ def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows:
         "ASSAULT METHOD OTHER DESCRIPTION": np.where(method == "06", rng.choice(OTHER_METHOD_TEXTS, ed_rows), ""),
         "ASSAULT LOCATION TYPE": loc_type,
         "ASSAULT LOCATION DESCRIPTION": _ed_location_text(rng, text_kind, place, num, postcode),
-        "_incident": np.arange(ed_rows), "_place_id": place_ids[place], "_bad": np.full(ed_rows, "", dtype=object),
+        "_incident": np.arange(ed_rows), "_place_id": place_ids[place],
     }
 
     # --- Police: ~40% of ED assaults (same place, within 30 minutes), then police-only crimes ---
@@ -317,6 +330,7 @@ def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows:
     last = t0 + (end.day * 24 * 60 - 1) * MINUTE
     drift = rng.integers(-30, 31, n_link) * MINUTE
     committed = np.r_[np.clip(assault[linked] + drift, t0, last), _times(rng, n_only, t0, weights)]
+    to = committed + rng.integers(0, 61, police_rows) * MINUTE
     offence = _pick(rng, OFFENCE_SHARES, police_rows)
     labels = {c.code: c.label.upper() for c in load_codelist("violent_offence").codes}
     p_dob = np.r_[dob[linked], _dobs(rng, n_only, committed[n_link:])]  # the same victim as in ED
@@ -327,68 +341,87 @@ def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows:
     lat = g["latitude"].to_numpy(float)[p_place] + jitter[:, 0]
     lon = g["longitude"].to_numpy(float)[p_place] + jitter[:, 1]
     no_point = np.isnan(lat) | (rng.random(police_rows) < 0.05)
-    to = np.where(rng.random(police_rows) < 0.30, np.datetime64("NaT"), committed + rng.integers(0, 61, police_rows) * MINUTE)
-    p_num = np.r_[num[linked], rng.integers(1, 180, n_only)]
     police = {
         "FORCE CODE": FORCE_CODE, "CRIME REFERENCE": None, "HOME OFFICE OFFENCE CODE": offence,
         "OFFENCE DESCRIPTION": pd.Series(offence, dtype=object).map(labels).to_numpy(dtype=object),
         "COMMITTED FROM": _fmt(committed, "%Y-%m-%d %H:%M:%S"),
-        "COMMITTED TO": _fmt(to, "%Y-%m-%d %H:%M:%S"),
-        "LOCATION": _police_location_text(rng, p_kind, p_place, p_num),
-        "LATITUDE": np.where(no_point, "", np.char.mod("%.6f", lat)).astype(object),
-        "LONGITUDE": np.where(no_point, "", np.char.mod("%.6f", lon)).astype(object),
+        "COMMITTED TO": np.where(rng.random(police_rows) < 0.30, "", _fmt(to, "%Y-%m-%d %H:%M:%S")),
+        "LOCATION": _police_location_text(rng, p_kind, p_place, np.r_[num[linked], rng.integers(1, 180, n_only)]),
+        "LATITUDE": _fmt_coord(lat, no_point), "LONGITUDE": _fmt_coord(lon, no_point),
         "VICTIM DATE OF BIRTH": np.where(rng.random(police_rows) < 0.10, "", _fmt(p_dob, "%d/%m/%Y")),
         "VICTIM SEX": p_sex,
-        "WEAPON USED": np.where(rng.random(police_rows) < 0.05, "", np.where(armed, "Y", "N")).astype(object),
+        "WEAPON USED": np.where(rng.random(police_rows) < 0.05, "", np.where(armed, "Y", "N")),
         "_incident": np.r_[linked, np.full(n_only, -1)], "_place_id": place_ids[p_place],
-        "_bad": np.full(police_rows, "", dtype=object),
     }
 
     # Exports come in time order, with sequential local identifiers (gaps, as in real systems).
     order = np.argsort(arrival, kind="stable")
-    ed = {c: v[order] if isinstance(v, np.ndarray) else v for c, v in ed.items()}
+    ed = {c: v[order].astype(object) if isinstance(v, np.ndarray) else v for c, v in ed.items()}
     nine, assault = nine[order], assault[order]
     ids = rng.integers(10**7, 2 * 10**7) + np.cumsum(rng.integers(1, 4, ed_rows))
-    ed["ATTENDANCE IDENTIFIER"] = np.char.mod("ED%08d", ids).astype(object)
+    ed["ATTENDANCE IDENTIFIER"] = np.array([f"ED{v:08d}" for v in ids.tolist()], dtype=object)
     order = np.argsort(committed, kind="stable")
-    police = {c: v[order] if isinstance(v, np.ndarray) else v for c, v in police.items()}
+    police = {c: v[order].astype(object) if isinstance(v, np.ndarray) else v for c, v in police.items()}
     refs = rng.integers(100_000, 400_000) + np.cumsum(rng.integers(1, 4, police_rows))
-    police["CRIME REFERENCE"] = np.char.mod(f"SW/%06d/{start.year % 100:02d}", refs).astype(object)
+    police["CRIME REFERENCE"] = np.array([f"SW/{v:06d}/{start.year % 100:02d}" for v in refs.tolist()], dtype=object)
 
     # --- Deliberate faults, so that validation and quarantine have something to catch ---
-    for j, i in enumerate(rng.choice(ed_rows, _n_bad(ed_rows, bad_rows), replace=False)):
-        bad = ed["_bad"][i] = ED_BAD_KINDS[j % len(ED_BAD_KINDS)]
-        if bad == "unknown_method":
-            ed["ASSAULT METHOD"][i], ed["ASSAULT METHOD OTHER DESCRIPTION"][i] = "7", ""
-        elif bad == "assault_after_arrival":
-            ed["ARRIVAL DATE AND TIME AT A&E"][i] = _fmt(assault[i:i + 1] - 45 * MINUTE, "%d/%m/%Y %H:%M")[0]
-        elif bad == "impossible_date":
-            ed["PERSON BIRTH DATE"][i] = "31/02/" + ed["PERSON BIRTH DATE"][i][-4:]
-        elif bad == "nhs_check_digit":
-            wrong = (_nhs_check_digit(nine[i])[0] + 1 + j % 9) % 10
-            ed["NHS NUMBER"][i] = "".join(map(str, nine[i])) + str(wrong)
-        else:
-            ed["ATTENDANCE IDENTIFIER"][i] = ""
-    for j, i in enumerate(rng.choice(police_rows, _n_bad(police_rows, bad_rows), replace=False)):
-        bad = police["_bad"][i] = POLICE_BAD_KINDS[j % len(POLICE_BAD_KINDS)]
-        if bad == "blank_crime_reference":
-            police["CRIME REFERENCE"][i] = ""
-        elif bad == "unknown_offence":  # an out-of-scope offence (burglary) slipping into the extract
-            police["HOME OFFICE OFFENCE CODE"][i], police["OFFENCE DESCRIPTION"][i] = "028/01", "BURGLARY IN A DWELLING"
-        else:
-            police["LATITUDE"][i] = "abc"
+    ed["_bad"], rows = _faults(rng, ed_rows, bad_rows, ED_BAD_KINDS)
+    ed["ASSAULT METHOD"][rows["unknown_method"]] = "7"
+    ed["ASSAULT METHOD OTHER DESCRIPTION"][rows["unknown_method"]] = ""
+    i = rows["assault_after_arrival"]
+    ed["ARRIVAL DATE AND TIME AT A&E"][i] = _fmt(assault[i] - 45 * MINUTE, "%d/%m/%Y %H:%M")
+    i = rows["impossible_date"]
+    ed["PERSON BIRTH DATE"][i] = ["31/02/" + s[-4:] for s in ed["PERSON BIRTH DATE"][i]]
+    i = rows["nhs_check_digit"]  # always printed: a wrong number is worse than a missing one
+    wrong = (_nhs_check_digit(nine[i]) + rng.integers(1, 10, len(i))) % 10
+    ed["NHS NUMBER"][i] = _digits(nine[i], wrong, spaced=np.zeros(len(i), dtype=bool))
+    ed["ATTENDANCE IDENTIFIER"][rows["blank_attendance_id"]] = ""
+    police["_bad"], rows = _faults(rng, police_rows, bad_rows, POLICE_BAD_KINDS)
+    police["CRIME REFERENCE"][rows["blank_crime_reference"]] = ""
+    # An out-of-scope offence (burglary) slipping into the extract.
+    police["HOME OFFICE OFFENCE CODE"][rows["unknown_offence"]] = "028/01"
+    police["OFFENCE DESCRIPTION"][rows["unknown_offence"]] = "BURGLARY IN A DWELLING"
+    police["LATITUDE"][rows["bad_latitude"]] = "abc"
+    return ed, police
+
+
+def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None,
+                    bad_rows: bool | int = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ED and police extracts for `month` as string frames, with hidden truth columns.
+
+    Columns are the schema headers, then `_incident` (ED row number before sorting; the same
+    number on a police row means the same assault, -1 for police-only), `_place_id` and `_bad`
+    (the kind of deliberate fault, "" for a good row). `bad_rows`: see `_n_bad`.
+    """
+    ed, police = _generate(month, seed, ed_rows, police_rows, bad_rows)
     return pd.DataFrame(ed), pd.DataFrame(police)
+
+
+def _quoted(values: list[str]) -> list[str]:
+    """CSV minimal quoting, checking the whole column in one pass: csv.writer is too slow here."""
+    if not any(ch in "\x00".join(values) for ch in ',"\n\r'):
+        return values
+    return ['"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\n\r') else v for v in values]
 
 
 def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000,
                    police_rows: int | None = None, bad_rows: bool | int = True) -> dict[str, Path]:
-    """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes."""
+    """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes.
+
+    `police_rows` defaults to 3 * ed_rows. `bad_rows`: True for ~1% faulty rows (none under 50
+    rows), False for none, an int for exactly that many in each file.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = generate_frames(month, seed, ed_rows, police_rows, bad_rows)
     paths = {}
-    for source, frame in zip(("ed", "police"), frames):
+    for source, data in zip(("ed", "police"), _generate(month, seed, ed_rows, police_rows, bad_rows)):
         headers = [f.header for f in load_schema(f"{source}_extract").fields]
+        n = len(data["_incident"])
+        columns = [_quoted(data[h].tolist() if isinstance(data[h], np.ndarray) else [data[h]] * n) for h in headers]
         paths[source] = out_dir / f"{source}_{month}.csv"
-        frame[headers].to_csv(paths[source], index=False, lineterminator="\n")
+        with paths[source].open("w", encoding="utf-8", newline="") as fh:
+            fh.write(",".join(_quoted(headers)) + "\n")
+            for a in range(0, n, 100_000):  # in chunks, to bound memory
+                fh.write("".join(",".join(row) + "\n" for row in zip(*(c[a:a + 100_000] for c in columns))))
     return paths

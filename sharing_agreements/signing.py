@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,8 +18,12 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
+from anonymise.keys import ed25519_key_id
 from sharing_agreements.model import AGREEMENT_DIR, Agreement, AgreementError
 
 TRUSTED_KEYS_DIR = AGREEMENT_DIR / "trusted_keys"
@@ -35,11 +38,6 @@ class Signature:
     signature: str
 
 
-def public_key_id(key: Ed25519PublicKey) -> str:
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 def signatures_path(agreement_file: Path) -> Path:
     return agreement_file.with_name(agreement_file.name + ".signatures.json")
 
@@ -51,7 +49,7 @@ def trusted_keys(folder: Path | None = None) -> dict[str, tuple[str, Ed25519Publ
     for path in sorted(folder.glob("*.pub")):
         key = serialization.load_pem_public_key(path.read_bytes())
         if isinstance(key, Ed25519PublicKey):
-            keys[public_key_id(key)] = (path.stem, key)
+            keys[ed25519_key_id(key)] = (path.stem, key)
     return keys
 
 
@@ -62,7 +60,7 @@ def generate_board_key(private_out: Path, public_out: Path) -> str:
     )
     private_out.chmod(0o600)
     public_out.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return public_key_id(key.public_key())
+    return ed25519_key_id(key.public_key())
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -82,7 +80,7 @@ def read_signatures(agreement_file: Path) -> list[Signature]:
 def sign(agreement_file: Path, agreement: Agreement, key: Ed25519PrivateKey, signer: str, now: dt.datetime | None = None) -> Signature:
     """Add a board's signature; an earlier signature by the same key is replaced."""
     signature = Signature(
-        key_id=public_key_id(key.public_key()),
+        key_id=ed25519_key_id(key.public_key()),
         signer=signer,
         signed_at=(now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         content_sha256=agreement.content_hash(),

@@ -38,7 +38,12 @@ def board(tmp_path, monkeypatch):
     import yaml
 
     from sharing_agreements.model import DEFAULT_AGREEMENT, load_agreement
-    from sharing_agreements.signing import TRUSTED_KEYS_DIR, generate_board_key, load_private_key, sign
+    from sharing_agreements.signing import (
+        TRUSTED_KEYS_DIR,
+        generate_board_key,
+        load_private_key,
+        sign,
+    )
 
     trusted = tmp_path / "trusted"
     trusted.mkdir()

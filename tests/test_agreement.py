@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import yaml
 
-from sharing_agreements.model import DEFAULT_AGREEMENT, AgreementError, load_agreement
 from schemas import schema_for_source
+from sharing_agreements.model import DEFAULT_AGREEMENT, AgreementError, load_agreement
 
 
 def _variant(tmp_path, change):

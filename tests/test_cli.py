@@ -61,14 +61,16 @@ def test_hotspots_before_any_run_says_what_to_do(runner):
     assert result.exit_code == 1 and "istv run --month" in result.output
 
 
-def test_a_run_without_keys_fails_with_a_clear_message(runner, istv_home):
+def test_without_keys_nothing_moves_and_the_message_says_what_to_do(runner, istv_home):
+    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
     for key in istv_home.keys.iterdir():
         key.unlink()
-    runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
-    result = runner.invoke(cli, ["run", "--month", "2018-10"])
-    assert result.exit_code == 1
-    assert "no quarantine key" in result.output or "no pseudonym key" in result.output
-    assert "istv keys generate" in result.output
+    ingest = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
+    assert ingest.exit_code == 1 and "no audit signing key" in ingest.output
+    run = runner.invoke(cli, ["run", "--month", "2018-10"])
+    assert run.exit_code == 1
+    assert "key" in run.output and "istv keys generate" in run.output
+    assert not istv_home.warehouse.exists()
 
 
 @pytest.mark.slow

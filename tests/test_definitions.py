@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dagster import AssetKey, build_sensor_context
+from dagster import build_sensor_context
 
 from pipelines.definitions import defs
 from pipelines.lib.landing import place

@@ -30,8 +30,8 @@ def _published(home, table, month):
 
 def _raw_identifiers(paths) -> set[str]:
     """Every value of every identifiable column of the synthetic inputs, except free text that
-    is exactly a public gazetteer name (a venue name is meant to be published)."""
-    public = {p.name.casefold() for p in gazetteer()}
+    is part of a public gazetteer name (a venue's name is meant to be published)."""
+    public = "\n".join(p.name.casefold() for p in gazetteer())
     values = set()
     ed = pd.read_csv(paths["ed"], dtype=str, keep_default_na=False)
     police = pd.read_csv(paths["police"], dtype=str, keep_default_na=False)

@@ -9,7 +9,13 @@ import h3
 import pandas as pd
 import pytest
 
-from anonymise.generalise import age_bands, cell_centre, postcode_district, spatial_cells, time_parts
+from anonymise.generalise import (
+    age_bands,
+    cell_centre,
+    postcode_district,
+    spatial_cells,
+    time_parts,
+)
 
 
 def _dates(values: list[str | None], unit: str = "us") -> pd.Series:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli, run_month
 from pipelines.lib.landing import place
-from sharing_agreements.model import AgreementError, load_agreement
+from sharing_agreements.model import load_agreement
 from sharing_agreements.signing import generate_board_key, load_private_key, sign
 from tests.conftest import DATA
 

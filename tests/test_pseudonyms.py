@@ -7,7 +7,13 @@ import re
 import pandas as pd
 import pytest
 
-from anonymise.keys import MIN_SECRET_BYTES, KeyError_, check_master_secret, derive_field_key, key_id
+from anonymise.keys import (
+    MIN_SECRET_BYTES,
+    KeyError_,
+    check_master_secret,
+    derive_field_key,
+    key_id,
+)
 from anonymise.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from anonymise.pseudonyms import NORMALISERS, normalise_reference, pseudonymise
 

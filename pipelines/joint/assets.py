@@ -109,7 +109,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     """Aggregate the month, apply disclosure control, check every table, then publish them all
     to the shared warehouse in one atomic swap (analysts never see half a month)."""
     month = month_of_partition(context.partition_key)
-    agreement = istv.agreement_in_force()
+    agreement = istv.agreement_in_force(step="published_tables")
     policy = agreement.disclosure_control.policy()
     joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
     built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version)
@@ -130,17 +130,25 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
                                    severity=AssetCheckSeverity.ERROR, metadata=summary.as_metadata())
         raise RuntimeError(f"not published: disclosure-control checks failed for {', '.join(failed)}")
     publish(istv.istv_home.warehouse, month, tables)
+    istv.audit("publish", {
+        "month": f"{month:%Y-%m}", "agreement_id": agreement.id, "agreement_version": agreement.version,
+        "agreement_sha256": agreement.content_hash(), "withheld": withheld,
+        "tables": {name: {"rows": len(t), "cells_suppressed": _suppressed(t)} for name, t in tables.items()},
+    })
     for name in withheld:
         # Nothing published, nothing disclosed; the check records why the table is absent.
         yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=True,
                                metadata={"published": False, "reason": f"not permitted by {agreement.label}"})
     for spec in permitted:
         table = tables[spec.name]
-        suppressed = int(sum(table[f"{c}_suppressed"].sum() for c in spec.counts))
         yield MaterializeResult(
             asset_key=spec.name,
-            metadata={"rows": len(table), "cells_suppressed": suppressed, "warehouse": str(istv.istv_home.warehouse),
+            metadata={"rows": len(table), "cells_suppressed": _suppressed(table), "warehouse": str(istv.istv_home.warehouse),
                       "agreement": f"{agreement.id} v{agreement.version}"},
             check_results=[AssetCheckResult(asset_key=spec.name, check_name="disclosure_control", passed=True,
                                             metadata=checks[spec.name].as_metadata())],
         )
+
+
+def _suppressed(table: pd.DataFrame) -> int:
+    return int(sum(table[c].sum() for c in table.columns if c.endswith("_suppressed")))

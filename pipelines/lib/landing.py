@@ -28,6 +28,7 @@ class Delivery:
     month: dt.date
     sha256: str
     size: int
+    superseded: tuple[Delivery, ...] = ()
 
 
 def sha256_of(path: Path) -> str:
@@ -41,7 +42,8 @@ def sha256_of(path: Path) -> str:
 def place(home: IstvHome, source: str, month: dt.date, file: Path) -> Delivery:
     folder = home.landing_dir(source, month)
     folder.mkdir(parents=True, exist_ok=True)
-    for earlier in current_deliveries(home, source, month):
+    earlier_deliveries = tuple(current_deliveries(home, source, month))
+    for earlier in earlier_deliveries:
         superseded = folder / "superseded"
         superseded.mkdir(exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -51,7 +53,7 @@ def place(home: IstvHome, source: str, month: dt.date, file: Path) -> Delivery:
     partial = target.with_name(f".{target.name}.part")
     shutil.copyfile(file, partial)
     partial.rename(target)
-    delivery = Delivery(target, source, month, sha256_of(target), target.stat().st_size)
+    delivery = Delivery(target, source, month, sha256_of(target), target.stat().st_size, earlier_deliveries)
     manifest = {"source": source, "month": f"{month:%Y-%m}", "file": target.name, "sha256": delivery.sha256, "size": delivery.size}
     _manifest(target).write_text(json.dumps(manifest, indent=2))
     return delivery

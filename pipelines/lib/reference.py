@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from anonymise.gazetteer import Place, streets_as_places, streets_from_police_uk, venues_from_open_pubs
+from anonymise.gazetteer import (
+    Place,
+    streets_as_places,
+    streets_from_police_uk,
+    venues_from_open_pubs,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 OPEN_PUBS = DATA_DIR / "open_pubs_cardiff.csv"

@@ -63,19 +63,19 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
                     delivery.path.stem, istv.quarantine_cipher(),
                 )
             providers = result.rows[schema.provider_field].dropna()
-            summary["files"].append(
-                {
-                    "file": delivery.path.name,
-                    "sha256": delivery.sha256,
-                    "size": delivery.size,
-                    "provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
-                    "rows_received": result.rows_in,
-                    "rows_passed": len(result.rows),
-                    "rows_quarantined": len(result.quarantined),
-                    "reasons": result.reason_counts,
-                    "undeclared_columns": result.undeclared_columns,
-                }
-            )
+            ingested = {
+                "file": delivery.path.name,
+                "sha256": delivery.sha256,
+                "size": delivery.size,
+                "provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
+                "rows_received": result.rows_in,
+                "rows_passed": len(result.rows),
+                "rows_quarantined": len(result.quarantined),
+                "reasons": result.reason_counts,
+                "undeclared_columns": result.undeclared_columns,
+            }
+            summary["files"].append(ingested)
+            istv.audit("ingest", {"source": source, "month": f"{month:%Y-%m}", **ingested})
             frames.append(result.rows)
         rows = pd.concat(frames, ignore_index=True) if frames else _empty(schema)
         rows.to_parquet(parquet, index=False)
@@ -119,7 +119,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     )
     def pseudonymised(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
         month = month_of_partition(context.partition_key)
-        agreement = istv.agreement_in_force()
+        agreement = istv.agreement_in_force(step=f"{source}_pseudonymised")
         rules = agreement.rules_for(source)
         parquet, summary_path = _parsed_paths(istv, source, month)
         typed = pd.read_parquet(parquet)
@@ -148,6 +148,15 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             "fields": result.fields,
         }
         istv.istv_home.summary_file(source, month).write_text(json.dumps(summary, indent=2))
+        istv.audit("pseudonymise", {
+            "source": source, "month": f"{month:%Y-%m}", "agreement_id": agreement.id,
+            "agreement_version": agreement.version, "key_id": master_key_id,
+            "providers": sorted({f["provider"] for f in extract_summary["files"]}),
+            "files": [f["sha256"] for f in extract_summary["files"]],
+            "rows_received": sum(f["rows_received"] for f in extract_summary["files"]),
+            "rows_quarantined": sum(f["rows_quarantined"] for f in extract_summary["files"]),
+            **result.counts, "fields": result.fields,
+        })
         return MaterializeResult(
             metadata={
                 **result.counts,
