@@ -1,0 +1,99 @@
+"""A governance board's view across agreement versions: two months under v1, a third under a
+signed v2 that drops a field; the audit log verifies, the report shows both versions and the
+change, and tampering with the real log is caught at the right entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.synthetic import generate_month
+
+pytestmark = pytest.mark.slow
+MONTHS = ("2026-07", "2026-08", "2026-09")
+
+
+@pytest.fixture
+def three_months(board, istv_home, tmp_path, monkeypatch):
+    runner = CliRunner()
+    for key in istv_home.keys.iterdir():
+        key.unlink()
+    assert runner.invoke(cli, ["keys", "generate"]).exit_code == 0
+
+    def run(month):
+        paths = generate_month(month, tmp_path / month, seed=5, ed_rows=80)
+        for source in ("ed", "police"):
+            assert runner.invoke(cli, ["ingest", str(paths[source]), "--source", source]).exit_code == 0
+        result = runner.invoke(cli, ["run", "--month", month])
+        assert result.exit_code == 0, result.output
+
+    run(MONTHS[0])
+    run(MONTHS[1])
+
+    def v2(agreement):
+        agreement["version"] = 2
+        agreement["datasets"]["ed"]["fields"]["sex"] = {"action": "drop"}
+
+    monkeypatch.setenv("ISTV_AGREEMENT", str(board.variant("v2", v2)))
+    run(MONTHS[2])
+    return runner
+
+
+def test_report_shows_both_versions_and_the_change(three_months, istv_home):
+    verify = three_months.invoke(cli, ["audit", "verify"])
+    assert verify.exit_code == 0 and "audit log verified" in verify.output
+    report = three_months.invoke(cli, ["audit", "report"])
+    assert report.exit_code == 0, report.output
+    text = (istv_home.root / "reports" / "audit.md").read_text()
+    assert "## Agreement cardiff-violence-prevention version 1" in text
+    assert "## Agreement cardiff-violence-prevention version 2" in text
+    assert "ed.sex: kept -> dropped" in text
+    v1, v2 = text.split("version 2", 1)
+    assert "| 2026-07 | ed |" in v1 and "| 2026-08 | ed |" in v1 and "| 2026-09 | ed |" in v2
+    assert "hotspot_cells" in text
+
+
+def _fails_at(runner, expected: str):
+    result = runner.invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+
+
+def test_tampering_with_the_real_log_is_caught_at_the_right_entry(three_months, istv_home):
+    log = istv_home.audit / "log.jsonl"
+    original = log.read_text().splitlines()
+
+    def tampered(change):
+        lines = list(original)
+        change(lines)
+        log.write_text("\n".join(lines) + "\n")
+
+    publish = next(i for i, line in enumerate(original) if json.loads(line)["kind"] == "publish")
+
+    def edit(lines):
+        entry = json.loads(lines[publish])
+        entry["details"]["tables"]["hotspot_cells"]["cells_suppressed"] += 1
+        lines[publish] = json.dumps(entry, separators=(",", ":"))
+
+    tampered(edit)
+    _fails_at(three_months, f"entry {publish + 1} (line {publish + 1}) was altered")
+    tampered(lambda lines: lines.pop(3))
+    _fails_at(three_months, "entry 4")
+    tampered(lambda lines: lines.insert(6, lines[2]))
+    _fails_at(three_months, "line 7")
+    tampered(lambda lines: lines.__setitem__(slice(5, 7), [lines[6], lines[5]]))
+    _fails_at(three_months, "line 6")
+    tampered(lambda lines: lines.__delitem__(slice(-2, None)))
+    _fails_at(three_months, "entries were removed from the end")
+
+    tampered(lambda lines: None)
+    assert three_months.invoke(cli, ["audit", "verify"]).exit_code == 0
+
+    for key in istv_home.keys.iterdir():
+        assert key.read_bytes().strip() not in log.read_bytes()
+    kinds = {json.loads(line)["kind"] for line in original}
+    assert {"key_event", "delivery", "ingest", "agreement_loaded", "pseudonymise", "publish"} <= kinds
