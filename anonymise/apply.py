@@ -19,7 +19,7 @@ from anonymise.pseudonyms import NORMALISERS, pseudonymise
 # Names of the columns each generalisation produces; one field per generalisation per dataset.
 GENERALISED_COLUMNS = {
     "age_band": ["age_band"],
-    "hour": ["month", "weekday", "hour"],
+    "hour": ["month", "weekday", "hour", "event_hour"],
     "month": ["month"],
     "postcode_district": ["postcode_district"],
     "place": ["place_status", "place_id", "place_name"],

@@ -33,13 +33,16 @@ def postcode_district(postcode: str | None) -> str | None:
 
 
 def time_parts(when: pd.Series) -> pd.DataFrame:
-    """Month (first day, as a date), ISO weekday (1 = Monday) and hour of an event."""
+    """Month (first day, as a date), ISO weekday (1 = Monday), hour of day, and the event's
+    date and hour (minutes dropped), which lets ED and police records be matched in time within
+    the pseudonymised zone; only aggregates of it are ever published."""
     when = pd.to_datetime(when)
     return pd.DataFrame(
         {
             "month": when.dt.to_period("M").dt.start_time.dt.date,
             "weekday": (when.dt.day_of_week + 1).astype("Int64"),
             "hour": when.dt.hour.astype("Int64"),
+            "event_hour": when.dt.floor("h"),
         },
         index=when.index,
     )

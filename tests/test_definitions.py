@@ -23,6 +23,8 @@ EXPECTED_GRAPH = {
     "hotspot_venues": {"joint_incidents"},
     "hour_of_week": {"joint_incidents"},
     "assault_methods": {"joint_incidents"},
+    "monthly_trend": {"joint_incidents"},
+    "hidden_violence": {"joint_incidents"},
     "coverage": {"joint_incidents"},
 }
 
@@ -49,7 +51,7 @@ def test_checks_are_blocking():
     checks = {(k.asset_key.to_user_string(), k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
     for source in ("ed", "police", "police_uk"):
         assert checks[(f"{source}_extract", "passed_rows_meet_schema")].blocking
-    for table in ("hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods", "coverage"):
+    for table in ("hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods", "monthly_trend", "hidden_violence", "coverage"):
         assert checks[(table, "disclosure_control")].blocking
 
 

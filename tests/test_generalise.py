@@ -126,7 +126,8 @@ def test_time_parts_weekday_month_hour():
         ]
     )
     parts = time_parts(when)
-    assert list(parts.columns) == ["month", "weekday", "hour"]
+    assert list(parts.columns) == ["month", "weekday", "hour", "event_hour"]
+    assert (parts["event_hour"].dt.minute == 0).all()
     assert parts["weekday"].tolist() == [1, 2, 3, 4, 5, 6, 7, 2]
     assert parts["hour"].tolist() == [0, 1, 12, 13, 18, 22, 23, 23]
     assert parts["month"].tolist() == [dt.date(2024, 3, 1)] * 7 + [dt.date(2024, 12, 1)]

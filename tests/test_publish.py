@@ -19,10 +19,11 @@ CELL = "89195879b4bffff"
 
 
 def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
-    rows = [{"source": "ed", "month": MONTH, "weekday": 6, "hour": 23, "cell_id": CELL, "place_status": "venue",
-             "place_id": "venue:1", "place_name": "The Test Arms", "method": "fist"}] * n_ed
-    rows += [{"source": "police", "month": MONTH, "weekday": 6, "hour": 23, "cell_id": CELL, "place_status": "street",
-              "place_id": "street:x", "place_name": "X Street", "method": None}] * n_police
+    when = pd.Timestamp("2026-09-05 23:00")
+    rows = [{"source": "ed", "month": MONTH, "weekday": 6, "hour": 23, "event_hour": when, "cell_id": CELL,
+             "place_status": "venue", "place_id": "venue:1", "place_name": "The Test Arms", "method": "fist"}] * n_ed
+    rows += [{"source": "police", "month": MONTH, "weekday": 6, "hour": 23, "event_hour": when, "cell_id": CELL,
+              "place_status": "street", "place_id": "street:x", "place_name": "X Street", "method": None}] * n_police
     frame = pd.DataFrame(rows)
     return frame.astype({"weekday": "Int64", "hour": "Int64"})
 

@@ -13,6 +13,7 @@ import yaml
 
 from anonymise.disclosure import DisclosurePolicy, protect
 from anonymise.generalise import cell_centre
+from warehouse.spatial import getis_ord_gi_star, police_matches
 
 WAREHOUSE_DIR = Path(__file__).parent
 SQL_DIR = WAREHOUSE_DIR / "sql"
@@ -62,15 +63,28 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.rank(method="min", ascending=False).astype("Int64")
 
 
+MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one hour"
+
+
 def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Per-table columns derived after protection, so they cannot reveal a suppressed count."""
+    """Per-table columns derived after protection, from published values only, so that they
+    cannot reveal a suppressed count."""
     if name == "hotspot_cells":
         centres = [cell_centre(c) for c in table["cell_id"]]
         table.insert(2, "cell_lat", [round(lat, 6) for lat, _ in centres])
         table.insert(3, "cell_lon", [round(lon, 6) for _, lon in centres])
         table["rank"] = _rank(table["combined"])
+        scores = {}
+        for _, month in table.groupby("month"):
+            scores |= getis_ord_gi_star(dict(zip(month["cell_id"], month["combined"].fillna(0))))
+        table["gi_star_z"] = table["cell_id"].map(scores).astype("Float64")
     elif name == "hotspot_venues":
         table["rank"] = _rank(table["ed_assaults"])
+    elif name == "hidden_violence":
+        compared = table["ed_assaults_compared"].astype("Float64")
+        share = table["ed_assaults_without_police_record"].astype("Float64") / compared.where(compared > 0)
+        table["share_without_police_record"] = share.where(table["police_records_compared"].fillna(1) > 0).round(3)
+        table["match_rule"] = MATCH_RULE
     return table
 
 
@@ -79,6 +93,7 @@ def build_tables(
 ) -> dict[str, pd.DataFrame]:
     con = duckdb.connect()
     try:
+        joint = joint.assign(police_match=police_matches(joint))
         con.register("joint_incidents", joint)
         con.register("delivery_summaries", summaries)
         tables = {}

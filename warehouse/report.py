@@ -1,0 +1,824 @@
+"""The monthly hotspot report: one self-contained HTML file a community safety board can read in
+five minutes, offline.
+
+Everything the page needs is inside the file: CSS inline, charts and the map as inline SVG, no
+script, no font, no tile and no link to anything on the network. Boards often read reports on
+locked-down machines or print them, and a page that fetches nothing also leaks nothing about who
+opened it.
+
+Only published (disclosure-controlled) values are used. A suppressed count is always shown as
+"suppressed" or a marked symbol, never as 0, and nothing is derived that could undo suppression:
+totals come from `monthly_trend` (each protected as a whole) when it exists, otherwise they are the
+sum of published cell values and say so.
+
+The work is split into reading (`_read_month`), one small builder per section that turns rows into
+drawing instructions (coordinates, colours, labels), and the Jinja template that writes them out
+with autoescaping, so no name from the warehouse or gazetteer is ever written unescaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import h3
+import jinja2
+from markupsafe import Markup
+
+from anonymise.disclosure import ROUNDING_BASE, SUPPRESSION_THRESHOLD
+from anonymise.gazetteer import Place
+from pipelines.lib.reference import gazetteer
+from schemas import load_codelist
+from warehouse.publish import connect_read_only
+
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE = "report.html.j2"
+
+# Element ids a reader (or a test) can rely on: the figures carry the ids, the text-only
+# sections carry them on their <section>.
+SECTION_IDS = (
+    "headline", "how-to-read", "hotspot-map", "top-cells", "hour-of-week", "trend", "methods",
+    "top-venues", "hidden-violence", "coverage",
+)
+
+# A sequential ramp (ColorBrewer YlOrRd, 5 classes): light = few, dark red = many. It reads in
+# greyscale print too, and suppressed cells are hatched grey so they never look like "few".
+RAMP = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+SUPPRESSED_FILL = "#d9d9d9"
+ZERO_FILL = "#f4f4f4"
+# Two colour-blind-safe series colours (orange / purple) used wherever ED and police appear together.
+ED_COLOUR = "#e66100"
+POLICE_COLOUR = "#5d3a9b"
+
+TOP_CELLS = 10
+TOP_VENUE_MARKERS = 5
+TOP_VENUE_ROWS = 10
+TREND_MONTHS = 12
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SOURCE_NAMES = {
+    "ed": "Emergency department",
+    "police": "Police (record-management extract)",
+    "police_uk": "Police (data.police.uk open data)",
+}
+KM_PER_DEGREE = 111.32
+
+
+class ReportError(RuntimeError):
+    pass
+
+
+# --- values as published --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """A published count: a number, or withheld by disclosure control (value None, suppressed)."""
+
+    value: int | None
+    suppressed: bool = False
+
+    @property
+    def number(self) -> int | None:
+        return None if self.suppressed else self.value
+
+
+def _count(row: dict | None, column: str) -> Count:
+    if row is None:
+        return Count(None)
+    value = row.get(column)
+    return Count(None if value is None else int(value), bool(row.get(f"{column}_suppressed")))
+
+
+def count_text(count: Count | None) -> str:
+    """How every count is written: '1,234', 'suppressed', or '—' when nothing was published."""
+    if count is None or (count.value is None and not count.suppressed):
+        return "—"
+    if count.suppressed:
+        return "suppressed"
+    return f"{count.value:,}"
+
+
+def show(count: Count | None) -> Markup | str:
+    """count_text for HTML: a suppressed count is styled so it stands apart from numbers."""
+    if count is not None and count.suppressed:
+        return Markup('<span class="suppressed">suppressed</span>')
+    return count_text(count)
+
+
+def _month_name(month: dt.date) -> str:
+    return f"{month:%B %Y}"
+
+
+def _add_months(month: dt.date, n: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+# --- reading the warehouse ------------------------------------------------------------------
+
+
+def _rows(con, sql: str, params: Sequence = ()) -> list[dict]:
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _month_rows(con, tables: set[str], table: str, month: dt.date, order: str = "") -> list[dict] | None:
+    """The month's rows of a table; None when the table is not in the warehouse at all (an
+    agreement may not permit it), which the report says rather than showing an empty chart."""
+    if table not in tables:
+        return None
+    # `month` is stored as a timestamp by some writers: compare and return it as a DATE.
+    sql = f"SELECT * REPLACE (CAST(month AS DATE) AS month) FROM {table} WHERE CAST(month AS DATE) = ?"
+    return _rows(con, sql + (f" ORDER BY {order}" if order else ""), [month])
+
+
+@dataclass
+class MonthData:
+    month: dt.date
+    tables: set[str]
+    cells: list[dict] | None
+    venues: list[dict] | None
+    previous_venues: list[dict] | None
+    hours: list[dict] | None
+    methods: list[dict] | None
+    coverage: list[dict] | None
+    hidden: list[dict] | None
+    trend: list[dict]  # one row per month of the window that has data: month, ed_assaults, police_violence (+ flags)
+    trend_source: str  # "monthly_trend" or "hotspot_cells"
+    agreements: list[tuple[str, int]]
+
+
+def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[list[dict], str]:
+    """Monthly totals for the trend chart and the headline. `monthly_trend` protects each total
+    as a whole, so it is preferred; without it the published cell values are summed (suppressed
+    cells excluded), which undercounts and is labelled as such."""
+    if "monthly_trend" in tables:
+        sql = ("SELECT * REPLACE (CAST(month AS DATE) AS month) FROM monthly_trend "
+               "WHERE CAST(month AS DATE) BETWEEN ? AND ? ORDER BY month")
+        return _rows(con, sql, [first, last]), "monthly_trend"
+    if "hotspot_cells" not in tables:
+        return [], "hotspot_cells"
+    sql = ("SELECT CAST(month AS DATE) AS month, sum(ed_assaults)::BIGINT AS ed_assaults, "
+           "sum(police_violence)::BIGINT AS police_violence FROM hotspot_cells "
+           "WHERE CAST(month AS DATE) BETWEEN ? AND ? GROUP BY ALL ORDER BY month")
+    rows = _rows(con, sql, [first, last])
+    for row in rows:  # a sum of published values is never itself suppressed; NULL sum means 0
+        row["ed_assaults"] = row["ed_assaults"] or 0
+        row["police_violence"] = row["police_violence"] or 0
+    return rows, "hotspot_cells"
+
+
+def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
+    found: set[tuple[str, int]] = set()
+    for table in sorted(tables):
+        columns = {r["column_name"] for r in _rows(
+            con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table])}
+        if {"month", "agreement_id", "agreement_version"} <= columns:
+            sql = (f"SELECT DISTINCT agreement_id, agreement_version FROM {table} "
+                   "WHERE CAST(month AS DATE) = ?")
+            found |= {(r["agreement_id"], int(r["agreement_version"])) for r in _rows(con, sql, [month])}
+    return sorted(found)
+
+
+def _read_month(warehouse: Path, month: dt.date) -> MonthData:
+    with connect_read_only(warehouse) as con:
+        tables = {r["table_name"] for r in _rows(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
+        trend, trend_source = _trend_rows(con, tables, _add_months(month, 1 - TREND_MONTHS), month)
+        return MonthData(
+            month=month,
+            tables=tables,
+            cells=_month_rows(con, tables, "hotspot_cells", month, "rank NULLS LAST, cell_id"),
+            venues=_month_rows(con, tables, "hotspot_venues", month, "rank NULLS LAST, venue_name"),
+            previous_venues=_month_rows(con, tables, "hotspot_venues", _add_months(month, -1)),
+            hours=_month_rows(con, tables, "hour_of_week", month, "weekday, hour"),
+            methods=_month_rows(con, tables, "assault_methods", month),
+            coverage=_month_rows(con, tables, "coverage", month, "source, provider"),
+            hidden=_month_rows(con, tables, "hidden_violence", month),
+            trend=trend,
+            trend_source=trend_source,
+            agreements=_agreements(con, tables, month),
+        )
+
+
+# --- colours --------------------------------------------------------------------------------
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def ramp_colour(t: float) -> str:
+    """The ramp at t in [0, 1], interpolated between its stops."""
+    t = min(max(t, 0.0), 1.0) * (len(RAMP) - 1)
+    low = min(int(t), len(RAMP) - 2)
+    a, b = _rgb(RAMP[low]), _rgb(RAMP[low + 1])
+    f = t - low
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b))
+
+
+def text_colour(fill: str) -> str:
+    """Black or white, whichever reads on the fill."""
+    r, g, b = _rgb(fill)
+    return "#ffffff" if (0.299 * r + 0.587 * g + 0.114 * b) < 140 else "#1a1a1a"
+
+
+def _round_to(value: float, base: int = ROUNDING_BASE) -> int:
+    return max(base, int(round(value / base)) * base)
+
+
+# --- the map --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Equirectangular, with longitude scaled by cos(latitude) so that hexagons keep their shape
+    at the area's latitude: good enough for a city, and needs no map library."""
+
+    lat0: float
+    lon_min: float
+    lat_max: float
+    scale: float  # SVG units per degree of latitude
+    x0: float
+    y0: float
+
+    def xy(self, lat: float, lon: float) -> tuple[float, float]:
+        x = self.x0 + (lon - self.lon_min) * math.cos(math.radians(self.lat0)) * self.scale
+        y = self.y0 + (self.lat_max - lat) * self.scale
+        return round(x, 1), round(y, 1)
+
+    @property
+    def units_per_km(self) -> float:
+        return self.scale / KM_PER_DEGREE
+
+
+def fit_projection(points: Iterable[tuple[float, float]], width: float, height: float,
+                   min_extent_km: float = 2.0) -> Projection:
+    """Fit the points into width x height, centred; at least `min_extent_km` across so that one
+    or two cells do not fill the page."""
+    points = list(points)
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    lat0 = (min(lats) + max(lats)) / 2
+    cos0 = math.cos(math.radians(lat0))
+    min_deg = min_extent_km / KM_PER_DEGREE
+    lat_span = max(max(lats) - min(lats), min_deg)
+    lon_span = max((max(lons) - min(lons)) * cos0, min_deg)  # in latitude-degree units
+    scale = min(width / lon_span, height / lat_span)
+    lat_max = (min(lats) + max(lats)) / 2 + height / scale / 2
+    lon_min = (min(lons) + max(lons)) / 2 - width / scale / cos0 / 2
+    return Projection(lat0=lat0, lon_min=lon_min, lat_max=lat_max, scale=scale, x0=0.0, y0=0.0)
+
+
+def nearest_place(lat: float, lon: float, places: Sequence[Place]) -> Place | None:
+    """The gazetteer place nearest a point (equirectangular distance; fine over a city). Venues
+    come first in the gazetteer, so a venue wins a tie with a street."""
+    cos0 = math.cos(math.radians(lat))
+    best, best_d = None, math.inf
+    for place in places:
+        if place.latitude is None or place.longitude is None:
+            continue
+        d = (place.latitude - lat) ** 2 + ((place.longitude - lon) * cos0) ** 2
+        if d < best_d:
+            best, best_d = place, d
+    return best
+
+
+@dataclass
+class Hexagon:
+    cell_id: str
+    points: str  # SVG polygon points
+    fill: str
+    suppressed: bool
+    title: str
+
+
+@dataclass
+class Callout:
+    """A label in the column beside the map, joined to its cell or venue by a leader line."""
+
+    kind: str  # "cell" or "venue"
+    text: str
+    rank: int | None
+    x: float  # the marker on the map
+    y: float
+    label_y: float = 0.0
+
+
+@dataclass
+class LegendSwatch:
+    fill: str
+    label: str
+
+
+@dataclass
+class HotspotMap:
+    width: float
+    height: float
+    map_width: float
+    map_height: float
+    label_x: float
+    hexagons: list[Hexagon]
+    callouts: list[Callout]
+    legend: list[LegendSwatch]
+    legend_y: float
+    scale_bar: tuple[float, str]  # length in SVG units, label
+    has_suppressed: bool
+
+
+MAP_WIDTH = 700.0
+LABEL_COLUMN = 280.0
+LABEL_GAP = 20.0
+LEGEND_HEIGHT = 56.0
+
+
+def spread_labels(ys: list[float], gap: float, top: float, bottom: float) -> list[float]:
+    """Move sorted label positions apart by at least `gap`, keeping them within [top, bottom] and
+    as close as possible to where they want to be."""
+    out: list[float] = []
+    for y in ys:
+        out.append(max(y, top, out[-1] + gap) if out else max(y, top))
+    for i in reversed(range(len(out))):  # push back up any that ran off the bottom
+        limit = bottom if i == len(out) - 1 else out[i + 1] - gap
+        out[i] = min(out[i], limit)
+    return out
+
+
+def _cell_colour(combined: Count, vmax: int) -> str:
+    # Square-root scale: one very busy cell would otherwise wash every other cell out to yellow.
+    if combined.number is None:
+        return SUPPRESSED_FILL
+    return ramp_colour(math.sqrt(combined.number / vmax)) if vmax else RAMP[0]
+
+
+def _map_legend(vmax: int, has_suppressed: bool) -> list[LegendSwatch]:
+    legend = []
+    if vmax:
+        values = sorted({_round_to(vmax * t * t) for t in (0.2, 0.4, 0.6, 0.8, 1.0)})
+        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}") for v in values]
+    if has_suppressed:
+        legend.append(LegendSwatch("url(#hatch)", f"suppressed (1–{SUPPRESSION_THRESHOLD})"))
+    return legend
+
+
+def hotspot_map(cells: list[dict], top_venues: list[dict], places: Sequence[Place]) -> HotspotMap | None:
+    """Every cell of the month as its hexagon, shaded by the combined count; the top cells and
+    venues labelled in a column beside the map so that labels never overlap in the dense centre."""
+    if not cells:
+        return None
+    boundaries = {c["cell_id"]: h3.cell_to_boundary(c["cell_id"]) for c in cells}
+    by_id = {p.place_id: p for p in places}
+    venue_points = []
+    for venue in top_venues:
+        place = by_id.get(venue["venue_id"])
+        if place is not None and place.latitude is not None:
+            venue_points.append((venue, (place.latitude, place.longitude)))
+        elif venue.get("cell_id"):  # no coordinates in the register: the centre of its cell
+            venue_points.append((venue, h3.cell_to_latlng(venue["cell_id"])))
+    all_points = [p for b in boundaries.values() for p in b] + [p for _, p in venue_points]
+
+    n_labels = min(TOP_CELLS, sum(c["rank"] is not None for c in cells)) + len(venue_points)
+    aspect_height = MAP_WIDTH * 0.75
+    map_height = max(aspect_height, n_labels * LABEL_GAP + 40)
+    # Fit with a margin so hexagons at the edge are not cut.
+    projection = fit_projection(all_points, MAP_WIDTH - 40, map_height - 40)
+    projection = Projection(projection.lat0, projection.lon_min, projection.lat_max, projection.scale, 20.0, 20.0)
+    # Shrink the drawing to the height actually used when the area is wide rather than tall.
+    used = [projection.xy(lat, lon)[1] for lat, lon in all_points]
+    map_height = max(max(used) + 20, n_labels * LABEL_GAP + 40)
+
+    vmax = max((c["combined"] for c in cells if c["combined"] is not None and not c.get("combined_suppressed")),
+               default=0)
+    hexagons = []
+    for cell in cells:
+        combined = _count(cell, "combined")
+        pts = " ".join(f"{x},{y}" for x, y in (projection.xy(lat, lon) for lat, lon in boundaries[cell["cell_id"]]))
+        rank = f"rank {cell['rank']}, " if cell["rank"] is not None else ""
+        title = (f"{rank}combined {count_text(combined)}; ED {count_text(_count(cell, 'ed_assaults'))}; "
+                 f"police {count_text(_count(cell, 'police_violence'))}")
+        hexagons.append(Hexagon(cell["cell_id"], pts, _cell_colour(combined, vmax), combined.number is None, title))
+    # Suppressed first so that coloured cells are drawn on top of their hatched neighbours' edges.
+    hexagons.sort(key=lambda h: not h.suppressed)
+
+    callouts = []
+    for cell in cells[:TOP_CELLS]:
+        if cell["rank"] is None:
+            continue
+        x, y = projection.xy(*h3.cell_to_latlng(cell["cell_id"]))
+        callouts.append(Callout("cell", cell["_place_name"], int(cell["rank"]), x, y))
+    for venue, (lat, lon) in venue_points:
+        x, y = projection.xy(lat, lon)
+        callouts.append(Callout("venue", venue["venue_name"], int(venue["rank"]), x, y))
+    callouts.sort(key=lambda c: c.y)
+    for callout, y in zip(callouts, spread_labels([c.y for c in callouts], LABEL_GAP, 16, map_height - 16)):
+        callout.label_y = round(y, 1)
+
+    has_suppressed = any(h.suppressed for h in hexagons)
+    km = 1.0 if projection.units_per_km * 1.0 < MAP_WIDTH / 3 else 0.5
+    return HotspotMap(
+        width=MAP_WIDTH + LABEL_COLUMN, height=map_height + LEGEND_HEIGHT, map_width=MAP_WIDTH,
+        map_height=map_height, label_x=MAP_WIDTH + 24, hexagons=hexagons, callouts=callouts,
+        legend=_map_legend(vmax, has_suppressed), legend_y=map_height + 12,
+        scale_bar=(round(projection.units_per_km * km, 1), f"{km:g} km"), has_suppressed=has_suppressed,
+    )
+
+
+def _label_cells(cells: list[dict], places: Sequence[Place]) -> None:
+    """Name each top cell after the nearest gazetteer venue or street to its centre (public names)."""
+    for cell in cells:
+        place = nearest_place(*h3.cell_to_latlng(cell["cell_id"]), places) if cell["rank"] is not None else None
+        cell["_place_name"] = place.name if place else cell["cell_id"]
+
+
+# --- hour of the week -----------------------------------------------------------------------
+
+
+@dataclass
+class HeatCell:
+    x: float
+    y: float
+    fill: str
+    text: str
+    text_fill: str
+    title: str
+
+
+@dataclass
+class HeatMap:
+    id: str
+    caption: str
+    cells: list[HeatCell]
+    width: float
+    height: float
+    cell_w: float
+    cell_h: float
+    left: float
+    top: float
+    rows: list[tuple[float, str]]
+    columns: list[tuple[float, str]]
+    legend: list[LegendSwatch]
+    legend_y: float
+    has_suppressed: bool
+
+
+def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun: str) -> HeatMap:
+    """7 x 24 grid, Monday at the top; colour by count, '•' on grey for a suppressed hour."""
+    cell_w, cell_h, left, top = 36.0, 28.0, 44.0, 22.0
+    vmax = max((r[column] for r in hours if r[column] is not None and not r.get(f"{column}_suppressed")), default=0)
+    cells = []
+    for row in hours:
+        count = _count(row, column)
+        x, y = left + row["hour"] * cell_w, top + (row["weekday"] - 1) * cell_h
+        when = f"{WEEKDAYS[row['weekday'] - 1]} {row['hour']:02d}:00–{(row['hour'] + 1) % 24:02d}:00"
+        if count.suppressed:
+            fill, text = SUPPRESSED_FILL, "•"
+        elif not count.value:
+            fill, text = ZERO_FILL, ""
+        else:
+            fill, text = ramp_colour(count.value / vmax), f"{count.value}"
+        cells.append(HeatCell(x, y, fill, text, text_colour(fill) if count.number else "#444444",
+                              f"{when}: {count_text(count)} {noun}"))
+    legend = [LegendSwatch(ZERO_FILL, "none")]
+    if vmax:
+        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}") for v in
+                   sorted({_round_to(vmax * t) for t in (0.25, 0.5, 0.75, 1.0)})]
+    has_suppressed = any(c.text == "•" for c in cells)
+    if has_suppressed:
+        legend.append(LegendSwatch(SUPPRESSED_FILL, f"• suppressed (1–{SUPPRESSION_THRESHOLD})"))
+    return HeatMap(
+        id=element_id, caption=caption, cells=cells, width=left + 24 * cell_w + 4, height=top + 7 * cell_h + 44,
+        cell_w=cell_w, cell_h=cell_h, left=left, top=top,
+        rows=[(top + i * cell_h + cell_h / 2, d) for i, d in enumerate(WEEKDAYS)],
+        columns=[(left + h * cell_w + cell_w / 2, f"{h:02d}") for h in range(24)],
+        legend=legend, legend_y=top + 7 * cell_h + 14, has_suppressed=has_suppressed,
+    )
+
+
+def _any_police_hours(hours: list[dict]) -> bool:
+    return any((r["police_violence"] or 0) > 0 or r.get("police_violence_suppressed") for r in hours)
+
+
+# --- trend ----------------------------------------------------------------------------------
+
+
+def nice_ticks(vmax: float, target: int = 5) -> list[int]:
+    """Round axis ticks from 0 (steps of 1, 2 or 5 times a power of ten)."""
+    if vmax <= 0:
+        return [0, 5]
+    raw = vmax / target
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(s * power for s in (1, 2, 5, 10) if s * power >= raw)
+    step = max(int(step), 1)
+    return list(range(0, int(math.ceil(vmax / step)) * step + 1, step))
+
+
+@dataclass
+class Series:
+    name: str
+    colour: str
+    segments: list[str]  # polyline point lists, broken where a month is missing or suppressed
+    points: list[tuple[float, float, str]]  # x, y, tooltip
+    suppressed: list[tuple[float, str]]  # x, tooltip of suppressed months
+    end_label: tuple[float, float, str] | None
+
+
+@dataclass
+class LineChart:
+    width: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    series: list[Series]
+    table: list[dict]
+
+
+def trend_chart(rows: list[dict], month: dt.date) -> LineChart:
+    width, height, left, right, top, bottom = 900.0, 300.0, 56.0, 760.0, 16.0, 250.0
+    months = [_add_months(month, i - TREND_MONTHS + 1) for i in range(TREND_MONTHS)]
+    by_month = {r["month"]: r for r in rows}
+    values = [(r.get(c) or 0) for r in rows for c in ("ed_assaults", "police_violence")]
+    ticks = nice_ticks(max(values, default=0))
+    ymax = ticks[-1]
+
+    def x_of(i: int) -> float:
+        return round(left + (right - left) * i / (len(months) - 1), 1)
+
+    def y_of(v: float) -> float:
+        return round(bottom - (bottom - top) * v / ymax, 1)
+
+    series = []
+    for column, name, colour in (("ed_assaults", "ED assaults", ED_COLOUR),
+                                 ("police_violence", "Police violence", POLICE_COLOUR)):
+        segments, current, points, suppressed = [], [], [], []
+        for i, m in enumerate(months):
+            count = _count(by_month.get(m), column)
+            if count.number is None:  # a gap: not published, or suppressed (marked on the axis)
+                if count.suppressed:
+                    suppressed.append((x_of(i), f"{m:%b %Y}: {name} suppressed"))
+                if current:
+                    segments.append(current)
+                current = []
+                continue
+            current.append(f"{x_of(i)},{y_of(count.number)}")
+            points.append((x_of(i), y_of(count.number), f"{m:%b %Y}: {name} {count.number:,}"))
+        if current:
+            segments.append(current)
+        end = None
+        if points:
+            end = (points[-1][0] + 8, points[-1][1] + 4, f"{name}")
+        series.append(Series(name, colour, [" ".join(s) for s in segments], points, suppressed, end))
+    # Keep the two end labels apart when the lines finish close together.
+    ends = [s for s in series if s.end_label]
+    if len(ends) == 2 and abs(ends[0].end_label[1] - ends[1].end_label[1]) < 14:
+        upper, lower = sorted(ends, key=lambda s: s.end_label[1])
+        mid = (upper.end_label[1] + lower.end_label[1]) / 2
+        upper.end_label = (upper.end_label[0], mid - 7, upper.end_label[2])
+        lower.end_label = (lower.end_label[0], mid + 7, lower.end_label[2])
+    table = [{"month": f"{m:%b %Y}", "ed": show(_count(by_month.get(m), "ed_assaults")),
+              "police": show(_count(by_month.get(m), "police_violence"))} for m in months]
+    return LineChart(
+        width=width, height=height, left=left, right=right, top=top, bottom=bottom,
+        y_ticks=[(y_of(t), f"{t:,}") for t in ticks],
+        x_ticks=[(x_of(i), f"{m:%b}" + (f" {m:%y}" if m.month == 1 or i == 0 else "")) for i, m in enumerate(months)],
+        series=series, table=table,
+    )
+
+
+# --- assault methods ------------------------------------------------------------------------
+
+
+@dataclass
+class Bar:
+    label: str
+    y: float
+    width: float
+    value: Markup | str
+    suppressed: bool
+
+
+@dataclass
+class BarChart:
+    width: float
+    height: float
+    left: float
+    bar_height: float
+    bars: list[Bar]
+
+
+@cache
+def _method_labels() -> dict[str, str]:
+    return {c.key: c.label for c in load_codelist("assault_method").codes}
+
+
+def method_chart(rows: list[dict]) -> BarChart:
+    """Horizontal bars, largest first; a suppressed method has no bar, only the word."""
+    width, left, bar_area, row_h, bar_h = 900.0, 260.0, 560.0, 30.0, 20.0
+    counts = [(r["method"], _count(r, "ed_assaults")) for r in rows]
+    counts.sort(key=lambda mc: (mc[1].number is None, -(mc[1].number or 0), mc[0]))
+    vmax = max((c.number or 0 for _, c in counts), default=0)
+    labels = _method_labels()
+    bars = []
+    for i, (method, count) in enumerate(counts):
+        length = bar_area * (count.number or 0) / vmax if vmax else 0
+        bars.append(Bar(labels.get(method, method.replace("_", " ")), 6 + i * row_h, round(length, 1),
+                        show(count), count.suppressed))
+    return BarChart(width=width, height=12 + len(bars) * row_h, left=left, bar_height=bar_h, bars=bars)
+
+
+# --- venues, hidden violence, coverage ------------------------------------------------------
+
+
+def _change(this: Count, last: Count | None, last_published: bool) -> str:
+    if not last_published:
+        return "—"
+    if last is None:
+        return "new"
+    if this.number is None or last.number is None:
+        return "—"
+    delta = this.number - last.number
+    return "no change" if delta == 0 else f"{delta:+,}".replace("-", "−")
+
+
+def venue_rows(venues: list[dict], previous: list[dict] | None) -> list[dict]:
+    """The top venues by ED assaults with the change from last month: 'new' when the venue had
+    no row last month, '—' when either month's count is suppressed (a change would reveal it)."""
+    last = {v["venue_id"]: _count(v, "ed_assaults") for v in previous or []}
+    last_published = bool(previous)
+    ranked = [v for v in venues if v["rank"] is not None and v["rank"] <= TOP_VENUE_ROWS]
+    rows = []
+    for venue in ranked:
+        ed = _count(venue, "ed_assaults")
+        before = last.get(venue["venue_id"])
+        rows.append({
+            "rank": venue["rank"], "name": venue["venue_name"], "ed": show(ed),
+            "police": show(_count(venue, "police_violence")),
+            "last": show(before) if before is not None else ("—" if last_published else "not published"),
+            "change": _change(ed, before, last_published),
+        })
+    return rows
+
+
+@dataclass
+class Hidden:
+    available: bool
+    share: str = ""
+    compared: Markup | str = ""
+    without: Markup | str = ""
+    rule: str = ""
+    note: str = ""
+
+
+def hidden_violence(rows: list[dict] | None) -> Hidden:
+    if not rows:
+        return Hidden(False)
+    row = rows[0]
+    # The table's first version named the compared column `ed_assaults`; later `ed_assaults_compared`.
+    compared_col = "ed_assaults_compared" if "ed_assaults_compared" in row else "ed_assaults"
+    compared, without = _count(row, compared_col), _count(row, "ed_assaults_without_police_record")
+    share = row.get("share_without_police_record")
+    if share is None and compared.number and without.number is not None:
+        share = without.number / compared.number
+    if share is None:
+        note = ("Not available this month: a count it depends on is suppressed, or no police "
+                "record-management data with times was delivered to compare against.")
+        return Hidden(True, "", show(compared), show(without), row.get("match_rule") or "", note)
+    share = float(share)
+    percent = share if share > 1 else share * 100  # published as a fraction 0-1; tolerate a percentage
+    return Hidden(True, f"{percent:.0f}%", show(compared), show(without), row.get("match_rule") or "")
+
+
+def coverage_rows(rows: list[dict]) -> list[dict]:
+    out = []
+    for row in rows:
+        shared, located = _count(row, "rows_shared"), _count(row, "rows_located")
+        if shared.suppressed or located.suppressed:
+            share = show(Count(None, True))
+        elif shared.number:
+            share = f"{100 * located.number / shared.number:.0f}%"
+        else:
+            share = "—"
+        out.append({
+            "source": SOURCE_NAMES.get(row["source"], row["source"]), "provider": row["provider"],
+            "received": show(_count(row, "rows_received")), "quarantined": show(_count(row, "rows_quarantined")),
+            "shared": show(shared), "located": show(located), "located_share": share,
+        })
+    return out
+
+
+# --- assembling the page --------------------------------------------------------------------
+
+
+def _top_cell_rows(cells: list[dict]) -> list[dict]:
+    rows = []
+    for cell in cells[:TOP_CELLS]:
+        if cell["rank"] is None:
+            continue
+        z = cell.get("gi_star_z")
+        rows.append({
+            "rank": cell["rank"], "place": cell["_place_name"], "ed": show(_count(cell, "ed_assaults")),
+            "police": show(_count(cell, "police_violence")), "combined": show(_count(cell, "combined")),
+            "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
+        })
+    return rows
+
+
+def _headline(data: MonthData) -> dict:
+    row = next((r for r in data.trend if r["month"] == data.month), None)
+    cells = data.cells or []
+    return {
+        "ed": show(_count(row, "ed_assaults")),
+        "police": show(_count(row, "police_violence")),
+        "from_cells": data.trend_source == "hotspot_cells",
+        "cells": len(cells),
+        "cells_suppressed": sum(1 for c in cells if c["combined"] is None),
+        "agreements": data.agreements,
+    }
+
+
+def build_context(data: MonthData, places: Sequence[Place]) -> dict:
+    """Everything the template draws, already positioned and coloured."""
+    cells = data.cells or []
+    _label_cells(cells, places)
+    venues = data.venues or []
+    markers = [v for v in venues if v["rank"] is not None][:TOP_VENUE_MARKERS]
+    hours = data.hours or []
+    heat_maps = []
+    if hours:
+        heat_maps.append(heat_map(hours, "ed_assaults", "hour-of-week", "ED assaults", "ED assaults"))
+        if _any_police_hours(hours):
+            heat_maps.append(heat_map(hours, "police_violence", "hour-of-week-police", "Police-recorded violence",
+                                      "police-recorded violent crimes"))
+    resolution = h3.get_resolution(cells[0]["cell_id"]) if cells else None
+    return {
+        "month": data.month,
+        "month_name": _month_name(data.month),
+        "previous_month_name": _month_name(_add_months(data.month, -1)),
+        "generated": dt.date.today(),
+        "headline": _headline(data),
+        "threshold": SUPPRESSION_THRESHOLD,
+        "rounding": ROUNDING_BASE,
+        "cell_area_km2": round(h3.average_hexagon_area(resolution, "km^2"), 2) if resolution is not None else 0.1,
+        "map": hotspot_map(cells, markers, places),
+        "top_cells": _top_cell_rows(cells),
+        "published": data.tables,
+        "heat_maps": heat_maps,
+        "police_hours_empty": bool(hours) and not _any_police_hours(hours),
+        "trend": trend_chart(data.trend, data.month) if data.trend else None,
+        "trend_from_cells": data.trend_source == "hotspot_cells",
+        "methods": method_chart(data.methods) if data.methods else None,
+        "venues": venue_rows(venues, data.previous_venues),
+        "venues_suppressed": sum(1 for v in venues if v["rank"] is None),
+        "venues_previous_published": bool(data.previous_venues),
+        "hidden": hidden_violence(data.hidden),
+        "coverage": coverage_rows(data.coverage or []),
+        "ed_colour": ED_COLOUR,
+        "police_colour": POLICE_COLOUR,
+        "suppressed_fill": SUPPRESSED_FILL,
+    }
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every name from the warehouse or gazetteer is escaped
+        undefined=jinja2.StrictUndefined,  # a typo in the template fails loudly, not as a blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["show"] = show
+    return env
+
+
+def render_html(data: MonthData, places: Sequence[Place] | None = None) -> str:
+    context = build_context(data, gazetteer() if places is None else places)
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def render_report(warehouse: Path, month: dt.date, out: Path) -> Path:
+    """Write the month's hotspot report to `out` (one self-contained HTML file) and return it.
+
+    Reads the warehouse read-only, so it can run while a publish is under way. Raises
+    ReportError when nothing is published for the month.
+    """
+    month = month.replace(day=1)
+    data = _read_month(warehouse, month)
+    if not data.cells and not data.venues and not data.hours and not data.methods:
+        raise ReportError(f"nothing published for {month:%Y-%m} in {warehouse}: "
+                          f"run `istv run --month {month:%Y-%m}` first")
+    html = render_html(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside and rename, so a reader (or a web server) never sees half a report.
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, out)
+    return out
