@@ -131,45 +131,69 @@ def run(month: str) -> None:
 @click.option("--limit", default=10, show_default=True)
 def hotspots(month: str, limit: int) -> None:
     from warehouse.publish import connect_read_only
+    from warehouse.queries import saved_queries
 
     when = _month(month)
+    queries = saved_queries()
     try:
         con = connect_read_only(_home().warehouse)
     except FileNotFoundError as exc:
         raise IstvFailure(str(exc)) from None
     with con:
-        cells = con.execute(
-            "SELECT rank, cell_id, cell_lat, cell_lon, ed_assaults, police_violence, combined "
-            "FROM hotspot_cells WHERE month = ? AND rank IS NOT NULL ORDER BY rank, cell_id LIMIT ?",
-            [when, limit],
-        ).fetchall()
-        venues = con.execute(
-            "SELECT rank, venue_name, ed_assaults, police_violence FROM hotspot_venues "
-            "WHERE month = ? AND rank IS NOT NULL ORDER BY rank, venue_name LIMIT ?",
-            [when, limit],
-        ).fetchall()
+        cells = con.execute(queries["top_cells"]["sql"], {"month": when}).fetchall()[:limit]
+        venues = con.execute(queries["top_venues"]["sql"], {"month": when}).fetchall()[:limit]
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
-    console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined"], cells))
+    console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells))
     console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
     console.print("Counts are rounded to 5; '—' marks a count of 1 to 7, suppressed.")
 
 
-@cli.command(help="Run SQL against the published warehouse, read-only.")
-@click.argument("sql")
-def query(sql: str) -> None:
+@cli.command(help="Run SQL or a saved query against the published warehouse, read-only.")
+@click.argument("sql", required=False)
+@click.option("--saved", help="Name of a saved query (see --list).")
+@click.option("--month", help="YYYY-MM, for saved queries that take one.")
+@click.option("--list", "list_saved", is_flag=True, help="List the saved queries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File for csv or parquet output (csv: default stdout).")
+def query(sql: str | None, saved: str | None, month: str | None, list_saved: bool, fmt: str, out: Path | None) -> None:
     from warehouse.publish import connect_read_only
+    from warehouse.queries import saved_queries
 
+    queries = saved_queries()
+    if list_saved:
+        console.print(_table("Saved queries", ["name", "what it shows"], [(n, q["description"]) for n, q in queries.items()]))
+        return
+    if bool(sql) == bool(saved):
+        raise click.UsageError("give either SQL or --saved NAME")
+    parameters = {}
+    if saved:
+        if saved not in queries:
+            raise IstvFailure(f"no saved query {saved!r}; `istv query --list` shows them")
+        sql = queries[saved]["sql"]
+        if "$month" in sql:
+            if not month:
+                raise IstvFailure(f"the saved query {saved!r} needs --month YYYY-MM")
+            parameters["month"] = _month(month)
+    if fmt == "parquet" and not out:
+        raise click.UsageError("--format parquet needs --out FILE")
     try:
         with connect_read_only(_home().warehouse) as con:
-            cursor = con.execute(sql)
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
+            frame = con.execute(sql, parameters).df()
     except FileNotFoundError as exc:
         raise IstvFailure(str(exc)) from None
     except Exception as exc:  # duckdb's errors already say what is wrong with the SQL
         raise IstvFailure(f"query failed: {exc}") from None
-    console.print(_table(None, columns, rows))
+    if fmt == "table":
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        console.print(_table(saved, list(frame.columns), rows))
+    elif fmt == "csv":
+        text = frame.to_csv(index=False)
+        out.write_text(text) if out else click.echo(text, nl=False)
+    else:
+        frame.to_parquet(out, index=False)
+    if out:
+        console.print(f"{len(frame)} rows written to {out}")
 
 
 def _table(title: str | None, columns: list[str], rows) -> Table:

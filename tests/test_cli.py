@@ -84,3 +84,22 @@ def test_run_hotspots_and_query(runner, istv_home):
     assert query.exit_code == 0 and "168" in query.output
     bad = runner.invoke(cli, ["query", "SELECT * FROM no_such_table"])
     assert bad.exit_code == 1 and "no_such_table" in bad.output
+
+
+@pytest.mark.slow
+def test_saved_queries_and_output_formats(runner, istv_home, tmp_path):
+    import pandas as pd
+
+    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
+    assert runner.invoke(cli, ["run", "--month", "2018-10"]).exit_code == 0
+    listed = runner.invoke(cli, ["query", "--list"])
+    assert listed.exit_code == 0 and "top_cells" in listed.output
+    needs_month = runner.invoke(cli, ["query", "--saved", "top_cells"])
+    assert needs_month.exit_code == 1 and "needs --month" in needs_month.output
+    out = tmp_path / "top.parquet"
+    saved = runner.invoke(cli, ["query", "--saved", "top_cells", "--month", "2018-10", "--format", "parquet", "--out", str(out)])
+    assert saved.exit_code == 0, saved.output
+    top = pd.read_parquet(out)
+    assert list(top["rank"])[:3] == sorted(top["rank"])[:3] and len(top) > 3
+    csv = runner.invoke(cli, ["query", "SELECT month, count(*) AS cells FROM hotspot_cells GROUP BY month", "--format", "csv"])
+    assert csv.exit_code == 0 and csv.output.splitlines()[0] == "month,cells"
