@@ -68,7 +68,7 @@ def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
 @click.option("--month", help="YYYY-MM; worked out from the rows when not given.")
 def ingest(file: Path, source: str, month: str | None) -> None:
     from pipelines.lib.extract import ExtractError, month_of, read_raw
-    from pipelines.lib.landing import place
+    from pipelines.lib.landing import DuplicateDelivery, place
     from schemas import schema_for_source
 
     schema = schema_for_source(source)
@@ -78,7 +78,11 @@ def ingest(file: Path, source: str, month: str | None) -> None:
     except ExtractError as exc:
         raise IstvFailure(str(exc)) from None
     home = _home()
-    delivery = place(home, source, when, file)
+    try:
+        delivery = place(home, source, when, file)
+    except DuplicateDelivery as exc:
+        _audit(home, "duplicate_refused", {"source": source, "month": f"{when:%Y-%m}", "file": file.name})
+        raise IstvFailure(str(exc)) from None
     _audit(home, "delivery", {"source": source, "month": f"{when:%Y-%m}", "file": delivery.path.name,
                               "size": delivery.size, "sha256": delivery.sha256,
                               "superseded": [d.sha256 for d in delivery.superseded]})
@@ -377,6 +381,7 @@ def quarantine_list() -> None:
 def demo(rows: int) -> None:
     from rich.progress import Progress
 
+    from pipelines.lib.landing import already_ingested, sha256_of
     from pipelines.lib.reference import POLICE_UK_DIR
     from pipelines.lib.secrets import generate_demo_keys
     from pipelines.synthetic import generate_month
@@ -394,7 +399,8 @@ def demo(rows: int) -> None:
             paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
             police_file = POLICE_UK_DIR / f"{month}-south-wales-street.csv" if police_source == "police_uk" else paths["police"]
             for source, file in (("ed", paths["ed"]), (police_source, police_file)):
-                ingest.callback(file=file, source=source, month=month)
+                if not already_ingested(home, source, sha256_of(file)):  # a second demo reuses its landing
+                    ingest.callback(file=file, source=source, month=month)
             progress.update(task, description=f"{month}: running through Dagster")
             result = run_month(when, home)
             if not result.success:

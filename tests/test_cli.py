@@ -44,11 +44,21 @@ def test_ingest_of_the_wrong_kind_of_file_says_what_is_wrong(runner, istv_home):
 def test_a_redelivery_supersedes_the_earlier_file(runner, istv_home, tmp_path):
     first = tmp_path / "oct.csv"
     first.write_bytes(POLICE_UK.read_bytes())
-    runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"])
-    runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"])
+    corrected = tmp_path / "oct-corrected.csv"
+    corrected.write_bytes(POLICE_UK.read_bytes().rsplit(b"\n", 2)[0] + b"\n")
+    assert runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"]).exit_code == 0
+    assert runner.invoke(cli, ["ingest", str(corrected), "--source", "police_uk"]).exit_code == 0
     landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1))
-    assert len(list(landed.glob("*.csv"))) == 1
+    assert [p.name for p in landed.glob("*.csv")] == ["oct-corrected.csv"]
     assert len(list((landed / "superseded").glob("*.csv"))) == 1
+
+
+def test_the_same_file_twice_is_refused(runner, istv_home):
+    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
+    again = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
+    assert again.exit_code == 1 and "already ingested for 2018-10" in again.output
+    log = (istv_home.audit / "log.jsonl").read_text()
+    assert '"duplicate_refused"' in log
 
 
 def test_bad_month_is_refused(runner):

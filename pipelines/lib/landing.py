@@ -39,7 +39,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class DuplicateDelivery(ValueError):
+    """The same bytes were delivered before; landing them again would double-count nothing but
+    hide a provider's mistake (a correction sent as the old file)."""
+
+
+def already_ingested(home: IstvHome, source: str, sha256: str) -> dict | None:
+    """The manifest of an earlier delivery (current or superseded) with these exact bytes."""
+    for manifest in home.landing.glob(f"{source}/*/**/*{MANIFEST_SUFFIX}"):
+        info = json.loads(manifest.read_text())
+        if info["sha256"] == sha256:
+            return info
+    return None
+
+
 def place(home: IstvHome, source: str, month: dt.date, file: Path) -> Delivery:
+    earlier = already_ingested(home, source, sha256_of(file))
+    if earlier:
+        raise DuplicateDelivery(
+            f"{file.name} is byte-for-byte the {source} extract already ingested for {earlier['month']} "
+            f"as {earlier['file']} (sha256 {earlier['sha256'][:16]}…); nothing to do. To correct a month, "
+            "ingest the corrected file"
+        )
     folder = home.landing_dir(source, month)
     folder.mkdir(parents=True, exist_ok=True)
     earlier_deliveries = tuple(current_deliveries(home, source, month))
