@@ -7,7 +7,8 @@ export ISTV_HOME ?= $(CURDIR)/istv_home
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test test-fast dagster-ui check-defs lock clean
+.PHONY: demo test test-fast bench dagster-ui check-defs lock clean
+SIZE ?= city
 
 $(BIN)/istv: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ test: $(BIN)/istv
 
 test-fast: $(BIN)/istv
 	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(BIN)/istv
+	$(BIN)/python -m benchmarks.run --size $(SIZE)
 
 check-defs: $(BIN)/istv
 	$(BIN)/dg check defs

@@ -153,6 +153,21 @@ def hotspots(month: str, limit: int) -> None:
     console.print("Counts are rounded to 5; '—' marks a count of 1 to 7, suppressed.")
 
 
+@cli.command(help="Write the month's hotspot report: one HTML file that opens offline.")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: $ISTV_HOME/reports/YYYY-MM.html")
+def report(month: str, out: Path | None) -> None:
+    from warehouse.report import ReportError, render_report
+
+    when = _month(month)
+    home = _home()
+    try:
+        path = render_report(home.warehouse, when, out or home.report_file(when))
+    except (FileNotFoundError, ReportError) as exc:
+        raise IstvFailure(str(exc)) from None
+    console.print(f"Report for {month}: {path}")
+
+
 @cli.command(help="Run SQL or a saved query against the published warehouse, read-only.")
 @click.argument("sql", required=False)
 @click.option("--saved", help="Name of a saved query (see --list).")
@@ -376,6 +391,39 @@ def quarantine_list() -> None:
     console.print(_table("Quarantined rows", ["source/month", "file", "reason", "rows"], rows))
 
 
+@quarantine.command("export", help="Decrypt a month's quarantined rows for the providing data officer to fix.")
+@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV to write (holds identifiers: keep it safe).")
+def quarantine_export(source: str, month: str, out: Path) -> None:
+    import pandas as pd
+
+    from pipelines.lib.quarantine import read_quarantine
+    from pipelines.lib.secrets import MissingKeyError, quarantine_cipher
+    from schemas import schema_for_source
+
+    when = _month(month)
+    home = _home()
+    files = sorted((home.quarantine / source / f"{when:%Y-%m}").glob("*.parquet.fernet"))
+    if not files:
+        raise IstvFailure(f"nothing quarantined for {source} {month}")
+    try:
+        cipher = quarantine_cipher(home)
+    except MissingKeyError as exc:
+        raise IstvFailure(str(exc)) from None
+    rows = pd.concat([read_quarantine(f, cipher) for f in files], ignore_index=True)
+    # Back to the provider's own column headers, so the fixed file can be ingested again.
+    headers = {f.name: f.header for f in schema_for_source(source).fields}
+    rows = rows.rename(columns=headers)[["source_line", "reasons", *headers.values()]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out, index=False)
+    out.chmod(0o600)
+    _audit(home, "quarantine_export", {"source": source, "month": f"{when:%Y-%m}", "rows": len(rows),
+                                       "files": [f.name for f in files], "out": out.name})
+    console.print(f"{len(rows)} quarantined rows written to {out} (identifiable: delete it once fixed)")
+    console.print("Fix the rows in the provider's system and deliver a corrected extract for the whole month.")
+
+
 @cli.command(help="The whole demo: throwaway keys, synthetic ED data with real police open data, run, top hotspots.")
 @click.option("--rows", default=1000, show_default=True, type=int, help="Synthetic ED rows a month.")
 def demo(rows: int) -> None:
@@ -408,6 +456,7 @@ def demo(rows: int) -> None:
             progress.advance(task)
     for month, _ in months[-2:]:
         hotspots.callback(month=month, limit=5)
+    report.callback(month=months[-1][0], out=None)
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
     console.print("Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")

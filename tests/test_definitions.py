@@ -26,6 +26,7 @@ EXPECTED_GRAPH = {
     "monthly_trend": {"joint_incidents"},
     "hidden_violence": {"joint_incidents"},
     "coverage": {"joint_incidents"},
+    "hotspot_report": {"hotspot_cells"},
 }
 
 

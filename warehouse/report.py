@@ -228,11 +228,23 @@ def text_colour(fill: str) -> str:
     return "#ffffff" if (0.299 * r + 0.587 * g + 0.114 * b) < 140 else "#1a1a1a"
 
 
-def _round_to(value: float, base: int = ROUNDING_BASE) -> int:
-    return max(base, int(round(value / base)) * base)
+def legend_values(vmin: int, vmax: int, steps: int = 5, root: bool = False) -> list[int]:
+    """Round values from the smallest published count to the largest, for a colour legend (never
+    a value below the smallest, which would suggest counts that cannot be published). Spaced on
+    a square-root scale when the colours are."""
+    f, inv = (math.sqrt, lambda v: v * v) if root else ((lambda v: v), (lambda v: v))
+    lo, hi = f(vmin), f(vmax)
+    values = {round(inv(lo + (hi - lo) * k / (steps - 1)) / ROUNDING_BASE) * ROUNDING_BASE for k in range(steps)}
+    return sorted(v for v in values | {vmin, vmax} if vmin <= v <= vmax)
 
 
 # --- the map --------------------------------------------------------------------------------
+#
+# Two panels in one SVG. On the left the whole area: every cell of the month, the actual hexagon
+# polygons. On the right the busiest part enlarged, drawn by re-using the left panel's cells
+# (<use>, scaled and clipped) so each cell exists once in the document. The top cells and venues
+# are marked on the enlarged panel and named in a column beside it, joined by leader lines, so
+# labels never overlap however tightly the hotspots cluster.
 
 
 @dataclass(frozen=True)
@@ -257,10 +269,10 @@ class Projection:
         return self.scale / KM_PER_DEGREE
 
 
-def fit_projection(points: Iterable[tuple[float, float]], width: float, height: float,
+def fit_projection(points: Iterable[tuple[float, float]], x0: float, y0: float, width: float, height: float,
                    min_extent_km: float = 2.0) -> Projection:
-    """Fit the points into width x height, centred; at least `min_extent_km` across so that one
-    or two cells do not fill the page."""
+    """Fit (lat, lon) points into the box at (x0, y0), centred; at least `min_extent_km` across so
+    that one or two cells do not fill the page."""
     points = list(points)
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
@@ -272,7 +284,7 @@ def fit_projection(points: Iterable[tuple[float, float]], width: float, height: 
     scale = min(width / lon_span, height / lat_span)
     lat_max = (min(lats) + max(lats)) / 2 + height / scale / 2
     lon_min = (min(lons) + max(lons)) / 2 - width / scale / cos0 / 2
-    return Projection(lat0=lat0, lon_min=lon_min, lat_max=lat_max, scale=scale, x0=0.0, y0=0.0)
+    return Projection(lat0=lat0, lon_min=lon_min, lat_max=lat_max, scale=scale, x0=x0, y0=y0)
 
 
 def nearest_place(lat: float, lon: float, places: Sequence[Place]) -> Place | None:
@@ -292,7 +304,7 @@ def nearest_place(lat: float, lon: float, places: Sequence[Place]) -> Place | No
 @dataclass
 class Hexagon:
     cell_id: str
-    points: str  # SVG polygon points
+    points: str  # SVG polygon points, in the whole-area panel
     fill: str
     suppressed: bool
     title: str
@@ -300,13 +312,14 @@ class Hexagon:
 
 @dataclass
 class Callout:
-    """A label in the column beside the map, joined to its cell or venue by a leader line."""
+    """A label in the column beside the map, joined to its marker by a leader line."""
 
     kind: str  # "cell" or "venue"
     text: str
-    rank: int | None
-    x: float  # the marker on the map
+    rank: int
+    x: float  # the marker: on the enlarged panel, or on the whole-area panel when outside it
     y: float
+    enlarged: bool = True
     label_y: float = 0.0
 
 
@@ -316,25 +329,56 @@ class LegendSwatch:
     label: str
 
 
+@dataclass(frozen=True)
+class Zoom:
+    """The enlarged panel: whole-area coordinates times `factor`, plus (dx, dy)."""
+
+    factor: float
+    dx: float
+    dy: float
+
+    def xy(self, x: float, y: float) -> tuple[float, float]:
+        return round(x * self.factor + self.dx, 1), round(y * self.factor + self.dy, 1)
+
+    def inverse(self, x: float, y: float) -> tuple[float, float]:
+        return round((x - self.dx) / self.factor, 1), round((y - self.dy) / self.factor, 1)
+
+
 @dataclass
 class HotspotMap:
     width: float
     height: float
-    map_width: float
-    map_height: float
+    top: float  # panels start below their titles
+    panel_height: float
+    overview_width: float
+    zoom_x: float
+    zoom_width: float
+    zoom: Zoom
+    zoom_box: tuple[float, float, float, float]  # the enlarged area, outlined on the whole-area panel
     label_x: float
     hexagons: list[Hexagon]
     callouts: list[Callout]
+    elsewhere_y: float | None  # heading over the labels of marks outside the enlarged area
     legend: list[LegendSwatch]
     legend_y: float
-    scale_bar: tuple[float, str]  # length in SVG units, label
+    scale_bars: list[tuple[float, float, float, str]]  # x (right end), y, length, label
     has_suppressed: bool
 
 
-MAP_WIDTH = 700.0
-LABEL_COLUMN = 280.0
+MAP_TOP = 22.0
+OVERVIEW_WIDTH = 400.0
+ZOOM_X = 416.0
+ZOOM_WIDTH = 330.0
+LABEL_X = 770.0
+MAP_SVG_WIDTH = 1000.0
+MAP_PADDING = 12.0
 LABEL_GAP = 20.0
-LEGEND_HEIGHT = 56.0
+LEGEND_HEIGHT = 58.0
+MAX_ZOOM = 12.0
+ZOOM_MIN_EXTENT_KM = 1.0
+# The enlarged panel shows the square of this side holding the most top cells and venues: a
+# city-centre cluster, rather than a box stretched to reach one outlying hotspot.
+ZOOM_WINDOW_KM = 2.0
 
 
 def spread_labels(ys: list[float], gap: float, top: float, bottom: float) -> list[float]:
@@ -356,83 +400,160 @@ def _cell_colour(combined: Count, vmax: int) -> str:
     return ramp_colour(math.sqrt(combined.number / vmax)) if vmax else RAMP[0]
 
 
-def _map_legend(vmax: int, has_suppressed: bool) -> list[LegendSwatch]:
+def _map_legend(vmin: int, vmax: int, has_suppressed: bool) -> list[LegendSwatch]:
     legend = []
     if vmax:
-        values = sorted({_round_to(vmax * t * t) for t in (0.2, 0.4, 0.6, 0.8, 1.0)})
-        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}") for v in values]
+        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}") for v in legend_values(vmin, vmax, root=True)]
     if has_suppressed:
         legend.append(LegendSwatch("url(#hatch)", f"suppressed (1–{SUPPRESSION_THRESHOLD})"))
     return legend
 
 
-def hotspot_map(cells: list[dict], top_venues: list[dict], places: Sequence[Place]) -> HotspotMap | None:
-    """Every cell of the month as its hexagon, shaded by the combined count; the top cells and
-    venues labelled in a column beside the map so that labels never overlap in the dense centre."""
-    if not cells:
-        return None
-    boundaries = {c["cell_id"]: h3.cell_to_boundary(c["cell_id"]) for c in cells}
-    by_id = {p.place_id: p for p in places}
-    venue_points = []
-    for venue in top_venues:
-        place = by_id.get(venue["venue_id"])
-        if place is not None and place.latitude is not None:
-            venue_points.append((venue, (place.latitude, place.longitude)))
-        elif venue.get("cell_id"):  # no coordinates in the register: the centre of its cell
-            venue_points.append((venue, h3.cell_to_latlng(venue["cell_id"])))
-    all_points = [p for b in boundaries.values() for p in b] + [p for _, p in venue_points]
+def _short(text: str, limit: int = 27) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-    n_labels = min(TOP_CELLS, sum(c["rank"] is not None for c in cells)) + len(venue_points)
-    aspect_height = MAP_WIDTH * 0.75
-    map_height = max(aspect_height, n_labels * LABEL_GAP + 40)
-    # Fit with a margin so hexagons at the edge are not cut.
-    projection = fit_projection(all_points, MAP_WIDTH - 40, map_height - 40)
-    projection = Projection(projection.lat0, projection.lon_min, projection.lat_max, projection.scale, 20.0, 20.0)
-    # Shrink the drawing to the height actually used when the area is wide rather than tall.
-    used = [projection.xy(lat, lon)[1] for lat, lon in all_points]
-    map_height = max(max(used) + 20, n_labels * LABEL_GAP + 40)
 
-    vmax = max((c["combined"] for c in cells if c["combined"] is not None and not c.get("combined_suppressed")),
-               default=0)
+def _hexagons(cells: list[dict], boundaries: dict[str, tuple], projection: Projection, vmax: int) -> list[Hexagon]:
     hexagons = []
     for cell in cells:
         combined = _count(cell, "combined")
-        pts = " ".join(f"{x},{y}" for x, y in (projection.xy(lat, lon) for lat, lon in boundaries[cell["cell_id"]]))
+        points = " ".join(f"{x},{y}" for x, y in (projection.xy(lat, lon) for lat, lon in boundaries[cell["cell_id"]]))
         rank = f"rank {cell['rank']}, " if cell["rank"] is not None else ""
         title = (f"{rank}combined {count_text(combined)}; ED {count_text(_count(cell, 'ed_assaults'))}; "
                  f"police {count_text(_count(cell, 'police_violence'))}")
-        hexagons.append(Hexagon(cell["cell_id"], pts, _cell_colour(combined, vmax), combined.number is None, title))
-    # Suppressed first so that coloured cells are drawn on top of their hatched neighbours' edges.
+        hexagons.append(Hexagon(cell["cell_id"], points, _cell_colour(combined, vmax), combined.number is None, title))
+    # Suppressed first, so coloured cells are drawn over their hatched neighbours' edges.
     hexagons.sort(key=lambda h: not h.suppressed)
+    return hexagons
 
-    callouts = []
-    for cell in cells[:TOP_CELLS]:
-        if cell["rank"] is None:
-            continue
-        x, y = projection.xy(*h3.cell_to_latlng(cell["cell_id"]))
-        callouts.append(Callout("cell", cell["_place_name"], int(cell["rank"]), x, y))
-    for venue, (lat, lon) in venue_points:
-        x, y = projection.xy(lat, lon)
-        callouts.append(Callout("venue", venue["venue_name"], int(venue["rank"]), x, y))
-    callouts.sort(key=lambda c: c.y)
-    for callout, y in zip(callouts, spread_labels([c.y for c in callouts], LABEL_GAP, 16, map_height - 16)):
+
+def busiest_group(points: list[tuple[float, float]], window: float) -> list[int]:
+    """Indices of the points in the `window`-sided square (centred on one of them) that holds the
+    most; the earliest centre wins a tie, so with points in rank order the top cell is favoured."""
+    best: list[int] = []
+    for cx, cy in points:
+        group = [j for j, (x, y) in enumerate(points) if abs(x - cx) <= window / 2 and abs(y - cy) <= window / 2]
+        if len(group) > len(best):
+            best = group
+    return best
+
+
+def _fit_zoom(points: list[tuple[float, float]], panel_height: float, units_per_km: float) -> Zoom:
+    """Enlarge the whole-area points to fill the right-hand panel."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    min_extent = ZOOM_MIN_EXTENT_KM * units_per_km
+    width = max(max(xs) - min(xs), min_extent) * 1.15
+    height = max(max(ys) - min(ys), min_extent) * 1.15
+    factor = min((ZOOM_WIDTH - 2 * MAP_PADDING) / width, (panel_height - 2 * MAP_PADDING) / height, MAX_ZOOM)
+    factor = max(factor, 1.0)
+    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    return Zoom(factor, ZOOM_X + ZOOM_WIDTH / 2 - factor * cx, MAP_TOP + panel_height / 2 - factor * cy)
+
+
+def _place_callouts(callouts: list[Callout], panel_height: float) -> float | None:
+    """Label positions in the column: marks on the enlarged panel beside their markers (leader
+    lines), then, under a heading, those outside it in rank order. Returns the heading's y."""
+    enlarged = sorted((c for c in callouts if c.enlarged), key=lambda c: c.y)
+    elsewhere = sorted((c for c in callouts if not c.enlarged), key=lambda c: (c.kind, c.rank))
+    bottom = MAP_TOP + panel_height - 12
+    reserved = (len(elsewhere) + 1) * LABEL_GAP if elsewhere else 0
+    for callout, y in zip(enlarged, spread_labels([c.y for c in enlarged], LABEL_GAP, MAP_TOP + 12, bottom - reserved)):
         callout.label_y = round(y, 1)
+    for i, callout in enumerate(elsewhere):
+        callout.label_y = round(bottom - (len(elsewhere) - 1 - i) * LABEL_GAP, 1)
+    callouts[:] = enlarged + elsewhere
+    return round(bottom - len(elsewhere) * LABEL_GAP, 1) if elsewhere else None
 
+
+def _scale_bar(units_per_km: float, right: float, y: float) -> tuple[float, float, float, str]:
+    """A round distance about a fifth of the panel wide."""
+    km = next((k for k in (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10) if k * units_per_km >= 50), 10)
+    return right, y, round(km * units_per_km, 1), (f"{km:g} km" if km >= 1 else f"{km * 1000:g} m")
+
+
+def _venue_points(venues: list[dict], places: Sequence[Place]) -> list[tuple[dict, tuple[float, float]]]:
+    """Where to mark each venue: its register coordinates, else the centre of its cell."""
+    by_id = {p.place_id: p for p in places}
+    points = []
+    for venue in venues:
+        place = by_id.get(venue["venue_id"])
+        if place is not None and place.latitude is not None:
+            points.append((venue, (place.latitude, place.longitude)))
+        elif venue.get("cell_id"):
+            points.append((venue, h3.cell_to_latlng(venue["cell_id"])))
+    return points
+
+
+def _callouts(labels: list[tuple[str, str, int]], marked: list[tuple[float, float]], zoom: Zoom,
+              panel_height: float) -> list[Callout]:
+    """A callout per (kind, name, rank), marked on the enlarged panel when it shows the place and
+    on the whole-area panel otherwise."""
+    callouts = []
+    for (kind, name, rank), (x, y) in zip(labels, marked):
+        zx, zy = zoom.xy(x, y)
+        inside = ZOOM_X + 8 <= zx <= ZOOM_X + ZOOM_WIDTH - 8 and MAP_TOP + 8 <= zy <= MAP_TOP + panel_height - 8
+        callouts.append(Callout(kind, _short(name), int(rank), *((zx, zy) if inside else (x, y)), enlarged=inside))
+    return callouts
+
+
+def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[dict],
+                places: Sequence[Place]) -> HotspotMap | None:
+    """Every cell of the month as its hexagon, shaded by the combined count, with the top cells
+    and venues marked and named on an enlarged panel of the busiest area."""
+    if not cells:
+        return None
+    boundaries = {c["cell_id"]: h3.cell_to_boundary(c["cell_id"]) for c in cells}
+    venue_points = _venue_points(top_venues, places)
+    top_cells = [c for c in cells if c["cell_id"] in cell_names]
+
+    # The whole-area panel: every cell (and venue marker) fitted into a square.
+    all_points = [p for b in boundaries.values() for p in b] + [p for _, p in venue_points]
+    inner = OVERVIEW_WIDTH - 2 * MAP_PADDING
+    projection = fit_projection(all_points, MAP_PADDING, MAP_TOP + MAP_PADDING, inner, inner)
+    used = [projection.xy(lat, lon)[1] for lat, lon in all_points]
+    labels = [("cell", cell_names[c["cell_id"]], c["rank"]) for c in top_cells]
+    labels += [("venue", v["venue_name"] or v["venue_id"], v["rank"]) for v, _ in venue_points]
+    # As tall as the area needs, and tall enough for every label in the column.
+    panel_height = max(max(used) - MAP_TOP + MAP_PADDING, (len(labels) + 1) * LABEL_GAP + 24, 240.0)
+
+    # The enlarged panel: the busiest cluster of top cells and venues.
+    marked = [projection.xy(*h3.cell_to_latlng(c["cell_id"])) for c in top_cells]
+    marked += [projection.xy(lat, lon) for _, (lat, lon) in venue_points]
+    group = busiest_group(marked, ZOOM_WINDOW_KM * projection.units_per_km) if marked else []
+    focus = [marked[i] for i in group]
+    focus += [projection.xy(lat, lon) for i in group if i < len(top_cells)
+              for lat, lon in boundaries[top_cells[i]["cell_id"]]]
+    zoom = _fit_zoom(focus or [projection.xy(*all_points[0])], panel_height, projection.units_per_km)
+    x0, y0 = zoom.inverse(ZOOM_X, MAP_TOP)
+    x1, y1 = zoom.inverse(ZOOM_X + ZOOM_WIDTH, MAP_TOP + panel_height)
+
+    callouts = _callouts(labels, marked, zoom, panel_height)
+    elsewhere_y = _place_callouts(callouts, panel_height)
+    published = [c["combined"] for c in cells if c["combined"] and not c.get("combined_suppressed")]
+    vmin, vmax = min(published, default=0), max(published, default=0)
+    hexagons = _hexagons(cells, boundaries, projection, vmax)
     has_suppressed = any(h.suppressed for h in hexagons)
-    km = 1.0 if projection.units_per_km * 1.0 < MAP_WIDTH / 3 else 0.5
+    bottom = MAP_TOP + panel_height
     return HotspotMap(
-        width=MAP_WIDTH + LABEL_COLUMN, height=map_height + LEGEND_HEIGHT, map_width=MAP_WIDTH,
-        map_height=map_height, label_x=MAP_WIDTH + 24, hexagons=hexagons, callouts=callouts,
-        legend=_map_legend(vmax, has_suppressed), legend_y=map_height + 12,
-        scale_bar=(round(projection.units_per_km * km, 1), f"{km:g} km"), has_suppressed=has_suppressed,
+        width=MAP_SVG_WIDTH, height=bottom + LEGEND_HEIGHT, top=MAP_TOP, panel_height=panel_height,
+        overview_width=OVERVIEW_WIDTH, zoom_x=ZOOM_X, zoom_width=ZOOM_WIDTH, zoom=zoom,
+        zoom_box=(max(x0, 0.0), max(y0, MAP_TOP), min(x1, OVERVIEW_WIDTH) - max(x0, 0.0), min(y1, bottom) - max(y0, MAP_TOP)),
+        label_x=LABEL_X, hexagons=hexagons, callouts=callouts, elsewhere_y=elsewhere_y,
+        legend=_map_legend(vmin, vmax, has_suppressed), legend_y=bottom + 12,
+        scale_bars=[_scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 14, bottom - 12),
+                    _scale_bar(projection.units_per_km * zoom.factor, ZOOM_X + ZOOM_WIDTH - 14, bottom - 12)],
+        has_suppressed=has_suppressed,
     )
 
 
-def _label_cells(cells: list[dict], places: Sequence[Place]) -> None:
-    """Name each top cell after the nearest gazetteer venue or street to its centre (public names)."""
-    for cell in cells:
-        place = nearest_place(*h3.cell_to_latlng(cell["cell_id"]), places) if cell["rank"] is not None else None
-        cell["_place_name"] = place.name if place else cell["cell_id"]
+def top_cell_names(cells: list[dict], places: Sequence[Place]) -> dict[str, str]:
+    """The top ranked cells (cells come in rank order), each named after the gazetteer venue or
+    street nearest its centre: public names that say where the cell is, not who was there."""
+    names = {}
+    for cell in [c for c in cells if c["rank"] is not None][:TOP_CELLS]:
+        place = nearest_place(*h3.cell_to_latlng(cell["cell_id"]), places)
+        names[cell["cell_id"]] = place.name if place else cell["cell_id"]
+    return names
 
 
 # --- hour of the week -----------------------------------------------------------------------
@@ -469,7 +590,8 @@ class HeatMap:
 def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun: str) -> HeatMap:
     """7 x 24 grid, Monday at the top; colour by count, '•' on grey for a suppressed hour."""
     cell_w, cell_h, left, top = 36.0, 28.0, 44.0, 22.0
-    vmax = max((r[column] for r in hours if r[column] is not None and not r.get(f"{column}_suppressed")), default=0)
+    published = [r[column] for r in hours if r[column] and not r.get(f"{column}_suppressed")]
+    vmax = max(published, default=0)
     cells = []
     for row in hours:
         count = _count(row, column)
@@ -485,8 +607,7 @@ def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun
                               f"{when}: {count_text(count)} {noun}"))
     legend = [LegendSwatch(ZERO_FILL, "none")]
     if vmax:
-        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}") for v in
-                   sorted({_round_to(vmax * t) for t in (0.25, 0.5, 0.75, 1.0)})]
+        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}") for v in legend_values(min(published), vmax, steps=4)]
     has_suppressed = any(c.text == "•" for c in cells)
     if has_suppressed:
         legend.append(LegendSwatch(SUPPRESSED_FILL, f"• suppressed (1–{SUPPRESSION_THRESHOLD})"))
@@ -514,7 +635,7 @@ def nice_ticks(vmax: float, target: int = 5) -> list[int]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(s * power for s in (1, 2, 5, 10) if s * power >= raw)
     step = max(int(step), 1)
-    return list(range(0, int(math.ceil(vmax / step)) * step + 1, step))
+    return list(range(0, math.ceil(vmax / step) * step + 1, step))
 
 
 @dataclass
@@ -588,7 +709,7 @@ def trend_chart(rows: list[dict], month: dt.date) -> LineChart:
     return LineChart(
         width=width, height=height, left=left, right=right, top=top, bottom=bottom,
         y_ticks=[(y_of(t), f"{t:,}") for t in ticks],
-        x_ticks=[(x_of(i), f"{m:%b}" + (f" {m:%y}" if m.month == 1 or i == 0 else "")) for i, m in enumerate(months)],
+        x_ticks=[(x_of(i), f"{m:%b %Y}" if m.month == 1 or i == 0 else f"{m:%b}") for i, m in enumerate(months)],
         series=series, table=table,
     )
 
@@ -637,6 +758,12 @@ def method_chart(rows: list[dict]) -> BarChart:
 # --- venues, hidden violence, coverage ------------------------------------------------------
 
 
+def _ranked_venues(venues: list[dict]) -> list[dict]:
+    """Venues with a published, non-zero ED count, best first (a venue with 0 ED assaults still
+    gets a rank in the table, but it is not a 'top venue')."""
+    return [v for v in venues if v["rank"] is not None and (v["ed_assaults"] or 0) > 0]
+
+
 def _change(this: Count, last: Count | None, last_published: bool) -> str:
     if not last_published:
         return "—"
@@ -653,7 +780,7 @@ def venue_rows(venues: list[dict], previous: list[dict] | None) -> list[dict]:
     no row last month, '—' when either month's count is suppressed (a change would reveal it)."""
     last = {v["venue_id"]: _count(v, "ed_assaults") for v in previous or []}
     last_published = bool(previous)
-    ranked = [v for v in venues if v["rank"] is not None and v["rank"] <= TOP_VENUE_ROWS]
+    ranked = [v for v in _ranked_venues(venues) if v["rank"] <= TOP_VENUE_ROWS]
     rows = []
     for venue in ranked:
         ed = _count(venue, "ed_assaults")
@@ -717,14 +844,12 @@ def coverage_rows(rows: list[dict]) -> list[dict]:
 # --- assembling the page --------------------------------------------------------------------
 
 
-def _top_cell_rows(cells: list[dict]) -> list[dict]:
+def _top_cell_rows(cells: list[dict], names: dict[str, str]) -> list[dict]:
     rows = []
-    for cell in cells[:TOP_CELLS]:
-        if cell["rank"] is None:
-            continue
+    for cell in (c for c in cells if c["cell_id"] in names):
         z = cell.get("gi_star_z")
         rows.append({
-            "rank": cell["rank"], "place": cell["_place_name"], "ed": show(_count(cell, "ed_assaults")),
+            "rank": cell["rank"], "place": names[cell["cell_id"]], "ed": show(_count(cell, "ed_assaults")),
             "police": show(_count(cell, "police_violence")), "combined": show(_count(cell, "combined")),
             "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
         })
@@ -735,8 +860,8 @@ def _headline(data: MonthData) -> dict:
     row = next((r for r in data.trend if r["month"] == data.month), None)
     cells = data.cells or []
     return {
-        "ed": show(_count(row, "ed_assaults")),
-        "police": show(_count(row, "police_violence")),
+        "ed": _count(row, "ed_assaults"),
+        "police": _count(row, "police_violence"),
         "from_cells": data.trend_source == "hotspot_cells",
         "cells": len(cells),
         "cells_suppressed": sum(1 for c in cells if c["combined"] is None),
@@ -747,9 +872,9 @@ def _headline(data: MonthData) -> dict:
 def build_context(data: MonthData, places: Sequence[Place]) -> dict:
     """Everything the template draws, already positioned and coloured."""
     cells = data.cells or []
-    _label_cells(cells, places)
+    names = top_cell_names(cells, places)
     venues = data.venues or []
-    markers = [v for v in venues if v["rank"] is not None][:TOP_VENUE_MARKERS]
+    markers = _ranked_venues(venues)[:TOP_VENUE_MARKERS]
     hours = data.hours or []
     heat_maps = []
     if hours:
@@ -767,8 +892,8 @@ def build_context(data: MonthData, places: Sequence[Place]) -> dict:
         "threshold": SUPPRESSION_THRESHOLD,
         "rounding": ROUNDING_BASE,
         "cell_area_km2": round(h3.average_hexagon_area(resolution, "km^2"), 2) if resolution is not None else 0.1,
-        "map": hotspot_map(cells, markers, places),
-        "top_cells": _top_cell_rows(cells),
+        "map": hotspot_map(cells, names, markers, places),
+        "top_cells": _top_cell_rows(cells, names),
         "published": data.tables,
         "heat_maps": heat_maps,
         "police_hours_empty": bool(hours) and not _any_police_hours(hours),
@@ -776,7 +901,7 @@ def build_context(data: MonthData, places: Sequence[Place]) -> dict:
         "trend_from_cells": data.trend_source == "hotspot_cells",
         "methods": method_chart(data.methods) if data.methods else None,
         "venues": venue_rows(venues, data.previous_venues),
-        "venues_suppressed": sum(1 for v in venues if v["rank"] is None),
+        "venues_suppressed": sum(1 for v in venues if v.get("ed_assaults_suppressed")),
         "venues_previous_published": bool(data.previous_venues),
         "hidden": hidden_violence(data.hidden),
         "coverage": coverage_rows(data.coverage or []),

@@ -8,6 +8,7 @@ Names are checked too: a file, table or column named with an identifier is repor
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -21,9 +22,13 @@ _VECTORS_PER_CHUNK = 32  # DuckDB vectors hold 2,048 rows
 _MAX_LINE = 1 << 20  # longer lines are read in pieces
 _BLOCK = 1 << 20
 _SEPARATORS = (b"\n", b"\x00", b" ")  # where a binary block may be cut without splitting a value
+# Control characters and undecodable bytes (U+FFFD) end a printable run.
+_PRINTABLE_RUN = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f\ufffd]{8,}")
 
 
 def scan_path(path: Path, scanner: LeakScanner) -> list[tuple[str, Finding]]:
+    """(location, finding) for a file, every file under a folder, or every table of a DuckDB
+    warehouse; the location is the file or "file::table". Values are never returned."""
     path = Path(path)
     if path.is_file():
         root, files = path.parent, [path]
@@ -90,18 +95,17 @@ def _scan_duckdb(file: Path, label: str, scanner: LeakScanner) -> list[tuple[str
             name_findings = _name_findings(name, scanner, "table name")
             where = f"{label}::{'[table name withheld]' if name_findings else name}"
             # Table and column descriptions are metadata analysts read, so they are checked too.
-            comments = [("table comment", comment)] + con.execute(
+            findings = list(name_findings)
+            if comment:
+                findings += scanner.scan_text(comment, "table comment")
+            described = con.execute(
                 "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-                "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+                "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL AND comment <> ''",
                 [schema, table],
             ).fetchall()
-            findings = list(name_findings)
-            for column, text in comments:
-                if text:
-                    if column != "table comment":
-                        withheld = _name_findings(column, scanner, "column name")
-                        column = f"{'[column name withheld]' if withheld else column} comment"
-                    findings += scanner.scan_text(text, column)
+            for column, text in described:
+                withheld = _name_findings(column, scanner, "column name")
+                findings += scanner.scan_text(text, f"{'[column name withheld]' if withheld else column} comment")
             result = con.execute(f"SELECT * FROM {_quote(schema)}.{_quote(table)}")
             while len(chunk := result.fetch_df_chunk(_VECTORS_PER_CHUNK)):
                 findings += scanner.scan_frame(chunk)
@@ -131,6 +135,12 @@ def _scan_text_file(file: Path, label: str, scanner: LeakScanner) -> list[Findin
     return _merge(findings)
 
 
+def _strings(block: bytes) -> str:
+    """The printable runs of 8 or more characters, one a line, as `strings -n 8` shows them.
+    Shorter runs in compressed or numeric data match the patterns by chance ("CK47fP")."""
+    return "\n".join(_PRINTABLE_RUN.findall(block.decode("utf-8", errors="replace")))
+
+
 def _scan_binary(file: Path, label: str, scanner: LeakScanner) -> list[Finding]:
     """Strings in binary files (SQLite event logs, ...) as text, block by block; a block ends at
     a separator so that no value is split between two blocks."""
@@ -141,8 +151,8 @@ def _scan_binary(file: Path, label: str, scanner: LeakScanner) -> list[Finding]:
             block = carry + block
             cut = max(block.rfind(s, max(0, len(block) - 4096)) for s in _SEPARATORS) + 1 or len(block)
             block, carry = block[:cut], block[cut:]
-            findings += scanner.scan_text(block.decode("utf-8", errors="ignore"), f"{label}@{offset}")
+            findings += scanner.scan_text(_strings(block), f"{label}@{offset}")
             offset += len(block)
         if carry:
-            findings += scanner.scan_text(carry.decode("utf-8", errors="ignore"), f"{label}@{offset}")
+            findings += scanner.scan_text(_strings(carry), f"{label}@{offset}")
     return _merge(findings)

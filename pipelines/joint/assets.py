@@ -14,6 +14,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     MaterializeResult,
+    MetadataValue,
     asset,
     multi_asset,
 )
@@ -22,6 +23,7 @@ from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
 from warehouse.publish import publish
+from warehouse.report import render_report
 from warehouse.tables import build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
@@ -148,6 +150,16 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
             check_results=[AssetCheckResult(asset_key=spec.name, check_name="disclosure_control", passed=True,
                                             metadata=checks[spec.name].as_metadata())],
         )
+
+
+@asset(group_name="reports", partitions_def=monthly_partitions, deps=[AssetKey("hotspot_cells")], kinds={"html"})
+def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
+    """The month's hotspot report for the community safety board: one self-contained HTML file
+    (map of hotspot cells, hour-of-week heat map, trend, methods, venues, hidden violence,
+    coverage) that opens offline, rendered from the published warehouse only."""
+    month = month_of_partition(context.partition_key)
+    out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month))
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(out)), "bytes": out.stat().st_size})
 
 
 def _suppressed(table: pd.DataFrame) -> int:

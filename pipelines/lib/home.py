@@ -55,6 +55,9 @@ class IstvHome:
     def dagster(self) -> Path:
         return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.root / "dagster"
 
+    def report_file(self, month: dt.date) -> Path:
+        return self.root / "reports" / f"{month:%Y-%m}.html"
+
     def landing_dir(self, source: str, month: dt.date) -> Path:
         return self.landing / source / f"{month:%Y-%m}"
 

@@ -1,5 +1,10 @@
 """Dagster's instance (run history, event logs) lives in $ISTV_HOME/dagster unless DAGSTER_HOME
-is set; it is written with telemetry off and one writer to the warehouse at a time."""
+is set; it is written with telemetry off.
+
+One writer at a time is guaranteed by the publish lock (warehouse/publish.py), an OS file lock
+that dies with its process. A Dagster pool limit on `warehouse` would also serialise publishes,
+but a run killed with SIGKILL keeps its pool slot in the instance and every later run waits for
+it forever; deployments with a daemon and run monitoring may add `concurrency: pools:` here."""
 
 from __future__ import annotations
 
@@ -9,12 +14,9 @@ from pathlib import Path
 from pipelines.lib.home import IstvHome
 
 DAGSTER_YAML = """\
-# Written by istv. Nothing phones home; one run at a time writes the warehouse.
+# Written by istv. Nothing phones home.
 telemetry:
   enabled: false
-concurrency:
-  pools:
-    default_limit: 1
 """
 
 

@@ -1,4 +1,4 @@
-SELECT month, place_id AS venue_id, any_value(place_name) AS venue_name, any_value(cell_id) AS cell_id,
+SELECT month, place_id AS venue_id, min(place_name) AS venue_name, min(cell_id) AS cell_id,
        count(*) FILTER (WHERE source = 'ed') AS ed_assaults,
        count(*) FILTER (WHERE source IN ('police', 'police_uk')) AS police_violence
 FROM joint_incidents

@@ -1,0 +1,403 @@
+"""Detectors for identifiable values that must never leave the landing zone.
+
+A LeakScanner looks for NHS numbers, full postcodes, UK phone numbers, e-mail addresses, full
+dates, the input's own identifiers and free text in data frames, column values and text (log
+lines, event-log metadata, validation results). A Finding says what kind of value was found,
+where and how often, never the value itself, so findings are safe to print, log and store.
+
+Pure: no file I/O and no logging (warehouse/scan.py walks files and warehouses).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anonymise.generalise import postcode_district
+from anonymise.nhs_number import is_valid_nhs_number
+
+KINDS = ("nhs_number", "postcode", "phone", "email", "date_of_birth", "known_identifier", "free_text")
+WITHHELD_COLUMN = "[column name withheld]"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    column: str  # column name, or where in the text ("text", "file:line")
+    count: int  # values (in a column) or matches (in text); never the values themselves
+
+    def __str__(self) -> str:
+        place = "text" if self.column == "text" else f"column {self.column}"
+        return f"{self.kind} in {place}: {self.count} value{'' if self.count == 1 else 's'}"
+
+
+# ---- Patterns ----
+# A match must be a whole token: not touching a letter or digit, nor joined to one by . _ / + -.
+# Decimals, versions, UUIDs, file names and base64 or Fernet ciphertext are single tokens, and a
+# chance digit run inside one ("51.4816545678", "...-0123-4567-...") is not an identifier.
+_JOIN = r"[._/+-]"
+_START = rf"(?<![0-9A-Za-z])(?<![0-9A-Za-z]{_JOIN})"
+_END = rf"(?![0-9A-Za-z])(?!{_JOIN}[0-9A-Za-z])"
+# ISO timestamps run straight on into their time: "2026-08-15T23:10".
+_DATE_END = rf"(?:(?=[Tt]\d)|{_END})"
+
+# 10 digits, or 3-3-4 with one kind of separator; ".0" is an NHS number that became a float.
+_NHS = re.compile(_START + r"(\d{3}([ -]?)\d{3}\2\d{4})(\.0+)?" + _END)
+# Full unit postcode only; the inward code's letters never include C I K M O V.
+_POSTCODE = re.compile(_START + r"[A-Z]{1,2}\d[A-Z\d]?[ \t]{0,2}\d[ABD-HJLNP-UW-Z]{2}" + _END, re.I)
+# +44 / 0044 (maybe with "(0)") or a trunk 0 (maybe in brackets), then the number in groups;
+# the digit count and first digit are checked in _is_uk_phone.
+_PHONE = re.compile(
+    _START + r"(?:(?:\+|00)44[ -]?(?:\(0\)[ -]?)?|\(?0)\d{2,5}\)?(?:[ -]?\d){5,8}" + _END
+)
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_ISO_DATE = re.compile(_START + r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _DATE_END)
+_DMY_DATE = re.compile(_START + r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_NAMED_DATE = re.compile(
+    _START + r"(\d{1,2})(?:st|nd|rd|th)?[ -]+(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may"
+    r"|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?[ -]+(\d{4})"
+    + _DATE_END,
+    re.I,
+)
+_TIME = re.compile(r"[Tt ](\d{1,2}):(\d{2})(?::(\d{2}))?")
+_BIRTH_COLUMN = re.compile(r"birth|(?<![a-z])dob(?![a-z])", re.I)
+
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits, any script
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# Digests and H3 cells: only ever compared whole with known identifiers, never searched inside.
+_MACHINE_HEX = re.compile(r"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{15,}")
+_LETTER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_MIN_IDENTIFIER = 5  # shorter identifiers would match ordinary words and codes
+
+
+def _is_uk_phone(match: str) -> bool:
+    """10 or 9 digits after the trunk 0, starting as UK numbers do (01, 02, 03, 05, 07, 08)."""
+    digits = re.sub(r"\D", "", match)
+    if match.startswith("+"):
+        digits = digits[2:]
+    elif match.startswith("0044"):
+        digits = digits[4:]
+    national = digits.removeprefix("0")  # the trunk 0, or a "(0)" after +44
+    return len(national) in (9, 10) and national[0] in "123578"
+
+
+@dataclass(frozen=True)
+class _DateHit:
+    date: dt.date
+    time: tuple[int, int, int] | None  # a time of day written straight after the date
+    iso: bool
+    short_dotted: bool  # "3.11.24": as likely a version number as a date
+
+    @property
+    def month_key(self) -> bool:
+        return self.date.day == 1 and self.time in (None, (0, 0, 0))
+
+
+def _real_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _find_dates(text: str, today: dt.date) -> Iterator[_DateHit]:
+    def hit(m: re.Match, date: dt.date | None, iso: bool, short_dotted: bool = False):
+        if date is None:
+            return None
+        time = _TIME.match(text, m.end())
+        parts = tuple(int(p or 0) for p in time.groups()) if time else None
+        return _DateHit(date, parts, iso, short_dotted)
+
+    found = []
+    for m in _ISO_DATE.finditer(text):
+        found.append(hit(m, _real_date(int(m[1]), int(m[3]), int(m[4])), iso=True))
+    for m in _DMY_DATE.finditer(text):
+        year = int(m[4])
+        if len(m[4]) == 2:  # "87" is 1987, "24" is 2024: birthdays are in the past
+            year += 2000 if 2000 + year <= today.year else 1900
+        # Day first as in the UK; month first too, as US-formatted exports do.
+        date = _real_date(year, int(m[3]), int(m[1])) or _real_date(year, int(m[1]), int(m[3]))
+        found.append(hit(m, date, iso=False, short_dotted=m[2] == "." and len(m[4]) == 2))
+    for m in _NAMED_DATE.finditer(text):
+        month = _MONTHS.index(m[2][:3].lower()) + 1
+        found.append(hit(m, _real_date(int(m[3]), month, int(m[1])), iso=False))
+    return (h for h in found if h is not None)
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _collapse(text: str) -> str:
+    return " ".join(_normal(text).split())
+
+
+class LeakScanner:
+    """Finds identifiable values. Known identifiers are kept only as salted SHA-256 digests."""
+
+    def __init__(
+        self,
+        known_identifiers: Iterable[str] = (),
+        max_code_length: int = 40,
+        allowed_text: Iterable[str] = (),
+        date_columns_allowed: Iterable[str] = ("month",),
+    ):
+        self.max_code_length = max_code_length
+        self._allowed = frozenset(_collapse(str(t)) for t in allowed_text)
+        vocabulary = {t for text in self._allowed for t in _TOKEN.findall(text)}
+        self._date_columns = frozenset(c.casefold() for c in date_columns_allowed)
+        # Dates still to come are deadlines (an agreement's review date), not birthdays; public
+        # dates given in allowed_text (when an agreement came into force) are allowed too.
+        self._today = dt.date.today()
+        self._public_dates = frozenset(
+            h.date for text in self._allowed for h in _find_dates(text, self._today)
+        )
+        # A fresh salt per scanner: digests cannot be looked up in precomputed tables or linked
+        # between scanners. (Short or guessable identifiers such as NHS numbers could still be
+        # brute-forced from a pickled scanner, so scanners are not persisted.)
+        self._salt = os.urandom(16)
+        self._whole: set[bytes] = set()  # must start and end on token boundaries
+        self._prefix: set[bytes] = set()  # may also start a longer token ("EDPLANT7731B")
+        # Every identifier's first five characters: one digest per token start rules out almost
+        # every place in a text before each identifier length is tried there.
+        self._heads: set[bytes] = set()
+        whole_lengths: set[int] = set()
+        prefix_lengths: set[int] = set()
+        for raw in known_identifiers:
+            for normalised, prefixable in _identifier_forms(raw, vocabulary):
+                self._whole.add(self._digest(normalised))
+                self._heads.add(self._digest(normalised[:_MIN_IDENTIFIER]))
+                whole_lengths.add(len(normalised))
+                if prefixable:
+                    self._prefix.add(self._digest(normalised))
+                    prefix_lengths.add(len(normalised))
+        self._whole_lengths = frozenset(whole_lengths)
+        self._prefix_lengths = frozenset(prefix_lengths)
+        self._lengths = sorted(whole_lengths, reverse=True)  # longest match first
+
+    def _digest(self, normalised: str) -> bytes:
+        return hashlib.sha256(self._salt + normalised.encode()).digest()
+
+    # ---- Public API ----
+    def scan_values(self, column: str, values: Iterable[object]) -> list[Finding]:
+        distinct: Counter[object] = Counter()
+        unhashable = []  # lists and dicts from nested columns
+        for value in values:
+            try:
+                distinct[value] += 1
+            except TypeError:
+                unhashable.append((value, 1))
+        return self._scan_distinct(str(column), [*distinct.items(), *unhashable])
+
+    def scan_frame(self, frame: pd.DataFrame) -> list[Finding]:
+        findings = []
+        for position, name in enumerate(frame.columns):
+            findings += self._scan_distinct(str(name), _distinct(frame.iloc[:, position]))
+        return findings
+
+    def scan_text(self, text: str, where: str = "text") -> list[Finding]:
+        hits = self._text_hits(text, column=None)
+        return [Finding(k, where, hits[k]) for k in KINDS if hits[k]]
+
+    # ---- Values ----
+    def _scan_distinct(self, column: str, counted: Iterable[tuple[object, int]]) -> list[Finding]:
+        """Each distinct value is examined once and counted as often as it occurs."""
+        label, findings = self._column_label(column)
+        counts: Counter[str] = Counter()
+        for value, n in counted:
+            for kind in self._value_kinds(column, value):
+                counts[kind] += n
+        return findings + [Finding(k, label, counts[k]) for k in KINDS if counts[k]]
+
+    def _column_label(self, column: str) -> tuple[str, list[Finding]]:
+        """A column named with a value (a headerless extract, a pivot) must not be reported by name."""
+        hits = self._text_hits(column, column=None)
+        if not hits:
+            return column, []
+        return WITHHELD_COLUMN, [Finding(k, WITHHELD_COLUMN, 1) for k in KINDS if hits[k]]
+
+    def _value_kinds(self, column: str, value: object) -> set[str]:
+        if isinstance(value, str):
+            return self._string_kinds(column, value)
+        if value is None or value is pd.NA or value is pd.NaT or isinstance(value, (bool, np.bool_)):
+            return set()
+        if isinstance(value, (int, np.integer)):
+            return self._number_kinds(int(value))
+        if isinstance(value, (float, np.floating)):
+            whole = math.isfinite(value) and float(value).is_integer()
+            return self._number_kinds(int(value)) if whole else set()
+        if isinstance(value, np.datetime64):
+            value = pd.Timestamp(value)
+            if value is pd.NaT:
+                return set()
+        if isinstance(value, dt.date):  # datetimes and Timestamps too
+            return {"date_of_birth"} if self._date_value_leaks(column, value) else set()
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return self._string_kinds(column, bytes(value).decode("utf-8", errors="ignore"))
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+            return set().union(*(self._value_kinds(column, v) for v in value))
+        if isinstance(value, (dt.time, dt.timedelta)):
+            return set()
+        return self._string_kinds(column, str(value))  # Decimal, UUID and the like
+
+    def _number_kinds(self, number: int) -> set[str]:
+        kinds = set()
+        if 10**9 <= number < 10**10 and is_valid_nhs_number(str(number)):
+            kinds.add("nhs_number")
+        if number >= 10**4 and self._digest(str(number)) in self._whole:
+            kinds.add("known_identifier")
+        return kinds
+
+    def _date_value_leaks(self, column: str, when: dt.date) -> bool:
+        """Typed dates (not text) are checked where a birth date could be: in a column named for
+        one, or in a month column, where anything but a month key means a day slipped through."""
+        if _BIRTH_COLUMN.search(column):
+            return True
+        if column.casefold() not in self._date_columns:
+            return False  # an event's hour, a load time: generalised by the agreement
+        midnight = not isinstance(when, dt.datetime) or when.time() == dt.time()
+        return not (when.day == 1 and midnight)
+
+    def _string_kinds(self, column: str, value: str) -> set[str]:
+        text = value.strip()
+        if not text or _collapse(text) in self._allowed:  # public text, e.g. a venue's name
+            return set()
+        if _MACHINE_HEX.fullmatch(text.lower()):  # a pseudonym or H3 cell: nothing to search in
+            return {"known_identifier"} if self._digest(text.lower()) in self._whole else set()
+        kinds = set(self._text_hits(text, column))
+        if self._is_free_text(text):
+            kinds.add("free_text")
+        return kinds
+
+    def _is_free_text(self, text: str) -> bool:
+        if _HEX.fullmatch(text):  # pseudonyms are long but not text
+            return False
+        if len(text) > self.max_code_length:
+            return True
+        words = [w for w in text.split() if _LETTER_WORD.fullmatch(w.strip(".,;:!?()[]\"'"))]
+        return len(words) >= 4
+
+    # ---- Text ----
+    def _text_hits(self, text: str, column: str | None) -> Counter[str]:
+        """Matches per kind; `column` None means text such as a log line, not a column value."""
+        hits: Counter[str] = Counter()
+        if any(c.isdigit() for c in text):  # every pattern but e-mail needs a digit
+            # In text "1785542400.0" is far likelier a Unix time (Dagster's partition windows).
+            hits["nhs_number"] = sum(
+                is_valid_nhs_number(m[1]) and not (column is None and m[3]) for m in _NHS.finditer(text)
+            )
+            # postcode_district is the project's definition of a full postcode.
+            hits["postcode"] = sum(postcode_district(m[0]) is not None for m in _POSTCODE.finditer(text))
+            hits["phone"] = sum(_is_uk_phone(m[0]) for m in _PHONE.finditer(text))
+            hits["date_of_birth"] = self._date_hits(text, column)
+        if "@" in text:
+            hits["email"] = len(_EMAIL.findall(text))
+        if self._lengths:
+            hits["known_identifier"] = self._known_hits(text)
+        return +hits
+
+    def _date_hits(self, text: str, column: str | None) -> int:
+        found = [
+            h for h in _find_dates(text, self._today)
+            if h.date <= self._today and h.date not in self._public_dates
+        ]
+        if column is None:
+            # Text is full of machine dates: timestamps with a time of day, ISO month keys
+            # (Dagster's monthly partitions) and version numbers. A date at midnight is kept:
+            # that is how a parsed date of birth is printed.
+            return sum(
+                1 for h in found
+                if not (h.time is not None and h.time != (0, 0, 0))
+                and not (h.iso and h.month_key) and not h.short_dotted
+            )
+        if _BIRTH_COLUMN.search(column) or column.casefold() not in self._date_columns:
+            return len(found)
+        return sum(1 for h in found if not h.month_key)
+
+    def _known_hits(self, text: str) -> int:
+        """Known identifiers starting where a token starts: whole tokens, runs of tokens however
+        separated ("SW/888777/26", "Zebedee Quartermaine's") and references that begin a longer
+        token ("EDPLANT7731B"). Each match is counted once, by its longest form."""
+        hits = 0
+        segment: list[str] = []
+        for token in _TOKEN.findall(_normal(text)) + [""]:
+            if token and not _MACHINE_HEX.fullmatch(token):
+                segment.append(token)
+                continue
+            hits += self._segment_hits(segment)  # a digest or the end breaks the run
+            segment = []
+            if token and self._digest(token) in self._whole:
+                hits += 1
+        return hits
+
+    def _segment_hits(self, tokens: list[str]) -> int:
+        joined = "".join(tokens)
+        starts, ends, offset = [], set(), 0
+        for token in tokens:
+            starts.append(offset)
+            offset += len(token)
+            ends.add(offset)
+        hits, covered = 0, 0
+        for start in starts:
+            if start < covered or self._digest(joined[start:start + _MIN_IDENTIFIER]) not in self._heads:
+                continue
+            for length in self._lengths:
+                end = start + length
+                if end > len(joined):
+                    continue
+                # Ending on a token boundary: any identifier; inside a token: references only.
+                if end in ends:
+                    pool, lengths = self._whole, self._whole_lengths
+                else:
+                    pool, lengths = self._prefix, self._prefix_lengths
+                if length in lengths and self._digest(joined[start:end]) in pool:
+                    hits, covered = hits + 1, end
+                    break
+        return hits
+
+
+def _identifier_forms(raw: object, vocabulary: set[str]) -> Iterator[tuple[str, bool]]:
+    """(normalised form, may start a longer token) for one known identifier and its parts."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return
+    tokens = _TOKEN.findall(_normal(str(raw)))
+    joined = "".join(tokens)  # "SW/888777/26" and "sw 888777 26" are the same reference
+    if len(joined) < _MIN_IDENTIFIER:
+        return
+    # References and ids also where they begin a longer token; names only as whole words.
+    yield joined, any(c.isdigit() for c in joined)
+    if len(tokens) > 1:
+        # Parts of names ("Quartermaine" of "Zebedee Quartermaine"), unless they are public
+        # words such as a street's name: those identify nobody.
+        for token in tokens:
+            if len(token) >= _MIN_IDENTIFIER and not token.isdigit() and token not in vocabulary:
+                yield token, False
+
+
+def _distinct(series: pd.Series) -> Iterable[tuple[object, int]]:
+    """(value, occurrences) worth examining; numeric columns hold identifiers only as large whole
+    numbers, so only those are kept."""
+    if pd.api.types.is_bool_dtype(series):
+        return ()
+    if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.dropna()
+        if pd.api.types.is_float_dtype(series):
+            series = series[(series % 1 == 0) & (series.abs() < 1e18)]
+        series = series[series >= 10**4]
+    try:
+        return series.value_counts(dropna=True).items()
+    except TypeError:  # unhashable values (lists, dicts): count them one by one
+        return [(value, 1) for value in series if value is not None]

@@ -1,0 +1,1 @@
+"""Benchmark harness for istv: `python -m benchmarks.run --size tiny|city|region|national`."""

@@ -1,0 +1,170 @@
+"""The pipeline's stages, called as the Dagster assets call them (pipelines/lib/source_assets.py,
+pipelines/joint/assets.py), one function per stage so each can run in its own process.
+
+A stage reads what the previous one wrote under <work>/stages (Parquet, as the assets do) and
+writes its own output there. `seconds` is the stage's wall time including that hand-over I/O,
+`compute_seconds` the library call alone, `setup_seconds` one-off work outside both (imports,
+loading the agreement, building the place-name index), which Dagster does once per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pickle
+import secrets
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.measure import stopwatch
+
+SOURCES = ("ed", "police")  # the synthetic month has no police_uk open-data file
+STAGES = ("parse", "pseudonymise", "joint", "aggregate", "publish")
+
+
+def _dir(work: str) -> Path:
+    folder = Path(work) / "stages"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _need(path: Path, stage: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} is missing: run the {stage} stage first (same --work)")
+    return path
+
+
+def _month(month: str) -> dt.date:
+    return dt.datetime.strptime(month, "%Y-%m").date()
+
+
+def parse(work: str, month: str, inputs: dict) -> dict:
+    """read_extract per file, quarantine written encrypted, typed rows to Parquet."""
+    out, figures, summary = _dir(work), {"rows_in": 0}, {}
+    with stopwatch(figures, "setup_seconds"):
+        from cryptography.fernet import Fernet
+
+        from pipelines.lib.extract import read_extract
+        from pipelines.lib.quarantine import write_quarantine
+        from schemas import schema_for_source
+    cipher = Fernet(Fernet.generate_key())
+    started = time.perf_counter()
+    for source in SOURCES:
+        schema = schema_for_source(source)
+        with stopwatch(figures, "compute_seconds"):
+            result = read_extract(Path(inputs[source]), schema, _month(month))
+        assert result.rows_in == len(result.rows) + len(result.quarantined)
+        if len(result.quarantined):
+            write_quarantine(result.quarantined, result.reason_counts, out / "quarantine", source, cipher)
+        providers = result.rows[schema.provider_field].dropna()
+        summary[source] = {"provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
+                           "rows_received": result.rows_in, "rows_quarantined": len(result.quarantined)}
+        result.rows.to_parquet(out / f"{source}_typed.parquet", index=False)
+        figures["rows_in"] += result.rows_in
+    (out / "parse_summary.json").write_text(json.dumps(summary))
+    return {**figures, "seconds": time.perf_counter() - started}
+
+
+def pseudonymise(work: str, month: str, inputs: dict) -> dict:
+    """apply_rules under the bundled agreement, keys from a throwaway master secret."""
+    out, figures, counts = _dir(work), {"rows_in": 0, "values_pseudonymised": 0}, {}
+    with stopwatch(figures, "setup_seconds"):
+        from anonymise.apply import apply_rules
+        from anonymise.keys import derive_field_key
+        from anonymise.locate import LocationResolver
+        from pipelines.lib.reference import gazetteer
+        from schemas import load_codelist, schema_for_source
+        from sharing_agreements.model import load_agreement
+
+        agreement = load_agreement()
+        resolver = LocationResolver(gazetteer())
+    master = secrets.token_bytes(32)
+    started = time.perf_counter()
+    for source in SOURCES:
+        schema, rules = schema_for_source(source), agreement.rules_for(source)
+        keys = {name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
+                for name, rule in rules.fields.items() if rule.action == "pseudonymise"}
+        typed = pd.read_parquet(_need(out / f"{source}_typed.parquet", "parse"))
+        with stopwatch(figures, "compute_seconds"):
+            result = apply_rules(
+                typed, rules, field_keys=keys,
+                code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
+                normalisers={f.name: f.check for f in schema.fields if f.check},
+                resolve_places=resolver.resolve_many,
+                h3_resolution=agreement.spatial.h3_resolution,
+                in_area=agreement.area.bbox.contains,
+            )
+        result.rows.to_parquet(out / f"{source}_pseudonymised.parquet", index=False)
+        counts[source] = result.counts
+        figures["rows_in"] += len(typed)
+        figures["values_pseudonymised"] += len(typed) * len(keys)
+    (out / "pseudonymise_summary.json").write_text(json.dumps(counts))
+    return {**figures, "seconds": time.perf_counter() - started}
+
+
+def joint(work: str, month: str, inputs: dict) -> dict:
+    out, figures = _dir(work), {}
+    with stopwatch(figures, "setup_seconds"):
+        from pipelines.joint.assets import joint_frame
+    started = time.perf_counter()
+    frames = {s: pd.read_parquet(_need(out / f"{s}_pseudonymised.parquet", "pseudonymise")) for s in SOURCES}
+    with stopwatch(figures, "compute_seconds"):
+        table = joint_frame(frames)
+    table.to_parquet(out / "joint.parquet", index=False)
+    return {**figures, "rows_in": sum(len(f) for f in frames.values()), "seconds": time.perf_counter() - started}
+
+
+# pipelines.joint.assets.SUMMARY_COLUMNS, copied: importing that module loads Dagster and Great
+# Expectations (~250 MB, seconds), which would be charged to build_tables. coverage.sql fails
+# loudly if the two ever differ.
+SUMMARY_COLUMNS = [
+    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
+    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private",
+]
+
+
+def _delivery_summaries(out: Path, month: dt.date, columns: list[str] = SUMMARY_COLUMNS) -> pd.DataFrame:
+    """As pipelines.joint.assets.delivery_summaries builds it from the run's summary files."""
+    parsed = json.loads(_need(out / "parse_summary.json", "parse").read_text())
+    counted = json.loads(_need(out / "pseudonymise_summary.json", "pseudonymise").read_text())
+    rows = [{"month": month, "source": s, **parsed[s], **{k: counted[s][k] for k in columns[5:]}}
+            for s in SOURCES]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def aggregate(work: str, month: str, inputs: dict) -> dict:
+    """build_tables: the SQL aggregates, then disclosure control."""
+    out, figures = _dir(work), {}
+    with stopwatch(figures, "setup_seconds"):
+        from sharing_agreements.model import load_agreement
+        from warehouse.tables import build_tables
+
+        agreement = load_agreement()
+    started = time.perf_counter()
+    table = pd.read_parquet(_need(out / "joint.parquet", "joint"))
+    summaries = _delivery_summaries(out, _month(month))
+    with stopwatch(figures, "compute_seconds"):
+        tables = build_tables(table, summaries, agreement.disclosure_control.policy(), agreement.id, agreement.version)
+    (out / "tables.pickle").write_bytes(pickle.dumps(tables))
+    return {**figures, "rows_in": len(table), "rows_out": sum(len(t) for t in tables.values()),
+            "seconds": time.perf_counter() - started}
+
+
+def publish(work: str, month: str, inputs: dict) -> dict:
+    """publish into a fresh warehouse file under <work>/stages."""
+    out, figures = _dir(work), {}
+    with stopwatch(figures, "setup_seconds"):
+        from warehouse.publish import publish as publish_tables
+
+    warehouse = out / "warehouse.duckdb"
+    warehouse.unlink(missing_ok=True)
+    started = time.perf_counter()
+    tables = pickle.loads(_need(out / "tables.pickle", "aggregate").read_bytes())
+    with stopwatch(figures, "compute_seconds"):
+        publish_tables(warehouse, _month(month), tables)
+    return {**figures, "rows_in": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
+
+
+FUNCTIONS = {"parse": parse, "pseudonymise": pseudonymise, "joint": joint, "aggregate": aggregate, "publish": publish}

@@ -1,0 +1,237 @@
+"""The leak scanner: each detector catches planted identifiers without ever reporting them, and
+pseudonyms, H3 cells, codes, month keys and counts pass clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import random
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from anonymise.generalise import spatial_cells
+from anonymise.leaks import Finding, LeakScanner
+from anonymise.nhs_number import is_valid_nhs_number
+from anonymise.pseudonyms import pseudonymise
+from warehouse.scan import scan_path
+
+KNOWN = ["EDPLANT7731", "Zebedee Quartermaine", "SW/888777/26", "Philippa Thistlewood"]
+VENUE = "The Prince of Wales Wetherspoon"
+
+# kind -> (planted values, each a leak; look-alikes that are not)
+PLANTED = {
+    "nhs_number": (["943 476 5919", "9434765919", "943-476-5919", "NHS no 4010232137 seen"],
+                   ["9434765918", "943 476 591", "ref 94347659190"]),
+    "postcode": (["CF24 4HU", "cf244hu", "SW1A 1AA", "lives at EC1A 1BB"], ["CF24", "CF10", "SW1A", "nq64 2am"]),
+    "phone": (["07700 900461", "07700900461", "+44 7700 900461", "029 2074 7747", "(029) 2074 7747"],
+              ["0770", "12345", "07700 9004"]),
+    "email": (["zq@example.org", "contact first.last+ed@nhs.wales.uk now"], ["@home", "user@localhost"]),
+    "date_of_birth": (["17/04/1987", "1987-04-17", "17.4.87", "dob 17 April 1987"], ["20-24", "2018-10", "1987"]),
+    "known_identifier": (["EDPLANT7731", "edplant7731b", "bitten by Zebedee Quartermaine's dog", "SW 888777 26",
+                          "THISTLEWOOD", "Quartermaine"], ["EDPLANT", "Zeb", "SW/888777/27", "EDPLANTX"]),
+    "free_text": (["bitten outside the club by someone", "x" * 41], ["glass_or_bottle", "venue:101380", "not known"]),
+}
+
+
+@pytest.fixture(scope="module")
+def scanner():
+    return LeakScanner(known_identifiers=KNOWN, allowed_text=[VENUE, "Philippa Street"])
+
+
+@pytest.fixture(scope="module")
+def h3_cells():
+    rng = np.random.default_rng(3)
+    lat = pd.Series(rng.uniform(51.45, 51.52, 300))
+    lon = pd.Series(rng.uniform(-3.25, -3.10, 300))
+    return list(spatial_cells(lat, lon, 9)) + list(spatial_cells(lat, lon, 12))
+
+
+@pytest.fixture(scope="module")
+def pseudonyms():
+    values = [f"{random.Random(i).randrange(10**9, 10**10)}" for i in range(500)]
+    hexes = pseudonymise(values, key=b"k" * 32)
+    # Digests that start or end with a valid NHS number, or hold a phone-like run.
+    return hexes + ["9434765919" + hexes[0][10:], hexes[1][:54] + "9434765919", hexes[2][:20] + "07700900461" + hexes[2][31:]]
+
+
+def _clean_frame(cells, hexes) -> pd.DataFrame:
+    n = len(hexes)
+    return pd.DataFrame({
+        "person_pseudonym": hexes,
+        "cell_id": (cells * 3)[:n],
+        "month": pd.to_datetime(["2018-10-01", "2018-11-01"] * (n // 2) + ["2018-12-01"] * (n % 2)),
+        "age_band": ["20-24", "25-29", None] * (n // 3) + ["30-34"] * (n % 3),
+        "method": ["glass_or_bottle", "fist", "knife", "not_known"] * (n // 4) + ["foot"] * (n % 4),
+        "postcode_district": ["CF24", "CF10"] * (n // 2) + ["CF11"] * (n % 2),
+        "venue_id": [f"venue:{101380 + i}" for i in range(n)],
+        "venue_name": [VENUE] * n,
+        "ed_assaults": np.arange(n) * 5,
+        "rows_received": _ten_digit_non_nhs(n),  # ten digits, failing Modulus 11
+        "cell_lat": np.linspace(51.45, 51.52, n),
+    })
+
+
+def _ten_digit_non_nhs(n: int) -> list[int]:
+    numbers = (v for v in range(1_234_567_890, 1_234_599_999) if not is_valid_nhs_number(str(v)))
+    return [next(numbers) for _ in range(n)]
+
+
+# ---- Detectors ----
+@pytest.mark.parametrize("kind", PLANTED)
+def test_each_detector_finds_planted_values_in_a_column(scanner, kind):
+    planted, lookalikes = PLANTED[kind]
+    frame = pd.DataFrame({"note": planted + lookalikes + ["ok", None]})
+    findings = [f for f in scanner.scan_frame(frame) if f.kind == kind]
+    assert findings == [Finding(kind, "note", len(planted))]
+    for value in planted:
+        assert value not in str(findings[0]) and value not in repr(findings[0])
+
+
+@pytest.mark.parametrize("kind", [k for k in PLANTED if k != "free_text"])
+def test_each_detector_finds_planted_values_in_text(scanner, kind):
+    planted, lookalikes = PLANTED[kind]
+    if kind == "date_of_birth":  # in text, "17.4.87" could as well be a version number
+        planted, lookalikes = [p for p in planted if p != "17.4.87"], lookalikes + ["dagster 17.4.87"]
+    line = "2026-08-15 23:10:01 INFO asset ed_pseudonymised: " + " ; ".join(planted + lookalikes)
+    findings = scanner.scan_text(line, where="app.log:7")
+    assert Finding(kind, "app.log:7", len(planted)) in findings
+    assert all(v not in str(f) for f in findings for v in planted)
+
+
+def test_finding_reads_without_the_value():
+    assert str(Finding("nhs_number", "note", 3)) == "nhs_number in column note: 3 values"
+    assert str(Finding("phone", "text", 1)) == "phone in text: 1 value"
+
+
+def test_pseudonyms_h3_cells_codes_month_keys_and_counts_are_clean(scanner, h3_cells, pseudonyms):
+    assert any(c.endswith("ffff") and len(c) == 15 for c in h3_cells)  # real H3 ids
+    assert all(len(p) == 64 for p in pseudonyms)
+    assert scanner.scan_frame(_clean_frame(h3_cells, pseudonyms)) == []
+    # 51.9434765919: a coordinate whose decimals happen to pass Modulus 11.
+    text = "\n".join(f"2018-10-01,{c},{p},20-24,glass_or_bottle,CF24,51.9434765919,15" for c, p in zip(h3_cells, pseudonyms))
+    assert scanner.scan_text(text) == []
+    assert scanner.scan_text('{"run_id": "01234567-8901-4567-8901-def012345678", "timestamp": 1723456789.5}') == []
+
+
+def test_numeric_columns_are_checked_for_nhs_numbers(scanner):
+    frame = pd.DataFrame({
+        "n": [9434765919, 9434765918, 42],  # only the first passes Modulus 11
+        "as_float": [9434765919.0, np.nan, 1.5],  # an NHS number that became a float
+        "flag": [True, False, True],
+    })
+    assert scanner.scan_frame(frame) == [Finding("nhs_number", "n", 1), Finding("nhs_number", "as_float", 1)]
+
+
+def test_dates_are_allowed_only_as_month_keys_in_month_columns(scanner):
+    months = pd.to_datetime(["2018-10-01", "2018-11-01"])
+    hours = pd.to_datetime(["2018-10-17 23:00", "2018-11-02 01:00"])  # generalised event times
+    assert scanner.scan_frame(pd.DataFrame({"month": months, "event_hour": hours})) == []
+    assert scanner.scan_values("month", ["2018-10-01", dt.date(2018, 10, 1)]) == []
+    assert scanner.scan_values("month", [dt.date(2018, 10, 17), "17/10/2018"]) == [Finding("date_of_birth", "month", 2)]
+    assert scanner.scan_values("date_of_birth", [dt.date(1987, 4, 1)]) == [Finding("date_of_birth", "date_of_birth", 1)]
+    assert scanner.scan_values("patient_dob", ["1987-04-01"]) == [Finding("date_of_birth", "patient_dob", 1)]
+    assert scanner.scan_values("event_time", ["2018-10-17 23:10"]) == [Finding("date_of_birth", "event_time", 1)]
+    custom = LeakScanner(date_columns_allowed=("period_start",))
+    assert custom.scan_values("period_start", ["2018-10-01"]) == []
+    assert custom.scan_values("month", ["2018-10-01"]) == [Finding("date_of_birth", "month", 1)]
+
+
+def test_future_and_public_dates_are_not_birthdays():
+    scanner = LeakScanner(allowed_text=["2024-06-30"])
+    assert scanner.scan_text('{"review_date": "2099-06-30", "valid_from": "2024-06-30"}') == []
+    assert scanner.scan_text("born 17/04/87") == [Finding("date_of_birth", "text", 1)]  # 1987, not 2087
+
+
+def test_text_keeps_machine_dates_but_not_birthdays(scanner):
+    log = "2026-08-15 23:10:01,123 partition 2026-08-01 run_time 2026-08-15T23:10:00+00:00 great_expectations 1.5.10"
+    assert scanner.scan_text(log) == []
+    # A parsed date of birth printed at midnight is still a date of birth.
+    assert scanner.scan_text("unexpected: 1987-04-17 00:00:00") == [Finding("date_of_birth", "text", 1)]
+
+
+def test_free_text_is_judged_in_columns_not_in_log_lines(scanner):
+    prose = "bitten outside the club by someone"
+    assert scanner.scan_values("note", [prose]) == [Finding("free_text", "note", 1)]
+    assert scanner.scan_text(f"INFO validation finished: {prose}") == []
+
+
+def test_allowed_text_is_not_free_text_and_public_words_are_not_name_parts(scanner):
+    assert scanner.scan_values("venue_name", [VENUE, VENUE.upper(), "Philippa Street"]) == []
+    # "Philippa" is a street's name as well as the planted person's: alone it identifies nobody,
+    # but the full name still does.
+    assert scanner.scan_text("Philippa Street") == []
+    assert scanner.scan_text("philippa  thistlewood") == [Finding("known_identifier", "text", 1)]
+
+
+def test_known_identifiers_are_held_only_as_digests():
+    scanner = LeakScanner(known_identifiers=KNOWN)
+    assert scanner.scan_text("ref: SW/888777/26, att EDPLANT7731B") == [Finding("known_identifier", "text", 2)]
+    held = repr(vars(scanner)).casefold() + pickle.dumps(scanner).decode("latin-1").casefold()
+    for planted in KNOWN + ["edplant7731", "zebedee", "quartermaine", "888777", "thistlewood"]:
+        assert planted.casefold() not in held
+
+
+def test_a_column_named_with_an_identifier_is_withheld(scanner):
+    frame = pd.DataFrame({"CF24 4HU": ["a"], "Zebedee Quartermaine": ["b"]})
+    findings = scanner.scan_frame(frame)
+    assert {f.kind for f in findings} == {"postcode", "known_identifier"}
+    assert all("CF24 4HU" not in str(f) and "Zebedee" not in str(f) for f in findings)
+
+
+# ---- Files and warehouses ----
+def _warehouse(path, frame: pd.DataFrame, extra: dict[str, pd.DataFrame] | None = None):
+    con = duckdb.connect(str(path))
+    con.register("frame", frame)
+    con.execute("CREATE TABLE hotspot_cells AS SELECT * FROM frame")
+    con.execute("COMMENT ON TABLE hotspot_cells IS 'Violence per spatial cell and month.'")
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.codes AS SELECT * FROM (VALUES ('04', 'glass_or_bottle')) t(code, method)")
+    for name, table in (extra or {}).items():
+        con.register("t", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM t")
+        con.unregister("t")
+    con.close()
+
+
+def test_duckdb_leak_is_named_by_table_and_column(scanner, h3_cells, pseudonyms, tmp_path):
+    db = tmp_path / "istv.duckdb"
+    rows = 150_000  # more than one fetched chunk: counts are summed across chunks
+    notes = ["fist"] * rows
+    notes[5], notes[-1] = "943 476 5919", "nhs 9434765919"
+    planted = pd.DataFrame({"month": pd.to_datetime(["2018-10-01"] * rows), "note": notes})
+    _warehouse(db, _clean_frame(h3_cells, pseudonyms), {"incidents": planted})
+    assert scan_path(db, scanner) == [(f"{db}::incidents", Finding("nhs_number", "note", 2))]
+
+    con = duckdb.connect(str(db))
+    con.execute("COMMENT ON COLUMN staging.codes.method IS 'ask zq@example.org'")
+    con.close()
+    assert (f"{db}::staging.codes", Finding("email", "method comment", 1)) in scan_path(db, scanner)
+
+
+def test_clean_duckdb_and_parquet_give_no_findings(scanner, h3_cells, pseudonyms, tmp_path):
+    frame = _clean_frame(h3_cells, pseudonyms)
+    _warehouse(tmp_path / "istv.duckdb", frame)
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "month=2018-10.parquet", row_group_size=100)
+    assert scan_path(tmp_path, scanner) == []
+
+
+def test_folder_scan_finds_leaks_in_parquet_text_and_binary_files(scanner, h3_cells, pseudonyms, tmp_path):
+    frame = _clean_frame(h3_cells, pseudonyms)
+    frame.loc[7, "method"] = "Zebedee Quartermaine"
+    (tmp_path / "zone").mkdir()
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "zone" / "ed.parquet", row_group_size=64)
+    (tmp_path / "run.log").write_text("started\nfailed on value 07700 900461\n")
+    (tmp_path / "events.db").write_bytes(b"\x00\x01SQLite\x00" * 1000 + b"zq@example.org\x00\xff\xfe")
+    (tmp_path / "9434765919.csv").write_text("month,count\n2018-10-01,5\n")
+    found = scan_path(tmp_path, scanner)
+    assert (str(tmp_path / "zone" / "ed.parquet"), Finding("known_identifier", "method", 1)) in found
+    assert (str(tmp_path / "run.log"), Finding("phone", f"{tmp_path / 'run.log'}:2", 1)) in found
+    assert any(loc == str(tmp_path / "events.db") and f.kind == "email" for loc, f in found)
+    assert any(f == Finding("nhs_number", "path", 1) and "withheld" in loc for loc, f in found)
+    assert len(found) == 4
+    assert all(v not in loc + str(f) for loc, f in found for v in ("9434765919", "07700", "zq@", "Zebedee"))
