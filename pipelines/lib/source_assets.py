@@ -53,14 +53,18 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         parquet.parent.mkdir(parents=True, exist_ok=True)
         deliveries = current_deliveries(istv.istv_home, source, month)
         frames, summary = [], {"source": source, "month": f"{month:%Y-%m}", "files": []}
+        # A re-run or a corrected delivery replaces the month's quarantine: rows of a superseded
+        # file are no longer anyone's to fix, and identifiable data is kept no longer than needed.
+        quarantine_folder = istv.istv_home.quarantine / source / f"{month:%Y-%m}"
+        for stale in quarantine_folder.glob("*"):
+            stale.unlink()
         for delivery in deliveries:
             result = read_extract(delivery.path, schema, month)
             if result.rows_in != len(result.rows) + len(result.quarantined):
                 raise ExtractCountsError(f"{delivery.path.name}: rows in != rows passed + rows quarantined")
             if len(result.quarantined):
                 write_quarantine(
-                    result.quarantined, result.reason_counts, istv.istv_home.quarantine / source / f"{month:%Y-%m}",
-                    delivery.path.stem, istv.quarantine_cipher(),
+                    result.quarantined, result.reason_counts, quarantine_folder, delivery.path.stem, istv.quarantine_cipher()
                 )
             providers = result.rows[schema.provider_field].dropna()
             ingested = {
