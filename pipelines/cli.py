@@ -224,6 +224,23 @@ def _table(title: str | None, columns: list[str], rows) -> Table:
     return table
 
 
+@cli.command(help="Scan a file, a folder or a DuckDB warehouse for identifiable values; non-zero exit if any.")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--month", help="YYYY-MM: also look for that month's own identifiers (from the landing zone).")
+def scan(path: Path, month: str | None) -> None:
+    from anonymise.leaks import LeakScanner
+    from pipelines.lib.leak_checks import public_text, scanner_for
+    from warehouse.scan import scan_path
+
+    scanner = scanner_for(_home(), _month(month)) if month else LeakScanner(allowed_text=public_text())
+    findings = scan_path(path, scanner)
+    if findings:
+        rows = [(where, f.kind, f.column, f.count) for where, f in findings]
+        console.print(_table("Possible identifiable values (locations and counts only)", ["where", "kind", "column", "values"], rows))
+        raise IstvFailure(f"{len(findings)} finding(s) in {path}")
+    console.print(f"[green]OK[/] nothing identifiable found in {path}")
+
+
 @cli.group(help="Sharing agreements, for governance boards: check, show, diff, sign.")
 def agreements() -> None:
     pass

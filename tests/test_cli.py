@@ -113,3 +113,17 @@ def test_saved_queries_and_output_formats(runner, istv_home, tmp_path):
     assert list(top["rank"])[:3] == sorted(top["rank"])[:3] and len(top) > 3
     csv = runner.invoke(cli, ["query", "SELECT month, count(*) AS cells FROM hotspot_cells GROUP BY month", "--format", "csv"])
     assert csv.exit_code == 0 and csv.output.splitlines()[0] == "month,cells"
+
+
+def test_scan_finds_planted_values_and_never_prints_them(runner, tmp_path):
+    clean = tmp_path / "clean.csv"
+    clean.write_text("month,cell_id,ed_assaults\n2026-09-01,89195879b4bffff,10\n")
+    assert runner.invoke(cli, ["scan", str(clean)]).exit_code == 0
+    dirty = tmp_path / "dirty"
+    dirty.mkdir()
+    (dirty / "notes.txt").write_text("patient 943 476 5919 lives at CF24 4HU, phone 07700 900461\n")
+    result = runner.invoke(cli, ["scan", str(dirty)])
+    assert result.exit_code == 1
+    assert "nhs_number" in result.output and "postcode" in result.output and "phone" in result.output
+    for value in ("943 476 5919", "CF24 4HU", "07700 900461"):
+        assert value not in result.output

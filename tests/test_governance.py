@@ -112,3 +112,22 @@ def test_withheld_tables_are_not_published_and_versions_do_not_link(board, istv_
     assert versions == [(2,)]
     assert len(v1) == len(second) > 0
     assert set(v1.crime_id_pseudonym.dropna()).isdisjoint(set(second.crime_id_pseudonym.dropna()))
+
+
+@pytest.mark.slow
+def test_an_agreement_that_keeps_an_identifier_is_stopped_by_the_leak_scan(board, istv_home, monkeypatch, tmp_path):
+    from pipelines.synthetic import generate_month
+
+    month = dt.date(2026, 5, 1)
+    leaky = board.variant("leaky", lambda a: a["datasets"]["ed"]["fields"].update(nhs_number={"action": "keep"}))
+    monkeypatch.setenv("ISTV_AGREEMENT", str(leaky))
+    paths = generate_month("2026-05", tmp_path, seed=3, ed_rows=80)
+    place(istv_home, "ed", month, paths["ed"])
+    result = run_month(month, istv_home)
+    assert not result.success
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    leak = next(e.event_specific_data for e in checks if e.event_specific_data.check_name == "no_identifiers"
+                and e.event_specific_data.asset_key.to_user_string() == "ed_pseudonymised")
+    assert not leak.passed
+    assert "nhs_number in column nhs_number" in leak.metadata["where"].value
+    assert not istv_home.warehouse.exists()

@@ -19,6 +19,7 @@ from dagster import (
     multi_asset,
 )
 
+from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
@@ -101,7 +102,8 @@ PUBLISHED = [s.name for s in table_specs()]
     ],
     check_specs=[
         AssetCheckSpec("disclosure_control", asset=s.name, blocking=True,
-                       description="No published count between 1 and the suppression threshold; keys present.")
+                       description="No published count between 1 and the suppression threshold; keys present; "
+                       "the leak scanner finds no identifier (checked before anything is published).")
         for s in table_specs()
     ],
     partitions_def=monthly_partitions,
@@ -121,16 +123,19 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     if withheld:
         context.log.info(f"Not published (not permitted by {agreement.label}): {', '.join(withheld)}")
     tables = {s.name: built[s.name] for s in permitted}
-    checks = {}
+    checks, leaks = {}, {}
+    scanner = scanner_for(istv.istv_home, month)
     for spec in permitted:
         suite = published_suite(spec.name, spec.counts, spec.keys, policy.suppression_threshold)
         checks[spec.name] = validate(tables[spec.name], suite)
-    failed = [name for name, summary in checks.items() if not summary.success]
+        leaks[spec.name] = scanner.scan_frame(tables[spec.name])
+    failed = [name for name in checks if not checks[name].success or leaks[name]]
     if failed:
         for name, summary in checks.items():
-            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=summary.success,
-                                   severity=AssetCheckSeverity.ERROR, metadata=summary.as_metadata())
-        raise RuntimeError(f"not published: disclosure-control checks failed for {', '.join(failed)}")
+            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=name not in failed,
+                                   severity=AssetCheckSeverity.ERROR,
+                                   metadata=summary.as_metadata() | findings_metadata(leaks[name]))
+        raise RuntimeError(f"not published: disclosure-control or leak checks failed for {', '.join(failed)}")
     publish(istv.istv_home.warehouse, month, tables)
     istv.audit("publish", {
         "month": f"{month:%Y-%m}", "agreement_id": agreement.id, "agreement_version": agreement.version,
@@ -148,7 +153,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
             metadata={"rows": len(table), "cells_suppressed": _suppressed(table), "warehouse": str(istv.istv_home.warehouse),
                       "agreement": f"{agreement.id} v{agreement.version}"},
             check_results=[AssetCheckResult(asset_key=spec.name, check_name="disclosure_control", passed=True,
-                                            metadata=checks[spec.name].as_metadata())],
+                                            metadata=checks[spec.name].as_metadata() | findings_metadata([]))],
         )
 
 

@@ -18,6 +18,7 @@ from dagster import (
 from anonymise.apply import apply_rules
 from pipelines.lib.extract import read_extract
 from pipelines.lib.landing import current_deliveries
+from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.lib.quarantine import write_quarantine
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
@@ -171,7 +172,20 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             }
         )
 
-    return [extract, pseudonymised], [extract_expectations]
+    @asset_check(
+        asset=pseudonymised,
+        name="no_identifiers",
+        blocking=True,
+        description="Leak scan: no NHS number, postcode, phone, e-mail, date of birth, free text or value "
+        "from the extract's own identifier columns in the pseudonymised rows.",
+    )
+    def pseudonymised_leak_scan(context, istv: IstvResource) -> AssetCheckResult:
+        month = month_of_partition(context.partition_key)
+        rows = pd.read_parquet(istv.istv_home.pseudonymised_file(source, month))
+        findings = scanner_for(istv.istv_home, month, sources=(source,)).scan_frame(rows)
+        return AssetCheckResult(passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings))
+
+    return [extract, pseudonymised], [extract_expectations, pseudonymised_leak_scan]
 
 
 def _empty(schema) -> pd.DataFrame:

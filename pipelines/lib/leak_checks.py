@@ -1,0 +1,56 @@
+"""The leak scanner as the pipeline uses it: what is public (allowed) and which identifiers to
+look for (the month's own identifier columns, read from the landing zone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+import pandas as pd
+
+from anonymise.leaks import LeakScanner
+from pipelines.lib.home import IstvHome
+from pipelines.lib.reference import gazetteer
+from schemas import load_codelist, schema_for_source
+from schemas.model import CODELIST_DIR
+from warehouse.tables import MATCH_RULE
+
+SOURCES = ("ed", "police", "police_uk")
+
+
+@cache
+def public_text() -> tuple[str, ...]:
+    """Strings that may be published: gazetteer names, code-list labels, fixed descriptions."""
+    names = [p.name for p in gazetteer()]
+    labels = [c.label for path in CODELIST_DIR.glob("*.yaml") for c in load_codelist(path.stem).codes]
+    return tuple(names + labels + [MATCH_RULE])
+
+
+def parsed_extract(home: IstvHome, source: str, month: dt.date):
+    return home.landing_dir(source, month) / "_parsed" / "extract.parquet"
+
+
+def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> list[str]:
+    """Values of the month's identifier columns, to be found nowhere downstream. Free-text
+    columns are left to the pattern detectors: receptionists type public street and venue
+    names there, which are meant to be published."""
+    values: set[str] = set()
+    for source in sources:
+        path = parsed_extract(home, source, month)
+        if not path.exists():
+            continue
+        schema = schema_for_source(source)
+        columns = [f.name for f in schema.fields if f.identifier]
+        frame = pd.read_parquet(path, columns=columns)
+        for column in columns:
+            values |= {str(v) for v in frame[column].dropna().unique() if len(str(v)) >= 5}
+    return sorted(values)
+
+
+def scanner_for(home: IstvHome, month: dt.date, sources=SOURCES) -> LeakScanner:
+    return LeakScanner(known_identifiers=known_identifiers(home, month, sources), allowed_text=public_text())
+
+
+def findings_metadata(findings) -> dict[str, str | int]:
+    """Where and how many, never what."""
+    return {"findings": len(findings), "where": "; ".join(str(f) for f in findings) or "none"}
