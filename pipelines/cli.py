@@ -334,6 +334,30 @@ def keys_generate() -> None:
     console.print("\n".join(f"made {kind} key {p}" for kind, p in made) or "demo keys already exist")
 
 
+@keys.command("list", help="The pseudonym key ring: key ids, creation dates, status (never the keys).")
+def keys_list() -> None:
+    from pipelines.lib.secrets import MissingKeyError, pseudonym_key_ring
+
+    try:
+        ring = pseudonym_key_ring(_home())
+    except MissingKeyError as exc:
+        raise IstvFailure(str(exc)) from None
+    console.print(_table("Pseudonym keys", ["key id", "created", "status"], [(k.key_id, k.created, k.status) for k in ring.keys]))
+
+
+@keys.command("rotate", help="Demo key ring only: make a new active pseudonym key and retire the old one.")
+def keys_rotate() -> None:
+    from pipelines.lib.secrets import rotate_demo_pseudonym_key
+
+    home = _home()
+    if os.environ.get("ISTV_PSEUDONYM_KEY") or os.environ.get("ISTV_PSEUDONYM_KEY_FILE"):
+        raise IstvFailure("keys from the environment are rotated by their custodian, not by istv")
+    ring = rotate_demo_pseudonym_key(home)
+    _audit(home, "key_event", {"event": "rotated (demo)", "key": "pseudonym", "key_id": ring.active.key_id,
+                               "retired": [k.key_id for k in ring.keys if k.status == "retired"]})
+    console.print(f"new active pseudonym key {ring.active.key_id}; every pseudonym changes from the next run")
+
+
 def _record_key_events(home: IstvHome, made) -> None:
     from pipelines.lib.secrets import key_ids
 

@@ -127,3 +127,16 @@ def test_scan_finds_planted_values_and_never_prints_them(runner, tmp_path):
     assert "nhs_number" in result.output and "postcode" in result.output and "phone" in result.output
     for value in ("943 476 5919", "CF24 4HU", "07700 900461"):
         assert value not in result.output
+
+
+def test_keys_list_and_rotate(runner, istv_home):
+    listed = runner.invoke(cli, ["keys", "list"])
+    assert listed.exit_code == 0 and "active" in listed.output
+    secret_before = (istv_home.keys / "pseudonym.key").read_text()
+    rotated = runner.invoke(cli, ["keys", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    listed = runner.invoke(cli, ["keys", "list"])
+    assert "retired" in listed.output and "active" in listed.output
+    for secret in __import__("json").loads((istv_home.keys / "pseudonym.key").read_text())["keys"]:
+        assert secret["secret"] not in listed.output and secret["secret"] not in rotated.output
+    assert secret_before != (istv_home.keys / "pseudonym.key").read_text()

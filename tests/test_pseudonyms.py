@@ -246,3 +246,37 @@ def test_output_is_64_hex_and_hides_the_input(value, normaliser):
     assert value not in out
     assert value.lower() not in out
     assert normaliser(value).lower() not in out
+
+
+# --- the key ring ---------------------------------------------------------------------------
+
+from anonymise.keys import KeyRing  # noqa: E402
+
+
+def test_key_ring_round_trip_and_rotation():
+    ring = KeyRing.new(b"\x01" * 32, "2026-01-01")
+    rotated = KeyRing.parse(ring.rotated(b"\x02" * 32, "2026-11-22").dumps())
+    assert [k.status for k in rotated.keys] == ["retired", "active"]
+    assert rotated.active.secret == b"\x02" * 32 and rotated.active.created == "2026-11-22"
+    assert rotated.keys[0].key_id == ring.active.key_id
+    assert (b"\x02" * 32).hex() not in repr(rotated.keys)
+
+
+def test_a_bare_hex_secret_is_a_ring_of_one():
+    ring = KeyRing.parse("ab" * 32)
+    assert ring.active.secret == bytes.fromhex("ab" * 32) and ring.active.status == "active"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"keys": []}', "exactly one active key; it has 0"),
+        ('{"keys": [{"created": "x", "status": "active", "secret": "zz"}]}', "hexadecimal"),
+        ('{"keys": [{"created": "x", "status": "lost", "secret": "' + "ab" * 32 + '"}]}', "'active' or 'retired'"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_key_rings_are_refused_without_showing_secrets(text, message):
+    with pytest.raises(ValueError, match=message) as err:
+        KeyRing.parse(text)
+    assert "ab" * 32 not in str(err.value)

@@ -10,6 +10,7 @@ The demo's throwaway keys live in $ISTV_HOME/keys and are used only when nothing
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from anonymise.keys import check_master_secret, ed25519_key_id, key_id
+from anonymise.keys import KeyError_, KeyRing, ed25519_key_id, key_id
 from pipelines.lib.home import IstvHome
 
 PSEUDONYM_FILE = "pseudonym.key"
@@ -46,14 +47,27 @@ def _read(env_value: str, env_file: str, home: IstvHome, file_name: str, what: s
     return path.read_bytes().strip()
 
 
-def pseudonym_master_key(home: IstvHome) -> bytes:
+def pseudonym_key_ring(home: IstvHome) -> KeyRing:
     text = _read("ISTV_PSEUDONYM_KEY", "ISTV_PSEUDONYM_KEY_FILE", home, PSEUDONYM_FILE, "pseudonym")
     try:
-        return check_master_secret(bytes.fromhex(text.decode()))
-    except ValueError as exc:
-        if "hex" in str(exc) or "non-hexadecimal" in str(exc):
-            raise MissingKeyError("the pseudonym key must be hexadecimal (64 characters or more)") from None
-        raise
+        return KeyRing.parse(text.decode())
+    except KeyError_ as exc:
+        raise MissingKeyError(str(exc)) from None
+
+
+def pseudonym_master_key(home: IstvHome) -> bytes:
+    """The active master secret of the key ring."""
+    return pseudonym_key_ring(home).active.secret
+
+
+def rotate_demo_pseudonym_key(home: IstvHome) -> KeyRing:
+    """A new active demo key; the old ones are kept as retired. Real key rings are managed by
+    the organisation's key custodian, outside istv."""
+    path = home.keys / PSEUDONYM_FILE
+    ring = pseudonym_key_ring(home).rotated(secrets.token_bytes(32), dt.date.today().isoformat())
+    path.write_text(ring.dumps())
+    path.chmod(0o600)
+    return ring
 
 
 def quarantine_cipher(home: IstvHome) -> Fernet:
@@ -83,7 +97,7 @@ def generate_demo_keys(home: IstvHome) -> list[tuple[str, Path]]:
     home.keys.mkdir(parents=True, exist_ok=True)
     made = []
     for kind, name, make in (
-        ("pseudonym", PSEUDONYM_FILE, lambda: secrets.token_hex(32).encode()),
+        ("pseudonym", PSEUDONYM_FILE, lambda: KeyRing.new(secrets.token_bytes(32), dt.date.today().isoformat()).dumps().encode()),
         ("quarantine", QUARANTINE_FILE, Fernet.generate_key),
     ):
         path = home.keys / name
