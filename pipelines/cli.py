@@ -224,6 +224,26 @@ def _table(title: str | None, columns: list[str], rows) -> Table:
     return table
 
 
+@cli.command(help="Re-identification risk of a month's row-level zone (k-anonymity over the agreement's quasi-identifiers).")
+@click.option("--month", required=True, help="YYYY-MM")
+def risk(month: str) -> None:
+    import pandas as pd
+
+    from anonymise.risk import k_anonymity
+
+    when = _month(month)
+    home = _home()
+    path = home.pseudonymised_file("joint", when)
+    if not path.exists():
+        raise IstvFailure(f"no pseudonymised rows for {month}: run `istv run --month {month}` first")
+    agreement = _load(_agreement_file(None))
+    report = k_anonymity(pd.read_parquet(path), agreement.risk.quasi_identifiers, agreement.risk.k)
+    console.print(_table(f"Risk, {month}", ["measure", "value"], list(report.as_metadata().items())))
+    if report.below_target:
+        console.print(f"[yellow]Warning:[/] {report.rows_below_target} rows are in groups smaller than k = {report.target_k}; "
+                      "coarser generalisation (wider age bands, a coarser cell resolution) would raise k.")
+
+
 @cli.command(help="Scan a file, a folder or a DuckDB warehouse for identifiable values; non-zero exit if any.")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--month", help="YYYY-MM: also look for that month's own identifiers (from the landing zone).")

@@ -4,7 +4,12 @@ from dagster import Definitions
 
 from pipelines.ed.assets import ed_assets
 from pipelines.jobs import monthly_job
-from pipelines.joint.assets import hotspot_report, joint_incidents, published_tables
+from pipelines.joint.assets import (
+    hotspot_report,
+    joint_incidents,
+    joint_k_anonymity,
+    published_tables,
+)
 from pipelines.police.assets import police_assets, police_uk_assets
 from pipelines.resources import IstvResource
 from pipelines.schedules import monthly_schedule
@@ -14,7 +19,7 @@ _sources = [ed_assets, police_assets, police_uk_assets]
 
 defs = Definitions(
     assets=[a for assets, _ in _sources for a in assets] + [joint_incidents, published_tables, hotspot_report],
-    asset_checks=[c for _, checks in _sources for c in checks],
+    asset_checks=[c for _, checks in _sources for c in checks] + [joint_k_anonymity],
     jobs=[monthly_job],
     schedules=[monthly_schedule],
     sensors=[landing_sensor],

@@ -119,6 +119,13 @@ class DatasetRules(_Strict):
         return self
 
 
+class Risk(_Strict):
+    """Row-level re-identification risk the board accepts in the pseudonymised zone."""
+
+    quasi_identifiers: list[str] = ["age_band", "sex", "cell_id", "hour"]
+    k: int = 5
+
+
 class Approval(_Strict):
     board: str
     role: Literal["caldicott_guardian", "data_protection_officer", "senior_information_risk_owner", "community_safety_board"]
@@ -146,6 +153,7 @@ class Agreement(_Strict):
     spatial: Spatial = Spatial()
     disclosure_control: DisclosureControl = DisclosureControl()
     retention: Retention
+    risk: Risk = Risk()
     published_tables: list[str]
     approvals: list[Approval]
     datasets: dict[Literal["ed", "police", "police_uk"], DatasetRules]

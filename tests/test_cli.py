@@ -92,6 +92,8 @@ def test_run_hotspots_and_query(runner, istv_home):
     assert shown.exit_code == 0 and "Top hotspot cells, 2018-10" in shown.output
     query = runner.invoke(cli, ["query", "SELECT count(*) AS n FROM hour_of_week"])
     assert query.exit_code == 0 and "168" in query.output
+    risk = runner.invoke(cli, ["risk", "--month", "2018-10"])
+    assert risk.exit_code == 0 and "target_k" in risk.output and "smallest_group_sizes" in risk.output
     bad = runner.invoke(cli, ["query", "SELECT * FROM no_such_table"])
     assert bad.exit_code == 1 and "no_such_table" in bad.output
 

@@ -81,3 +81,9 @@ def test_a_half_written_file_is_not_picked_up(istv_home):
     (folder / ".ed.csv.part").write_text("REPORTING PERIOD START DATE\n")
     (folder / "ed.csv").write_text("REPORTING PERIOD START DATE\n")  # no manifest yet
     assert [r for r in landing_sensor(build_sensor_context()) if hasattr(r, "run_key")] == []
+
+
+def test_k_anonymity_check_warns_without_blocking():
+    graph = defs.resolve_asset_graph()
+    spec = next(graph.get_check_spec(k) for k in graph.asset_check_keys if k.name == "k_anonymity")
+    assert spec.asset_key.to_user_string() == "joint_incidents" and not spec.blocking

@@ -16,9 +16,11 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
+    asset_check,
     multi_asset,
 )
 
+from anonymise.risk import k_anonymity
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
@@ -72,6 +74,17 @@ def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> Mater
     out.parent.mkdir(parents=True, exist_ok=True)
     joint.to_parquet(out, index=False)
     return MaterializeResult(metadata={f"rows_{s}": len(f) for s, f in frames.items()} | {"rows": len(joint)})
+
+
+@asset_check(asset=joint_incidents, name="k_anonymity", blocking=False,
+             description="k-anonymity of the row-level zone over the agreement's quasi-identifiers; "
+             "warns the board when groups fall below the agreement's k.")
+def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
+    month = month_of_partition(context.partition_key)
+    agreement = istv.agreement_in_force(step="joint_k_anonymity")
+    joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
+    report = k_anonymity(joint, agreement.risk.quasi_identifiers, agreement.risk.k)
+    return AssetCheckResult(passed=not report.below_target, severity=AssetCheckSeverity.WARN, metadata=report.as_metadata())
 
 
 def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
