@@ -4,6 +4,17 @@ A count from 1 to the suppression threshold is withheld: published as NULL with 
 `<column>_suppressed` flag set, never as a silent zero. Every other count is rounded to the
 nearest multiple of the rounding base (halves round up) but never below the first multiple of the
 base above the threshold, so a published figure is either 0 or above the threshold.
+
+Margins and differencing (the documented rule; tests/test_differencing.py attacks it):
+- every total and margin (monthly_trend, combined) is computed from raw counts and protected as a
+  whole, never summed from protected cells, so subtracting published cells from a total leaves
+  a rounding uncertainty of at least +-2 per cell: every value from 1 to the threshold stays
+  possible for a suppressed cell;
+- a re-delivered month replaces its earlier release; a correction of a few records moves a
+  published figure only when it crosses a rounding boundary, so comparing the two releases does
+  not reveal the size of the correction;
+- derived columns (rank, Gi* z-scores, shares) are computed from published values only.
+Cell-key perturbation (ONS) and differential privacy are not applied yet.
 """
 
 from __future__ import annotations
