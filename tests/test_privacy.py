@@ -83,6 +83,17 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
                 assert _leaks(path.read_bytes()) == [], path
     assert checked >= 10
 
+    # The leak scanner agrees, over the warehouse file, Dagster's run storage and event logs,
+    # the audit log and the pseudonymised zone; and it does find the planted values in landing.
+    from pipelines.lib.leak_checks import scanner_for
+    from warehouse.scan import scan_path
+
+    scanner = scanner_for(istv_home, MONTH)
+    for zone in (istv_home.warehouse, istv_home.dagster, istv_home.audit, istv_home.pseudonymised):
+        assert scan_path(zone, scanner) == [], zone
+    landing_findings = {f.kind for _, f in scan_path(istv_home.landing, scanner)}
+    assert {"nhs_number", "postcode", "phone"} <= landing_findings
+
     # The bad planted row was quarantined, not lost, and its reason names the column only.
     from pipelines.lib.quarantine import quarantine_summaries, read_quarantine
     from pipelines.lib.secrets import quarantine_cipher
