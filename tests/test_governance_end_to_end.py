@@ -4,7 +4,6 @@ change, and tampering with the real log is caught at the right entry."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
