@@ -46,6 +46,10 @@ class ValidationSummary:
         return all(o.success for o in self.outcomes if o.severity == "error")
 
     @property
+    def warned(self) -> bool:
+        return any(not o.success for o in self.outcomes if o.severity == "warning")
+
+    @property
     def failed(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
 
@@ -56,7 +60,7 @@ class ValidationSummary:
             "suite": self.suite,
             "expectations": len(self.outcomes),
             "failed_expectations": len(failed),
-            "failed": ", ".join(f"{o.expectation}({o.column}): {o.unexpected_count}" for o in failed) or "none",
+            "failed": ", ".join(f"{o.severity} {o.expectation}({o.column}): {o.unexpected_count}" for o in failed) or "none",
         }
 
 
@@ -67,6 +71,11 @@ def extract_suite(schema: Schema) -> gx.ExpectationSuite:
         expectations.append(gxe.ExpectColumnToExist(column=f.name))
         if f.required:
             expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=f.name))
+        elif f.usually_present is not None:
+            # Completeness that falls off is worth a data officer's look, not a stopped run.
+            expectations.append(
+                gxe.ExpectColumnValuesToNotBeNull(column=f.name, mostly=f.usually_present, meta={"severity": "warning"})
+            )
         if f.codelist:
             codes = sorted(load_codelist(f.codelist).codes_set())
             expectations.append(gxe.ExpectColumnValuesToBeInSet(column=f.name, value_set=codes))
@@ -95,9 +104,9 @@ def published_suite(table: str, count_columns: list[str], key_columns: list[str]
     return gx.ExpectationSuite(name=f"{table}_published", expectations=expectations)
 
 
-def validate(frame: pd.DataFrame, suite: gx.ExpectationSuite, warnings: frozenset[str] = frozenset()) -> ValidationSummary:
-    """Validate in an ephemeral context (nothing written to disk); `warnings` names expectation
-    types that do not stop the run."""
+def validate(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:
+    """Validate in an ephemeral context (nothing written to disk). An expectation whose meta
+    says severity "warning" is reported but does not stop the run."""
     context = gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
@@ -123,7 +132,7 @@ def validate(frame: pd.DataFrame, suite: gx.ExpectationSuite, warnings: frozense
                 column=config.kwargs.get("column") or config.kwargs.get("column_B"),
                 success=bool(r.success),
                 unexpected_count=int(r.result.get("unexpected_count") or 0),
-                severity="warning" if kind in warnings else "error",
+                severity=(config.meta or {}).get("severity", "error"),
             )
         )
     return ValidationSummary(suite.name, tuple(outcomes))

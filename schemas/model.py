@@ -56,6 +56,8 @@ class Field(BaseModel):
     min: float | None = None
     max: float | None = None
     max_length: int | None = None
+    # Share of rows expected to carry a value (0-1); below it the check warns without stopping.
+    usually_present: float | None = None
     not_in_future: bool = False
     not_after: str | None = None
     within: tuple[str, str] | None = None

@@ -110,8 +110,10 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         month = month_of_partition(context.partition_key)
         parquet, _ = _parsed_paths(istv, source, month)
         summary = validate(pd.read_parquet(parquet), extract_suite(schema))
+        # An error blocks the month; a warning (e.g. locations less complete than usual) does not.
+        severity = AssetCheckSeverity.ERROR if not summary.success else AssetCheckSeverity.WARN
         return AssetCheckResult(
-            passed=summary.success, severity=AssetCheckSeverity.ERROR, metadata=summary.as_metadata()
+            passed=summary.success and not summary.warned, severity=severity, metadata=summary.as_metadata()
         )
 
     @asset(

@@ -1,0 +1,48 @@
+"""Great Expectations suites generated from the schemas: errors stop, warnings do not, and no
+raw value ever leaves the result."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from schemas import schema_for_source
+from schemas.expectations import extract_suite, published_suite, validate
+
+POLICE = schema_for_source("police")
+
+
+def _police(n=20, **changes):
+    frame = pd.DataFrame({f.name: [None] * n for f in POLICE.fields})
+    frame = frame.assign(force_code="SWP", crime_reference=[f"SW/{i:06d}/26" for i in range(n)], offence_code="105/01",
+                         committed_from=pd.Timestamp("2026-09-05 23:00"), latitude=51.48, longitude=-3.17)
+    return frame.assign(**changes)
+
+
+def test_clean_rows_pass():
+    summary = validate(_police(), extract_suite(POLICE))
+    assert summary.success and not summary.warned
+
+
+def test_missing_coordinates_warn_without_stopping():
+    frame = _police()
+    frame.loc[:5, "latitude"] = None
+    summary = validate(frame, extract_suite(POLICE))
+    assert summary.success and summary.warned
+    assert "warning expect_column_values_to_not_be_null(latitude): 6" in summary.as_metadata()["failed"]
+
+
+def test_an_error_stops_and_no_value_is_reported():
+    frame = _police()
+    frame.loc[3, "offence_code"] = "SECRET-CODE-77"
+    frame.loc[4, "crime_reference"] = frame.loc[5, "crime_reference"]
+    summary = validate(frame, extract_suite(POLICE))
+    assert not summary.success
+    text = str(summary)
+    assert "SECRET-CODE-77" not in text and "SW/000005/26" not in text
+    assert {o.column for o in summary.failed} == {"offence_code", "crime_reference"}
+
+
+def test_published_suite_catches_a_small_count():
+    table = pd.DataFrame({"month": ["2026-09-01"] * 2, "cell_id": ["a", "b"], "ed_assaults": [10, 3]})
+    summary = validate(table, published_suite("hotspot_cells", ["ed_assaults"], ["month", "cell_id"], 7))
+    assert not summary.success
