@@ -1,6 +1,6 @@
 """The istv code location: what `dagster dev`, `dg check defs` and `istv run` load."""
 
-from dagster import Definitions
+from dagster import Definitions, multiprocess_executor
 
 from pipelines.ed.assets import ed_assets
 from pipelines.jobs import monthly_job
@@ -24,4 +24,7 @@ defs = Definitions(
     schedules=[monthly_schedule],
     sensors=[landing_sensor],
     resources={"istv": IstvResource()},
+    # Runs launched from the UI, the schedule or the sensor execute their steps in parallel
+    # processes (the three sources of a month side by side); `istv run` executes in process.
+    executor=multiprocess_executor.configured({"max_concurrent": 2}),
 )
