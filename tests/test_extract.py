@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.lib.extract import ExtractError, month_of, read_extract
+from pipelines.lib.extract import ExtractError, month_of, read_extract, read_raw
 from schemas import load_schema, schema_for_source
 
 OCTOBER = dt.date(2018, 10, 1)
@@ -114,6 +114,19 @@ def test_empty_file_is_refused(tmp_path):
     path.write_text("")
     with pytest.raises(ExtractError, match="empty.csv: the file is empty"):
         read_extract(path, ED, OCTOBER)
+
+
+def test_title_and_footer_rows_are_counted_apart_from_the_data(tmp_path):
+    lines = ["ED Assault Report", "", HEADER, GOOD, "", "Total,1"]
+    extract = read_extract(_write(tmp_path, lines), ED, OCTOBER, now=NOW)
+    assert (extract.rows_in, extract.title_rows, extract.footer_rows, extract.blank_rows) == (1, 2, 2, 0)
+    assert extract.rows.iloc[0].source_line == 4
+
+
+def test_read_raw_keeps_its_shape(tmp_path):
+    raw, undeclared = read_raw(_write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED)
+    assert list(raw.columns) == ["source_line", *[f.name for f in ED.fields]]
+    assert list(raw.source_line) == [3] and undeclared == ["PATIENT NAME"]
 
 
 def test_month_is_worked_out_from_the_rows(tmp_path):

@@ -1,13 +1,19 @@
 """Read a delivered extract into typed rows, following its declared schema.
 
 Every row ends up either passed (typed) or quarantined with the reasons it failed, so that
-rows in = rows passed + rows quarantined always holds. Messages name the file, the line and the
-column, never a value: the file holds identifiers.
+rows in = rows passed + rows quarantined always holds. Title rows above the header, blank rows
+and footer rows ("Total,123", "End of report") are not data rows: they are counted apart. Messages
+name the file, the line and the column, never a value: the file holds identifiers. How the file
+itself is read (encoding, delimiter, header row, footer) is in `pipelines.lib.sniff`.
+
+Dates are read day first, as in the UK: DD/MM/YYYY, YYYY-MM-DD or DD-MMM-YYYY (06-Oct-2018), with
+or without a time (HH:MM or HH:MM:SS), and a file may mix them. A US-style month-first date is never
+guessed at: 10/31/2018 is not a valid date, and 10/06/2018 is 10 June, which the month check then
+quarantines as "not in the month being ingested" when it lands outside it.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -16,24 +22,33 @@ from pathlib import Path
 import pandas as pd
 
 from anonymise.nhs_number import is_valid_nhs_number
+from pipelines.lib.sniff import ExtractError, Table, count_fields, read_table
 from schemas import Schema, load_codelist
 
-DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
-DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
+__all__ = ["Extract", "ExtractError", "month_of", "read_extract", "read_raw", "read_table", "safe_file_name"]
+
+_DAYS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y")
+DATE_FORMATS = _DAYS
+DATETIME_FORMATS = (
+    *(f"{d} {t}" for d in _DAYS for t in ("%H:%M", "%H:%M:%S")),
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+)
 MONTH_FORMATS = ("%Y-%m",)
-ENCODINGS = ("utf-8-sig", "cp1252")
-
-
-class ExtractError(ValueError):
-    """A file that cannot be read at all; the message says what to do."""
+TIME_FORMATS = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}
 
 
 @dataclass
 class Extract:
     rows: pd.DataFrame  # passed rows, typed, with a `source_line` column
     quarantined: pd.DataFrame  # raw rows that failed, with `source_line` and `reasons`
-    rows_in: int
+    rows_in: int  # data rows: title, blank and footer rows are not counted
     undeclared_columns: list[str] = field(default_factory=list)
+    title_rows: int = 0  # lines above the header row (report titles, blank lines)
+    footer_rows: int = 0  # trailing totals, "End of report" and blank rows
+    blank_rows: int = 0  # blank rows between the header and the footer
+    encoding: str = "utf-8"
+    delimiter: str = ","
 
     @property
     def reason_counts(self) -> dict[str, int]:
@@ -43,51 +58,36 @@ class Extract:
         return {k: int(v) for k, v in reasons.value_counts().sort_index().items()}
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    for encoding in ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ExtractError(f"{path.name}: cannot decode as UTF-8 or Windows-1252; re-export as UTF-8 CSV")
+def _frames(table: Table, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Well-formed rows as text (declared columns only), and rows with the wrong number of fields.
+
+    A misshapen row cannot be split into columns with any confidence, so it is quarantined with
+    its line and the reason only: no value, lest an undeclared column's value ride along."""
+    width = len(table.header)
+    good = [i for i, r in enumerate(table.records) if len(r) == width]
+    bad = [i for i, r in enumerate(table.records) if len(r) != width] if len(good) < len(table.records) else []
+    records = [table.records[i] for i in good] if bad else table.records
+    by_position = list(zip(*records)) if records else [()] * width
+    frame = pd.DataFrame(
+        {f.name: [v.strip() for v in by_position[table.columns[f.header]]] for f in schema.fields},
+        index=pd.RangeIndex(len(records)),
+        dtype=object,
+    )
+    frame.insert(0, "source_line", [table.lines[i] for i in good] if bad else table.lines)
+    misshapen = pd.DataFrame({"source_line": [table.lines[i] for i in bad]})
+    for name in schema.field_names:
+        misshapen[name] = pd.Series([None] * len(bad), dtype=object)
+    misshapen["reasons"] = [f"row has {count_fields(len(table.records[i]))} where the header has {width}" for i in bad]
+    return frame, misshapen
 
 
 def read_raw(path: Path, schema: Schema) -> tuple[pd.DataFrame, list[str]]:
-    """All columns as text; checks the header carries every declared column."""
-    text = _decode(path)
-    if not text.strip():
-        raise ExtractError(f"{path.name}: the file is empty; ask the provider to re-send the extract")
-    first_line = text.splitlines()[0]
-    try:
-        delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
-    missing = [h for h in schema.headers if h not in header]
-    if missing:
-        raise ExtractError(
-            f"{path.name}, line 1: column(s) {', '.join(repr(m) for m in missing)} missing from the "
-            f"header; this is not a {schema.title} extract, or its columns were renamed. "
-            f"Re-export it with the columns listed in schemas/{schema.name}.yaml"
-        )
-    records = list(reader)
-    width = len(header)
-    short = [i for i, r in enumerate(records) if r and len(r) != width]
-    if short:
-        line = short[0] + 2
-        raise ExtractError(
-            f"{path.name}, line {line}: {len(records[short[0]])} fields where the header has {width}; "
-            "the file may be cut off or have unquoted delimiters. Ask the provider to re-send it"
-        )
-    frame = pd.DataFrame([r for r in records if r], columns=header, dtype=object)
-    frame.insert(0, "source_line", [i + 2 for i, r in enumerate(records) if r])
-    undeclared = [h for h in header if h not in schema.headers]
-    frame = frame.drop(columns=undeclared).rename(columns=schema.headers)
-    for name in schema.field_names:
-        frame[name] = frame[name].str.strip()
-    return frame, undeclared
+    """Well-formed data rows, all columns as text; checks the header carries every declared column.
+
+    Raises ExtractError for a file that cannot be read at all."""
+    table = read_table(path, schema)
+    frame, _ = _frames(table, schema)
+    return frame, table.undeclared
 
 
 def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
@@ -109,8 +109,7 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: pd.DataFrame) -> pd.Data
         if f.required:
             problems.loc[blank, f.name] += f"{f.name}: missing required value|"
         if f.type in ("date", "datetime", "month"):
-            formats = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}[f.type]
-            out = _parse_times(values, formats)
+            out = _parse_times(values, TIME_FORMATS[f.type])
             problems.loc[~blank & out.isna(), f.name] += f"{f.name}: not a valid {f.type}|"
         elif f.type in ("float", "integer"):
             out = pd.to_numeric(values.where(~blank), errors="coerce")
@@ -152,7 +151,8 @@ def _date_logic(typed: pd.DataFrame, schema: Schema, problems: pd.DataFrame, now
 def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | None = None) -> Extract:
     """Parse `path`; rows outside `month` (by the schema's month field) are quarantined too."""
     now = now or dt.datetime.now()
-    raw, undeclared = read_raw(path, schema)
+    table = read_table(path, schema)
+    raw, misshapen = _frames(table, schema)
     problems = pd.DataFrame("", index=raw.index, columns=schema.field_names)
     typed = _typed(raw, schema, problems)
     _date_logic(typed, schema, problems, now)
@@ -168,14 +168,28 @@ def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | 
     passed.insert(0, "source_line", raw.loc[~failed, "source_line"])
     quarantined = raw[failed].copy()
     quarantined["reasons"] = reasons
-    return Extract(passed.reset_index(drop=True), quarantined.reset_index(drop=True), len(raw), undeclared)
+    if len(misshapen):
+        quarantined = pd.concat([quarantined, misshapen], ignore_index=True).sort_values("source_line", kind="stable")
+    rows_in = len(table.records)
+    if rows_in != len(passed) + len(quarantined):  # pragma: no cover - a bug, never the file's fault
+        raise AssertionError(f"{path.name}: rows in != rows passed + rows quarantined")
+    return Extract(
+        passed.reset_index(drop=True),
+        quarantined.reset_index(drop=True),
+        rows_in,
+        table.undeclared,
+        title_rows=table.title_rows,
+        footer_rows=table.footer_rows,
+        blank_rows=table.blank_rows,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+    )
 
 
 def month_of(path: Path, schema: Schema) -> dt.date:
     """The month most rows fall in, for files delivered without one."""
     raw, _ = read_raw(path, schema)
-    formats = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}
-    when = _parse_times(raw[schema.month_field].fillna(""), formats[schema.field(schema.month_field).type])
+    when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[schema.field(schema.month_field).type])
     months = when.dropna().dt.to_period("M")
     if months.empty:
         raise ExtractError(
