@@ -78,6 +78,9 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
                 "rows_quarantined": len(result.quarantined),
                 "reasons": result.reason_counts,
                 "undeclared_columns": result.undeclared_columns,
+                # How the file was laid out: lines that were not data are counted, never dropped silently.
+                "layout": {"encoding": result.encoding, "delimiter": result.delimiter, "title_rows": result.title_rows,
+                           "footer_rows": result.footer_rows, "blank_rows": result.blank_rows},
             }
             summary["files"].append(ingested)
             istv.audit("ingest", {"source": source, "month": f"{month:%Y-%m}", **ingested})
