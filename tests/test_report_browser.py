@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from test_report import MONTH, publish_two_months
+from test_report import MONTH, warehouse  # noqa: F401  (warehouse is the shared fixture)
 
 from warehouse.publish import connect_read_only
 from warehouse.report import render_report
@@ -46,13 +46,6 @@ def _chromium() -> str:
         pytest.fail(f"{CHROMIUM} not found: the report's browser test needs Chromium. "
                     f"Install it with `{INSTALL}` (CI does this in .ci/run).", pytrace=False)
     return str(CHROMIUM)
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("warehouse") / "istv.duckdb"
-    publish_two_months(path)
-    return path
 
 
 @pytest.fixture(scope="module")
