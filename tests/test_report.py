@@ -160,7 +160,7 @@ def test_suppressed_counts_show_as_suppressed_never_zero(html, warehouse):
             "WHERE month = ? AND cell_id = ?", [MONTH, venue_cell]).fetchone()
     assert (ed, police, police_suppressed) == (10, None, True)
     cells = _element(html, "div", "top-cells")
-    row = next(r for r in re.findall(r"<tr>.*?</tr>", cells, re.DOTALL) if re.search(rf'<td class="num">{rank}</td>', r))
+    row = next(r for r in re.findall(r"<tr[ >].*?</tr>", cells, re.DOTALL) if re.search(rf'<td class="num">{rank}</td>', r))
     assert '<span class="suppressed">suppressed</span>' in row
     assert '<td class="num">0</td>' not in row
     # The cell whose combined count is suppressed is drawn hatched, and the legend says so.

@@ -849,7 +849,7 @@ def _top_cell_rows(cells: list[dict], names: dict[str, str]) -> list[dict]:
     for cell in (c for c in cells if c["cell_id"] in names):
         z = cell.get("gi_star_z")
         rows.append({
-            "rank": cell["rank"], "place": names[cell["cell_id"]], "ed": show(_count(cell, "ed_assaults")),
+            "rank": cell["rank"], "cell_id": cell["cell_id"], "place": names[cell["cell_id"]], "ed": show(_count(cell, "ed_assaults")),
             "police": show(_count(cell, "police_violence")), "combined": show(_count(cell, "combined")),
             "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
         })
