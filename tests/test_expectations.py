@@ -46,3 +46,21 @@ def test_published_suite_catches_a_small_count():
     table = pd.DataFrame({"month": ["2026-09-01"] * 2, "cell_id": ["a", "b"], "ed_assaults": [10, 3]})
     summary = validate(table, published_suite("hotspot_cells", ["ed_assaults"], ["month", "cell_id"], 7))
     assert not summary.success
+
+
+def test_batched_validation_of_a_parquet_file_matches_whole_frame_and_sees_cross_batch_duplicates(tmp_path):
+    from schemas.expectations import validate_parquet
+
+    frame = _police(50)
+    frame.loc[3, "offence_code"] = "SECRET-CODE-77"
+    frame.loc[45, "crime_reference"] = frame.loc[2, "crime_reference"]  # duplicates in different batches
+    frame.loc[10:14, "latitude"] = None
+    path = tmp_path / "extract.parquet"
+    frame.to_parquet(path, index=False)
+    batched = validate_parquet(path, POLICE, batch_rows=20)
+    whole = validate(frame, extract_suite(POLICE))
+    assert {(o.expectation, o.column, o.unexpected_count) for o in batched.failed if o.severity == "error"} == {
+        (o.expectation, o.column, o.unexpected_count) for o in whole.failed if o.severity == "error"
+    }
+    assert ("expect_column_values_to_be_unique", "crime_reference") in {(o.expectation, o.column) for o in batched.failed}
+    assert "SECRET-CODE-77" not in str(batched)

@@ -23,7 +23,7 @@ from pipelines.lib.quarantine import write_quarantine
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas import load_codelist, schema_for_source
-from schemas.expectations import extract_suite, validate
+from schemas.expectations import validate_parquet
 
 GROUP = {"ed": "ed", "police": "police", "police_uk": "police"}
 
@@ -112,7 +112,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     def extract_expectations(context, istv: IstvResource) -> AssetCheckResult:
         month = month_of_partition(context.partition_key)
         parquet, _ = _parsed_paths(istv, source, month)
-        summary = validate(pd.read_parquet(parquet), extract_suite(schema))
+        summary = validate_parquet(parquet, schema)
         # An error blocks the month; a warning (e.g. locations less complete than usual) does not.
         severity = AssetCheckSeverity.ERROR if not summary.success else AssetCheckSeverity.WARN
         return AssetCheckResult(
