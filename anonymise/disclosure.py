@@ -14,7 +14,8 @@ Margins and differencing (the documented rule; tests/test_differencing.py attack
   published figure only when it crosses a rounding boundary, so comparing the two releases does
   not reveal the size of the correction;
 - derived columns (rank, Gi* z-scores, shares) are computed from published values only.
-Cell-key perturbation (ONS) and differential privacy are not applied yet.
+Differential privacy is optional, per agreement (`disclosure_control.differential_privacy.epsilon`):
+OpenDP noise on every count before the rule above. Cell-key perturbation (ONS) is not applied.
 """
 
 from __future__ import annotations
@@ -31,6 +32,19 @@ ROUNDING_BASE = 5
 class DisclosurePolicy:
     suppression_threshold: int = SUPPRESSION_THRESHOLD
     rounding_base: int = ROUNDING_BASE
+    # Set when an agreement asks for differential privacy: each count (sensitivity 1) gets
+    # discrete Laplace noise of this scale (1 / epsilon) from OpenDP before suppression and rounding.
+    laplace_scale: float | None = None
+
+
+def dp_noised(counts: list[int], scale: float) -> list[int]:
+    """Counts with OpenDP's discrete Laplace noise, floored at zero (a count cannot be negative;
+    post-processing keeps the guarantee). Not reproducible by design: re-runs differ."""
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    measurement = dp.m.make_laplace(dp.atom_domain(T=int), dp.absolute_distance(T=int), scale=scale)
+    return [max(0, measurement(int(c))) for c in counts]
 
 
 def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
@@ -50,6 +64,8 @@ def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePol
     out = table.copy()
     for column in count_columns:
         raw = out[column].fillna(0).astype(int)
+        if policy.laplace_scale:
+            raw = pd.Series(dp_noised(raw.tolist(), policy.laplace_scale), index=raw.index)
         out[column] = pd.array([protect_count(c, policy) for c in raw], dtype="Int64")
         out[f"{column}_suppressed"] = raw.between(1, policy.suppression_threshold)
     return out

@@ -75,12 +75,24 @@ class Spatial(_Strict):
     h3_resolution: int = 9
 
 
+class DifferentialPrivacy(_Strict):
+    epsilon: float  # privacy loss per published count; smaller is more private and noisier
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if self.epsilon <= 0:
+            raise ValueError("epsilon must be positive")
+        return self
+
+
 class DisclosureControl(_Strict):
     suppression_threshold: int = 7
     rounding_base: int = 5
+    differential_privacy: DifferentialPrivacy | None = None
 
     def policy(self) -> DisclosurePolicy:
-        return DisclosurePolicy(self.suppression_threshold, self.rounding_base)
+        scale = 1 / self.differential_privacy.epsilon if self.differential_privacy else None
+        return DisclosurePolicy(self.suppression_threshold, self.rounding_base, scale)
 
 
 class FieldRule(_Strict):

@@ -108,3 +108,41 @@ def test_no_published_value_between_one_and_threshold(threshold, base):
     leaking = {c: v for c, v in zip(counts, out["n"]) if not pd.isna(v) and 1 <= v <= threshold}
     assert leaking == {}, f"counts published at or below the threshold: {leaking}"
     assert (published % base == 0).all()
+
+
+# --- optional differential privacy ----------------------------------------------------------
+
+
+def test_dp_noise_is_centred_with_the_laplace_spread():
+    from anonymise.disclosure import dp_noised
+
+    noised = dp_noised([100] * 4000, scale=2.0)
+    deviations = [n - 100 for n in noised]
+    mean = sum(deviations) / len(deviations)
+    variance = sum(d * d for d in deviations) / len(deviations)
+    assert abs(mean) < 0.3
+    assert 5.0 < variance < 11.0  # discrete Laplace with scale 2: variance close to 2 * 2**2 = 8
+    assert len(set(noised)) > 5
+
+
+def test_dp_policy_still_obeys_suppression_and_rounding():
+    import pandas as pd
+
+    from anonymise.disclosure import DisclosurePolicy, protect
+
+    table = pd.DataFrame({"n": [0, 3, 9, 40, 200] * 50})
+    out = protect(table, ["n"], DisclosurePolicy(laplace_scale=1.0))
+    published = out["n"].dropna()
+    assert not published.between(1, 7).any() and (published % 5 == 0).all()
+    assert out["n_suppressed"].sum() > 0
+    exact = protect(table, ["n"], DisclosurePolicy())
+    assert not out["n"].equals(exact["n"])  # noise changed something
+
+
+def test_an_agreement_can_ask_for_differential_privacy():
+    from sharing_agreements.model import DisclosureControl
+
+    assert DisclosureControl(differential_privacy={"epsilon": 0.5}).policy().laplace_scale == 2.0
+    assert DisclosureControl().policy().laplace_scale is None
+    with pytest.raises(ValueError, match="epsilon must be positive"):
+        DisclosureControl(differential_privacy={"epsilon": 0})
