@@ -27,7 +27,7 @@ def _release(counts: list[int]) -> dict[str, pd.DataFrame]:
     ]
     joint = pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64"})
     summaries = pd.DataFrame(columns=["month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-                                      "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private"])
+                                      "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous"])
     return build_tables(joint, summaries, POLICY, "a", 1)
 
 

@@ -30,7 +30,7 @@ def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
 
 SUMMARIES = pd.DataFrame([{"month": MONTH, "source": "ed", "provider": "7A4BV", "rows_received": 40, "rows_quarantined": 2,
                            "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": 38, "rows_located": 30,
-                           "rows_unlocated": 8, "rows_private": 3}])
+                           "rows_unlocated": 8, "rows_private": 3, "rows_ambiguous": 0}])
 
 
 def _tables(n_ed=12, n_police=5):

@@ -86,7 +86,7 @@ def _summaries(month: dt.date, joint: pd.DataFrame) -> pd.DataFrame:
         n = int((joint["source"] == source).sum())
         rows.append({"month": month, "source": source, "provider": provider, "rows_received": n + 2,
                      "rows_quarantined": 2, "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": n,
-                     "rows_located": n, "rows_unlocated": 0, "rows_private": 0})
+                     "rows_located": n, "rows_unlocated": 0, "rows_private": 0, "rows_ambiguous": 0})
     return pd.DataFrame(rows)
 
 

@@ -33,7 +33,7 @@ SOURCES = ("ed", "police", "police_uk")
 JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"
 SUMMARY_COLUMNS = [
     "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private",
+    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous",
 ]
 
 
