@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from anonymise.generalise import age_bands, postcode_district, spatial_cells, time_parts
-from anonymise.pseudonyms import NORMALISERS, pseudonymise
+from anonymise.pseudonyms import NORMALISERS, pseudonym_array
 
 # Names of the columns each generalisation produces; one field per generalisation per dataset.
 GENERALISED_COLUMNS = {
@@ -51,6 +51,13 @@ class Pseudonymised:
         }
 
 
+def _texts(values: pd.Series) -> list[str | None]:
+    """Each value as str, None where missing, without a Python step per row for text columns."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values.astype(object).where(values.notna(), None).tolist()
+    return [None if pd.isna(v) else str(v) for v in values]
+
+
 def apply_rules(
     typed: pd.DataFrame,
     rules,  # sharing_agreements.model.DatasetRules
@@ -84,8 +91,8 @@ def apply_rules(
             actions["kept"].append(name)
         elif rule.action == "pseudonymise":
             normaliser = NORMALISERS[normalisers.get(name, "reference")]
-            texts = [None if pd.isna(v) else str(v) for v in values]
-            out[f"{name}_pseudonym"] = pd.array(pseudonymise(texts, field_keys[name], normaliser), dtype="string")
+            # Missing values stay missing and others are hashed as str(value), distinct ones once.
+            out[f"{name}_pseudonym"] = pd.array(pseudonym_array(values, field_keys[name], normaliser), dtype="string")
             actions["pseudonymised"].append(name)
         else:
             actions["generalised"].append(name)
@@ -101,8 +108,7 @@ def apply_rules(
                 # The cell rule is declared on both coordinates, named latitude and longitude.
                 point[name] = values.astype("Float64")
             elif rule.to == "place":
-                texts = [None if pd.isna(v) else str(v) for v in values]
-                found = resolve_places(texts)
+                found = resolve_places(_texts(values))
                 out["place_status"] = pd.array([r.status for r in found], dtype="string")
                 out["place_id"] = pd.array([r.place_id for r in found], dtype="string")
                 out["place_name"] = pd.array([r.place_name for r in found], dtype="string")

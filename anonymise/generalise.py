@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import h3
+import numpy as np
 import pandas as pd
 
 _POSTCODE_OUTWARD = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*[0-9][A-Z]{2}\s*$")
@@ -50,10 +51,11 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
 
 def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) -> pd.Series:
     """H3 cell of each point; missing where either coordinate is."""
-    cells = [
-        h3.latlng_to_cell(lat, lon, resolution) if pd.notna(lat) and pd.notna(lon) else None
-        for lat, lon in zip(latitude, longitude)
-    ]
+    lat = pd.to_numeric(latitude).astype("float64").to_numpy(na_value=np.nan) if latitude.dtype != "float64" else latitude.to_numpy()
+    lon = pd.to_numeric(longitude).astype("float64").to_numpy(na_value=np.nan) if longitude.dtype != "float64" else longitude.to_numpy()
+    located = ~(np.isnan(lat) | np.isnan(lon))
+    cells = np.full(len(lat), None, dtype=object)
+    cells[located] = [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat[located].tolist(), lon[located].tolist())]
     return pd.Series(cells, index=latitude.index, dtype="string")
 
 

@@ -143,6 +143,8 @@ _NOT_HOME_BEFORE = frozenset("way walking walk walked going went heading travell
 _NOT_DWELLING_BEFORE = frozenset("public beer ale custom coach boat opera guest".split())
 _DOMESTIC = frozenset("kitchen garden driveway doorstep hallway".split())
 _HOUSE_NUMBER = re.compile(r"^\d{1,4}[a-z]?$")
+_NUMBER_TOKEN = re.compile(r"^[0-9]{1,4}[a-z]?$")  # a standalone number, as a word
+_ZEROS = re.compile(r"[0-9]")
 
 
 def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -> tuple[bool, bool]:
@@ -251,30 +253,84 @@ class LocationResolver:
                     longest = max(longest, len(tokens))
                     self._first_words.add(tokens[0])
         self._max_window = longest + 1  # +1: "o neills" typed as two words for "oneills"
+        # For resolve_many's canonical cache: number tokens that some place name uses are kept
+        # as typed; other house numbers are written as zeros of the same length. Digits never
+        # match a letter, so the rewrite leaves every score against a digit-free name unchanged;
+        # the few names with digits ("Bar 105", "A4054") are checked text by text instead.
+        self._name_numbers = {t for p in self._places for seg in _segments(p.name) for t in seg
+                              if _NUMBER_TOKEN.match(t)}
+        self._name_numbers |= {t for k in self._keys for t in re.findall(r"[0-9]+[a-z]?", k)}
+        self._digit_keys = [k for k in self._keys if any(c.isdigit() for c in k)]
 
     def resolve_many(self, texts: Iterable[str | None]) -> list[Resolution]:
-        """Resolve each distinct text once; results in input order."""
+        """Resolve each distinct text once; results in input order.
+
+        Texts that differ only in house numbers ("12 cathays tce", "14 cathays tce") are resolved
+        once: a Resolution depends only on the text's words, its postcode district, and on house
+        numbers only through their shape (digits, letter suffix), never their value, unless a
+        run of words holding the number looks like a place name with digits. See `_canonical`.
+        """
         done: dict[str | None, Resolution] = {}
+        by_form: dict[tuple, Resolution] = {}
         windows: dict[str, list] = {}
         out = []
         for text in texts:
             key = text if isinstance(text, str) else None  # NaN != NaN would defeat the cache
             if key not in done:
-                done[key] = self._resolve(key, windows)
+                form = self._canonical(key)
+                if form not in by_form:
+                    by_form[form] = self._resolve(key, windows)
+                done[key] = by_form[form]
             out.append(done[key])
         return out
 
     def resolve(self, text: str | None) -> Resolution:
         return self._resolve(text, {})
 
+    @staticmethod
+    def _prepare(text: str) -> tuple[list[list[str]], str | None, bool]:
+        """The text's segments of words (phone numbers and postcodes removed), its postcode
+        district and whether a full postcode was given: all that a Resolution depends on."""
+        district, full_postcode = postcode_district(text)
+        raw = _PHONE.sub(" , ", text.lower())
+        raw = _DISTRICT.sub(" , ", _FULL_POSTCODE.sub(" , ", raw))
+        return _segments(raw), district, full_postcode
+
+    def _canonical(self, text: str | None) -> tuple:
+        """A cache key shared by texts that resolve alike: the segments with each house number
+        not used by any place name written as zeros of the same length ("12a" -> "00a")."""
+        if text is None:
+            return (None,)
+        segments, district, full_postcode = self._prepare(text)
+        if full_postcode:
+            return ("private", district)
+        canon = [[_ZEROS.sub("0", t) if _NUMBER_TOKEN.match(t) and t not in self._name_numbers
+                  else t for t in seg] for seg in segments]
+        if canon != segments and not self._numbers_inert(segments, canon):
+            canon = segments  # a number may be part of a place name: no sharing
+        return (tuple(map(tuple, canon)), district)
+
+    def _numbers_inert(self, segments: list[list[str]], canon: list[list[str]]) -> bool:
+        """Whether no run of words holding a rewritten number, as typed or rewritten, comes near
+        a place name with digits, the only names whose scores the rewrite could change."""
+        if not self._digit_keys:
+            return True
+        runs = set()
+        for (s, i, j), run in zip(*self._windows(segments)):
+            if segments[s][i:j] != canon[s][i:j]:
+                runs.add(run)
+                runs.add("".join(canon[s][i:j]))
+        if not runs:
+            return True
+        scores = process.cdist(list(runs), self._digit_keys, scorer=fuzz.ratio,
+                               score_cutoff=self._cutoff - 1)
+        return not scores.any()
+
     def _resolve(self, text: str | None, cache: dict[str, list]) -> Resolution:
         """cache: runs of words already scored, shared across one resolve_many call only."""
         if not isinstance(text, str):
             return _unplaced("unlocated", None)
-        district, full_postcode = postcode_district(text)
-        raw = _PHONE.sub(" , ", text.lower())
-        raw = _DISTRICT.sub(" , ", _FULL_POSTCODE.sub(" , ", raw))
-        segments = _segments(raw)
+        segments, district, full_postcode = self._prepare(text)
         if full_postcode:  # a full postcode is how a home address is written
             return _unplaced("private", district)
         if all(t in _UNKNOWN or t in FILLERS for seg in segments for t in seg):
@@ -305,17 +361,7 @@ class LocationResolver:
     def _match(self, segments: list[list[str]], cache: dict[str, list]) -> list[_Hit]:
         """Every place whose name matches a run of words, minus those whose run lies inside a longer
         match ("bluebell" inside "Bluebell Drive", "mary street" inside "St Mary Street")."""
-        windows, spans = [], []
-        for s, seg in enumerate(segments):
-            for i in range(len(seg)):
-                for j in range(i + 1, min(len(seg), i + self._max_window) + 1):
-                    run = "".join(seg[i:j])
-                    if len(run) < 4 or (seg[i] in FILLERS and seg[i] not in self._first_words):
-                        continue  # ...unless some name starts that way ("Corner House")
-                    if all(t in FILLERS or t in STREET_TYPES for t in seg[i:j]):
-                        continue  # "in the street" must not match "Ethel Street"
-                    windows.append(run)
-                    spans.append((s, i, j))
+        spans, windows = self._windows(segments)
         todo = [w for w in dict.fromkeys(windows) if w not in cache]
         if todo:  # one vectorised comparison of every new run of words against every name
             scores = process.cdist(todo, self._keys, scorer=fuzz.ratio, score_cutoff=self._cutoff,
@@ -338,6 +384,21 @@ class LocationResolver:
         return [h for h in hits if not any(
             g.segment == h.segment and g.start <= h.start and h.end <= g.end
             and g.end - g.start > h.end - h.start for g in hits)]
+
+    def _windows(self, segments: list[list[str]]) -> tuple[list[tuple[int, int, int]], list[str]]:
+        """Every run of words that may be a place name: its (segment, start, end) and its letters."""
+        windows, spans = [], []
+        for s, seg in enumerate(segments):
+            for i in range(len(seg)):
+                for j in range(i + 1, min(len(seg), i + self._max_window) + 1):
+                    run = "".join(seg[i:j])
+                    if len(run) < 4 or (seg[i] in FILLERS and seg[i] not in self._first_words):
+                        continue  # ...unless some name starts that way ("Corner House")
+                    if all(t in FILLERS or t in STREET_TYPES for t in seg[i:j]):
+                        continue  # "in the street" must not match "Ethel Street"
+                    windows.append(run)
+                    spans.append((s, i, j))
+        return spans, windows
 
     def _close_enough(self, tokens: list[str], k: int) -> bool:
         """An inexact match must be long enough to tolerate a typo, and must hold without the street

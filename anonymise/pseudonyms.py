@@ -6,10 +6,10 @@ pseudonym however the source system typed it. Distinct values are hashed once.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from anonymise.nhs_number import normalise_nhs_number
@@ -30,14 +30,23 @@ def pseudonymise(
     values: Iterable[str | None], key: bytes, normaliser: Callable[[str], str] = normalise_reference
 ) -> list[str | None]:
     """HMAC-SHA256 hex digest of each normalised value; missing values stay missing."""
-    cache: dict[str, str | None] = {}
-    out = []
-    for value in values:
-        if value not in cache:
-            if value is None or pd.isna(value) or str(value).strip() == "":
-                cache[value] = None
-            else:
-                message = normaliser(str(value)).encode()
-                cache[value] = hmac.new(key, message, hashlib.sha256).hexdigest()
-        out.append(cache[value])
-    return out
+    return pseudonym_array(values, key, normaliser).tolist()
+
+
+def pseudonym_array(
+    values: Iterable[str | None], key: bytes, normaliser: Callable[[str], str] = normalise_reference
+) -> np.ndarray:
+    """`pseudonymise` as an object array: each distinct value is hashed once, then spread back
+    to the rows by its position among the distinct values (no per-row Python work)."""
+    if not isinstance(values, (pd.Series, pd.Index, np.ndarray, pd.api.extensions.ExtensionArray)):
+        values = pd.Series(list(values), dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # missing values get code -1
+    digests = [_digest(value, key, normaliser) for value in uniques]
+    return np.array(digests + [None], dtype=object)[codes]
+
+
+def _digest(value, key: bytes, normaliser: Callable[[str], str]) -> str | None:
+    text = str(value)
+    if text.strip() == "":
+        return None
+    return hmac.digest(key, normaliser(text).encode(), "sha256").hex()

@@ -116,17 +116,12 @@ def joint(work: str, month: str, inputs: dict) -> dict:
     return {**figures, "rows_in": sum(len(f) for f in frames.values()), "seconds": time.perf_counter() - started}
 
 
-# pipelines.joint.assets.SUMMARY_COLUMNS, copied: importing that module loads Dagster and Great
-# Expectations (~250 MB, seconds), which would be charged to build_tables. coverage.sql fails
-# loudly if the two ever differ.
-SUMMARY_COLUMNS = [
-    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private",
-]
 
 
-def _delivery_summaries(out: Path, month: dt.date, columns: list[str] = SUMMARY_COLUMNS) -> pd.DataFrame:
+def _delivery_summaries(out: Path, month: dt.date) -> pd.DataFrame:
     """As pipelines.joint.assets.delivery_summaries builds it from the run's summary files."""
+    from warehouse.tables import DELIVERY_SUMMARY_COLUMNS as columns
+
     parsed = json.loads(_need(out / "parse_summary.json", "parse").read_text())
     counted = json.loads(_need(out / "pseudonymise_summary.json", "pseudonymise").read_text())
     rows = [{"month": month, "source": s, **parsed[s], **{k: counted[s][k] for k in columns[5:]}}

@@ -13,6 +13,7 @@ import pytest
 import anonymise.locate as locate
 from anonymise.gazetteer import Place
 from anonymise.locate import LocationResolver, Resolution, clean, postcode_district
+from benchmarks.locations import load_labelled, score
 from pipelines.lib.reference import gazetteer
 
 LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"
@@ -223,24 +224,55 @@ def test_module_is_pure():
 
 
 # ---- the hand-labelled set ----
-def _precision_recall(rows, results, status):
-    predicted = [(row, r) for row, r in zip(rows, results) if r.status == status]
-    expected = [(row, r) for row, r in zip(rows, results) if row["expected_status"] == status]
-    correct = sum(
-        1 for row, r in predicted
-        if row["expected_status"] == status and (r.place_id or "") == row["expected_place_id"]
-    )
-    return correct / max(len(predicted), 1), correct / max(len(expected), 1)
-
-
 def test_labelled_set(resolver):
-    with LABELLED.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = load_labelled()
     assert len(rows) >= 300
-    results = resolver.resolve_many(row["text"] for row in rows)
-    statuses = ("venue", "street", "private", "ambiguous", "unlocated")
-    scores = {s: _precision_recall(rows, results, s) for s in statuses}
+    scores = score(resolver, rows)
     for status, (precision, recall) in scores.items():
         print(f"{status:10} precision {precision:.3f} recall {recall:.3f}")
     assert scores["venue"][0] >= 0.9 and scores["venue"][1] >= 0.8
     assert scores["private"][0] >= 0.9 and scores["private"][1] >= 0.9
+
+
+# ---- resolve_many's canonical cache (texts differing only in house numbers share a result) ----
+def _synthetic_texts(count: int) -> list[str]:
+    from pipelines.synthetic import generate_frames
+
+    ed, _ = generate_frames("2025-03", seed=11, ed_rows=count)
+    return ed["ASSAULT LOCATION DESCRIPTION"].tolist()[:count]
+
+
+def test_resolve_many_equals_resolving_each_text(resolver):
+    with LABELLED.open(newline="") as fh:
+        labelled = [row["text"] for row in csv.DictReader(fh)]
+    tricky = ["a 4054", "a 469", "bar 1055", "12 bar 105", "lab 22", "par 59 club", "o/s 12 kapu",
+              "14 o/s kapu", "flat 3, 45 richmond rd", "12a cathays tce", "14b cathays tce",
+              "07700 900123 kapu", "cf24 3as 12 kapu", "nr 12 st mary st", "4th glamorgan home guard",
+              "5th glamorgan home guard club", None, float("nan"), "", "12", "123 456"]
+    texts = labelled + _synthetic_texts(2000) + tricky
+    many = resolver.resolve_many(texts)
+    for text, got in zip(texts, many):
+        want = resolver.resolve(text)
+        for f in dataclasses.fields(Resolution):
+            assert getattr(got, f.name) == getattr(want, f.name), (text, f.name)
+
+
+def test_house_numbers_share_one_resolution(resolver, monkeypatch):
+    calls = []
+    original = LocationResolver._resolve
+    def counting(self, text, cache):
+        calls.append(text)
+        return original(self, text, cache)
+
+    monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    texts = ["12 cathays tce", "14 cathays tce", "98 cathays tce", "12a cathays tce", "14b cathays tce"]
+    results = resolver.resolve_many(texts)
+    assert len(calls) == 3  # "12"/"14"/"98" once, "12a" and "14b" (letters are kept)
+    assert len(set(results)) == 1
+
+
+def test_numbers_in_place_names_are_not_shared(resolver):
+    # "105" is part of "Bar 105": "bar 105" and "bar 106" must not share a resolution blindly.
+    assert resolver._canonical("bar 105") != resolver._canonical("bar 106")
+    texts = ["a 4054", "a 4055", "bar 105", "bar 1055", "lab 22", "lab 23"]
+    assert resolver.resolve_many(texts) == [resolver.resolve(t) for t in texts]

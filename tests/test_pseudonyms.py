@@ -280,3 +280,13 @@ def test_bad_key_rings_are_refused_without_showing_secrets(text, message):
     with pytest.raises(ValueError, match=message) as err:
         KeyRing.parse(text)
     assert "ab" * 32 not in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "str"])
+def test_a_column_gives_the_same_pseudonyms_as_its_values_one_by_one(dtype):
+    values = ["943 476 5919", None, "9434765919", "", "  ", "943-476-5919", "9434765870", None]
+    column = pd.Series(values, dtype=dtype)
+    one_by_one = [pseudonymise([v], KEY_V1, normalise_nhs_number)[0] for v in values]
+    assert pseudonymise(column, KEY_V1, normalise_nhs_number) == one_by_one
+    assert pseudonymise(iter(values), KEY_V1, normalise_nhs_number) == one_by_one
+    assert pseudonymise([], KEY_V1) == []

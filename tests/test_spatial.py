@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import h3
 import pandas as pd
+import pytest
 
 from warehouse.spatial import getis_ord_gi_star, neighbours, police_matches
 
@@ -49,3 +52,39 @@ def test_police_matches_in_place_and_time():
         _row("police_uk", CENTRE, None),
     ])
     assert police_matches(joint).tolist() == [True, False, False, pd.NA, pd.NA, pd.NA]
+
+
+def _reference_police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: float = 1) -> pd.Series:
+    """The plain definition, row by row: the implementation must agree with it."""
+    result = pd.Series(pd.NA, index=joint.index, dtype="boolean")
+    comparable = joint["cell_id"].notna() & joint["event_hour"].notna()
+    ed = joint[(joint["source"] == "ed") & comparable]
+    police = joint[(joint["source"] == "police") & comparable]
+    window = pd.Timedelta(hours=window_hours)
+    for index, cell, when in zip(ed.index, ed["cell_id"], ed["event_hour"]):
+        near = police[police["cell_id"].isin(neighbours(cell, ring))]
+        result[index] = bool(((near["event_hour"] - when).abs() <= window).any())
+    return result
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_police_matches_equals_the_row_by_row_definition(seed):
+    rng = random.Random(seed)
+    centre = h3.latlng_to_cell(51.48, -3.18, 9)
+    cells = sorted(h3.grid_disk(centre, 3)) + [FAR]
+    start = pd.Timestamp("2026-09-05 00:00")
+    whole_hours = seed % 3 != 2  # event_hour is floored in the pipeline; also try minutes
+    rows = []
+    for _ in range(rng.randint(0, 300)):
+        minutes = rng.randrange(72) * 60 if whole_hours else rng.randrange(72 * 60)
+        rows.append(_row(rng.choice(["ed", "ed", "police", "police_uk"]),
+                         rng.choice(cells + [None]), start + pd.Timedelta(minutes=minutes)))
+        if rng.random() < 0.05:
+            rows[-1]["event_hour"] = pd.NaT
+    joint = pd.DataFrame(rows, columns=["source", "cell_id", "event_hour"])
+    joint["cell_id"] = joint["cell_id"].astype("string")
+    joint.index = [f"r{i}" for i in range(len(joint))][::-1]  # any index, not only 0..n-1
+    for ring, window in [(1, 1), (0, 0), (2, 3), (1, 0.5)]:
+        got = police_matches(joint, ring=ring, window_hours=window)
+        expected = _reference_police_matches(joint, ring=ring, window_hours=window)
+        pd.testing.assert_series_equal(got, expected)

@@ -53,13 +53,32 @@ def police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: int = 1) ->
     result[ed.index] = False
     if police.empty:
         return result
-    police_hours = police.groupby("cell_id")["event_hour"].apply(lambda s: s.sort_values().to_numpy())
-    window = pd.Timedelta(hours=window_hours).to_numpy()
-    for index, cell, when in zip(ed.index, ed["cell_id"], ed["event_hour"]):
-        when = pd.Timestamp(when).to_datetime64()
-        for near in neighbours(cell, ring):
-            hours = police_hours.get(near)
-            if hours is not None and (abs(hours - when) <= window).any():
-                result[index] = True
-                break
+    matched = _matched_pairs(ed[["cell_id", "event_hour"]], police[["cell_id", "event_hour"]], ring, window_hours)
+    hit = ed[["cell_id", "event_hour"]].merge(matched, on=["cell_id", "event_hour"], how="left")["hit"]
+    result[ed.index] = hit.notna().to_numpy()
     return result
+
+
+def _matched_pairs(ed: pd.DataFrame, police: pd.DataFrame, ring: int, window_hours: float) -> pd.DataFrame:
+    """The distinct ED (cell_id, event_hour) pairs with a police record within `ring` cells and
+    `window_hours`, as joins: ED pairs -> the cells of their rings -> police pairs in those cells."""
+    pairs = ed.drop_duplicates()
+    cells = pairs["cell_id"].unique()
+    disks = [h3.grid_disk(c, ring) for c in cells]
+    rings = pd.DataFrame({
+        "cell_id": pd.array([c for c, d in zip(cells, disks) for _ in d], dtype=ed["cell_id"].dtype),
+        "near": pd.array([n for d in disks for n in d], dtype=ed["cell_id"].dtype),
+    }).drop_duplicates()  # grid_disk lists each cell once; kept as a set for safety
+    nearby = pairs.merge(rings, on="cell_id")
+    police = police.drop_duplicates().rename(columns={"cell_id": "near", "event_hour": "police_hour"})
+    hours = pd.concat([ed["event_hour"], police["police_hour"]])
+    if (hours == hours.dt.floor("h")).all():
+        # Whole hours: a police record is near in time when it is at one of the hours within
+        # the window, so each (ring cell, hour) pair is looked up rather than compared.
+        steps = range(-math.floor(window_hours), math.floor(window_hours) + 1) if window_hours >= 0 else range(0)
+        shifted = [nearby.assign(police_hour=nearby["event_hour"] + pd.Timedelta(hours=k)) for k in steps]
+        found = pd.concat(shifted).merge(police, on=["near", "police_hour"]) if shifted else nearby.iloc[:0]
+    else:
+        found = nearby.merge(police, on="near")
+        found = found[(found["police_hour"] - found["event_hour"]).abs() <= pd.Timedelta(hours=window_hours)]
+    return found[["cell_id", "event_hour"]].drop_duplicates().assign(hit=True)

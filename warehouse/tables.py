@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from anonymise.disclosure import DisclosurePolicy, protect
@@ -63,6 +64,12 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.rank(method="min", ascending=False).astype("Int64")
 
 
+# One row per delivered file, as the pipeline summarises it; coverage.sql reads these columns.
+DELIVERY_SUMMARY_COLUMNS = [
+    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
+    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous",
+]
+
 MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one hour"
 
 
@@ -94,7 +101,9 @@ def build_tables(
     con = duckdb.connect()
     try:
         joint = joint.assign(police_match=police_matches(joint))
-        con.register("joint_incidents", joint)
+        # As an Arrow table: scanning a pandas frame would convert its Arrow-backed text columns
+        # to Python objects on every query.
+        con.register("joint_incidents", pa.Table.from_pandas(joint, preserve_index=False))
         con.register("delivery_summaries", summaries)
         tables = {}
         for spec in table_specs():

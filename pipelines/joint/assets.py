@@ -27,14 +27,10 @@ from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
 from warehouse.publish import publish
 from warehouse.report import render_report
-from warehouse.tables import build_tables, table_specs
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
 JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"
-SUMMARY_COLUMNS = [
-    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous",
-]
 
 
 @cache
@@ -98,10 +94,10 @@ def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
                     "month": month, "source": source, "provider": delivered["provider"],
                     "rows_received": delivered["rows_received"], "rows_quarantined": delivered["rows_quarantined"],
                     # Scope, area and location are counted per source; with one file a source they match.
-                    **{k: summary[k] for k in SUMMARY_COLUMNS[5:]},
+                    **{k: summary[k] for k in DELIVERY_SUMMARY_COLUMNS[5:]},
                 }
             )
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return pd.DataFrame(rows, columns=DELIVERY_SUMMARY_COLUMNS)
 
 
 PUBLISHED = [s.name for s in table_specs()]
