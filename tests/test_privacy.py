@@ -83,6 +83,20 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
                 assert _leaks(path.read_bytes()) == [], path
     assert checked >= 10
 
+    # No key material outside the key folder: not the ring's secrets, not the quarantine or
+    # audit keys, not a derived field key.
+    import json as _json
+
+    from anonymise.keys import derive_field_key
+
+    ring = _json.loads((istv_home.keys / "pseudonym.key").read_text())
+    master = bytes.fromhex(ring["keys"][0]["secret"])
+    secrets = [master.hex().encode(), master, derive_field_key(master, "cardiff-violence-prevention", 1, "person")]
+    secrets += [(istv_home.keys / name).read_bytes().strip() for name in ("quarantine.key", "audit_ed25519.pem")]
+    for path in (p for p in istv_home.root.rglob("*") if p.is_file() and istv_home.keys not in p.parents):
+        data = path.read_bytes()
+        assert not any(secret in data for secret in secrets), path
+
     # The leak scanner agrees, over the warehouse file, Dagster's run storage and event logs,
     # the audit log and the pseudonymised zone; and it does find the planted values in landing.
     from pipelines.lib.leak_checks import scanner_for
