@@ -119,12 +119,10 @@ def ed_frame() -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def ed_result():
+def _apply_ed(frame, resolver):
     rules = AGREEMENT.rules_for("ed")
-    resolver = FakeResolver()
-    result = apply_rules(
-        ed_frame(),
+    return apply_rules(
+        frame,
         rules,
         field_keys=_keys(rules),
         code_keys=_code_keys("ed"),
@@ -133,7 +131,12 @@ def ed_result():
         h3_resolution=AGREEMENT.spatial.h3_resolution,
         in_area=AGREEMENT.area.bbox.contains,
     )
-    return result, resolver
+
+
+@pytest.fixture(scope="module")
+def ed_result():
+    resolver = FakeResolver()
+    return _apply_ed(ed_frame(), resolver), resolver
 
 
 def test_test_frame_matches_the_ed_schema():
@@ -329,17 +332,7 @@ def test_ed_age_band_birthday_boundary():
     # 34 on 9 March 2024 (the day before the birthday) and 35 on 10 March 2024.
     frame.loc[0, "date_of_birth"] = pd.Timestamp("1989-03-10")
     frame.loc[1, "date_of_birth"] = pd.Timestamp("1989-03-10")
-    rules = AGREEMENT.rules_for("ed")
-    rows = apply_rules(
-        frame,
-        rules,
-        field_keys=_keys(rules),
-        code_keys=_code_keys("ed"),
-        normalisers=_normalisers("ed"),
-        resolve_places=FakeResolver(),
-        h3_resolution=9,
-        in_area=AGREEMENT.area.bbox.contains,
-    ).rows
+    rows = _apply_ed(frame, FakeResolver()).rows
     assert rows.loc[0, "age_band"] == "30-34"  # 2024-03-09: day before the 35th birthday
     assert rows.loc[1, "age_band"] == "35-39"  # 2024-03-10: the birthday
 
@@ -347,17 +340,7 @@ def test_ed_age_band_birthday_boundary():
 def test_ed_missing_dob_gives_missing_age_band():
     frame = ed_frame()
     frame.loc[0, "date_of_birth"] = pd.NaT
-    rules = AGREEMENT.rules_for("ed")
-    rows = apply_rules(
-        frame,
-        rules,
-        field_keys=_keys(rules),
-        code_keys=_code_keys("ed"),
-        normalisers=_normalisers("ed"),
-        resolve_places=FakeResolver(),
-        h3_resolution=9,
-        in_area=AGREEMENT.area.bbox.contains,
-    ).rows
+    rows = _apply_ed(frame, FakeResolver()).rows
     assert pd.isna(rows.loc[0, "age_band"])
     assert rows.loc[1, "age_band"] == "30-34"
 

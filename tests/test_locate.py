@@ -193,16 +193,23 @@ def test_unlocated(resolver, text):
 
 
 # ---- resolve_many ----
-def test_resolve_many_keeps_order_and_resolves_each_text_once(resolver, monkeypatch):
-    texts = ["kapu", None, "at home", "kapu", float("nan"), "crwys rd", "at home", None]
-    expected = [resolver.resolve(t) for t in texts]
+def _count_resolutions(monkeypatch) -> list:
+    """Record every text the resolver really works on (cache misses)."""
     calls = []
     original = LocationResolver._resolve
+
     def counting(self, text, cache):
         calls.append(text)
         return original(self, text, cache)
 
     monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    return calls
+
+
+def test_resolve_many_keeps_order_and_resolves_each_text_once(resolver, monkeypatch):
+    texts = ["kapu", None, "at home", "kapu", float("nan"), "crwys rd", "at home", None]
+    expected = [resolver.resolve(t) for t in texts]
+    calls = _count_resolutions(monkeypatch)
     assert resolver.resolve_many(texts) == expected
     assert sorted(calls, key=str) == sorted(["kapu", None, "at home", "crwys rd"], key=str)
 
@@ -258,13 +265,7 @@ def test_resolve_many_equals_resolving_each_text(resolver):
 
 
 def test_house_numbers_share_one_resolution(resolver, monkeypatch):
-    calls = []
-    original = LocationResolver._resolve
-    def counting(self, text, cache):
-        calls.append(text)
-        return original(self, text, cache)
-
-    monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    calls = _count_resolutions(monkeypatch)
     texts = ["12 cathays tce", "14 cathays tce", "98 cathays tce", "12a cathays tce", "14b cathays tce"]
     results = resolver.resolve_many(texts)
     assert len(calls) == 3  # "12"/"14"/"98" once, "12a" and "14b" (letters are kept)
