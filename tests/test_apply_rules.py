@@ -119,14 +119,14 @@ def ed_frame() -> pd.DataFrame:
     )
 
 
-def _apply_ed(frame, resolver):
-    rules = AGREEMENT.rules_for("ed")
+def _apply(source, frame, resolver):
+    rules = AGREEMENT.rules_for(source)
     return apply_rules(
         frame,
         rules,
         field_keys=_keys(rules),
-        code_keys=_code_keys("ed"),
-        normalisers=_normalisers("ed"),
+        code_keys=_code_keys(source),
+        normalisers=_normalisers(source),
         resolve_places=resolver,
         h3_resolution=AGREEMENT.spatial.h3_resolution,
         in_area=AGREEMENT.area.bbox.contains,
@@ -136,7 +136,7 @@ def _apply_ed(frame, resolver):
 @pytest.fixture(scope="module")
 def ed_result():
     resolver = FakeResolver()
-    return _apply_ed(ed_frame(), resolver), resolver
+    return _apply("ed", ed_frame(), resolver), resolver
 
 
 def test_test_frame_matches_the_ed_schema():
@@ -332,7 +332,7 @@ def test_ed_age_band_birthday_boundary():
     # 34 on 9 March 2024 (the day before the birthday) and 35 on 10 March 2024.
     frame.loc[0, "date_of_birth"] = pd.Timestamp("1989-03-10")
     frame.loc[1, "date_of_birth"] = pd.Timestamp("1989-03-10")
-    rows = _apply_ed(frame, FakeResolver()).rows
+    rows = _apply("ed", frame, FakeResolver()).rows
     assert rows.loc[0, "age_band"] == "30-34"  # 2024-03-09: day before the 35th birthday
     assert rows.loc[1, "age_band"] == "35-39"  # 2024-03-10: the birthday
 
@@ -340,7 +340,7 @@ def test_ed_age_band_birthday_boundary():
 def test_ed_missing_dob_gives_missing_age_band():
     frame = ed_frame()
     frame.loc[0, "date_of_birth"] = pd.NaT
-    rows = _apply_ed(frame, FakeResolver()).rows
+    rows = _apply("ed", frame, FakeResolver()).rows
     assert pd.isna(rows.loc[0, "age_band"])
     assert rows.loc[1, "age_band"] == "30-34"
 
@@ -411,21 +411,10 @@ def police_uk_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def police_uk_result():
-    rules = AGREEMENT.rules_for("police_uk")
-
     def no_places(texts):  # pragma: no cover - police_uk has no place rule
         raise AssertionError("police_uk rows must not be sent to the place resolver")
 
-    return apply_rules(
-        police_uk_frame(),
-        rules,
-        field_keys=_keys(rules),
-        code_keys=_code_keys("police_uk"),
-        normalisers=_normalisers("police_uk"),
-        resolve_places=no_places,
-        h3_resolution=AGREEMENT.spatial.h3_resolution,
-        in_area=AGREEMENT.area.bbox.contains,
-    )
+    return _apply("police_uk", police_uk_frame(), no_places)
 
 
 def test_police_uk_frame_matches_schema():

@@ -55,6 +55,11 @@ class IstvHome:
     def dagster(self) -> Path:
         return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.root / "dagster"
 
+    def parsed_extract(self, source: str, month: dt.date) -> tuple[Path, Path]:
+        """The typed rows that passed (Parquet) and the extract's summary (JSON): landing zone."""
+        folder = self.landing_dir(source, month) / "_parsed"
+        return folder / "extract.parquet", folder / "extract.json"
+
     def report_file(self, month: dt.date) -> Path:
         return self.root / "reports" / f"{month:%Y-%m}.html"
 

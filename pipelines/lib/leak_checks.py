@@ -26,17 +26,13 @@ def public_text() -> tuple[str, ...]:
     return tuple(names + labels + [MATCH_RULE])
 
 
-def parsed_extract(home: IstvHome, source: str, month: dt.date):
-    return home.landing_dir(source, month) / "_parsed" / "extract.parquet"
-
-
 def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> list[str]:
     """Values of the month's identifier columns, to be found nowhere downstream. Free-text
     columns are left to the pattern detectors: receptionists type public street and venue
     names there, which are meant to be published."""
     values: set[str] = set()
     for source in sources:
-        path = parsed_extract(home, source, month)
+        path, _ = home.parsed_extract(source, month)
         if not path.exists():
             continue
         schema = schema_for_source(source)

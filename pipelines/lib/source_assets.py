@@ -32,11 +32,6 @@ class ExtractCountsError(AssertionError):
     pass
 
 
-def _parsed_paths(istv: IstvResource, source: str, month):
-    folder = istv.istv_home.landing_dir(source, month) / "_parsed"
-    return folder / "extract.parquet", folder / "extract.json"
-
-
 def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -> tuple[list, list]:
     """The source's assets, and its asset checks."""
     schema = schema_for_source(source)
@@ -50,7 +45,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     )
     def extract(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
         month = month_of_partition(context.partition_key)
-        parquet, summary_path = _parsed_paths(istv, source, month)
+        parquet, summary_path = istv.istv_home.parsed_extract(source, month)
         parquet.parent.mkdir(parents=True, exist_ok=True)
         deliveries = current_deliveries(istv.istv_home, source, month)
         frames, summary = [], {"source": source, "month": f"{month:%Y-%m}", "files": []}
@@ -111,7 +106,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     )
     def extract_expectations(context, istv: IstvResource) -> AssetCheckResult:
         month = month_of_partition(context.partition_key)
-        parquet, _ = _parsed_paths(istv, source, month)
+        parquet, _ = istv.istv_home.parsed_extract(source, month)
         summary = validate_parquet(parquet, schema)
         # An error blocks the month; a warning (e.g. locations less complete than usual) does not.
         severity = AssetCheckSeverity.ERROR if not summary.success else AssetCheckSeverity.WARN
@@ -131,7 +126,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         month = month_of_partition(context.partition_key)
         agreement = istv.agreement_in_force(step=f"{source}_pseudonymised")
         rules = agreement.rules_for(source)
-        parquet, summary_path = _parsed_paths(istv, source, month)
+        parquet, summary_path = istv.istv_home.parsed_extract(source, month)
         typed = pd.read_parquet(parquet)
         keys, master_key_id = istv.field_keys(agreement, rules)
         result = apply_rules(
