@@ -19,7 +19,8 @@ GENERATOR = Path(__file__).resolve().parents[1] / "pipelines" / "synthetic.py"
 
 
 def last_full_month(today: dt.date | None = None) -> str:
-    first = (today or dt.date.today()).replace(day=1)
+    """The latest month the generator accepts: its arrivals run two days past the month's end."""
+    first = ((today or dt.date.today()) - dt.timedelta(days=3)).replace(day=1)
     return f"{first - dt.timedelta(days=1):%Y-%m}"
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.lib.extract import ExtractError, month_of, read_extract, read_raw
+from pipelines.lib.extract import ExtractError, check_readable, month_of, read_extract
 from schemas import load_schema, schema_for_source
 
 OCTOBER = dt.date(2018, 10, 1)
@@ -123,10 +123,18 @@ def test_title_and_footer_rows_are_counted_apart_from_the_data(tmp_path):
     assert extract.rows.iloc[0].source_line == 4
 
 
-def test_read_raw_keeps_its_shape(tmp_path):
-    raw, undeclared = read_raw(_write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED)
-    assert list(raw.columns) == ["source_line", *[f.name for f in ED.fields]]
-    assert list(raw.source_line) == [3] and undeclared == ["PATIENT NAME"]
+def test_undeclared_columns_are_dropped_at_once(tmp_path):
+    extract = read_extract(_write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED,
+                           OCTOBER, now=NOW)
+    assert list(extract.rows.columns) == ["source_line", *[f.name for f in ED.fields]]
+    assert list(extract.rows.source_line) == [3] and extract.undeclared_columns == ["PATIENT NAME"]
+    assert "Jane Planted" not in extract.rows.to_string()
+
+
+def test_check_readable_refuses_a_cut_off_file(tmp_path):
+    check_readable(_write(tmp_path, [HEADER, GOOD]), ED)
+    with pytest.raises(ExtractError, match="line 3"):
+        check_readable(_write(tmp_path, [HEADER, GOOD, GOOD.split(",", 3)[0]]), ED)
 
 
 def test_month_is_worked_out_from_the_rows(tmp_path):

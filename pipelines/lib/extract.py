@@ -15,17 +15,26 @@ quarantines as "not in the month being ingested" when it lands outside it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from anonymise.nhs_number import is_valid_nhs_number
-from pipelines.lib.sniff import ExtractError, Table, count_fields, read_table
+from pipelines.lib.sniff import ExtractError, Layout, TableReader, count_fields
 from schemas import Schema, load_codelist
 
-__all__ = ["Extract", "ExtractError", "month_of", "read_extract", "read_raw", "read_table", "safe_file_name"]
+__all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
+
+BATCH_ROWS = 200_000  # rows typed and checked at a time: bounds memory whatever the file's size
 
 _DAYS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y")
 DATE_FORMATS = _DAYS
@@ -36,19 +45,27 @@ DATETIME_FORMATS = (
 )
 MONTH_FORMATS = ("%Y-%m",)
 TIME_FORMATS = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}
+ARROW_TYPES = {"date": pa.timestamp("us"), "datetime": pa.timestamp("us"), "month": pa.timestamp("us"), "float": pa.float64()}
+
+
+def arrow_schema(schema: Schema) -> pa.Schema:
+    """The passed rows' columns and types, the same for every batch and every file."""
+    return pa.schema([("source_line", pa.int64())] + [(f.name, ARROW_TYPES.get(f.type, pa.string())) for f in schema.fields])
 
 
 @dataclass
 class Extract:
-    rows: pd.DataFrame  # passed rows, typed, with a `source_line` column
     quarantined: pd.DataFrame  # raw rows that failed, with `source_line` and `reasons`
     rows_in: int  # data rows: title, blank and footer rows are not counted
+    rows_passed: int
+    provider: str  # the provider most passed rows name ("unknown" when none does)
     undeclared_columns: list[str] = field(default_factory=list)
     title_rows: int = 0  # lines above the header row (report titles, blank lines)
     footer_rows: int = 0  # trailing totals, "End of report" and blank rows
     blank_rows: int = 0  # blank rows between the header and the footer
     encoding: str = "utf-8"
     delimiter: str = ","
+    rows: pd.DataFrame | None = None  # passed rows, typed, with `source_line`: read_extract only
 
     @property
     def reason_counts(self) -> dict[str, int]:
@@ -58,36 +75,31 @@ class Extract:
         return {k: int(v) for k, v in reasons.value_counts().sort_index().items()}
 
 
-def _frames(table: Table, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _text_column(values: tuple[str, ...]) -> pd.Series:
+    """One column of a batch as text, stripped of surrounding spaces, without a Python step per value."""
+    return pd.Series(pc.utf8_trim_whitespace(pa.array(values, type=pa.string())), dtype="str")
+
+
+def _frames(records: list[list[str]], lines: list[int], layout: Layout, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Well-formed rows as text (declared columns only), and rows with the wrong number of fields.
 
     A misshapen row cannot be split into columns with any confidence, so it is quarantined with
     its line and the reason only: no value, lest an undeclared column's value ride along."""
-    width = len(table.header)
-    good = [i for i, r in enumerate(table.records) if len(r) == width]
-    bad = [i for i, r in enumerate(table.records) if len(r) != width] if len(good) < len(table.records) else []
-    records = [table.records[i] for i in good] if bad else table.records
-    by_position = list(zip(*records)) if records else [()] * width
-    frame = pd.DataFrame(
-        {f.name: [v.strip() for v in by_position[table.columns[f.header]]] for f in schema.fields},
-        index=pd.RangeIndex(len(records)),
-        dtype=object,
-    )
-    frame.insert(0, "source_line", [table.lines[i] for i in good] if bad else table.lines)
-    misshapen = pd.DataFrame({"source_line": [table.lines[i] for i in bad]})
+    width = len(layout.header)
+    bad = [i for i, r in enumerate(records) if len(r) != width]
+    misshapen = pd.DataFrame({"source_line": pd.array([lines[i] for i in bad], dtype="int64")})
     for name in schema.field_names:
-        misshapen[name] = pd.Series([None] * len(bad), dtype=object)
-    misshapen["reasons"] = [f"row has {count_fields(len(table.records[i]))} where the header has {width}" for i in bad]
+        misshapen[name] = pd.Series([None] * len(bad), dtype="str")
+    misshapen["reasons"] = pd.Series([f"row has {count_fields(len(records[i]))} where the header has {width}" for i in bad], dtype="str")
+    if bad:
+        misfits = set(bad)
+        lines = [line for i, line in enumerate(lines) if i not in misfits]
+        records = [r for i, r in enumerate(records) if i not in misfits]
+    by_position = list(zip(*records)) if records else [()] * width
+    frame = pd.DataFrame({f.name: _text_column(by_position[layout.columns[f.header]]) for f in schema.fields},
+                         index=pd.RangeIndex(len(records)))
+    frame.insert(0, "source_line", pd.array(lines, dtype="int64"))
     return frame, misshapen
-
-
-def read_raw(path: Path, schema: Schema) -> tuple[pd.DataFrame, list[str]]:
-    """Well-formed data rows, all columns as text; checks the header carries every declared column.
-
-    Raises ExtractError for a file that cannot be read at all."""
-    table = read_table(path, schema)
-    frame, _ = _frames(table, schema)
-    return frame, table.undeclared
 
 
 def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
@@ -148,55 +160,202 @@ def _date_logic(typed: pd.DataFrame, schema: Schema, problems: pd.DataFrame, now
             problems.loc[outside, f.name] += f"{f.name}: outside {f.within[0]} to {f.within[1]}|"
 
 
-def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | None = None) -> Extract:
-    """Parse `path`; rows outside `month` (by the schema's month field) are quarantined too."""
-    now = now or dt.datetime.now()
-    table = read_table(path, schema)
-    raw, misshapen = _frames(table, schema)
-    problems = pd.DataFrame("", index=raw.index, columns=schema.field_names)
+def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed columns, and per row and field the reasons it fails ("" where it does not)."""
+    problems = pd.DataFrame("", index=raw.index, columns=schema.field_names, dtype=object)
     typed = _typed(raw, schema, problems)
     _date_logic(typed, schema, problems, now)
     when = typed[schema.month_field]
     other_month = when.notna() & (when.dt.to_period("M").dt.start_time.dt.date != month)
     problems.loc[other_month, schema.month_field] += f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested|"
+    return typed, problems
+
+
+def _reasons(problems: pd.DataFrame) -> list[str]:
+    return ["; ".join(p for cell in row for p in cell.split("|") if p) for row in problems.itertuples(index=False)]
+
+
+class _Quarantine:
+    """The rows that failed, held until the whole file is read: a row's reasons are final only
+    once uniqueness, which no batch can judge alone, has been checked over the whole file."""
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.raw = [pd.DataFrame({"source_line": pd.Series(dtype="int64"), **{n: pd.Series(dtype="str") for n in schema.field_names}})]
+        self.problems = [pd.DataFrame(columns=schema.field_names, dtype=object)]
+        self.misshapen: list[pd.DataFrame] = []
+
+    def add(self, raw: pd.DataFrame, problems: pd.DataFrame, misshapen: pd.DataFrame | None = None) -> None:
+        if len(raw):
+            self.raw.append(raw.reset_index(drop=True))
+            self.problems.append(problems.reset_index(drop=True))
+        if misshapen is not None and len(misshapen):
+            self.misshapen.append(misshapen)
+
+    def merged(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        self.raw, self.problems = [pd.concat(self.raw, ignore_index=True)], [pd.concat(self.problems, ignore_index=True)]
+        return self.raw[0], self.problems[0]
+
+    def rows(self) -> pd.DataFrame:
+        raw, problems = self.merged()
+        quarantined = raw.copy()
+        quarantined["reasons"] = pd.Series(_reasons(problems), index=raw.index, dtype="str")
+        quarantined = pd.concat([quarantined, *self.misshapen], ignore_index=True) if self.misshapen else quarantined
+        return quarantined.sort_values("source_line", kind="stable").reset_index(drop=True)
+
+
+def _duplicate_lines(passed: Path, held: pd.DataFrame, key: str) -> set[int]:
+    """Lines whose `key` repeats that of an earlier row, passed or quarantined, found by DuckDB
+    over the passed rows' Parquet (out of core, so any size) and the quarantined rows."""
+    keys = pd.DataFrame({"source_line": held["source_line"], "k": held[key].where(held[key] != "")})
+    with duckdb.connect() as con:
+        con.execute("SET memory_limit = '512MB'")
+        con.register("held", keys)
+        found = con.execute(
+            f'SELECT source_line FROM (SELECT source_line, "{key}" AS k FROM read_parquet(?) '
+            "UNION ALL SELECT source_line, k FROM held) WHERE k IS NOT NULL "
+            "QUALIFY row_number() OVER (PARTITION BY k ORDER BY source_line) > 1",
+            [str(passed)],
+        ).fetchall()
+    return {line for (line,) in found}
+
+
+def _drop_lines(path: Path, lines: set[int], arrow: pa.Schema) -> None:
+    """Rewrite the passed rows without those at `lines`, a batch at a time."""
+    kept = path.with_name(path.name + ".kept")
+    drop = pa.array(sorted(lines), type=pa.int64())
+    with pq.ParquetWriter(kept, arrow) as writer:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            writer.write_batch(batch.filter(pc.invert(pc.is_in(batch["source_line"], value_set=drop))))
+    os.replace(kept, path)
+
+
+def _raw_rows(reader: TableReader, schema: Schema, lines: set[int], batch_rows: int) -> pd.DataFrame:
+    """The rows at `lines` as delivered (declared columns, stripped), read from the file again."""
+    found = []
+    for records, at in reader.batches(batch_rows):
+        raw, _ = _frames(records, at, reader.layout, schema)
+        found.append(raw[raw["source_line"].isin(lines)])
+    return pd.concat(found, ignore_index=True)
+
+
+def _providers(path: Path, schema: Schema) -> Counter:
+    counts: Counter = Counter()
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=[schema.provider_field]):
+        counts.update(batch.column(0).drop_null().to_pylist())
+    return counts
+
+
+def _provider(counts: Counter) -> str:
+    """The most common provider (the first in order among equals, as pandas' mode picks)."""
+    if not counts:
+        return "unknown"
+    most = max(counts.values())
+    return str(min(p for p, n in counts.items() if n == most))
+
+
+def _quarantine_repeats(partial: Path, quarantine: _Quarantine, reader: TableReader, schema: Schema,
+                        arrow: pa.Schema, batch_rows: int) -> int:
+    """Quarantine every row whose unique key repeats an earlier row's; the rows moved out of the passed rows."""
+    moved_total = 0
     for key in schema.unique:
-        dupes = typed[key].notna() & typed[key].duplicated(keep="first")
-        problems.loc[dupes, key] += f"{key}: duplicate of an earlier row|"
-    failed = problems.ne("").any(axis=1)
-    reasons = ["; ".join(p for cell in row for p in cell.split("|") if p) for row in problems[failed].itertuples(index=False)]
-    passed = typed[~failed].copy()
-    passed.insert(0, "source_line", raw.loc[~failed, "source_line"])
-    quarantined = raw[failed].copy()
-    quarantined["reasons"] = reasons
-    if len(misshapen):
-        quarantined = pd.concat([quarantined, misshapen], ignore_index=True).sort_values("source_line", kind="stable")
-    rows_in = len(table.records)
-    if rows_in != len(passed) + len(quarantined):  # pragma: no cover - a bug, never the file's fault
-        raise AssertionError(f"{path.name}: rows in != rows passed + rows quarantined")
-    return Extract(
-        passed.reset_index(drop=True),
-        quarantined.reset_index(drop=True),
-        rows_in,
-        table.undeclared,
-        title_rows=table.title_rows,
-        footer_rows=table.footer_rows,
-        blank_rows=table.blank_rows,
-        encoding=table.encoding,
-        delimiter=table.delimiter,
-    )
+        raw, problems = quarantine.merged()
+        repeated = _duplicate_lines(partial, raw, key)
+        if not repeated:
+            continue
+        held = raw["source_line"].isin(repeated).to_numpy()
+        problems.loc[held, key] += f"{key}: duplicate of an earlier row|"
+        moved = repeated - set(raw.loc[held, "source_line"])
+        if moved:  # rows that had passed: fetched again as delivered, to be quarantined
+            again = _raw_rows(reader, schema, moved, batch_rows)
+            reasons = pd.DataFrame("", index=again.index, columns=schema.field_names, dtype=object)
+            reasons[key] = f"{key}: duplicate of an earlier row|"
+            quarantine.add(again, reasons)
+            _drop_lines(partial, moved, arrow)
+            moved_total += len(again)
+    return moved_total
+
+
+def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt.datetime | None = None,
+                  batch_rows: int = BATCH_ROWS) -> Extract:
+    """Parse `path` a batch at a time: passed rows go to `out` (Parquet, typed, with `source_line`),
+    failed rows come back with their reasons. Rows outside `month` (by the schema's month field)
+    are quarantined too. `out` appears only once the whole file has been read and checked."""
+    now = now or dt.datetime.now()
+    reader, arrow = TableReader(path, schema), arrow_schema(schema)
+    partial = out.with_name(out.name + ".partial")
+    quarantine, providers, passed_rows = _Quarantine(schema), Counter(), 0
+    try:
+        with pq.ParquetWriter(partial, arrow) as writer:
+            for records, lines in reader.batches(batch_rows):
+                raw, misshapen = _frames(records, lines, reader.layout, schema)
+                typed, problems = _problems(raw, schema, month, now)
+                failed = problems.ne("").any(axis=1).to_numpy()
+                passed = typed[~failed]
+                passed.insert(0, "source_line", raw.loc[~failed, "source_line"])
+                writer.write_table(pa.Table.from_pandas(passed, schema=arrow, preserve_index=False))
+                providers.update(passed[schema.provider_field].dropna().tolist())
+                passed_rows += len(passed)
+                quarantine.add(raw[failed], problems[failed], misshapen)
+        moved = _quarantine_repeats(partial, quarantine, reader, schema, arrow, batch_rows)
+        if moved:
+            passed_rows, providers = passed_rows - moved, _providers(partial, schema)
+        quarantined = quarantine.rows()
+        if reader.rows != passed_rows + len(quarantined):  # pragma: no cover - a bug, never the file's fault
+            raise AssertionError(f"{path.name}: rows in != rows passed + rows quarantined")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    layout = reader.layout
+    return Extract(quarantined, reader.rows, passed_rows, _provider(providers), layout.undeclared,
+                   title_rows=layout.title_rows, footer_rows=reader.footer_rows, blank_rows=reader.blank_rows,
+                   encoding=layout.encoding, delimiter=layout.delimiter)
+
+
+def concatenate_parquet(parts: list[Path], out: Path, arrow: pa.Schema) -> None:
+    """One Parquet file of the parts' rows (a month's deliveries), copied a batch at a time; the
+    parts are removed. No part gives an empty file with the same columns."""
+    if len(parts) == 1:
+        os.replace(parts[0], out)
+        return
+    partial = out.with_name(out.name + ".partial")
+    with pq.ParquetWriter(partial, arrow) as writer:
+        for part in parts:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=BATCH_ROWS):
+                writer.write_batch(batch)
+    os.replace(partial, out)
+    for part in parts:
+        part.unlink()
+
+
+def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | None = None) -> Extract:
+    """`parse_extract` with the passed rows read back into `rows`: for small files and tests."""
+    with tempfile.TemporaryDirectory(prefix="istv-extract-") as folder:
+        out = Path(folder) / "passed.parquet"
+        extract = parse_extract(path, schema, month, out, now)
+        extract.rows = pd.read_parquet(out)
+    return extract
+
+
+def check_readable(path: Path, schema: Schema) -> None:
+    """Raise ExtractError for a file that cannot be read at all (encoding, header, shape), reading
+    it through once without typing a value."""
+    for _ in TableReader(path, schema).batches(BATCH_ROWS):
+        pass
 
 
 def month_of(path: Path, schema: Schema) -> dt.date:
     """The month most rows fall in, for files delivered without one."""
-    raw, _ = read_raw(path, schema)
-    when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[schema.field(schema.month_field).type])
-    months = when.dropna().dt.to_period("M")
-    if months.empty:
-        raise ExtractError(
-            f"{path.name}: no row has a readable {schema.field(schema.month_field).header!r}; "
-            "pass --month YYYY-MM"
-        )
-    return months.mode().iloc[0].start_time.date()
+    reader, field_ = TableReader(path, schema), schema.field(schema.month_field)
+    months: Counter = Counter()
+    for records, lines in reader.batches(BATCH_ROWS):
+        raw, _ = _frames(records, lines, reader.layout, schema)
+        when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[field_.type]).dropna()
+        months.update(when.dt.to_period("M").tolist())
+    if not months:
+        raise ExtractError(f"{path.name}: no row has a readable {field_.header!r}; pass --month YYYY-MM")
+    most = max(months.values())
+    return min(m for m, n in months.items() if n == most).start_time.date()
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -23,9 +23,12 @@ what to do; they never carry a value from a data or title row.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,69 +74,102 @@ class ExtractError(ValueError):
 
 
 @dataclass
-class Table:
-    """The data rows of a file, as text, between its header row and its footer."""
+class Layout:
+    """How a file is laid out above its data rows."""
 
     header: list[str]  # header cells as delivered, stripped of spaces and a byte-order mark
     columns: dict[str, int]  # declared header -> its position in the header
     undeclared: list[str]  # headers the schema does not declare: dropped at once
-    records: list[list[str]]  # data rows (blank rows left out)
-    lines: list[int]  # the line each data row starts on
-    title_rows: int = 0
-    footer_rows: int = 0
-    blank_rows: int = 0
-    encoding: str = "utf-8"
-    delimiter: str = ","
+    title_rows: int
+    encoding: str
+    delimiter: str
 
 
 def normalise(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 
 
-def _line_of(raw: bytes, offset: int) -> int:
-    return len(_LINE_END.findall(raw, 0, offset)) + 1
+CHUNK_BYTES = 16 * 2**20  # the file is checked and read this much at a time, never held whole
 
 
-def decode(path: Path, raw: bytes) -> tuple[str, str]:
-    """The text of the file and the encoding it was read with."""
-    name = path.name
-    if not raw.strip():
-        raise ExtractError(f"{name}: the file is empty; {RESEND}")
+def _chunks(path: Path, stop: int | None = None) -> Iterator[bytes]:
+    """The file's bytes in chunks (up to `stop`); a chunk never ends between the CR and LF of a line end."""
+    read = 0
+    with path.open("rb") as f:
+        while stop is None or read < stop:
+            chunk = f.read(CHUNK_BYTES if stop is None else min(CHUNK_BYTES, stop - read))
+            if chunk.endswith(b"\r") and (stop is None or read + len(chunk) < stop):
+                chunk += f.read(1)
+            if not chunk:
+                return
+            read += len(chunk)
+            yield chunk
+
+
+def _line_of(path: Path, offset: int) -> int:
+    """The line holding byte `offset` (error messages only: it reads the file up to there again)."""
+    return sum(len(_LINE_END.findall(chunk)) for chunk in _chunks(path, offset)) + 1
+
+
+def _refuse_non_text(name: str, head: bytes) -> None:
     for magic, looks_like in MAGIC:
-        if raw.startswith(magic):
+        if head.startswith(magic):
             raise ExtractError(f"{name}: this is not a CSV file, it looks like {looks_like}; {EXPORT}")
-    start = raw[:2048].lstrip().lower()
+    start = head[:2048].lstrip().lower()
     if start.startswith((b"<!doctype html", b"<html", b"<table")):
         raise ExtractError(f"{name}: this is not a CSV file, it looks like an HTML page; {EXPORT}")
     if start.startswith(b"<?xml"):
         raise ExtractError(f"{name}: this is not a CSV file, it looks like an XML document; {EXPORT}")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        sample = raw[:4096]
-        if sample[1::2].count(0) > len(sample) // 5 or sample[0::2].count(0) > len(sample) // 5:
-            raise ExtractError(f"{name}: this is not a CSV file, it looks like UTF-16 text without a byte-order mark; {EXPORT}")
-        raise ExtractError(
-            f"{name}, line {_line_of(raw, nul)}: the file holds binary data (NUL bytes), not CSV text; {EXPORT}"
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad_utf8 = exc.start
-    else:
-        if not text.strip():
-            raise ExtractError(f"{name}: the file is empty; {RESEND}")
-        return text, "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    if _UTF8_SEQUENCE.search(raw):
-        raise ExtractError(
-            f"{name}, line {_line_of(raw, bad_utf8)}: the file mixes UTF-8 and Windows-1252 text "
-            f"(this line is the first that is not UTF-8); {EXPORT}"
-        )
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        raise ExtractError(
-            f"{name}, line {_line_of(raw, exc.start)}: cannot decode as UTF-8 or Windows-1252; {EXPORT}"
-        ) from None
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding the file is read with, found in one pass over its bytes, chunk by chunk."""
+    name, offset, bad_utf8, has_text, head = path.name, 0, None, False, b""
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    for chunk in _chunks(path):
+        if not head:
+            head = chunk[:4096]
+            _refuse_non_text(name, head)
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            if head[1::2].count(0) > len(head) // 5 or head[0::2].count(0) > len(head) // 5:
+                raise ExtractError(f"{name}: this is not a CSV file, it looks like UTF-16 text without a byte-order mark; {EXPORT}")
+            raise ExtractError(f"{name}, line {_line_of(path, offset + nul)}: the file holds binary data (NUL bytes), not CSV text; {EXPORT}")
+        has_text = has_text or bool(chunk.strip().removeprefix(b"\xef\xbb\xbf").strip())
+        if bad_utf8 is None:
+            try:
+                utf8.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad_utf8 = offset + exc.start
+        offset += len(chunk)
+    if not has_text:
+        raise ExtractError(f"{name}: the file is empty; {RESEND}")
+    if bad_utf8 is None:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            bad_utf8 = offset - 1
+    if bad_utf8 is None:
+        return "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+    # A chunk boundary could split a UTF-8 sequence: each chunk is searched with the tail of the one before.
+    tail = b""
+    for chunk in _chunks(path):
+        if _UTF8_SEQUENCE.search(tail + chunk):
+            raise ExtractError(
+                f"{name}, line {_line_of(path, bad_utf8)}: the file mixes UTF-8 and Windows-1252 text "
+                f"(this line is the first that is not UTF-8); {EXPORT}"
+            )
+        tail = chunk[-4:]
+    offset = 0
+    for chunk in _chunks(path):
+        try:
+            chunk.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise ExtractError(
+                f"{name}, line {_line_of(path, offset + exc.start)}: cannot decode as UTF-8 or Windows-1252; {EXPORT}"
+            ) from None
+        offset += len(chunk)
+    return "cp1252"
 
 
 def _blank(record: list[str]) -> bool:
@@ -252,82 +288,137 @@ def _is_footer(record: list[str], width: int) -> bool:
     return others <= max(1, (width - 1) // 4)
 
 
-def _parse(name: str, lines: list[str], delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """Every record, and the line each starts on."""
-    try:
-        records = list(csv.reader(lines, delimiter=delimiter))
-        if len(records) == len(lines):  # no record spans lines: record i starts on line i + 1
-            return records, list(range(1, len(lines) + 1))
-        reader = csv.reader(lines, delimiter=delimiter)
-        records, starts, end = [], [], 0
-        for record in reader:
-            starts.append(end + 1)
-            end = reader.line_num
-            records.append(record)
-        return records, starts
-    except csv.Error as exc:
-        reader = csv.reader(lines, delimiter=delimiter)
+TAIL_BYTES = 8 * 2**20  # more than a record can span: csv refuses a field over 131,072 characters
+
+
+def _last_lines(path: Path, encoding: str, count: int) -> list[str]:
+    """The file's last `count` lines, read from its end."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read()
+    text = tail.decode(encoding, errors="replace" if size > TAIL_BYTES else "strict")
+    lines = io.StringIO(text, newline="").readlines()
+    return lines[-count:]
+
+
+class TableReader:
+    """The data rows of a file, as text, between its header row and its footer, read in batches.
+
+    Opening finds the encoding, the delimiter and the header. `batches()` then yields
+    (records, lines) a batch at a time; footer-like rows at the end of a batch are held back
+    until what follows shows whether they are the footer. Checks on the file as a whole (a
+    stated total that disagrees, most rows misshapen, a cut-off last row) can only be made at
+    the end: they raise from the last step of `batches()`, so a caller must not keep what it
+    wrote before that step ends."""
+
+    def __init__(self, path: Path, schema: Schema):
+        self.path, self.name = path, path.name
+        encoding = detect_encoding(path)
+        with self._open(encoding) as f:
+            head = list(itertools.islice(f, HEADER_SEARCH_ROWS * 4))
+        delimiter, header_index, score = _find_header(head, schema)
+        self.rows = self.footer_rows = self.blank_rows = 0  # counted by batches()
+        header, header_line = self._header_row(head, delimiter, header_index)
+        columns, undeclared = _match_columns(self.name, header, header_line, schema, score >= len(schema.headers) / 2)
+        self.layout = Layout(header, columns, undeclared, header_line - 1, encoding, delimiter)
+
+    def _open(self, encoding: str):
+        return self.path.open(encoding=encoding, newline="")
+
+    def _header_row(self, head: list[str], delimiter: str, index: int) -> tuple[list[str], int]:
+        """The header cells and the header's line; with no header recognised, the first row with content."""
+        reader = csv.reader(head, delimiter=delimiter)
         end = 0
         try:
-            for _ in reader:
+            for i, record in enumerate(reader):
+                if i == index or (index < 0 and not _blank(record)):
+                    return [h.replace("\ufeff", "").strip() for h in record], end + 1
                 end = reader.line_num
         except csv.Error:
             pass
-        line = end + 1
+        raise ExtractError(f"{self.name}, line {end + 1}: cannot be read as CSV; {EXPORT}")
+
+    def _csv_error(self, exc: csv.Error, line: int) -> ExtractError:
         if "field larger than field limit" in str(exc):
-            raise ExtractError(
-                f"{name}, line {line}: a quoted field opened here is never closed; the file may be cut off, "
+            return ExtractError(
+                f"{self.name}, line {line}: a quoted field opened here is never closed; the file may be cut off, "
                 f"or a quote in free text was not doubled. Fix the quoting or {RESEND}"
-            ) from None
-        raise ExtractError(f"{name}, line {line}: cannot be read as CSV; {EXPORT}") from None
-
-
-def read_table(path: Path, schema: Schema) -> Table:
-    """Decode, find the header and the footer, and check the shape of every row."""
-    name = path.name
-    raw = path.read_bytes()
-    text, encoding = decode(path, raw)
-    lines = io.StringIO(text, newline="").readlines()
-    delimiter, header_index, score = _find_header(lines, schema)
-    records, starts = _parse(name, lines, delimiter)
-    if header_index < 0:  # no header recognised: the first row with content stands for it
-        header_index = next((i for i, r in enumerate(records) if not _blank(r)), 0)
-    header = [h.replace("\ufeff", "").strip() for h in records[header_index]]
-    header_line = starts[header_index]
-    columns, undeclared = _match_columns(name, header, header_line, schema, score >= len(schema.headers) / 2)
-    width = len(header)
-
-    body, body_starts = records[header_index + 1 :], starts[header_index + 1 :]
-    if body:
-        _check_unterminated_quote(name, lines[body_starts[-1] - 1 :], delimiter, body_starts[-1], header)
-    cut = len(body)
-    while cut and _is_footer(body[cut - 1], width):
-        cut -= 1
-    footer = body[cut:]
-    footer_lines = body_starts[cut:]
-    body, body_starts = body[:cut], body_starts[:cut]
-    kept = [(r, s) for r, s in zip(body, body_starts) if "".join(r).strip()]
-    table = Table(
-        header=header,
-        columns=columns,
-        undeclared=undeclared,
-        records=[r for r, _ in kept],
-        lines=[s for _, s in kept],
-        title_rows=header_line - 1,
-        footer_rows=len(footer),
-        blank_rows=len(body) - len(kept),
-        encoding=encoding,
-        delimiter=delimiter,
-    )
-    for record, line in zip(footer, footer_lines):
-        stated = _footer_count(record)
-        if stated is not None and stated != len(table.records):
-            raise ExtractError(
-                f"{name}, line {line}: the file says {stated} rows but holds {len(table.records)}: it may be cut off, "
-                f"or rows were added after the total was written; {RESEND}"
             )
-    _check_widths(name, table, width)
-    return table
+        return ExtractError(f"{self.name}, line {line}: cannot be read as CSV; {EXPORT}")
+
+    def batches(self, size: int) -> Iterator[tuple[list[list[str]], list[int]]]:
+        layout, width = self.layout, len(self.layout.header)
+        self.rows = self.footer_rows = self.blank_rows = 0
+        self._last: tuple[list[str], int] | None = None  # the last data row yielded
+        header_line = layout.title_rows + 1
+        shape = self._shape = _ShapeCheck(self.name, layout.header, layout.delimiter)
+        records: list[list[str]] = []
+        lines: list[int] = []  # a blank row's line is kept negative: dropped, or counted in the footer
+        end = last_start = 0
+        ready_at = size
+        with self._open(layout.encoding) as f:
+            reader = csv.reader(f, delimiter=layout.delimiter)
+            try:
+                for record in reader:  # the hot loop: one step a row, kept lean
+                    start, end = end + 1, reader.line_num
+                    if start <= header_line:
+                        continue
+                    last_start = start
+                    if not any(record) or not (record[0].strip() or "".join(record).strip()):
+                        records.append(record)
+                        lines.append(-start)
+                        continue
+                    records.append(record)
+                    lines.append(start)
+                    if len(records) >= ready_at:
+                        yield from self._ready(records, lines, self._held_back(records, lines, width))
+                        ready_at = len(records) + size
+            except csv.Error as exc:
+                raise self._csv_error(exc, end + 1) from None
+        if last_start:
+            tail = _last_lines(self.path, layout.encoding, end - last_start + 1)
+            _check_unterminated_quote(self.name, tail, layout.delimiter, last_start, layout.header)
+        cut = self._held_back(records, lines, width)
+        footer = [(r, abs(at)) for r, at in zip(records[cut:], lines[cut:])]
+        self.footer_rows = len(footer)
+        del records[cut:], lines[cut:]
+        last_batch = list(self._ready(records, lines, len(records)))  # seen by the shape check before it judges
+        for record, line in footer:
+            stated = _footer_count(record)
+            if stated is not None and stated != self.rows:
+                raise ExtractError(
+                    f"{self.name}, line {line}: the file says {stated} rows but holds {self.rows}: it may be cut off, "
+                    f"or rows were added after the total was written; {RESEND}"
+                )
+        shape.finish(self.rows, self._last)
+        yield from last_batch
+
+    @staticmethod
+    def _held_back(records: list[list[str]], lines: list[int], width: int) -> int:
+        """Where the trailing footer-like rows (blank, totals, "End of report") start."""
+        cut = len(records)
+        while cut and (lines[cut - 1] < 0 or _is_footer(records[cut - 1], width)):
+            cut -= 1
+        return cut
+
+    def _ready(self, records: list[list[str]], lines: list[int], cut: int):
+        """Yield the data rows before `cut`, counting the blank ones among them; keep the rest."""
+        data = [(r, at) for r, at in zip(records[:cut], lines[:cut]) if at > 0]
+        self.blank_rows += cut - len(data)
+        width = self._shape.width
+        for record, at in data:
+            if len(record) != width:
+                self._shape.see(record, at)
+        del records[:cut], lines[:cut]
+        if data:
+            self.rows += len(data)
+            self._last = data[-1]
+            yield [r for r, _ in data], [at for _, at in data]
+
+
+def count_fields(n: int) -> str:
+    return f"{n} field" if n == 1 else f"{n} fields"
 
 
 def _check_unterminated_quote(name: str, tail: list[str], delimiter: str, line: int, header: list[str]) -> None:
@@ -348,38 +439,50 @@ def _check_unterminated_quote(name: str, tail: list[str], delimiter: str, line: 
         ) from None
 
 
-def count_fields(n: int) -> str:
-    return f"{n} field" if n == 1 else f"{n} fields"
-
-
-def _check_widths(name: str, table: Table, width: int) -> None:
+class _ShapeCheck:
     """Rows with the wrong number of fields are quarantined by the caller, unless the file as a
-    whole is wrong: most rows misshapen, a quote swallowing rows, or its last row cut short."""
-    records, lines = table.records, table.lines
-    bad = [i for i, r in enumerate(records) if len(r) != width]
-    if len(bad) > 1 and len(bad) * 2 > len(records):
-        first = bad[0]
-        trailing = all(len(records[i]) > width and not "".join(records[i][width:]).strip() for i in bad)
-        cause = (
-            "the rows end with empty fields the header does not have (a delimiter at the end of each row?)"
-            if trailing
-            else f"the delimiter ({DELIMITER_NAMES[table.delimiter]}) or the quoting is wrong"
-        )
-        raise ExtractError(
-            f"{name}: {len(bad)} of {len(records)} rows have a different number of fields from the header "
-            f"(the first at line {lines[first]}: {count_fields(len(records[first]))} where the header has {width}); "
-            f"{cause}. Re-export it with text fields quoted, or {RESEND}"
-        )
-    for i in bad:
-        if any("\n" in c or "\r" in c for c in records[i]):
+    whole is wrong: most rows misshapen, a quote swallowing rows, or its last row cut short.
+    Misshapen rows are seen one at a time; what they add up to is judged at the end."""
+
+    def __init__(self, name: str, header: list[str], delimiter: str):
+        self.name, self.header, self.delimiter, self.width = name, header, delimiter, len(header)
+        self.bad = 0
+        self.first_bad: tuple[int, int] | None = None  # (line, fields)
+        self.all_trailing = True  # every misshapen row only has extra empty fields at its end
+        self.run_on: tuple[int, int] | None = None  # the first misshapen row holding a line break
+
+    def see(self, record: list[str], line: int) -> None:
+        self.bad += 1
+        self.first_bad = self.first_bad or (line, len(record))
+        self.all_trailing = self.all_trailing and len(record) > self.width and not "".join(record[self.width:]).strip()
+        if self.run_on is None and any("\n" in c or "\r" in c for c in record):
+            self.run_on = (line, len(record))
+
+    def finish(self, rows: int, last: tuple[list[str], int] | None) -> None:
+        """Judge the file once its last row is read: `rows` data rows, the last of them `last`."""
+        name, width = self.name, self.width
+        if self.bad > 1 and self.bad * 2 > rows:
+            line, fields = self.first_bad
+            cause = (
+                "the rows end with empty fields the header does not have (a delimiter at the end of each row?)"
+                if self.all_trailing
+                else f"the delimiter ({DELIMITER_NAMES[self.delimiter]}) or the quoting is wrong"
+            )
             raise ExtractError(
-                f"{name}, line {lines[i]}: a quoted field opens on this line and runs on over the lines below it "
-                f"({count_fields(len(records[i]))} where the header has {width}); a quote in free text was probably "
+                f"{name}: {self.bad} of {rows} rows have a different number of fields from the header "
+                f"(the first at line {line}: {count_fields(fields)} where the header has {width}); "
+                f"{cause}. Re-export it with text fields quoted, or {RESEND}"
+            )
+        if self.run_on:
+            line, fields = self.run_on
+            raise ExtractError(
+                f"{name}, line {line}: a quoted field opens on this line and runs on over the lines below it "
+                f"({count_fields(fields)} where the header has {width}); a quote in free text was probably "
                 f"not doubled. Fix the quoting or {RESEND}"
             )
-    if records and len(records[-1]) < width:
-        last = records[-1]
-        raise ExtractError(
-            f"{name}, line {lines[-1]}: {count_fields(len(last))} where the header has {width}; this is the last row and "
-            f"it stops after column {_shown(table.header[len(last) - 1], len(last) - 1)!r}, so the file looks cut off: {RESEND}"
-        )
+        if last and len(last[0]) < width:
+            record, line = last
+            raise ExtractError(
+                f"{name}, line {line}: {count_fields(len(record))} where the header has {width}; this is the last row and "
+                f"it stops after column {_shown(self.header[len(record) - 1], len(record) - 1)!r}, so the file looks cut off: {RESEND}"
+            )

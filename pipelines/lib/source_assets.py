@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from anonymise.apply import apply_rules
-from pipelines.lib.extract import read_extract
+from pipelines.lib.extract import arrow_schema, concatenate_parquet, parse_extract
 from pipelines.lib.landing import current_deliveries
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.lib.quarantine import write_quarantine
@@ -48,28 +48,30 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         parquet, summary_path = istv.istv_home.parsed_extract(source, month)
         parquet.parent.mkdir(parents=True, exist_ok=True)
         deliveries = current_deliveries(istv.istv_home, source, month)
-        frames, summary = [], {"source": source, "month": f"{month:%Y-%m}", "files": []}
+        summary = {"source": source, "month": f"{month:%Y-%m}", "files": []}
         # A re-run or a corrected delivery replaces the month's quarantine: rows of a superseded
         # file are no longer anyone's to fix, and identifiable data is kept no longer than needed.
         quarantine_folder = istv.istv_home.quarantine / source / f"{month:%Y-%m}"
         for stale in quarantine_folder.glob("*"):
             stale.unlink()
+        parts = []
         for delivery in deliveries:
-            result = read_extract(delivery.path, schema, month)
-            if result.rows_in != len(result.rows) + len(result.quarantined):
+            part = parquet.with_name(f"{delivery.sha256}.parquet")
+            result = parse_extract(delivery.path, schema, month, part)
+            parts.append(part)
+            if result.rows_in != result.rows_passed + len(result.quarantined):
                 raise ExtractCountsError(f"{delivery.path.name}: rows in != rows passed + rows quarantined")
             if len(result.quarantined):
                 write_quarantine(
                     result.quarantined, result.reason_counts, quarantine_folder, delivery.path.stem, istv.quarantine_cipher()
                 )
-            providers = result.rows[schema.provider_field].dropna()
             ingested = {
                 "file": delivery.path.name,
                 "sha256": delivery.sha256,
                 "size": delivery.size,
-                "provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
+                "provider": result.provider,
                 "rows_received": result.rows_in,
-                "rows_passed": len(result.rows),
+                "rows_passed": result.rows_passed,
                 "rows_quarantined": len(result.quarantined),
                 "reasons": result.reason_counts,
                 "undeclared_columns": result.undeclared_columns,
@@ -79,9 +81,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             }
             summary["files"].append(ingested)
             istv.audit("ingest", {"source": source, "month": f"{month:%Y-%m}", **ingested})
-            frames.append(result.rows)
-        rows = pd.concat(frames, ignore_index=True) if frames else _empty(schema)
-        rows.to_parquet(parquet, index=False)
+        concatenate_parquet(parts, parquet, arrow_schema(schema))
         summary_path.write_text(json.dumps(summary, indent=2))
         received = sum(f["rows_received"] for f in summary["files"])
         quarantined = sum(f["rows_quarantined"] for f in summary["files"])
@@ -91,7 +91,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             metadata={
                 "files": len(deliveries),
                 "rows_received": received,
-                "rows_passed": len(rows),
+                "rows_passed": sum(f["rows_passed"] for f in summary["files"]),
                 "rows_quarantined": quarantined,
                 "quarantine_reasons": json.dumps(_merge_reasons(summary["files"])),
                 "sha256": ", ".join(d.sha256 for d in deliveries) or "none",
@@ -186,13 +186,6 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         return AssetCheckResult(passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings))
 
     return [extract, pseudonymised], [extract_expectations, pseudonymised_leak_scan]
-
-
-def _empty(schema) -> pd.DataFrame:
-    types = {"date": "datetime64[us]", "datetime": "datetime64[us]", "month": "datetime64[us]", "float": "float64", "integer": "float64"}
-    columns = {"source_line": pd.Series(dtype="int64")}
-    columns.update({f.name: pd.Series(dtype=types.get(f.type, "string")) for f in schema.fields})
-    return pd.DataFrame(columns)
 
 
 def _merge_reasons(files: list[dict]) -> dict[str, int]:
