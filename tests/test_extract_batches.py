@@ -3,12 +3,21 @@ bounds memory and changes nothing else (footers across a batch end, duplicates a
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lib.extract import ExtractError, arrow_schema, concatenate_parquet, parse_extract
+from pipelines.lib.sniff import NotPlain, TableReader
+from pipelines.synthetic import generate_month
+from schemas import schema_for_source
+from tests.conftest import REPO
 from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
+
+POLICE_UK = schema_for_source("police_uk")
+REAL_POLICE_UK = REPO / "data" / "police_uk" / "2018-10-south-wales-street.csv"
 
 
 def _lines():
@@ -69,3 +78,58 @@ def test_deliveries_are_concatenated_with_one_schema(tmp_path):
     assert pq.read_schema(out).equals(arrow_schema(ED))
     assert pd.read_parquet(out)["attendance_id"].tolist() == ["ED00000100", "ED00000101", "ED00000102"]
     assert not any(p.exists() for p in parts)
+
+
+@pytest.fixture
+def careful_only(monkeypatch):
+    """Every file through the careful reader, as if none were plain."""
+    def refuse(self, size):
+        raise NotPlain
+        yield  # pragma: no cover - makes this a generator, as plain_batches is
+
+    monkeypatch.setattr(TableReader, "plain_batches", refuse)
+
+
+def _both_ways(path, schema, month, tmp_path, request):
+    fast_out, careful_out = tmp_path / "fast.parquet", tmp_path / "careful.parquet"
+    fast = parse_extract(path, schema, month, fast_out, now=NOW)
+    request.getfixturevalue("careful_only")
+    careful = parse_extract(path, schema, month, careful_out, now=NOW)
+    return (fast, pd.read_parquet(fast_out)), (careful, pd.read_parquet(careful_out))
+
+
+@pytest.mark.parametrize("source", ["ed", "police"])
+def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, request, source):
+    paths = generate_month("2026-10", tmp_path, seed=3, ed_rows=400, police_rows=600)
+    schema = schema_for_source(source)
+    (fast, fast_rows), (careful, careful_rows) = _both_ways(paths[source], schema, dt.date(2026, 10, 1), tmp_path, request)
+    assert len(fast_rows) > 300 and len(fast.quarantined) > 0  # the generator plants bad rows
+    pd.testing.assert_frame_equal(fast_rows, careful_rows)
+    pd.testing.assert_frame_equal(fast.quarantined, careful.quarantined)
+    assert (fast.rows_in, fast.provider) == (careful.rows_in, careful.provider)
+
+
+def test_real_open_data_reads_the_same_both_ways(tmp_path, request):
+    (fast, fast_rows), (careful, careful_rows) = _both_ways(REAL_POLICE_UK, POLICE_UK, dt.date(2018, 10, 1), tmp_path, request)
+    assert len(fast_rows) > 1000
+    pd.testing.assert_frame_equal(fast_rows, careful_rows)
+    pd.testing.assert_frame_equal(fast.quarantined, careful.quarantined)
+
+
+def test_a_quoted_line_break_is_left_to_the_careful_reader(tmp_path):
+    lines = [HEADER, GOOD, _row(attendance_id="ED00000002", assault_location_description='"o/s\nwalkabout"'),
+             _row(attendance_id="ED00000003")]
+    parse_extract(_write(tmp_path, lines), ED, OCTOBER, tmp_path / "out.parquet", now=NOW)
+    rows = pd.read_parquet(tmp_path / "out.parquet")
+    assert rows["source_line"].tolist() == [2, 3, 5]  # the row on lines 3-4 starts on line 3
+    assert rows["assault_location_description"].tolist()[1] == "o/s\nwalkabout"
+
+
+def test_plain_files_take_the_fast_reader(tmp_path):
+    """So that the comparisons above compare two readers, not the careful one with itself."""
+    reader = TableReader(REAL_POLICE_UK, POLICE_UK)
+    assert sum(len(columns["Crime type"]) for columns, _ in reader.plain_batches(5000)) == reader.rows > 1000
+    titled = TableReader(_write(tmp_path, ["ED Assault Report", HEADER, GOOD]), ED)
+    assert [line for _, line in titled.plain_batches(100)] == [3]  # rows above the header are no obstacle
+    with pytest.raises(NotPlain):
+        list(TableReader(_write(tmp_path, [HEADER, GOOD, "Total,1"]), ED).plain_batches(100))

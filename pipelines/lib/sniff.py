@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import re
@@ -33,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from rapidfuzz import fuzz, process
 
 if TYPE_CHECKING:
@@ -71,6 +75,10 @@ _NUMBER = re.compile(r"\d[\d,]*")
 
 class ExtractError(ValueError):
     """A file that cannot be read at all; the message says what to do."""
+
+
+class NotPlain(Exception):
+    """The file needs the careful reader: see TableReader.plain_batches."""
 
 
 @dataclass
@@ -120,6 +128,15 @@ def _refuse_non_text(name: str, head: bytes) -> None:
         raise ExtractError(f"{name}: this is not a CSV file, it looks like an HTML page; {EXPORT}")
     if start.startswith(b"<?xml"):
         raise ExtractError(f"{name}: this is not a CSV file, it looks like an XML document; {EXPORT}")
+
+
+def count_lines(path: Path) -> int:
+    """Physical lines, as `readlines` splits them (CR, LF or CRLF ends; a last line without one)."""
+    lines, last = 0, b""
+    for chunk in _chunks(path):
+        lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+        last = chunk[-1:]
+    return lines + (1 if last and last not in b"\r\n" else 0)
 
 
 def detect_encoding(path: Path) -> str:
@@ -338,6 +355,44 @@ class TableReader:
         except csv.Error:
             pass
         raise ExtractError(f"{self.name}, line {end + 1}: cannot be read as CSV; {EXPORT}")
+
+    def plain_batches(self, size: int) -> Iterator[tuple[dict[str, pa.Array], int]]:
+        """The fast way through a plain file, parsed by Arrow: (declared header -> stripped text,
+        line of the batch's first row) a batch at a time. A plain file has one physical line per
+        row, every row as wide as the header, no blank, footer or run-on row and no quote inside a
+        value. Anything else raises NotPlain, from any batch: the caller then reads the file again
+        with `batches()`, which handles them all, and must not keep what it wrote before."""
+        layout = self.layout
+        header_line = layout.title_rows + 1
+        names = [f"c{i}" for i in range(len(layout.header))]
+        wanted = {declared: names[i] for declared, i in layout.columns.items()}
+        options = dict(
+            read_options=pacsv.ReadOptions(skip_rows=header_line, column_names=names, block_size=size * 160,
+                                           encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding),
+            # A row of another width is an error to Arrow (its message holds the row: never shown).
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+        )
+        line = header_line + 1
+        try:
+            for batch in pacsv.open_csv(self.path, **options):
+                texts = [pc.utf8_trim_whitespace(batch.column(n)) for n in names]
+                blank = functools.reduce(pc.and_, [pc.equal(t, "") for t in texts])
+                odd = [pc.any(pc.match_substring_regex(batch.column(n), '[\r\n"]')).as_py() for n in names]
+                if pc.any(blank).as_py() or any(odd):
+                    raise NotPlain
+                yield {declared: texts[names.index(column)] for declared, column in wanted.items()}, line
+                line += batch.num_rows
+        except pa.ArrowInvalid:
+            raise NotPlain from None
+        if line - 1 != count_lines(self.path):  # a row spanning lines, or lines Arrow did not see
+            raise NotPlain
+        self.rows = line - header_line - 1
+        self.footer_rows = self.blank_rows = 0
+        last = _last_lines(self.path, layout.encoding, 1)
+        # A quote the end of the file cuts off, or a footer as wide as the header
+        if self.rows and ('"' in last[0] or _is_footer(next(csv.reader(last, delimiter=layout.delimiter)), len(names))):
+            raise NotPlain
 
     def _csv_error(self, exc: csv.Error, line: int) -> ExtractError:
         if "field larger than field limit" in str(exc):
