@@ -297,6 +297,15 @@ def _raw_batches(reader: TableReader, schema: Schema, batch_rows: int, plain: bo
         yield frame, none_misshapen
 
 
+def _read_through(reader: TableReader, schema: Schema, batch_rows: int, use):
+    """use(batches) with the fast reader, or again from the start with the careful one when the
+    file turns out not to be plain (footers, blank or misshapen rows, quotes); (result, plain)."""
+    try:
+        return use(_raw_batches(reader, schema, batch_rows, plain=True)), True
+    except NotPlain:
+        return use(_raw_batches(reader, schema, batch_rows, plain=False)), False
+
+
 def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[_Quarantine, Counter, int]:
     """Type and check each batch; passed rows to `partial`, failed ones held in the quarantine."""
     arrow, quarantine, providers, passed_rows = arrow_schema(schema), _Quarantine(schema), Counter(), 0
@@ -322,14 +331,8 @@ def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt
     reader, arrow = TableReader(path, schema), arrow_schema(schema)
     partial = out.with_name(out.name + ".partial")
     try:
-        try:
-            quarantine, providers, passed_rows = _parse_batches(
-                _raw_batches(reader, schema, batch_rows, plain=True), partial, schema, month, now)
-            plain = True
-        except NotPlain:  # titles, footers, blank or misshapen rows, quotes: the careful reader
-            quarantine, providers, passed_rows = _parse_batches(
-                _raw_batches(reader, schema, batch_rows, plain=False), partial, schema, month, now)
-            plain = False
+        (quarantine, providers, passed_rows), plain = _read_through(
+            reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, month, now))
         moved = _quarantine_repeats(partial, quarantine, reader, schema, arrow, batch_rows, plain)
         if moved:
             passed_rows, providers = passed_rows - moved, _providers(partial, schema)
@@ -373,18 +376,21 @@ def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | 
 def check_readable(path: Path, schema: Schema) -> None:
     """Raise ExtractError for a file that cannot be read at all (encoding, header, shape), reading
     it through once without typing a value."""
-    for _ in TableReader(path, schema).batches(BATCH_ROWS):
-        pass
+    _read_through(TableReader(path, schema), schema, BATCH_ROWS, lambda batches: sum(1 for _ in batches))
 
 
 def month_of(path: Path, schema: Schema) -> dt.date:
     """The month most rows fall in, for files delivered without one."""
-    reader, field_ = TableReader(path, schema), schema.field(schema.month_field)
-    months: Counter = Counter()
-    for records, lines in reader.batches(BATCH_ROWS):
-        raw, _ = _frames(records, lines, reader.layout, schema)
-        when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[field_.type]).dropna()
-        months.update(when.dt.to_period("M").tolist())
+    field_ = schema.field(schema.month_field)
+
+    def count(batches) -> Counter:
+        months: Counter = Counter()
+        for raw, _ in batches:
+            when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[field_.type]).dropna()
+            months.update(when.dt.to_period("M").value_counts().to_dict())
+        return months
+
+    months, _ = _read_through(TableReader(path, schema), schema, BATCH_ROWS, count)
     if not months:
         raise ExtractError(f"{path.name}: no row has a readable {field_.header!r}; pass --month YYYY-MM")
     most = max(months.values())
