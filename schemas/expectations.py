@@ -25,6 +25,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402
     ProgressBarsConfig,
 )
 
+from schemas import DUCKDB_MEMORY  # noqa: E402
 from schemas.model import Schema, load_codelist  # noqa: E402
 
 # BASIC gives counts; a zero sample size keeps raw values out of the result entirely.
@@ -163,10 +164,12 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
             )
     outcomes = list(merged.values())
     for column in schema.unique:
-        # Counted as GX counts them: every row whose value occurs more than once.
-        duplicates = duckdb.sql(
-            f'SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) WHERE "{column}" IS NOT NULL '
-            f'GROUP BY "{column}" HAVING count(*) > 1)', params=[str(path)]
-        ).fetchone()[0]
+        # Counted as GX counts them: every row whose value occurs more than once. DuckDB's memory
+        # is capped so that a national month's keys spill to disk rather than fill the machine.
+        with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY}) as con:
+            duplicates = con.execute(
+                f'SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) WHERE "{column}" IS NOT NULL '
+                f'GROUP BY "{column}" HAVING count(*) > 1)', [str(path)]
+            ).fetchone()[0]
         outcomes.append(ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error"))
     return ValidationSummary(suite.name, tuple(outcomes))

@@ -131,5 +131,8 @@ def test_plain_files_take_the_fast_reader(tmp_path):
     assert sum(len(columns["Crime type"]) for columns, _ in reader.plain_batches(5000)) == reader.rows > 1000
     titled = TableReader(_write(tmp_path, ["ED Assault Report", HEADER, GOOD]), ED)
     assert [line for _, line in titled.plain_batches(100)] == [3]  # rows above the header are no obstacle
+    quoted = TableReader(_write(tmp_path, [HEADER, _row(assault_location_description='"o/s walkabout, st marys st"')]), ED)
+    assert [columns["ASSAULT LOCATION DESCRIPTION"].to_pylist() for columns, _ in quoted.plain_batches(100)] == [
+        ["o/s walkabout, st marys st"]]
     with pytest.raises(NotPlain):
         list(TableReader(_write(tmp_path, [HEADER, GOOD, "Total,1"]), ED).plain_batches(100))

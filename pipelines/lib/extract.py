@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from anonymise.nhs_number import is_valid_nhs_number
 from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
-from schemas import Schema, load_codelist
+from schemas import DUCKDB_MEMORY, Schema, load_codelist
 
 __all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
 
@@ -216,8 +216,7 @@ def _duplicate_lines(passed: Path, held: pd.DataFrame, key: str) -> set[int]:
     """Lines whose `key` repeats that of an earlier row, passed or quarantined, found by DuckDB
     over the passed rows' Parquet (out of core, so any size) and the quarantined rows."""
     keys = pd.DataFrame({"source_line": held["source_line"], "k": held[key].where(held[key] != "")})
-    with duckdb.connect() as con:
-        con.execute("SET memory_limit = '512MB'")
+    with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY}) as con:  # spills to disk past it
         con.register("held", keys)
         found = con.execute(
             f'SELECT source_line FROM (SELECT source_line, "{key}" AS k FROM read_parquet(?) '

@@ -389,9 +389,7 @@ class TableReader:
             raise NotPlain
         self.rows = line - header_line - 1
         self.footer_rows = self.blank_rows = 0
-        last = _last_lines(self.path, layout.encoding, 1)
-        # A quote the end of the file cuts off, or a footer as wide as the header
-        if self.rows and ('"' in last[0] or _is_footer(next(csv.reader(last, delimiter=layout.delimiter)), len(names))):
+        if self.rows and not _plain_last_row(_last_lines(self.path, layout.encoding, 1), layout.delimiter, len(names)):
             raise NotPlain
 
     def _csv_error(self, exc: csv.Error, line: int) -> ExtractError:
@@ -470,6 +468,15 @@ class TableReader:
             self.rows += len(data)
             self._last = data[-1]
             yield [r for r, _ in data], [at for _, at in data]
+
+
+def _plain_last_row(last: list[str], delimiter: str, width: int) -> bool:
+    """Not a footer as wide as the header, nor a quote that the end of the file cuts off."""
+    try:
+        record = next(csv.reader(last, delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return not _is_footer(record, width)
 
 
 def count_fields(n: int) -> str:
