@@ -319,6 +319,23 @@ def _last_lines(path: Path, encoding: str, count: int) -> list[str]:
     return lines[-count:]
 
 
+ARROW_BLOCK_BYTES = 8 * 2**20  # Arrow reads ahead a number of blocks: their size bounds its memory
+
+
+def _rebatched(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Arrow's blocks gathered into batches of at least `size` rows (the last may be smaller)."""
+    gathered: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        gathered.append(batch)
+        rows += batch.num_rows
+        if rows >= size:
+            yield pa.Table.from_batches(gathered).combine_chunks().to_batches()[0]
+            gathered, rows = [], 0
+    if rows:
+        yield pa.Table.from_batches(gathered).combine_chunks().to_batches()[0]
+
+
 class TableReader:
     """The data rows of a file, as text, between its header row and its footer, read in batches.
 
@@ -367,7 +384,7 @@ class TableReader:
         names = [f"c{i}" for i in range(len(layout.header))]
         wanted = {declared: names[i] for declared, i in layout.columns.items()}
         options = dict(
-            read_options=pacsv.ReadOptions(skip_rows=header_line, column_names=names, block_size=size * 160,
+            read_options=pacsv.ReadOptions(skip_rows=header_line, column_names=names, block_size=ARROW_BLOCK_BYTES,
                                            encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding),
             # A row of another width is an error to Arrow (its message holds the row: never shown).
             parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False),
@@ -375,7 +392,7 @@ class TableReader:
         )
         line = header_line + 1
         try:
-            for batch in pacsv.open_csv(self.path, **options):
+            for batch in _rebatched(pacsv.open_csv(self.path, **options), size):
                 texts = [pc.utf8_trim_whitespace(batch.column(n)) for n in names]
                 blank = functools.reduce(pc.and_, [pc.equal(t, "") for t in texts])
                 odd = [pc.any(pc.match_substring_regex(batch.column(n), '[\r\n"]')).as_py() for n in names]
