@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 
@@ -41,19 +42,33 @@ class RiskReport:
         }
 
 
-def k_anonymity(rows: pd.DataFrame, quasi_identifiers: list[str], target_k: int) -> RiskReport:
-    """Missing values form their own category (an attacker who knows a value is missing learns
-    as much as one who knows the value)."""
-    present = [q for q in quasi_identifiers if q in rows.columns]
-    if rows.empty or not present:
-        return RiskReport(tuple(present), len(rows), 0, 0, target_k, 0, ())
-    sizes = rows[present].astype("string").fillna("<missing>").value_counts()
+# The group sizes summarised in one pass: groups, rows, k, rows in groups below the target k and
+# the ten smallest sizes (all 0 or empty when there are no rows).
+_GROUP_SIZES_SQL = """
+SELECT count(*), coalesce(sum(size), 0)::BIGINT, coalesce(min(size), 0),
+       coalesce(sum(size) FILTER (WHERE size < {target_k}), 0)::BIGINT, coalesce(min(size, 10), [])
+FROM (SELECT count(*) AS size FROM qi_rows GROUP BY {quasi_identifiers})
+"""
+
+
+def k_anonymity(rows: duckdb.DuckDBPyRelation | pd.DataFrame, quasi_identifiers: list[str], target_k: int) -> RiskReport:
+    """k-anonymity of `rows`: a DuckDB relation (e.g. over a month's joint Parquet file) or a
+    frame, which DuckDB scans where it is; only group sizes are computed, no row is fetched.
+    Missing values form their own category, as GROUP BY makes them (an attacker who knows a
+    value is missing learns as much as one who knows the value)."""
+    relation = rows if isinstance(rows, duckdb.DuckDBPyRelation) else duckdb.from_df(rows)
+    present = [q for q in quasi_identifiers if q in relation.columns]
+    if not present:
+        return RiskReport((), relation.aggregate("count(*)").fetchone()[0], 0, 0, target_k, 0, ())
+    grouped_by = ", ".join('"' + q.replace('"', '""') + '"' for q in present)
+    sql = _GROUP_SIZES_SQL.format(quasi_identifiers=grouped_by, target_k=int(target_k))
+    groups, total, k, below, smallest = relation.query("qi_rows", sql).fetchone()
     return RiskReport(
         quasi_identifiers=tuple(present),
-        rows=len(rows),
-        groups=len(sizes),
-        k=int(sizes.min()),
+        rows=total,
+        groups=groups,
+        k=k,
         target_k=target_k,
-        rows_below_target=int(sizes[sizes < target_k].sum()),
-        smallest_groups=tuple(int(s) for s in sizes.sort_values().head(10)),
+        rows_below_target=below,
+        smallest_groups=tuple(smallest),
     )

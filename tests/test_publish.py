@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from warehouse.publish import PublishError, connect_read_only, publish
-from warehouse.tables import build_tables, column_descriptions, table_specs
+from warehouse.tables import build_tables, column_descriptions, row_level_duckdb, table_specs
 
 MONTH = dt.date(2026, 9, 1)
 CELL = "89195879b4bffff"
@@ -107,3 +108,23 @@ def test_readers_are_not_blocked_by_a_publish(tmp_path):
     reader.close()
     with connect_read_only(warehouse) as con:
         assert con.execute("SELECT ed_assaults FROM hotspot_cells").fetchall() == [(30,)]
+
+
+def test_tables_from_the_joint_parquet_file_equal_those_from_a_frame(tmp_path):
+    joint = _joint(12, 5)
+    joint.to_parquet(tmp_path / "joint.parquet", index=False)
+    from_file = build_tables(tmp_path / "joint.parquet", SUMMARIES, DisclosurePolicy(), "test-agreement", 3, spill_zone=tmp_path)
+    for name, table in _tables(12, 5).items():
+        pd.testing.assert_frame_equal(from_file[name], table)
+    assert from_file["hidden_violence"].ed_assaults_compared.tolist() == [10]
+
+
+def test_row_level_duckdb_is_bounded_and_spills_only_inside_its_zone(tmp_path):
+    with row_level_duckdb(tmp_path) as con:
+        spill, threads, limit = con.execute("SELECT current_setting('temp_directory'), current_setting('threads'), "
+                                            "current_setting('memory_limit')").fetchone()
+        assert Path(spill).parent == tmp_path and Path(spill).is_dir()
+        assert threads == 2 and limit.endswith("MiB") and float(limit.split()[0]) <= 1024
+    assert not Path(spill).exists()
+    with row_level_duckdb() as con:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == ""  # never spills

@@ -1,5 +1,6 @@
 """k-anonymity on hand-worked tables."""
 
+import duckdb
 import pandas as pd
 
 from anonymise.risk import k_anonymity
@@ -30,3 +31,12 @@ def test_coarser_quasi_identifiers_raise_k():
 def test_empty_and_undeclared_columns():
     assert k_anonymity(ROWS.iloc[:0], ["sex"], 5).k == 0
     assert k_anonymity(ROWS, ["shoe_size"], 5).quasi_identifiers == ()
+
+
+def test_a_duckdb_relation_over_parquet_gives_the_same_report(tmp_path):
+    ROWS.to_parquet(tmp_path / "joint.parquet", index=False)
+    quasi_identifiers = ["age_band", "sex", "cell_id", "hour", "shoe_size"]
+    with duckdb.connect() as con:
+        from_file = k_anonymity(con.read_parquet(str(tmp_path / "joint.parquet")), quasi_identifiers, target_k=3)
+    assert from_file == k_anonymity(ROWS, quasi_identifiers, target_k=3)
+    assert from_file.quasi_identifiers == ("age_band", "sex", "cell_id", "hour") and from_file.rows == 8

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import duckdb
 import h3
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from warehouse.spatial import getis_ord_gi_star, neighbours, police_matches
+from warehouse.spatial import getis_ord_gi_star, match_police, neighbours
 
 CENTRE = h3.latlng_to_cell(51.4800, -3.1760, 9)
 FAR = h3.latlng_to_cell(51.5200, -3.2500, 9)
@@ -41,6 +43,20 @@ def _row(source, cell, when):
     return {"source": source, "cell_id": cell, "event_hour": pd.Timestamp(when) if when else pd.NaT}
 
 
+def police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: float = 1) -> pd.Series:
+    """police_match of each row as hidden_violence.sql sees it: match_police's pairs joined
+    back to the rows (NA for rows not compared)."""
+    with duckdb.connect() as con:
+        rows = joint.assign(position=range(len(joint)))
+        con.register("joint_incidents", pa.Table.from_pandas(rows, preserve_index=False))
+        match_police(con, ring=ring, window_hours=window_hours)
+        matched = con.execute(
+            "SELECT m.police_match FROM joint_incidents AS j LEFT JOIN ed_police_matches AS m"
+            " ON j.source = 'ed' AND m.cell_id = j.cell_id AND m.event_hour = j.event_hour ORDER BY j.position"
+        ).df()["police_match"]
+    return pd.Series(matched.to_numpy(), index=joint.index, dtype="boolean")
+
+
 def test_police_matches_in_place_and_time():
     neighbour = next(iter(neighbours(CENTRE) - {CENTRE}))
     joint = pd.DataFrame([
@@ -52,6 +68,41 @@ def test_police_matches_in_place_and_time():
         _row("police_uk", CENTRE, None),
     ])
     assert police_matches(joint).tolist() == [True, False, False, pd.NA, pd.NA, pd.NA]
+
+
+def test_police_matches_by_hand_against_the_definition():
+    neighbour = next(iter(neighbours(CENTRE) - {CENTRE}))
+    two_away = next(iter(h3.grid_ring(CENTRE, 2)))
+    joint = pd.DataFrame([
+        _row("ed", CENTRE, "2026-09-05 23:00"),      # police in the same cell at the same hour
+        _row("ed", CENTRE, "2026-09-05 10:00"),      # police next door an hour later
+        _row("ed", CENTRE, "2026-09-05 10:00"),      # the same pair again: matched again
+        _row("ed", CENTRE, "2026-09-05 14:00"),      # police next door two hours before; open data and
+                                                     # an unlocated record at the hour do not count
+        _row("ed", two_away, "2026-09-05 23:00"),    # police two cells away: outside the ring
+        _row("ed", FAR, "2026-09-05 23:00"),         # far away
+        _row("ed", None, "2026-09-05 23:00"),        # unlocated: not compared
+        _row("ed", CENTRE, None),                    # untimed: not compared
+        _row("ed", neighbour, "2026-09-06 00:00"),   # police next door an hour before, across midnight
+        _row("police", CENTRE, "2026-09-05 23:00"),
+        _row("police", neighbour, "2026-09-05 11:00"),
+        _row("police", neighbour, "2026-09-05 12:00"),
+        _row("police", None, "2026-09-05 14:00"),
+        _row("police", CENTRE, None),
+        _row("police_uk", CENTRE, "2026-09-05 14:00"),
+    ])
+    expected = [True, True, True, False, False, False, pd.NA, pd.NA, True] + [pd.NA] * 6
+    got = police_matches(joint)
+    assert got.tolist() == expected
+    pd.testing.assert_series_equal(got, _reference_police_matches(joint))
+
+
+def test_match_police_keeps_one_row_per_ed_pair():
+    joint = pd.DataFrame([_row("ed", CENTRE, "2026-09-05 23:00")] * 3 + [_row("police", CENTRE, "2026-09-05 23:00")] * 2)
+    with duckdb.connect() as con:
+        con.register("joint_incidents", pa.Table.from_pandas(joint, preserve_index=False))
+        match_police(con)
+        assert con.execute("SELECT police_match FROM ed_police_matches").fetchall() == [(True,)]
 
 
 def _reference_police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: float = 1) -> pd.Series:

@@ -3,10 +3,15 @@ matching of ED assaults to police records nearby in place and time."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from pathlib import Path
 
+import duckdb
 import h3
-import pandas as pd
+import pyarrow as pa
+
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 def neighbours(cell: str, ring: int = 1) -> set[str]:
@@ -41,44 +46,28 @@ def getis_ord_gi_star(values: dict[str, float], ring: int = 1) -> dict[str, floa
     return scores
 
 
-def police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: int = 1) -> pd.Series:
-    """For each ED row, whether a police record-management record lies in the same or a
-    neighbouring cell within `window_hours` of it. NA for rows that cannot be compared (no
-    cell or no time) and for other sources."""
-    result = pd.Series(pd.NA, index=joint.index, dtype="boolean")
-    ed = joint[(joint["source"] == "ed") & joint["cell_id"].notna() & joint["event_hour"].notna()]
-    police = joint[(joint["source"] == "police") & joint["cell_id"].notna() & joint["event_hour"].notna()]
-    if ed.empty:
-        return result
-    result[ed.index] = False
-    if police.empty:
-        return result
-    matched = _matched_pairs(ed[["cell_id", "event_hour"]], police[["cell_id", "event_hour"]], ring, window_hours)
-    hit = ed[["cell_id", "event_hour"]].merge(matched, on=["cell_id", "event_hour"], how="left")["hit"]
-    result[ed.index] = hit.notna().to_numpy()
-    return result
+def match_police(con: duckdb.DuckDBPyConnection, ring: int = 1, window_hours: float = 1) -> None:
+    """Create the table ed_police_matches(cell_id, event_hour, police_match) from the view or
+    table joint_incidents: each distinct (cell, hour) of a located and timed ED row, and whether
+    a police record-management record (not open data, which has no time) lies in the same or a
+    neighbouring cell, within `ring` steps, and within `window_hours` of it.
+
+    Only the rings of the distinct ED cells are worked out in Python (h3); the joins run in
+    DuckDB, so a month's rows never come into memory."""
+    con.execute(_sql("ed_pairs.sql"))
+    cells = [cell for (cell,) in con.execute("SELECT DISTINCT cell_id FROM ed_pairs").fetchall()]
+    disks = [h3.grid_disk(cell, ring) for cell in cells]
+    rings = pa.table({
+        "cell_id": pa.array([c for c, disk in zip(cells, disks) for _ in disk], pa.string()),
+        "near": pa.array([n for disk in disks for n in disk], pa.string()),
+    })
+    con.register("cell_rings", rings)
+    try:
+        con.execute(_sql("police_matches.sql"), {"window": dt.timedelta(hours=window_hours)})
+    finally:
+        con.unregister("cell_rings")
+        con.execute("DROP TABLE ed_pairs")
 
 
-def _matched_pairs(ed: pd.DataFrame, police: pd.DataFrame, ring: int, window_hours: float) -> pd.DataFrame:
-    """The distinct ED (cell_id, event_hour) pairs with a police record within `ring` cells and
-    `window_hours`, as joins: ED pairs -> the cells of their rings -> police pairs in those cells."""
-    pairs = ed.drop_duplicates()
-    cells = pairs["cell_id"].unique()
-    disks = [h3.grid_disk(c, ring) for c in cells]
-    rings = pd.DataFrame({
-        "cell_id": pd.array([c for c, d in zip(cells, disks) for _ in d], dtype=ed["cell_id"].dtype),
-        "near": pd.array([n for d in disks for n in d], dtype=ed["cell_id"].dtype),
-    }).drop_duplicates()  # grid_disk lists each cell once; kept as a set for safety
-    nearby = pairs.merge(rings, on="cell_id")
-    police = police.drop_duplicates().rename(columns={"cell_id": "near", "event_hour": "police_hour"})
-    hours = pd.concat([ed["event_hour"], police["police_hour"]])
-    if (hours == hours.dt.floor("h")).all():
-        # Whole hours: a police record is near in time when it is at one of the hours within
-        # the window, so each (ring cell, hour) pair is looked up rather than compared.
-        steps = range(-math.floor(window_hours), math.floor(window_hours) + 1) if window_hours >= 0 else range(0)
-        shifted = [nearby.assign(police_hour=nearby["event_hour"] + pd.Timedelta(hours=k)) for k in steps]
-        found = pd.concat(shifted).merge(police, on=["near", "police_hour"]) if shifted else nearby.iloc[:0]
-    else:
-        found = nearby.merge(police, on="near")
-        found = found[(found["police_hour"] - found["event_hour"]).abs() <= pd.Timedelta(hours=window_hours)]
-    return found[["cell_id", "event_hour"]].drop_duplicates().assign(hit=True)
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")

@@ -1,10 +1,14 @@
 """The joint view of a month across sources, and the tables published from it."""
 
 import json
-from functools import cache
+import os
+from functools import cache, reduce
 from pathlib import Path
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from dagster import (
     AssetCheckResult,
@@ -27,7 +31,7 @@ from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
 from warehouse.publish import publish
 from warehouse.report import render_report
-from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables, table_specs
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables, row_level_duckdb, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
 JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"
@@ -38,18 +42,61 @@ def _mapping() -> dict:
     return yaml.safe_load(JOINT_MAPPING.read_text(encoding="utf-8"))
 
 
-def joint_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Union the sources under one set of columns; what an agreement does not share is NULL."""
+def joint_columns() -> dict[str, str]:
+    """The columns of joint_incidents, in order, and their DuckDB types."""
     mapping = _mapping()
-    joint_columns = mapping["common"] + sorted({c for m in mapping["sources"].values() for c in m})
-    parts = []
-    for source, frame in frames.items():
-        renames = {src: dst for dst, src in mapping["sources"][source].items()}
-        part = frame.rename(columns=renames).reindex(columns=joint_columns)
-        part.insert(0, "source", source)
-        parts.append(part)
-    joint = pd.concat(parts, ignore_index=True)
-    return joint.astype({"weekday": "Int64", "hour": "Int64"})
+    names = ["source", *mapping["common"], *sorted({c for m in mapping["sources"].values() for c in m})]
+    return {name: mapping["types"].get(name, "VARCHAR") for name in names}
+
+
+def _joint_select(source: str, held: set[str]) -> str:
+    """One source's rows under the joint columns: each column renamed and cast as the mapping
+    declares, NULL where the source's file does not hold it (the agreement does not share it)."""
+    renames = {dst: src for dst, src in _mapping()["sources"][source].items()}
+
+    def value(name: str) -> str:
+        if name == "source":
+            return f"'{source}'"
+        column = renames.get(name, name)
+        return _quoted(column) if column in held else "NULL"
+
+    return ", ".join(f"CAST({value(name)} AS {kind}) AS {_quoted(name)}" for name, kind in joint_columns().items())
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _held_columns(file: Path) -> tuple[set[str], int]:
+    """The columns a pseudonymised file holds values in, and its rows, from its footer. A column
+    of Arrow type null (an empty or all-missing frame) holds none and counts as not shared."""
+    footer = pq.ParquetFile(file)
+    held = {f.name for f in footer.schema_arrow if not pa.types.is_null(f.type)}
+    return held, footer.metadata.num_rows
+
+
+def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path) -> dict[str, int]:
+    """Write a month's joint_incidents Parquet file from each source's pseudonymised one, with
+    DuckDB from file to file, so the month never comes into memory. Written under a temporary
+    name and swapped in, so that no reader sees half a file. Returns the rows of each source."""
+    rows = {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with row_level_duckdb(spill_zone) as con:
+            parts = []
+            for source, file in files.items():
+                held, rows[source] = _held_columns(file)
+                parts.append(con.read_parquet(str(file)).project(_joint_select(source, held)))
+            reduce(lambda joint, part: joint.union(part), parts).write_parquet(str(partial))
+        os.replace(partial, out)
+    except duckdb.ConversionException:
+        # DuckDB's message quotes the value that failed to convert: row-level data stays out of logs.
+        raise ValueError(f"joint_incidents for {out.stem}: a pseudonymised column does not convert to the type "
+                         f"{JOINT_MAPPING.name} declares (value withheld)") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
 
 
 @asset(
@@ -64,12 +111,9 @@ def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> Mater
     age band and sex. Row level: seen by the pipeline only, unless the agreement says otherwise."""
     month = month_of_partition(context.partition_key)
     home = istv.istv_home
-    frames = {s: pd.read_parquet(home.pseudonymised_file(s, month)) for s in SOURCES}
-    joint = joint_frame(frames)
-    out = home.pseudonymised_file("joint", month)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    joint.to_parquet(out, index=False)
-    return MaterializeResult(metadata={f"rows_{s}": len(f) for s, f in frames.items()} | {"rows": len(joint)})
+    rows = write_joint_incidents({s: home.pseudonymised_file(s, month) for s in SOURCES},
+                                 home.pseudonymised_file("joint", month), spill_zone=home.pseudonymised)
+    return MaterializeResult(metadata={f"rows_{s}": n for s, n in rows.items()} | {"rows": sum(rows.values())})
 
 
 @asset_check(asset=joint_incidents, name="k_anonymity", blocking=False,
@@ -78,8 +122,10 @@ def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> Mater
 def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="joint_k_anonymity")
-    joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
-    report = k_anonymity(joint, agreement.risk.quasi_identifiers, agreement.risk.k)
+    home = istv.istv_home
+    with row_level_duckdb(spill_zone=home.pseudonymised) as con:
+        joint = con.read_parquet(str(home.pseudonymised_file("joint", month)))
+        report = k_anonymity(joint, agreement.risk.quasi_identifiers, agreement.risk.k)
     return AssetCheckResult(passed=not report.below_target, severity=AssetCheckSeverity.WARN, metadata=report.as_metadata())
 
 
@@ -124,8 +170,9 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="published_tables")
     policy = agreement.disclosure_control.policy()
-    joint = pd.read_parquet(istv.istv_home.pseudonymised_file("joint", month))
-    built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version)
+    home = istv.istv_home
+    built = build_tables(home.pseudonymised_file("joint", month), delivery_summaries(istv, month), policy,
+                         agreement.id, agreement.version, spill_zone=home.pseudonymised)
     # Only what the agreement permits is published; the rest is never written anywhere.
     permitted = [s for s in table_specs() if s.name in agreement.published_tables]
     withheld = sorted(set(PUBLISHED) - set(agreement.published_tables))

@@ -1,9 +1,11 @@
 -- ED assaults that could be compared (located and timed) and how many had no police record
--- nearby in place and time (`police_match` is worked out in warehouse/spatial.py).
-SELECT month,
-       count(*) FILTER (WHERE source = 'ed' AND police_match IS NOT NULL) AS ed_assaults_compared,
-       count(*) FILTER (WHERE source = 'ed' AND police_match = false) AS ed_assaults_without_police_record,
-       count(*) FILTER (WHERE source = 'police' AND cell_id IS NOT NULL AND event_hour IS NOT NULL) AS police_records_compared
-FROM joint_incidents
-GROUP BY month
-ORDER BY month
+-- nearby in place and time (`ed_police_matches`, one row per ED (cell_id, event_hour), is worked
+-- out by warehouse/spatial.py match_police; joining it never repeats a row).
+SELECT j.month,
+       count(*) FILTER (WHERE j.source = 'ed' AND m.police_match IS NOT NULL) AS ed_assaults_compared,
+       count(*) FILTER (WHERE j.source = 'ed' AND m.police_match = false) AS ed_assaults_without_police_record,
+       count(*) FILTER (WHERE j.source = 'police' AND j.cell_id IS NOT NULL AND j.event_hour IS NOT NULL) AS police_records_compared
+FROM joint_incidents AS j
+LEFT JOIN ed_police_matches AS m ON m.cell_id = j.cell_id AND m.event_hour = j.event_hour
+GROUP BY j.month
+ORDER BY j.month
