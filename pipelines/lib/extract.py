@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -120,62 +121,93 @@ def _likeliest_first(values: pd.Series, formats: tuple[str, ...], sample: int = 
     return sorted(formats, key=lambda fmt: -hits[fmt])
 
 
-def _typed(raw: pd.DataFrame, schema: Schema, problems: pd.DataFrame) -> pd.DataFrame:
+class _Problems:
+    """Why each row of a batch fails, kept as one mask per check: most rows fail none, so the
+    reasons are only written out for the rows that do."""
+
+    def __init__(self, rows: int, fields: list[str]):
+        self.rows, self.fields = rows, fields
+        self.checks: dict[str, list[tuple[np.ndarray, str]]] = {name: [] for name in fields}
+
+    def add(self, field: str, mask: pd.Series, reason: str) -> None:
+        hits = mask.to_numpy(dtype=bool, na_value=False)
+        if hits.any():
+            self.checks[field].append((hits, reason))
+
+    def failed(self) -> np.ndarray:
+        failed = np.zeros(self.rows, dtype=bool)
+        for checks in self.checks.values():
+            for hits, _ in checks:
+                failed |= hits
+        return failed
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Per field, the reasons of each of `rows` ("" where none), each followed by "|"."""
+        cells = {}
+        for name in self.fields:
+            column = np.full(int(rows.sum()), "", dtype=object)
+            for hits, reason in self.checks[name]:
+                column[hits[rows]] += reason + "|"
+            cells[name] = column
+        return pd.DataFrame(cells, columns=self.fields)
+
+
+def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> pd.DataFrame:
     """Typed columns; each value that does not parse adds a reason to `problems`."""
     typed = pd.DataFrame(index=raw.index)
     for f in schema.fields:
         values = raw[f.name].fillna("")
         blank = values.eq("")
         if f.required:
-            problems.loc[blank, f.name] += f"{f.name}: missing required value|"
+            problems.add(f.name, blank, f"{f.name}: missing required value")
         if f.type in ("date", "datetime", "month"):
             out = _parse_times(values, TIME_FORMATS[f.type])
-            problems.loc[~blank & out.isna(), f.name] += f"{f.name}: not a valid {f.type}|"
+            problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a valid {f.type}")
         elif f.type in ("float", "integer"):
             out = pd.to_numeric(values.where(~blank), errors="coerce")
-            problems.loc[~blank & out.isna(), f.name] += f"{f.name}: not a number|"
+            problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a number")
             if f.min is not None:
-                problems.loc[out < f.min, f.name] += f"{f.name}: below {f.min:g}|"
+                problems.add(f.name, out < f.min, f"{f.name}: below {f.min:g}")
             if f.max is not None:
-                problems.loc[out > f.max, f.name] += f"{f.name}: above {f.max:g}|"
+                problems.add(f.name, out > f.max, f"{f.name}: above {f.max:g}")
         else:
             out = values.where(~blank).astype("string")
             if f.codelist:
                 unknown = ~blank & ~values.isin(load_codelist(f.codelist).codes_set())
-                problems.loc[unknown, f.name] += f"{f.name}: code not in the {f.codelist} code list|"
+                problems.add(f.name, unknown, f"{f.name}: code not in the {f.codelist} code list")
             if f.pattern:
                 bad = ~blank & ~values.str.fullmatch(f.pattern)
-                problems.loc[bad, f.name] += f"{f.name}: does not match the expected pattern|"
+                problems.add(f.name, bad, f"{f.name}: does not match the expected pattern")
             if f.max_length:
-                problems.loc[values.str.len() > f.max_length, f.name] += f"{f.name}: longer than {f.max_length} characters|"
+                problems.add(f.name, values.str.len() > f.max_length, f"{f.name}: longer than {f.max_length} characters")
             if f.check == "nhs_number":
                 bad = ~blank & ~values.map(is_valid_nhs_number).astype(bool)
-                problems.loc[bad, f.name] += f"{f.name}: fails the NHS number Modulus 11 check|"
+                problems.add(f.name, bad, f"{f.name}: fails the NHS number Modulus 11 check")
         typed[f.name] = out
     return typed
 
 
-def _date_logic(typed: pd.DataFrame, schema: Schema, problems: pd.DataFrame, now: dt.datetime) -> None:
+def _date_logic(typed: pd.DataFrame, schema: Schema, problems: _Problems, now: dt.datetime) -> None:
     for f in schema.fields:
         value = typed[f.name]
         if f.not_in_future:
-            problems.loc[value > now, f.name] += f"{f.name}: in the future|"
+            problems.add(f.name, value > now, f"{f.name}: in the future")
         if f.not_after:
-            problems.loc[value > typed[f.not_after], f.name] += f"{f.name}: after {f.not_after}|"
+            problems.add(f.name, value > typed[f.not_after], f"{f.name}: after {f.not_after}")
         if f.within:
             start, end = typed[f.within[0]], typed[f.within[1]] + pd.Timedelta(days=1)
             outside = (value < start) | (value >= end)
-            problems.loc[outside, f.name] += f"{f.name}: outside {f.within[0]} to {f.within[1]}|"
+            problems.add(f.name, outside, f"{f.name}: outside {f.within[0]} to {f.within[1]}")
 
 
-def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed columns, and per row and field the reasons it fails ("" where it does not)."""
-    problems = pd.DataFrame("", index=raw.index, columns=schema.field_names, dtype=object)
+def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[pd.DataFrame, _Problems]:
+    """Typed columns, and why rows fail."""
+    problems = _Problems(len(raw), schema.field_names)
     typed = _typed(raw, schema, problems)
     _date_logic(typed, schema, problems, now)
     when = typed[schema.month_field]
     other_month = when.notna() & (when.dt.to_period("M").dt.start_time.dt.date != month)
-    problems.loc[other_month, schema.month_field] += f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested|"
+    problems.add(schema.month_field, other_month, f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested")
     return typed, problems
 
 
@@ -311,13 +343,13 @@ def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: 
     with pq.ParquetWriter(partial, arrow) as writer:
         for raw, misshapen in batches:
             typed, problems = _problems(raw, schema, month, now)
-            failed = problems.ne("").any(axis=1).to_numpy()
+            failed = problems.failed()
             passed = typed[~failed]
             passed.insert(0, "source_line", raw.loc[~failed, "source_line"])
             writer.write_table(pa.Table.from_pandas(passed, schema=arrow, preserve_index=False))
             providers.update(passed[schema.provider_field].dropna().tolist())
             passed_rows += len(passed)
-            quarantine.add(raw[failed], problems[failed], misshapen)
+            quarantine.add(raw[failed], problems.frame(failed), misshapen)
     return quarantine, providers, passed_rows
 
 
