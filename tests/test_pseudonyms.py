@@ -290,3 +290,18 @@ def test_a_column_gives_the_same_pseudonyms_as_its_values_one_by_one(dtype):
     assert pseudonymise(column, KEY_V1, normalise_nhs_number) == one_by_one
     assert pseudonymise(iter(values), KEY_V1, normalise_nhs_number) == one_by_one
     assert pseudonymise([], KEY_V1) == []
+
+
+def test_the_vectorised_check_agrees_with_the_one_at_a_time_check():
+    import numpy as np
+    import pandas as pd
+
+    from anonymise.nhs_number import valid_nhs_numbers
+
+    rng = np.random.default_rng(7)
+    numbers = [str(n) for n in rng.integers(10**9, 10**10, 3000)]
+    values = numbers + ["943 476 5919", "943-476-5919", "", "12345", "94347659190", "943476591x9",
+                        "٩٤٣٤٧٦٥٩١٩", "9434765919 ", "NHS 9434765919"]
+    expected = [is_valid_nhs_number(v) for v in values]
+    assert sum(expected) > 200  # about one in eleven random numbers is valid
+    assert valid_nhs_numbers(pd.Series(values, dtype="str")).tolist() == expected

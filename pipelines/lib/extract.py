@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from anonymise.nhs_number import is_valid_nhs_number
+from anonymise.nhs_number import valid_nhs_numbers
 from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
 from schemas import DUCKDB_MEMORY, Schema, load_codelist
 
@@ -181,7 +181,7 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> pd.DataFra
             if f.max_length:
                 problems.add(f.name, values.str.len() > f.max_length, f"{f.name}: longer than {f.max_length} characters")
             if f.check == "nhs_number":
-                bad = ~blank & ~values.map(is_valid_nhs_number).astype(bool)
+                bad = ~blank & ~valid_nhs_numbers(values)
                 problems.add(f.name, bad, f"{f.name}: fails the NHS number Modulus 11 check")
         typed[f.name] = out
     return typed
