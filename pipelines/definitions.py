@@ -1,8 +1,9 @@
 """The istv code location: what `dagster dev`, `dg check defs` and `istv run` load."""
 
-from dagster import Definitions, multiprocess_executor
+from dagster import Definitions
 
 from pipelines.ed.assets import ed_assets
+from pipelines.executors import executor_from_env
 from pipelines.jobs import monthly_job
 from pipelines.joint.assets import (
     hotspot_report,
@@ -24,7 +25,8 @@ defs = Definitions(
     schedules=[monthly_schedule],
     sensors=[landing_sensor],
     resources={"istv": IstvResource()},
-    # Runs launched from the UI, the schedule or the sensor execute their steps in parallel
-    # processes (the three sources of a month side by side); `istv run` executes in process.
-    executor=multiprocess_executor.configured({"max_concurrent": 2}),
+    # Runs launched from the UI, the schedule or the sensor execute their steps as ISTV_EXECUTOR
+    # says (by default parallel processes, the sources of a month side by side); `istv run`
+    # executes in process.
+    executor=executor_from_env(),
 )
