@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from anonymise.generalise import age_bands, postcode_district, spatial_cells, time_parts
@@ -51,11 +52,25 @@ class Pseudonymised:
         }
 
 
-def _texts(values: pd.Series) -> list[str | None]:
-    """Each value as str, None where missing, without a Python step per row for text columns."""
-    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
-        return values.astype(object).where(values.notna(), None).tolist()
-    return [None if pd.isna(v) else str(v) for v in values]
+def _distinct_texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """The distinct values as str, in order of first appearance, and each row's position among
+    them (-1 where missing)."""
+    if not pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype):
+        values = pd.Series([None if pd.isna(v) else str(v) for v in values], dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, uniques.tolist()
+
+
+def _map_distinct(values: pd.Series, function: Callable, dtype: str):
+    """function(value) computed once per distinct value and spread back to the rows; missing
+    values stay missing."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return pd.array([function(v) for v in uniques.tolist()] + [None], dtype=dtype).take(codes)  # -1: the None
+
+
+def _spread(found: list, attribute: str, dtype: str, codes: np.ndarray):
+    """One attribute of the result for each distinct value, back on the rows by their codes."""
+    return pd.array([getattr(r, attribute) for r in found], dtype=dtype).take(codes)
 
 
 def apply_rules(
@@ -103,19 +118,20 @@ def apply_rules(
                 for column in GENERALISED_COLUMNS[rule.to]:
                     out[column] = parts[column]
             elif rule.to == "postcode_district":
-                out["postcode_district"] = values.map(lambda v: None if pd.isna(v) else postcode_district(v)).astype("string")
+                out["postcode_district"] = _map_distinct(values, postcode_district, "string")
             elif rule.to == "cell":
                 # The cell rule is declared on both coordinates, named latitude and longitude.
                 point[name] = values.astype("Float64")
             elif rule.to == "place":
-                found = resolve_places(_texts(values))
-                out["place_status"] = pd.array([r.status for r in found], dtype="string")
-                out["place_id"] = pd.array([r.place_id for r in found], dtype="string")
-                out["place_name"] = pd.array([r.place_name for r in found], dtype="string")
-                place_lat = pd.array([r.latitude for r in found], dtype="Float64")
-                place_lon = pd.array([r.longitude for r in found], dtype="Float64")
-                point["latitude"] = point["latitude"].fillna(pd.Series(place_lat, index=typed.index))
-                point["longitude"] = point["longitude"].fillna(pd.Series(place_lon, index=typed.index))
+                # Each distinct text resolved once; missing rows (code -1) take the last, None's.
+                codes, texts = _distinct_texts(values)
+                found = resolve_places(texts + [None] if (codes < 0).any() else texts)
+                out["place_status"] = _spread(found, "status", "string", codes)
+                out["place_id"] = _spread(found, "place_id", "string", codes)
+                out["place_name"] = _spread(found, "place_name", "string", codes)
+                for axis in ("latitude", "longitude"):
+                    resolved = pd.Series(_spread(found, axis, "Float64", codes), index=typed.index)
+                    point[axis] = point[axis].fillna(resolved)
 
     located = point["latitude"].notna() & point["longitude"].notna()
     inside = pd.Series(True, index=typed.index)

@@ -50,13 +50,18 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
 
 
 def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) -> pd.Series:
-    """H3 cell of each point; missing where either coordinate is."""
+    """H3 cell of each point; missing where either coordinate is. Each distinct point is looked
+    up once: resolved places and repeated police locations share their coordinates."""
     lat = pd.to_numeric(latitude).astype("float64").to_numpy(na_value=np.nan) if latitude.dtype != "float64" else latitude.to_numpy()
     lon = pd.to_numeric(longitude).astype("float64").to_numpy(na_value=np.nan) if longitude.dtype != "float64" else longitude.to_numpy()
     located = ~(np.isnan(lat) | np.isnan(lon))
-    cells = np.full(len(lat), None, dtype=object)
-    cells[located] = [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat[located].tolist(), lon[located].tolist())]
-    return pd.Series(cells, index=latitude.index, dtype="string")
+    # Each (latitude, longitude) pair seen as one complex number, for pandas' hash table.
+    pairs = np.column_stack([lat[located], lon[located]]).view(np.complex128).ravel()
+    which, points = pd.factorize(pairs)
+    cells = [h3.latlng_to_cell(a, b, resolution) for a, b in zip(points.real.tolist(), points.imag.tolist())]
+    codes = np.full(len(lat), len(cells))  # unlocated rows take the None after the cells
+    codes[located] = which
+    return pd.Series(pd.array(cells + [None], dtype="string").take(codes), index=latitude.index)
 
 
 def cell_centre(cell_id: str) -> tuple[float, float]:

@@ -201,10 +201,20 @@ class LeakScanner:
         return self._scan_distinct(str(column), [*distinct.items(), *unhashable])
 
     def scan_frame(self, frame: pd.DataFrame) -> list[Finding]:
-        findings = []
-        for position, name in enumerate(frame.columns):
-            findings += self._scan_distinct(str(name), _distinct(frame.iloc[:, position]))
-        return findings
+        return self.scan_frames([frame])
+
+    def scan_frames(self, frames: Iterable[pd.DataFrame]) -> list[Finding]:
+        """The findings of scan_frame on the frames put together (the batches of one table, with
+        the same columns): each column's values are counted over every batch."""
+        columns: list[str] = []
+        counts: list[Counter[str]] = []
+        for frame in frames:
+            for position, name in enumerate(frame.columns):
+                if position == len(columns):
+                    columns.append(str(name))
+                    counts.append(Counter())
+                counts[position] += self._kind_counts(columns[position], _distinct(frame.iloc[:, position]))
+        return [finding for column, counted in zip(columns, counts) for finding in self._findings(column, counted)]
 
     def scan_text(self, text: str, where: str = "text") -> list[Finding]:
         hits = self._text_hits(text, column=None)
@@ -212,13 +222,19 @@ class LeakScanner:
 
     # ---- Values ----
     def _scan_distinct(self, column: str, counted: Iterable[tuple[object, int]]) -> list[Finding]:
-        """Each distinct value is examined once and counted as often as it occurs."""
+        return self._findings(column, self._kind_counts(column, counted))
+
+    def _findings(self, column: str, counts: Counter[str]) -> list[Finding]:
         label, findings = self._column_label(column)
+        return findings + [Finding(k, label, counts[k]) for k in KINDS if counts[k]]
+
+    def _kind_counts(self, column: str, counted: Iterable[tuple[object, int]]) -> Counter[str]:
+        """Each distinct value is examined once and counted as often as it occurs."""
         counts: Counter[str] = Counter()
         for value, n in counted:
             for kind in self._value_kinds(column, value):
                 counts[kind] += n
-        return findings + [Finding(k, label, counts[k]) for k in KINDS if counts[k]]
+        return counts
 
     def _column_label(self, column: str) -> tuple[str, list[Finding]]:
         """A column named with a value (a headerless extract, a pivot) must not be reported by name."""

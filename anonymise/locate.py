@@ -11,9 +11,9 @@ district, so no input text (names, phone numbers, house numbers) can leak throug
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import cos, hypot, radians
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -35,6 +35,21 @@ def _unplaced(status: str, district: str | None) -> Resolution:
     return Resolution(status, None, None, None, None, district)
 
 
+@dataclass
+class ResolutionMemo:
+    """What resolve_many has worked out, kept between calls that pass it (one file's batches):
+    each distinct text's resolution (keyed lower-cased: resolving ignores case), each canonical
+    form's, and each run of words' scores against the place names. It holds the texts, so it
+    should live no longer than the file being pseudonymised. Texts are forgotten beyond
+    `max_texts` (house numbers make most of a national month's texts distinct); forms and runs
+    are bounded by the vocabulary."""
+
+    max_texts: int = 500_000
+    by_text: dict[str | None, Resolution] = field(default_factory=dict)
+    by_form: dict[tuple, Resolution] = field(default_factory=dict)
+    scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+
 # ---- Cleaning. The same function normalises input and gazetteer names, so both sides agree. ----
 _PHRASES = [  # on lower-cased raw text, before tokenising
     (re.compile(r"\bo/s\b"), " outside "),
@@ -49,6 +64,7 @@ _ABBREVIATIONS = {
     "gdns": "gardens", "pde": "parade", "stn": "station", "hse": "house", "ph": "public house",
     "pt": "patient", "pts": "patients", "frnds": "friends", "cc": "city centre",
 }
+_EXPANSIONS = {word: expansion.split() for word, expansion in _ABBREVIATIONS.items()}
 # Punctuation that separates clauses: a place name never spans it ("kapu, st mary st").
 _BOUNDARY = re.compile(r"[,;:/()\[\]|+\n]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -95,7 +111,11 @@ def _segments(text: str) -> list[list[str]]:
                 after_name = tokens and tokens[-1].isalpha() and tokens[-1] not in FILLERS
                 saint = not after_name or _street_follows(words[n + 1 : n + 4])
                 word = "saint" if saint else "street"
-            tokens.extend(_ABBREVIATIONS.get(word, word).split())
+            expansion = _EXPANSIONS.get(word)
+            if expansion:
+                tokens.extend(expansion)
+            else:
+                tokens.append(word)
         if tokens:
             segments.append(tokens)
     return segments
@@ -119,6 +139,7 @@ _PHONE = re.compile(r"(?:\+44\s?|\b0)\d(?:[\s-]?\d){8,10}\b")
 _FULL_POSTCODE = re.compile(r"\b([a-z]{1,2}\d[a-z\d]?)\s*\d[abd-hjlnp-uw-z]{2}\b")
 # District alone only for South Wales areas: elsewhere "m4" or "a48" are roads, not postcodes.
 _DISTRICT = re.compile(r"\b((?:cf|np|sa)\d{1,2})\b")
+_DIGIT = re.compile(r"\d")  # phone numbers and postcodes all hold one
 
 
 def postcode_district(text: str) -> tuple[str | None, bool]:
@@ -256,85 +277,127 @@ class LocationResolver:
         # For resolve_many's canonical cache: number tokens that some place name uses are kept
         # as typed; other house numbers are written as zeros of the same length. Digits never
         # match a letter, so the rewrite leaves every score against a digit-free name unchanged;
-        # the few names with digits ("Bar 105", "A4054") are checked text by text instead.
+        # the few names with digits ("Bar 105", "A4054") are checked segment by segment instead.
         self._name_numbers = {t for p in self._places for seg in _segments(p.name) for t in seg
                               if _NUMBER_TOKEN.match(t)}
         self._name_numbers |= {t for k in self._keys for t in re.findall(r"[0-9]+[a-z]?", k)}
         self._digit_keys = [k for k in self._keys if any(c.isdigit() for c in k)]
+        self._key_lengths = np.array([len(k) for k in self._keys])
+        # Lengths of runs of words that could come near a name with digits (rewriting keeps lengths).
+        digit_key_lengths = np.array([len(k) for k in self._digit_keys])
+        self._digit_key_reach = {n for n in range(1, 2 * max(self._key_lengths, default=0) + 1)
+                                 if _may_reach(n, digit_key_lengths, self._cutoff - 1).any()}
 
-    def resolve_many(self, texts: Iterable[str | None]) -> list[Resolution]:
-        """Resolve each distinct text once; results in input order.
+    def resolve_many(self, texts: Iterable[str | None], memo: ResolutionMemo | None = None) -> list[Resolution]:
+        """Resolve each distinct text once; results in input order. A memo passed to successive
+        calls (the batches of one file) carries over what earlier calls resolved.
 
-        Texts that differ only in house numbers ("12 cathays tce", "14 cathays tce") are resolved
-        once: a Resolution depends only on the text's words, its postcode district, and on house
-        numbers only through their shape (digits, letter suffix), never their value, unless a
-        run of words holding the number looks like a place name with digits. See `_canonical`.
+        Texts that differ only in case or in house numbers ("12 cathays tce", "14 Cathays Tce")
+        are resolved once: a Resolution depends only on the text's words, its postcode district,
+        and on house numbers only through their shape (digits, letter suffix), never their
+        value, unless a run of words holding the number looks like a place name with digits.
+        See `_forms`.
         """
-        done: dict[str | None, Resolution] = {}
-        by_form: dict[tuple, Resolution] = {}
-        windows: dict[str, list] = {}
-        out = []
-        for text in texts:
-            key = text if isinstance(text, str) else None  # NaN != NaN would defeat the cache
-            if key not in done:
-                form = self._canonical(key)
-                if form not in by_form:
-                    by_form[form] = self._resolve(key, windows)
-                done[key] = by_form[form]
-            out.append(done[key])
-        return out
+        memo = ResolutionMemo() if memo is None else memo
+        texts = list(texts)
+        keys = [text.lower() if isinstance(text, str) else None for text in texts]  # NaN != NaN
+        new: dict[str | None, str | None] = {}  # key -> the first text typed that way
+        for key, text in zip(keys, texts):
+            if key not in memo.by_text and key not in new:
+                new[key] = text
+        if new:
+            self._resolve_new(new, memo)
+        found = [memo.by_text[key] for key in keys]
+        if len(memo.by_text) > memo.max_texts:
+            memo.by_text.clear()
+        return found
 
     def resolve(self, text: str | None) -> Resolution:
         return self._resolve(text, {})
+
+    def _resolve_new(self, new: dict[str | None, str | None], memo: ResolutionMemo) -> None:
+        """Resolve each new text's canonical form once. Every run of words of the forms still to
+        resolve is scored first, in one vectorised pass, rather than text by text."""
+        prepared = {key: self._prepare(text) for key, text in new.items() if key is not None}
+        forms = self._forms(prepared)
+        forms[None] = (None,)
+        todo: dict[tuple, str | None] = {}  # form -> the key of the text resolved for it
+        for key in new:
+            if forms[key] not in memo.by_form:
+                todo.setdefault(forms[key], key)
+        to_match = [prepared[key][0] for key in todo.values()
+                    if key is not None and self._without_matching(*prepared[key]) is None]
+        self._score_runs((run for segments in to_match for run in self._windows(segments)[1]), memo.scores)
+        for form, key in todo.items():
+            memo.by_form[form] = self._resolve(new[key], memo.scores, prepared.get(key))
+        for key in new:
+            memo.by_text[key] = memo.by_form[forms[key]]
 
     @staticmethod
     def _prepare(text: str) -> tuple[list[list[str]], str | None, bool]:
         """The text's segments of words (phone numbers and postcodes removed), its postcode
         district and whether a full postcode was given: all that a Resolution depends on."""
+        lowered = text.lower()
+        if not _DIGIT.search(lowered):
+            return _segments(lowered), None, False
         district, full_postcode = postcode_district(text)
-        raw = _PHONE.sub(" , ", text.lower())
+        raw = _PHONE.sub(" , ", lowered)
         raw = _DISTRICT.sub(" , ", _FULL_POSTCODE.sub(" , ", raw))
         return _segments(raw), district, full_postcode
 
-    def _canonical(self, text: str | None) -> tuple:
-        """A cache key shared by texts that resolve alike: the segments with each house number
-        not used by any place name written as zeros of the same length ("12a" -> "00a")."""
-        if text is None:
-            return (None,)
-        segments, district, full_postcode = self._prepare(text)
-        if full_postcode:
-            return ("private", district)
-        canon = [[_ZEROS.sub("0", t) if _NUMBER_TOKEN.match(t) and t not in self._name_numbers
-                  else t for t in seg] for seg in segments]
-        if canon != segments and not self._numbers_inert(segments, canon):
-            canon = segments  # a number may be part of a place name: no sharing
-        return (tuple(map(tuple, canon)), district)
+    def _forms(self, prepared: dict[str, tuple]) -> dict[str, tuple]:
+        """A cache key per prepared text, shared by texts that resolve alike: its postcode district
+        and its segments, each house number not used by any place name written as zeros of the
+        same length ("12a" -> "00a"), except in segments where that could change a score."""
+        zeroed: dict[tuple[str, ...], tuple[str, ...]] = {}  # each distinct segment, rewritten
+        for segments, _, full_postcode in prepared.values():
+            for seg in segments if not full_postcode else ():
+                typed = tuple(seg)
+                if typed not in zeroed:
+                    zeroed[typed] = tuple(_ZEROS.sub("0", t) if _NUMBER_TOKEN.match(t) and t not in self._name_numbers
+                                          else t for t in typed)
+        kept = self._numbers_that_matter({typed: z for typed, z in zeroed.items() if z != typed})
+        written = {typed: " ".join(typed if typed in kept else z) for typed, z in zeroed.items()}
+        return {key: ("private", district) if full_postcode else
+                ("words", district, "|".join(written[tuple(seg)] for seg in segments))
+                for key, (segments, district, full_postcode) in prepared.items()}
 
-    def _numbers_inert(self, segments: list[list[str]], canon: list[list[str]]) -> bool:
-        """Whether no run of words holding a rewritten number, as typed or rewritten, comes near
-        a place name with digits, the only names whose scores the rewrite could change."""
-        if not self._digit_keys:
-            return True
-        runs = set()
-        for (s, i, j), run in zip(*self._windows(segments)):
-            if segments[s][i:j] != canon[s][i:j]:
-                runs.add(run)
-                runs.add("".join(canon[s][i:j]))
-        if not runs:
-            return True
-        scores = process.cdist(list(runs), self._digit_keys, scorer=fuzz.ratio,
-                               score_cutoff=self._cutoff - 1)
-        return not scores.any()
+    def _numbers_that_matter(self, rewritten: dict[tuple[str, ...], tuple[str, ...]]) -> set[tuple[str, ...]]:
+        """The segments in which a run of words holding a rewritten number, as typed or rewritten,
+        comes near a place name with digits, the only names whose scores the rewrite could
+        change. (Runs never cross segments, so a segment's numbers matter only within it.)"""
+        if not self._digit_keys or not rewritten:
+            return set()
+        runs_of: dict[tuple[str, ...], set[str]] = {}
+        for typed, z in rewritten.items():
+            runs_of[typed] = {run for i, j, as_typed in self._segment_runs(typed)
+                              if len(as_typed) in self._digit_key_reach and typed[i:j] != z[i:j]
+                              for run in (as_typed, "".join(z[i:j]))}
+        distinct = list(set().union(*runs_of.values()))
+        if not distinct:
+            return set()
+        scores = process.cdist(distinct, self._digit_keys, scorer=fuzz.ratio, score_cutoff=self._cutoff - 1,
+                               workers=-1)
+        near = {run for run, close in zip(distinct, scores.any(axis=1)) if close}
+        return {typed for typed, runs in runs_of.items() if not runs.isdisjoint(near)}
 
-    def _resolve(self, text: str | None, cache: dict[str, list]) -> Resolution:
-        """cache: runs of words already scored, shared across one resolve_many call only."""
-        if not isinstance(text, str):
-            return _unplaced("unlocated", None)
-        segments, district, full_postcode = self._prepare(text)
+    @staticmethod
+    def _without_matching(segments: list[list[str]], district: str | None, full_postcode: bool) -> Resolution | None:
+        """The resolution of a text that needs no matching against place names, else None."""
         if full_postcode:  # a full postcode is how a home address is written
             return _unplaced("private", district)
         if all(t in _UNKNOWN or t in FILLERS for seg in segments for t in seg):
             return _unplaced("unlocated", district)
+        return None
+
+    def _resolve(self, text: str | None, cache: dict[str, list], prepared: tuple | None = None) -> Resolution:
+        """cache: runs of words already scored; prepared: `_prepare(text)` if already done."""
+        if not isinstance(text, str):
+            return _unplaced("unlocated", None)
+        segments, district, full_postcode = prepared or self._prepare(text)
+        unmatched = self._without_matching(segments, district, full_postcode)
+        if unmatched is not None:
+            return unmatched
 
         hits = self._match(segments, cache)
         venues = [h for h in hits if self._places[h.place].kind == "venue"]
@@ -358,17 +421,30 @@ class LocationResolver:
         return Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude,
                           district)
 
+    def _score_runs(self, runs: Iterable[str], cache: dict[str, list]) -> None:
+        """Score the runs of words not yet in the cache against every name, in vectorised
+        calls: cache[run] = [(name index, score)] for scores at the cutoff or above, in name
+        order. Runs are compared by length, each only with names of a length that could reach the
+        cutoff."""
+        by_length: dict[int, list[str]] = {}
+        for run in runs:
+            if run not in cache:
+                by_length.setdefault(len(run), []).append(run)
+                cache[run] = []
+        for length, same_length in by_length.items():
+            candidates = np.flatnonzero(_may_reach(length, self._key_lengths, self._cutoff))
+            if not len(candidates):
+                continue
+            scores = process.cdist(same_length, [self._keys[k] for k in candidates], scorer=fuzz.ratio,
+                                   score_cutoff=self._cutoff, dtype=np.uint8, workers=-1)  # uint8 keeps nonzero() cheap
+            for row, column in zip(*scores.nonzero()):
+                cache[same_length[row]].append((int(candidates[column]), float(scores[row, column])))
+
     def _match(self, segments: list[list[str]], cache: dict[str, list]) -> list[_Hit]:
         """Every place whose name matches a run of words, minus those whose run lies inside a longer
         match ("bluebell" inside "Bluebell Drive", "mary street" inside "St Mary Street")."""
         spans, windows = self._windows(segments)
-        todo = [w for w in dict.fromkeys(windows) if w not in cache]
-        if todo:  # one vectorised comparison of every new run of words against every name
-            scores = process.cdist(todo, self._keys, scorer=fuzz.ratio, score_cutoff=self._cutoff,
-                                   dtype=np.uint8)  # uint8 keeps nonzero() cheap
-            cache.update((w, []) for w in todo)
-            for row, k in zip(*scores.nonzero()):
-                cache[todo[row]].append((int(k), float(scores[row, k])))
+        self._score_runs(windows, cache)
         raw: list[_Hit] = []
         for window, (s, i, j) in zip(windows, spans):
             # "the anchor" is no longer a match than "anchor": a leading "the" does not count.
@@ -389,16 +465,22 @@ class LocationResolver:
         """Every run of words that may be a place name: its (segment, start, end) and its letters."""
         windows, spans = [], []
         for s, seg in enumerate(segments):
-            for i in range(len(seg)):
-                for j in range(i + 1, min(len(seg), i + self._max_window) + 1):
-                    run = "".join(seg[i:j])
-                    if len(run) < 4 or (seg[i] in FILLERS and seg[i] not in self._first_words):
-                        continue  # ...unless some name starts that way ("Corner House")
-                    if all(t in FILLERS or t in STREET_TYPES for t in seg[i:j]):
-                        continue  # "in the street" must not match "Ethel Street"
-                    windows.append(run)
-                    spans.append((s, i, j))
+            for i, j, run in self._segment_runs(seg):
+                windows.append(run)
+                spans.append((s, i, j))
         return spans, windows
+
+    def _segment_runs(self, seg: Sequence[str]) -> Iterator[tuple[int, int, str]]:
+        """(start, end, letters) of each run of words in one segment that may be a place name."""
+        for i, first in enumerate(seg):
+            if first in FILLERS and first not in self._first_words:
+                continue  # ...unless some name starts that way ("Corner House")
+            run, plain = "", True
+            for j in range(i, min(len(seg), i + self._max_window)):
+                run += seg[j]
+                plain = plain and (seg[j] in FILLERS or seg[j] in STREET_TYPES)
+                if len(run) >= 4 and not plain:  # "in the street" must not match "Ethel Street"
+                    yield i, j + 1, run
 
     def _close_enough(self, tokens: list[str], k: int) -> bool:
         """An inexact match must be long enough to tolerate a typo, and must hold without the street
@@ -428,6 +510,13 @@ class LocationResolver:
         if None in (pa.latitude, pa.longitude, pb.latitude, pb.longitude):
             return True
         return _metres(pa, pb) > metres
+
+
+def _may_reach(length: int, lengths: np.ndarray, cutoff: float) -> np.ndarray:
+    """Whether a string of `length` could reach `cutoff` in fuzz.ratio with strings of these
+    lengths: the ratio is at most 200 * shorter / (sum of lengths). One point of margin for the
+    rounding of scores."""
+    return 200 * np.minimum(lengths, length) / (lengths + length) >= cutoff - 1
 
 
 def _in_context(seg: list[str], hit: _Hit) -> bool:

@@ -21,7 +21,7 @@ import pandas as pd
 from benchmarks.measure import stopwatch
 
 SOURCES = ("ed", "police")  # the synthetic month has no police_uk open-data file
-STAGES = ("parse", "pseudonymise", "joint", "aggregate", "publish")
+STAGES = ("parse", "validate", "pseudonymise", "joint", "aggregate", "publish")
 
 
 def _dir(work: str) -> Path:
@@ -41,12 +41,12 @@ def _month(month: str) -> dt.date:
 
 
 def parse(work: str, month: str, inputs: dict) -> dict:
-    """read_extract per file, quarantine written encrypted, typed rows to Parquet."""
+    """parse_extract per file (passed rows streamed to Parquet), quarantine written encrypted."""
     out, figures, summary = _dir(work), {"rows_in": 0}, {}
     with stopwatch(figures, "setup_seconds"):
         from cryptography.fernet import Fernet
 
-        from pipelines.lib.extract import read_extract
+        from pipelines.lib.extract import parse_extract
         from pipelines.lib.quarantine import write_quarantine
         from schemas import schema_for_source
     cipher = Fernet(Fernet.generate_key())
@@ -54,28 +54,39 @@ def parse(work: str, month: str, inputs: dict) -> dict:
     for source in SOURCES:
         schema = schema_for_source(source)
         with stopwatch(figures, "compute_seconds"):
-            result = read_extract(Path(inputs[source]), schema, _month(month))
-        assert result.rows_in == len(result.rows) + len(result.quarantined)
+            result = parse_extract(Path(inputs[source]), schema, _month(month), out / f"{source}_typed.parquet")
+        assert result.rows_in == result.rows_passed + len(result.quarantined)
         if len(result.quarantined):
             write_quarantine(result.quarantined, result.reason_counts, out / "quarantine", source, cipher)
-        providers = result.rows[schema.provider_field].dropna()
-        summary[source] = {"provider": str(providers.mode().iloc[0]) if len(providers) else "unknown",
-                           "rows_received": result.rows_in, "rows_quarantined": len(result.quarantined)}
-        result.rows.to_parquet(out / f"{source}_typed.parquet", index=False)
+        summary[source] = {"provider": result.provider, "rows_received": result.rows_in,
+                           "rows_quarantined": len(result.quarantined)}
         figures["rows_in"] += result.rows_in
     (out / "parse_summary.json").write_text(json.dumps(summary))
     return {**figures, "seconds": time.perf_counter() - started}
 
 
+def validate(work: str, month: str, inputs: dict) -> dict:
+    """The Great Expectations suite on the passed rows, as the blocking asset check runs it."""
+    out, figures = _dir(work), {"rows_in": 0}
+    with stopwatch(figures, "setup_seconds"):
+        from schemas import schema_for_source
+        from schemas.expectations import validate_parquet
+    started = time.perf_counter()
+    for source in SOURCES:
+        with stopwatch(figures, "compute_seconds"):
+            validate_parquet(_need(out / f"{source}_typed.parquet", "parse"), schema_for_source(source))
+    return {**figures, "seconds": time.perf_counter() - started}
+
+
 def pseudonymise(work: str, month: str, inputs: dict) -> dict:
-    """apply_rules under the bundled agreement, keys from a throwaway master secret."""
+    """pseudonymise_file under the bundled agreement, keys from a throwaway master secret; the
+    library call reads the typed rows and writes the pseudonymised ones, batch by batch."""
     out, figures, counts = _dir(work), {"rows_in": 0, "values_pseudonymised": 0}, {}
     with stopwatch(figures, "setup_seconds"):
-        from anonymise.apply import apply_rules
         from anonymise.keys import derive_field_key
         from anonymise.locate import LocationResolver
+        from pipelines.lib.pseudonymise_batches import pseudonymise_file
         from pipelines.lib.reference import gazetteer
-        from schemas import load_codelist, schema_for_source
         from sharing_agreements.model import load_agreement
 
         agreement = load_agreement()
@@ -83,37 +94,29 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     master = secrets.token_bytes(32)
     started = time.perf_counter()
     for source in SOURCES:
-        schema, rules = schema_for_source(source), agreement.rules_for(source)
+        rules = agreement.rules_for(source)
         keys = {name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
                 for name, rule in rules.fields.items() if rule.action == "pseudonymise"}
-        typed = pd.read_parquet(_need(out / f"{source}_typed.parquet", "parse"))
+        typed = _need(out / f"{source}_typed.parquet", "parse")
         with stopwatch(figures, "compute_seconds"):
-            result = apply_rules(
-                typed, rules, field_keys=keys,
-                code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
-                normalisers={f.name: f.check for f in schema.fields if f.check},
-                resolve_places=resolver.resolve_many,
-                h3_resolution=agreement.spatial.h3_resolution,
-                in_area=agreement.area.bbox.contains,
-            )
-        result.rows.to_parquet(out / f"{source}_pseudonymised.parquet", index=False)
+            result = pseudonymise_file(typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver)
         counts[source] = result.counts
-        figures["rows_in"] += len(typed)
-        figures["values_pseudonymised"] += len(typed) * len(keys)
+        figures["rows_in"] += result.counts["rows_in"]
+        figures["values_pseudonymised"] += result.counts["rows_in"] * len(keys)
     (out / "pseudonymise_summary.json").write_text(json.dumps(counts))
     return {**figures, "seconds": time.perf_counter() - started}
 
 
 def joint(work: str, month: str, inputs: dict) -> dict:
+    """write_joint_incidents: DuckDB from the pseudonymised Parquet files to the joint one."""
     out, figures = _dir(work), {}
     with stopwatch(figures, "setup_seconds"):
-        from pipelines.joint.assets import joint_frame
+        from pipelines.joint.assets import write_joint_incidents
     started = time.perf_counter()
-    frames = {s: pd.read_parquet(_need(out / f"{s}_pseudonymised.parquet", "pseudonymise")) for s in SOURCES}
+    files = {s: _need(out / f"{s}_pseudonymised.parquet", "pseudonymise") for s in SOURCES}
     with stopwatch(figures, "compute_seconds"):
-        table = joint_frame(frames)
-    table.to_parquet(out / "joint.parquet", index=False)
-    return {**figures, "rows_in": sum(len(f) for f in frames.values()), "seconds": time.perf_counter() - started}
+        rows = write_joint_incidents(files, out / "joint.parquet", spill_zone=out)
+    return {**figures, "rows_in": sum(rows.values()), "seconds": time.perf_counter() - started}
 
 
 
@@ -133,18 +136,21 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
     """build_tables: the SQL aggregates, then disclosure control."""
     out, figures = _dir(work), {}
     with stopwatch(figures, "setup_seconds"):
+        import pyarrow.parquet as pq
+
         from sharing_agreements.model import load_agreement
         from warehouse.tables import build_tables
 
         agreement = load_agreement()
     started = time.perf_counter()
-    table = pd.read_parquet(_need(out / "joint.parquet", "joint"))
+    joint_file = _need(out / "joint.parquet", "joint")
     summaries = _delivery_summaries(out, _month(month))
     with stopwatch(figures, "compute_seconds"):
-        tables = build_tables(table, summaries, agreement.disclosure_control.policy(), agreement.id, agreement.version)
+        tables = build_tables(joint_file, summaries, agreement.disclosure_control.policy(), agreement.id,
+                              agreement.version, spill_zone=out)
     (out / "tables.pickle").write_bytes(pickle.dumps(tables))
-    return {**figures, "rows_in": len(table), "rows_out": sum(len(t) for t in tables.values()),
-            "seconds": time.perf_counter() - started}
+    return {**figures, "rows_in": pq.ParquetFile(joint_file).metadata.num_rows,
+            "rows_out": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
 
 
 def publish(work: str, month: str, inputs: dict) -> dict:
@@ -162,4 +168,4 @@ def publish(work: str, month: str, inputs: dict) -> dict:
     return {**figures, "rows_in": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
 
 
-FUNCTIONS = {"parse": parse, "pseudonymise": pseudonymise, "joint": joint, "aggregate": aggregate, "publish": publish}
+FUNCTIONS = {"parse": parse, "validate": validate, "pseudonymise": pseudonymise, "joint": joint, "aggregate": aggregate, "publish": publish}

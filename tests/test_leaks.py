@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from anonymise.generalise import spatial_cells
-from anonymise.leaks import Finding, LeakScanner
+from anonymise.leaks import KINDS, Finding, LeakScanner
 from anonymise.nhs_number import is_valid_nhs_number
 from anonymise.pseudonyms import pseudonymise
 from warehouse.scan import scan_path
@@ -181,6 +181,20 @@ def test_a_column_named_with_an_identifier_is_withheld(scanner):
     findings = scanner.scan_frame(frame)
     assert {f.kind for f in findings} == {"postcode", "known_identifier"}
     assert all("CF24 4HU" not in str(f) and "Zebedee" not in str(f) for f in findings)
+
+
+def test_scanning_batches_finds_what_scanning_the_whole_frame_finds(scanner, h3_cells, pseudonyms):
+    frame = _clean_frame(h3_cells, pseudonyms)
+    planted = {kind: values for kind, (values, _) in PLANTED.items()}
+    for n, (kind, values) in enumerate(planted.items()):  # leaks spread over several batches
+        frame.loc[[7 * n + 3 * i for i in range(len(values))], "venue_name"] = values
+        frame.loc[[400 - 5 * n - i for i in range(len(values))], "age_band"] = values
+    frame["ZQ EDPLANT7731"] = "a"  # a column named with an identifier: reported once, not per batch
+    whole = scanner.scan_frame(frame)
+    assert {f.kind for f in whole} == set(KINDS)
+    batches = [frame.iloc[start:start + 97] for start in range(0, len(frame), 97)]
+    assert scanner.scan_frames(batches) == whole
+    assert scanner.scan_frames([]) == []
 
 
 # ---- Files and warehouses ----

@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-import pandas as pd
-
 from anonymise.leaks import LeakScanner
 from pipelines.lib.home import IstvHome
+from pipelines.lib.pseudonymise_batches import read_batches
 from pipelines.lib.reference import gazetteer
 from schemas import load_codelist, schema_for_source
 from schemas.model import CODELIST_DIR
@@ -37,9 +36,9 @@ def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> list[s
             continue
         schema = schema_for_source(source)
         columns = [f.name for f in schema.fields if f.identifier]
-        frame = pd.read_parquet(path, columns=columns)
-        for column in columns:
-            values |= {str(v) for v in frame[column].dropna().unique() if len(str(v)) >= 5}
+        for frame in read_batches(path, columns=columns):
+            for column in columns:
+                values |= {str(v) for v in frame[column].dropna().unique() if len(str(v)) >= 5}
     return sorted(values)
 
 

@@ -4,7 +4,6 @@ blocking Great Expectations check between them, built once for ed, police and po
 
 import json
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,14 +14,14 @@ from dagster import (
     asset_check,
 )
 
-from anonymise.apply import apply_rules
 from pipelines.lib.extract import arrow_schema, concatenate_parquet, parse_extract
 from pipelines.lib.landing import current_deliveries
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
+from pipelines.lib.pseudonymise_batches import pseudonymise_file, read_batches
 from pipelines.lib.quarantine import write_quarantine
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
-from schemas import load_codelist, schema_for_source
+from schemas import schema_for_source
 from schemas.expectations import validate_parquet
 
 GROUP = {"ed": "ed", "police": "police", "police_uk": "police"}
@@ -127,21 +126,9 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         agreement = istv.agreement_in_force(step=f"{source}_pseudonymised")
         rules = agreement.rules_for(source)
         parquet, summary_path = istv.istv_home.parsed_extract(source, month)
-        typed = pd.read_parquet(parquet)
         keys, master_key_id = istv.field_keys(agreement, rules)
-        result = apply_rules(
-            typed,
-            rules,
-            field_keys=keys,
-            code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
-            normalisers={f.name: f.check for f in schema.fields if f.check},
-            resolve_places=istv.location_resolver.resolve_many,
-            h3_resolution=agreement.spatial.h3_resolution,
-            in_area=agreement.area.bbox.contains,
-        )
         out = istv.istv_home.pseudonymised_file(source, month)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        result.rows.to_parquet(out, index=False)
+        result = pseudonymise_file(parquet, out, source, agreement, keys, istv.location_resolver)
         extract_summary = json.loads(summary_path.read_text())
         summary = {
             **extract_summary,
@@ -181,8 +168,8 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     )
     def pseudonymised_leak_scan(context, istv: IstvResource) -> AssetCheckResult:
         month = month_of_partition(context.partition_key)
-        rows = pd.read_parquet(istv.istv_home.pseudonymised_file(source, month))
-        findings = scanner_for(istv.istv_home, month, sources=(source,)).scan_frame(rows)
+        batches = read_batches(istv.istv_home.pseudonymised_file(source, month))
+        findings = scanner_for(istv.istv_home, month, sources=(source,)).scan_frames(batches)
         return AssetCheckResult(passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings))
 
     return [extract, pseudonymised], [extract_expectations, pseudonymised_leak_scan]

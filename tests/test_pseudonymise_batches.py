@@ -1,0 +1,160 @@
+"""Pseudonymising a parsed extract batch by batch gives what one apply_rules call over the whole
+frame gives: the batch size bounds memory and changes nothing else (types of a batch without
+values, counts, resolutions carried across batches, empty input, failed runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from anonymise.apply import apply_rules
+from anonymise.locate import LocationResolver
+from pipelines.lib.extract import parse_extract
+from pipelines.lib.pseudonymise_batches import pseudonymise_file, read_batches
+from pipelines.lib.reference import gazetteer
+from pipelines.synthetic import generate_month
+from schemas import load_codelist, schema_for_source
+from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
+
+# Rows 14-20 are a whole batch of 7 without NHS number, birth date, sex, postcode or place text.
+MISSING_IN_ONE_BATCH = ["nhs_number", "date_of_birth", "sex", "home_postcode", "assault_location_description"]
+
+
+@pytest.fixture(scope="module")
+def resolver() -> LocationResolver:
+    return LocationResolver(gazetteer())
+
+
+def _ed_rows() -> pd.DataFrame:
+    base = ed_frame()
+    blank = pd.concat([base, base.iloc[:1]], ignore_index=True)
+    blank[MISSING_IN_ONE_BATCH] = None
+    frame = pd.concat([base, base, base.iloc[:2], blank, base], ignore_index=True)
+    frame.insert(0, "source_line", range(2, len(frame) + 2))  # as the parsed extract holds it
+    return frame
+
+
+def _police_uk_rows() -> pd.DataFrame:
+    base = police_uk_frame()
+    frame = pd.concat([base, base, base], ignore_index=True)
+    frame.loc[7:13, ["latitude", "longitude"]] = None  # a batch without coordinates
+    return frame
+
+
+def _whole(source: str, frame: pd.DataFrame, resolver: LocationResolver):
+    """One apply_rules call over the whole frame, as the asset made it before batches."""
+    schema = schema_for_source(source)
+    return apply_rules(
+        frame, AGREEMENT.rules_for(source), field_keys=_keys(AGREEMENT.rules_for(source)),
+        code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
+        normalisers={f.name: f.check for f in schema.fields if f.check},
+        resolve_places=resolver.resolve_many, h3_resolution=AGREEMENT.spatial.h3_resolution,
+        in_area=AGREEMENT.area.bbox.contains,
+    )
+
+
+def _batched(tmp_path, source: str, frame: pd.DataFrame, resolver: LocationResolver, batch_rows: int = 7):
+    typed, out = tmp_path / f"{source}_typed.parquet", tmp_path / "out" / f"{source}.parquet"
+    tmp_path.mkdir(exist_ok=True)
+    frame.to_parquet(typed, index=False)
+    result = pseudonymise_file(typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver,
+                               batch_rows=batch_rows)
+    return result, out
+
+
+@pytest.mark.parametrize("source, rows", [("ed", _ed_rows), ("police_uk", _police_uk_rows)])
+def test_batches_give_what_one_call_over_the_whole_frame_gives(tmp_path, resolver, source, rows):
+    frame = rows()
+    whole = _whole(source, frame, resolver)
+    result, out = _batched(tmp_path, source, frame, resolver)
+    assert pq.ParquetFile(out).num_row_groups > 2
+    pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
+    assert pq.read_schema(out).equals(pa.Schema.from_pandas(whole.rows, preserve_index=False), check_metadata=False)
+    assert result.counts == whole.counts
+    assert result.fields == whole.fields
+    counts = result.counts
+    assert counts["rows_in"] == len(frame) == counts["rows_shared"] + counts["rows_out_of_scope"] + counts["rows_out_of_area"]
+    assert counts["rows_shared"] == pq.ParquetFile(out).metadata.num_rows
+
+
+def test_a_batch_without_values_keeps_the_types(tmp_path, resolver):
+    result, out = _batched(tmp_path, "ed", _ed_rows(), resolver)
+    blank_batch = pq.ParquetFile(out).read_row_group(2)
+    assert blank_batch.column("nhs_number_pseudonym").null_count == blank_batch.num_rows
+    assert blank_batch.column("place_status").to_pylist() == ["unlocated"] * blank_batch.num_rows
+    assert blank_batch.schema == pq.read_schema(out).remove_metadata()
+    assert pq.read_schema(out).field("month").type == pa.date32()
+
+
+def test_an_empty_extract_gives_a_file_with_the_same_columns_and_types(tmp_path, resolver):
+    _, full = _batched(tmp_path / "full", "ed", _ed_rows(), resolver)
+    result, empty = _batched(tmp_path / "empty", "ed", _ed_rows().iloc[:0], resolver)
+    assert pq.read_schema(empty).equals(pq.read_schema(full), check_metadata=False)
+    assert pd.read_parquet(empty).empty
+    assert set(result.counts.values()) == {0}
+
+
+def test_each_distinct_text_is_resolved_once_across_batches(tmp_path, resolver, monkeypatch):
+    calls = []
+    original = LocationResolver._resolve
+
+    def counting(self, text, *args):
+        calls.append(text)
+        return original(self, text, *args)
+
+    monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    frame = _ed_rows()
+    _batched(tmp_path, "ed", frame, resolver)
+    texts = frame["assault_location_description"]
+    assert len(calls) <= texts.str.lower().nunique() + 1  # the +1: missing text
+    assert len(calls) >= 4  # the base texts really were resolved in the first batch
+
+
+def test_a_failed_run_leaves_the_earlier_file_and_no_partial_one(tmp_path, resolver, monkeypatch):
+    _, out = _batched(tmp_path, "ed", _ed_rows(), resolver)
+    before = out.read_bytes()
+    batches = 0
+    original = LocationResolver.resolve_many
+
+    def failing_in_batch_two(self, texts, memo=None):
+        nonlocal batches
+        batches += 1
+        if batches == 3:  # the call on no rows (the output's schema), then batch one, then batch two
+            raise RuntimeError("resolver failed")
+        return original(self, texts, memo)
+
+    monkeypatch.setattr(LocationResolver, "resolve_many", failing_in_batch_two)
+    with pytest.raises(RuntimeError, match="resolver failed"):
+        _batched(tmp_path, "ed", _ed_rows(), resolver)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+def test_read_batches_bounds_the_rows_and_sees_the_columns_of_an_empty_file(tmp_path):
+    frame = _ed_rows()
+    frame.to_parquet(tmp_path / "rows.parquet", index=False)
+    batches = list(read_batches(tmp_path / "rows.parquet", batch_rows=10))
+    assert [len(b) for b in batches] == [10, 10, 7]
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), pd.read_parquet(tmp_path / "rows.parquet"))
+    frame.iloc[:0].to_parquet(tmp_path / "empty.parquet", index=False)
+    [empty] = list(read_batches(tmp_path / "empty.parquet"))
+    assert list(empty.columns) == list(frame.columns) and empty.empty
+
+
+@pytest.mark.parametrize("source", ["ed", "police"])
+def test_a_parsed_synthetic_month_gives_the_same_rows_batched(tmp_path, resolver, source):
+    """The typed file as the extract asset writes it, a few hundred rows in batches of 50."""
+    paths = generate_month("2026-10", tmp_path, seed=5, ed_rows=200, police_rows=300)
+    typed = tmp_path / f"{source}_typed.parquet"
+    parse_extract(paths[source], schema_for_source(source), dt.date(2026, 10, 1), typed,
+                  now=dt.datetime(2026, 11, 5))
+    whole = _whole(source, pd.read_parquet(typed), resolver)
+    out = tmp_path / f"{source}_pseudonymised.parquet"
+    result = pseudonymise_file(typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver,
+                               batch_rows=50)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
+    assert result.counts == whole.counts
