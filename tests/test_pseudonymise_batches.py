@@ -19,6 +19,7 @@ from pipelines.lib.reference import gazetteer
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
 from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
+from tests.test_locate import _count_resolutions
 
 # Rows 14-20 are a whole batch of 7 without NHS number, birth date, sex, postcode or place text.
 MISSING_IN_ONE_BATCH = ["nhs_number", "date_of_birth", "sex", "home_postcode", "assault_location_description"]
@@ -99,14 +100,7 @@ def test_an_empty_extract_gives_a_file_with_the_same_columns_and_types(tmp_path,
 
 
 def test_each_distinct_text_is_resolved_once_across_batches(tmp_path, resolver, monkeypatch):
-    calls = []
-    original = LocationResolver._resolve
-
-    def counting(self, text, *args):
-        calls.append(text)
-        return original(self, text, *args)
-
-    monkeypatch.setattr(LocationResolver, "_resolve", counting)
+    calls = _count_resolutions(monkeypatch)
     frame = _ed_rows()
     _batched(tmp_path, "ed", frame, resolver)
     texts = frame["assault_location_description"]
