@@ -123,7 +123,7 @@ def test_title_and_footer_rows_are_counted_apart_from_the_data(tmp_path):
     assert extract.rows.iloc[0].source_line == 4
 
 
-def test_undeclared_columns_are_dropped_at_once(tmp_path):
+def test_title_rows_and_undeclared_columns_never_reach_the_passed_rows(tmp_path):
     extract = read_extract(_write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED,
                            OCTOBER, now=NOW)
     assert list(extract.rows.columns) == ["source_line", *[f.name for f in ED.fields]]
