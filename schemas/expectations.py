@@ -15,7 +15,6 @@ import itertools  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import duckdb  # noqa: E402
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -26,8 +25,8 @@ from great_expectations.data_context.types.base import (  # noqa: E402
     ProgressBarsConfig,
 )
 
-from schemas import DUCKDB_MEMORY  # noqa: E402
 from schemas.model import Schema, load_codelist  # noqa: E402
+from warehouse.engine import KEYS_MEMORY, row_level_duckdb  # noqa: E402
 
 # BASIC gives counts; a zero sample size keeps raw values out of the result entirely.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
@@ -172,7 +171,7 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
     for column in schema.unique:
         # Counted as GX counts them: every row whose value occurs more than once. DuckDB's memory
         # is capped so that a national month's keys spill to disk rather than fill the machine.
-        with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY}) as con:
+        with row_level_duckdb(spill_zone=path.parent, memory_limit=KEYS_MEMORY) as con:
             duplicates = con.execute(
                 f'SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) WHERE "{column}" IS NOT NULL '
                 f'GROUP BY "{column}" HAVING count(*) > 1)', [str(path)]

@@ -13,7 +13,8 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from warehouse.publish import PublishError, connect_read_only, publish
-from warehouse.tables import build_tables, column_descriptions, row_level_duckdb, table_specs
+from warehouse.engine import row_level_duckdb
+from warehouse.tables import build_tables, column_descriptions, table_specs
 
 MONTH = dt.date(2026, 9, 1)
 CELL = "89195879b4bffff"

@@ -3,9 +3,6 @@ disclosure control, stamped with the agreement they were published under."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,34 +14,11 @@ import yaml
 
 from anonymise.disclosure import DisclosurePolicy, protect
 from anonymise.generalise import cell_centre
+from warehouse.engine import row_level_duckdb
 from warehouse.spatial import getis_ord_gi_star, match_police
 
 WAREHOUSE_DIR = Path(__file__).parent
 SQL_DIR = WAREHOUSE_DIR / "sql"
-
-# A national month (11M rows) must stay under 2 GiB of resident memory: past this limit DuckDB's
-# joins and aggregates spill to disk. Two threads for the two cores the pipeline is sized for
-# (each thread keeps buffers of its own, so threads beyond the cores cost memory, not time).
-# Row order is not kept: every result read back has an ORDER BY, and without an order to keep
-# DuckDB streams a Parquet write (a third of the time and half the memory of an ordered one).
-DUCKDB_SETTINGS = {"memory_limit": "1GB", "threads": 2, "preserve_insertion_order": False}
-
-
-@contextmanager
-def row_level_duckdb(spill_zone: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with bounded memory for work over row-level data.
-
-    What it spills is row-level data too, so it goes to a fresh folder inside `spill_zone` (the
-    zone the rows come from), removed afterwards. Without a zone it never spills (an empty
-    temp_directory), rather than write to DuckDB's default folder in the working directory."""
-    folder = tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=spill_zone) if spill_zone else nullcontext("")
-    with folder as spill:
-        con = duckdb.connect(config=DUCKDB_SETTINGS | {"temp_directory": spill})
-        try:
-            yield con
-        finally:
-            con.close()
-
 
 @dataclass(frozen=True)
 class TableSpec:

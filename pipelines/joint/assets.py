@@ -31,7 +31,8 @@ from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
 from warehouse.publish import publish
 from warehouse.report import render_report
-from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables, row_level_duckdb, table_specs
+from warehouse.engine import row_level_duckdb
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
 JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"

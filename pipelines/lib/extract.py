@@ -22,7 +22,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -31,7 +30,8 @@ import pyarrow.parquet as pq
 
 from anonymise.nhs_number import valid_nhs_numbers
 from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
-from schemas import DUCKDB_MEMORY, Schema, load_codelist
+from schemas import Schema, load_codelist
+from warehouse.engine import KEYS_MEMORY, row_level_duckdb
 
 __all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
 
@@ -248,7 +248,7 @@ def _duplicate_lines(passed: Path, held: pd.DataFrame, key: str) -> set[int]:
     """Lines whose `key` repeats that of an earlier row, passed or quarantined, found by DuckDB
     over the passed rows' Parquet (out of core, so any size) and the quarantined rows."""
     keys = pd.DataFrame({"source_line": held["source_line"], "k": held[key].where(held[key] != "")})
-    with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY}) as con:  # spills to disk past it
+    with row_level_duckdb(spill_zone=passed.parent, memory_limit=KEYS_MEMORY) as con:  # spills beside the rows
         con.register("held", keys)
         found = con.execute(
             f'SELECT source_line FROM (SELECT source_line, "{key}" AS k FROM read_parquet(?) '
