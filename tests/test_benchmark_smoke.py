@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-STAGES = ("parse", "pseudonymise", "joint", "aggregate", "publish")
+STAGES = ("parse", "validate", "pseudonymise", "joint", "aggregate", "publish")
 
 
 @pytest.fixture(scope="module")
