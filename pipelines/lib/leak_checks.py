@@ -4,6 +4,7 @@ look for (the month's own identifier columns, read from the landing zone)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from functools import cache
 
 from anonymise.leaks import LeakScanner
@@ -25,11 +26,11 @@ def public_text() -> tuple[str, ...]:
     return tuple(names + labels + [MATCH_RULE])
 
 
-def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> list[str]:
-    """Values of the month's identifier columns, to be found nowhere downstream. Free-text
-    columns are left to the pattern detectors: receptionists type public street and venue
-    names there, which are meant to be published."""
-    values: set[str] = set()
+def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> Iterator[str]:
+    """Values of the month's identifier columns, to be found nowhere downstream, a batch at a
+    time (a national month has millions: they are never all held as text). Free-text columns are
+    left to the pattern detectors: receptionists type public street and venue names there, which
+    are meant to be published."""
     for source in sources:
         path, _ = home.parsed_extract(source, month)
         if not path.exists():
@@ -38,8 +39,7 @@ def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> list[s
         columns = [f.name for f in schema.fields if f.identifier]
         for frame in read_batches(path, columns=columns):
             for column in columns:
-                values |= {str(v) for v in frame[column].dropna().unique() if len(str(v)) >= 5}
-    return sorted(values)
+                yield from (text for text in map(str, frame[column].dropna().unique()) if len(text) >= 5)
 
 
 def scanner_for(home: IstvHome, month: dt.date, sources=SOURCES) -> LeakScanner:
