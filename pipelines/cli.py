@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -90,23 +91,43 @@ def ingest(file: Path, source: str, month: str | None) -> None:
     console.print(f"Landed {file.name} as the {source} extract for {when:%Y-%m} (sha256 {delivery.sha256[:16]}…)")
 
 
-def run_month(month: dt.date, home: IstvHome):
-    """Materialise every asset of the month through Dagster, recorded in the instance."""
+def run_month(month: dt.date, home: IstvHome, processes: int = 0):
+    """Materialise every asset of the month through Dagster, recorded in the instance: in this
+    process, or with `processes` > 0 each step in a fresh process, that many at once (each
+    step's memory is then its own: what a national month needs to stay within 2 GiB)."""
     from dagster import DagsterInstance
 
-    from pipelines.definitions import defs
     from pipelines.lib.instance import prepare_dagster_home
 
     prepare_dagster_home(home)
-    job = defs.resolve_job_def("istv_monthly")
+    partition = partition_of_month(f"{month:%Y-%m}")
+    # The event log keeps everything; the terminal only needs warnings and the summary.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     with DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            partition_key=partition_of_month(f"{month:%Y-%m}"),
-            instance=instance,
-            raise_on_error=False,
-            # The event log keeps everything; the terminal only needs warnings and the summary.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        if processes:
+            from dagster import execute_job, reconstructable
+
+            config = quiet | {"execution": {"config": {"multiprocess": {"max_concurrent": processes}}}}
+            with execute_job(reconstructable(monthly_job_definition), instance=instance, run_config=config,
+                             tags={"dagster/partition": partition}, raise_on_error=False) as result:
+                return _Outcome(result.success, list(result.all_events))
+        return monthly_job_definition().execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet)
+
+
+def monthly_job_definition():
+    """The monthly job as the code location defines it (importable, so other processes can rebuild it)."""
+    from pipelines.definitions import defs
+
+    return defs.resolve_job_def("istv_monthly")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a run in separate processes leaves once its result is closed."""
+
+    success: bool
+    all_events: list
 
 
 def _failure_message(result) -> str:
@@ -121,11 +142,14 @@ def _failure_message(result) -> str:
 
 @cli.command(help="Run a month: validate, pseudonymise and publish it under the agreement in force.")
 @click.option("--month", required=True, help="YYYY-MM")
-def run(month: str) -> None:
+@click.option("--processes", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run each step in a fresh process, this many at once (0: all in this process). "
+              "For large months: each step's memory is then its own.")
+def run(month: str, processes: int) -> None:
     when = _month(month)
     home = _home()
     with console.status(f"Running {month} through Dagster (validate, pseudonymise, publish)…"):
-        result = run_month(when, home)
+        result = run_month(when, home, processes)
     if not result.success:
         raise IstvFailure(f"{month}: {_failure_message(result)}")
     console.print(f"[green]Published {month}[/] to {home.warehouse}")
