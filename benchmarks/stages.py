@@ -21,7 +21,7 @@ import pandas as pd
 from benchmarks.measure import stopwatch
 
 SOURCES = ("ed", "police")  # the synthetic month has no police_uk open-data file
-STAGES = ("parse", "validate", "pseudonymise", "joint", "aggregate", "publish")
+STAGES = ("parse", "validate", "pseudonymise", "scan", "joint", "aggregate", "publish")
 
 
 def _dir(work: str) -> Path:
@@ -107,6 +107,23 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     return {**figures, "seconds": time.perf_counter() - started}
 
 
+def scan(work: str, month: str, inputs: dict) -> dict:
+    """The blocking leak-scan check on each pseudonymised file, the month's identifiers known."""
+    out, figures = _dir(work), {"rows_in": 0}
+    with stopwatch(figures, "setup_seconds"):
+        from anonymise.leaks import LeakScanner
+        from pipelines.lib.leak_checks import identifiers_in, public_text
+        from pipelines.lib.pseudonymise_batches import read_batches
+    started = time.perf_counter()
+    findings = 0
+    for source in SOURCES:
+        with stopwatch(figures, "compute_seconds"):
+            known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse")})
+            scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
+            findings += len(scanner.scan_frames(read_batches(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise"))))
+    return {**figures, "findings": findings, "seconds": time.perf_counter() - started}
+
+
 def joint(work: str, month: str, inputs: dict) -> dict:
     """write_joint_incidents: DuckDB from the pseudonymised Parquet files to the joint one."""
     out, figures = _dir(work), {}
@@ -168,4 +185,4 @@ def publish(work: str, month: str, inputs: dict) -> dict:
     return {**figures, "rows_in": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
 
 
-FUNCTIONS = {"parse": parse, "validate": validate, "pseudonymise": pseudonymise, "joint": joint, "aggregate": aggregate, "publish": publish}
+FUNCTIONS = {"parse": parse, "validate": validate, "pseudonymise": pseudonymise, "scan": scan, "joint": joint, "aggregate": aggregate, "publish": publish}

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-STAGES = ("parse", "validate", "pseudonymise", "joint", "aggregate", "publish")
+STAGES = ("parse", "validate", "pseudonymise", "scan", "joint", "aggregate", "publish")
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def test_every_stage_has_a_rate_and_a_peak(tiny_run):
         figures = results["stages"][stage]
         assert figures["rows_per_second"] > 0 and figures["peak_rss_mb"] > 0, stage
     assert results["total"]["rows_per_second"] > 0 and results["total"]["peak_rss_mb"] > 0
+    assert results["stages"]["scan"]["findings"] == 0  # the leak scan ran and found nothing to stop
 
 
 def test_baseline_and_limits_are_measured(tiny_run):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 from anonymise.leaks import LeakScanner
 from pipelines.lib.home import IstvHome
@@ -27,12 +28,16 @@ def public_text() -> tuple[str, ...]:
 
 
 def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> Iterator[str]:
-    """Values of the month's identifier columns, to be found nowhere downstream, a batch at a
+    """Values of the month's identifier columns, to be found nowhere downstream."""
+    return identifiers_in({source: home.parsed_extract(source, month)[0] for source in sources})
+
+
+def identifiers_in(extracts: dict[str, Path]) -> Iterator[str]:
+    """The identifier columns' values of parsed extracts (source -> Parquet file), a batch at a
     time (a national month has millions: they are never all held as text). Free-text columns are
     left to the pattern detectors: receptionists type public street and venue names there, which
     are meant to be published."""
-    for source in sources:
-        path, _ = home.parsed_extract(source, month)
+    for source, path in extracts.items():
         if not path.exists():
             continue
         schema = schema_for_source(source)
