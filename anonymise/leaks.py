@@ -175,14 +175,17 @@ class LeakScanner:
         self._heads: set[int] = set()
         whole_lengths: set[int] = set()
         prefix_lengths: set[int] = set()
+        heads: set[str] = set()  # few distinct: digested once each, below
         for raw in known_identifiers:
             for normalised, prefixable in _identifier_forms(raw, vocabulary):
-                self._whole.add(self._digest(normalised))
-                self._heads.add(self._digest(normalised[:_MIN_IDENTIFIER]))
+                digest = self._digest(normalised)
+                self._whole.add(digest)
+                heads.add(normalised[:_MIN_IDENTIFIER])
                 whole_lengths.add(len(normalised))
                 if prefixable:
-                    self._prefix.add(self._digest(normalised))
+                    self._prefix.add(digest)
                     prefix_lengths.add(len(normalised))
+        self._heads = {self._digest(head) for head in heads}
         self._whole.freeze()
         self._prefix.freeze()
         self._whole_lengths = frozenset(whole_lengths)
