@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 
 import duckdb
 import h3
 import pyarrow as pa
 
-SQL_DIR = Path(__file__).parent / "sql"
+from warehouse import SQL_DIR
 
 
 def neighbours(cell: str, ring: int = 1) -> set[str]:

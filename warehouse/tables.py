@@ -14,11 +14,11 @@ import yaml
 
 from anonymise.disclosure import DisclosurePolicy, protect
 from anonymise.generalise import cell_centre
+from warehouse import SQL_DIR
 from warehouse.engine import row_level_duckdb
 from warehouse.spatial import getis_ord_gi_star, match_police
 
 WAREHOUSE_DIR = Path(__file__).parent
-SQL_DIR = WAREHOUSE_DIR / "sql"
 
 @dataclass(frozen=True)
 class TableSpec:

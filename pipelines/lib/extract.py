@@ -220,7 +220,6 @@ class _Quarantine:
     once uniqueness, which no batch can judge alone, has been checked over the whole file."""
 
     def __init__(self, schema: Schema):
-        self.schema = schema
         self.raw = [pd.DataFrame({"source_line": pd.Series(dtype="int64"), **{n: pd.Series(dtype="str") for n in schema.field_names}})]
         self.problems = [pd.DataFrame(columns=schema.field_names, dtype=object)]
         self.misshapen: list[pd.DataFrame] = []
@@ -277,15 +276,9 @@ def _raw_rows(reader: TableReader, schema: Schema, lines: set[int], batch_rows: 
     return pd.concat(found, ignore_index=True)
 
 
-def _providers(path: Path, schema: Schema) -> Counter:
-    counts: Counter = Counter()
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=[schema.provider_field]):
-        counts.update(batch.column(0).drop_null().to_pylist())
-    return counts
-
-
 def _provider(counts: Counter) -> str:
     """The most common provider (the first in order among equals, as pandas' mode picks)."""
+    counts = +counts  # providers whose rows all moved to quarantine are gone
     if not counts:
         return "unknown"
     most = max(counts.values())
@@ -293,9 +286,10 @@ def _provider(counts: Counter) -> str:
 
 
 def _quarantine_repeats(partial: Path, quarantine: _Quarantine, reader: TableReader, schema: Schema,
-                        arrow: pa.Schema, batch_rows: int, plain: bool) -> int:
-    """Quarantine every row whose unique key repeats an earlier row's; the rows moved out of the passed rows."""
-    moved_total = 0
+                        arrow: pa.Schema, batch_rows: int, plain: bool) -> pd.DataFrame:
+    """Quarantine every row whose unique key repeats an earlier row's; the rows moved out of the
+    passed rows, as delivered."""
+    moved_rows = [_frames([], [], reader.layout, schema)[0]]
     for key in schema.unique:
         raw, problems = quarantine.merged()
         repeated = _duplicate_lines(partial, raw, key)
@@ -310,8 +304,8 @@ def _quarantine_repeats(partial: Path, quarantine: _Quarantine, reader: TableRea
             reasons[key] = f"{key}: duplicate of an earlier row|"
             quarantine.add(again, reasons)
             _drop_lines(partial, moved, arrow)
-            moved_total += len(again)
-    return moved_total
+            moved_rows.append(again)
+    return pd.concat(moved_rows, ignore_index=True)
 
 
 def _raw_batches(reader: TableReader, schema: Schema, batch_rows: int, plain: bool):
@@ -365,8 +359,9 @@ def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt
         (quarantine, providers, passed_rows), plain = _read_through(
             reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, month, now))
         moved = _quarantine_repeats(partial, quarantine, reader, schema, arrow, batch_rows, plain)
-        if moved:
-            passed_rows, providers = passed_rows - moved, _providers(partial, schema)
+        passed_rows -= len(moved)
+        # A passed row's provider is its text as delivered (blank: none), so the moved rows' own come off.
+        providers.subtract(p for p in moved[schema.provider_field] if p)
         quarantined = quarantine.rows()
         if reader.rows != passed_rows + len(quarantined):  # pragma: no cover - a bug, never the file's fault
             raise AssertionError(f"{path.name}: rows in != rows passed + rows quarantined")

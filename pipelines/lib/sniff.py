@@ -130,20 +130,19 @@ def _refuse_non_text(name: str, head: bytes) -> None:
         raise ExtractError(f"{name}: this is not a CSV file, it looks like an XML document; {EXPORT}")
 
 
-def count_lines(path: Path) -> int:
-    """Physical lines, as `readlines` splits them (CR, LF or CRLF ends; a last line without one)."""
-    lines, last = 0, b""
-    for chunk in _chunks(path):
-        lines += chunk.count(b"\n") + (chunk.count(b"\r") - chunk.count(b"\r\n") if b"\r" in chunk else 0)
-        last = chunk[-1:]
-    return lines + (1 if last and last not in b"\r\n" else 0)
+def _line_ends(chunk: bytes) -> int:
+    return chunk.count(b"\n") + (chunk.count(b"\r") - chunk.count(b"\r\n") if b"\r" in chunk else 0)
 
 
-def detect_encoding(path: Path) -> str:
-    """The encoding the file is read with, found in one pass over its bytes, chunk by chunk."""
+def detect_encoding(path: Path) -> tuple[str, int]:
+    """The encoding the file is read with, and its physical lines as `readlines` splits them (CR,
+    LF or CRLF ends; a last line without one), found in one pass over its bytes, chunk by chunk."""
     name, offset, bad_utf8, has_text, head = path.name, 0, None, False, b""
+    lines, last = 0, b""
     utf8 = codecs.getincrementaldecoder("utf-8")()
     for chunk in _chunks(path):
+        lines += _line_ends(chunk)
+        last = chunk[-1:]
         if not head:
             head = chunk[:4096]
             _refuse_non_text(name, head)
@@ -161,13 +160,14 @@ def detect_encoding(path: Path) -> str:
         offset += len(chunk)
     if not has_text:
         raise ExtractError(f"{name}: the file is empty; {RESEND}")
+    lines += 1 if last not in b"\r\n" else 0
     if bad_utf8 is None:
         try:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             bad_utf8 = offset - 1
     if bad_utf8 is None:
-        return "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+        return ("utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"), lines
     # A chunk boundary could split a UTF-8 sequence: each chunk is searched with the tail of the one before.
     tail = b""
     for chunk in _chunks(path):
@@ -186,7 +186,7 @@ def detect_encoding(path: Path) -> str:
                 f"{name}, line {_line_of(path, offset + exc.start)}: cannot decode as UTF-8 or Windows-1252; {EXPORT}"
             ) from None
         offset += len(chunk)
-    return "cp1252"
+    return "cp1252", lines
 
 
 def _blank(record: list[str]) -> bool:
@@ -348,7 +348,7 @@ class TableReader:
 
     def __init__(self, path: Path, schema: Schema):
         self.path, self.name = path, path.name
-        encoding = detect_encoding(path)
+        encoding, self.physical_lines = detect_encoding(path)
         with self._open(encoding) as f:
             head = list(itertools.islice(f, HEADER_SEARCH_ROWS * 4))
         delimiter, header_index, score = _find_header(head, schema)
@@ -403,7 +403,7 @@ class TableReader:
                 line += batch.num_rows
         except pa.ArrowInvalid:
             raise NotPlain from None
-        if line - 1 != count_lines(self.path):  # a row spanning lines, or lines Arrow did not see
+        if line - 1 != self.physical_lines:  # a row spanning lines, or lines Arrow did not see
             raise NotPlain
         self.rows = line - header_line - 1
         self.footer_rows = self.blank_rows = 0
