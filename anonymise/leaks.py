@@ -5,7 +5,8 @@ dates, the input's own identifiers and free text in data frames, column values a
 lines, event-log metadata, validation results). A Finding says what kind of value was found,
 where and how often, never the value itself, so findings are safe to print, log and store.
 
-Pure: no file I/O and no logging (warehouse/scan.py walks files and warehouses).
+Pure: no file I/O and no logging (warehouse/scan.py walks files and warehouses). DuckDB, in
+memory, digests batches of known identifiers in bulk.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
+import secrets
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from anonymise.generalise import postcode_district
 from anonymise.nhs_number import is_valid_nhs_number
@@ -76,7 +80,8 @@ _BIRTH_COLUMN = re.compile(r"birth|(?<![a-z])dob(?![a-z])", re.I)
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits, any script
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # Digests and H3 cells: only ever compared whole with known identifiers, never searched inside.
-_MACHINE_HEX = re.compile(r"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{15,}")
+_MACHINE_HEX_SHORTEST = 15
+_MACHINE_HEX = re.compile(rf"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{{{_MACHINE_HEX_SHORTEST},}}")
 _LETTER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _MIN_IDENTIFIER = 5  # shorter identifiers would match ordinary words and codes
 
@@ -144,15 +149,17 @@ def _collapse(text: str) -> str:
 
 
 class LeakScanner:
-    """Finds identifiable values. Known identifiers are kept only as salted SHA-256 digests."""
+    """Finds identifiable values. Known identifiers are kept only as salted digests."""
 
     def __init__(
         self,
-        known_identifiers: Iterable[str] = (),
+        known_identifiers: Iterable[str | pa.Array | pa.ChunkedArray] = (),
         max_code_length: int = 40,
         allowed_text: Iterable[str] = (),
         date_columns_allowed: Iterable[str] = ("month",),
     ):
+        """known_identifiers: texts, or Arrow string arrays of them (a national month has
+        millions: arrays are digested in bulk)."""
         self.max_code_length = max_code_length
         self._allowed = frozenset(_collapse(str(t)) for t in allowed_text)
         vocabulary = {t for text in self._allowed for t in _TOKEN.findall(text)}
@@ -166,37 +173,31 @@ class LeakScanner:
         # A fresh salt per scanner: digests cannot be looked up in precomputed tables or linked
         # between scanners. (Short or guessable identifiers such as NHS numbers could still be
         # brute-forced from a pickled scanner, so scanners are not persisted.)
-        self._salt = os.urandom(16)
-        self._whole = _Digests()  # must start and end on token boundaries
-        self._prefix = _Digests()  # may also start a longer token ("EDPLANT7731B")
+        self._salt = secrets.token_hex(16)
+        known = _KnownForms(self._digest, vocabulary)
+        for item in known_identifiers:
+            if isinstance(item, (pa.Array, pa.ChunkedArray)):
+                known.add_array(item, self._salt)
+            else:
+                known.add(item)
+        known.close()
+        self._whole = known.whole.frozen()  # must start and end on token boundaries
+        self._prefix = known.prefix.frozen()  # may also start a longer token ("EDPLANT7731B")
         # Every identifier's first five characters: one digest per token start rules out almost
         # every place in a text before each identifier length is tried there. Few distinct heads:
         # a plain set is quicker to ask.
-        self._heads: set[int] = set()
-        whole_lengths: set[int] = set()
-        prefix_lengths: set[int] = set()
-        heads: set[str] = set()  # few distinct: digested once each, below
-        for raw in known_identifiers:
-            for normalised, prefixable in _identifier_forms(raw, vocabulary):
-                digest = self._digest(normalised)
-                self._whole.add(digest)
-                heads.add(normalised[:_MIN_IDENTIFIER])
-                whole_lengths.add(len(normalised))
-                if prefixable:
-                    self._prefix.add(digest)
-                    prefix_lengths.add(len(normalised))
-        self._heads = {self._digest(head) for head in heads}
-        self._whole.freeze()
-        self._prefix.freeze()
-        self._whole_lengths = frozenset(whole_lengths)
-        self._prefix_lengths = frozenset(prefix_lengths)
-        self._lengths = sorted(whole_lengths, reverse=True)  # longest match first
+        self._heads = set(known.heads.frozen().tolist())
+        self._whole_lengths = frozenset(known.whole_lengths)
+        self._prefix_lengths = frozenset(known.prefix_lengths)
+        self._lengths = sorted(self._whole_lengths, reverse=True)  # longest match first
 
     def _digest(self, normalised: str) -> int:
-        """The first 8 bytes of the salted SHA-256: 12 million identifiers (a national month) in
-        100 MB; two texts share one by chance about once in 10^19 comparisons (a false alarm that
-        stops a run for a look, never a leak let through)."""
-        return int.from_bytes(hashlib.sha256(self._salt + normalised.encode()).digest()[:8], "little", signed=True)
+        """The first 8 bytes of the salted MD5, as DuckDB's md5_number_upper gives them (known
+        identifiers are digested there in bulk): 12 million identifiers (a national month) in
+        100 MB. MD5 is not relied on for secrecy, only to tell texts apart: two texts share a
+        digest by chance about once in 10^19 comparisons (a false alarm that stops a run for a
+        look, never a leak let through)."""
+        return int.from_bytes(hashlib.md5((self._salt + normalised).encode()).digest()[:8], "little")
 
     def _known(self, normalised: str) -> bool:
         """Whether a whole normalised text is a known identifier; lengths no identifier has are
@@ -227,8 +228,21 @@ class LeakScanner:
                 if position == len(columns):
                     columns.append(str(name))
                     counts.append(Counter())
-                counts[position] += self._kind_counts(columns[position], _distinct(frame.iloc[:, position]))
+                counts[position] += self._kind_counts(columns[position], self._distinct(frame.iloc[:, position]))
         return [finding for column, counted in zip(columns, counts) for finding in self._findings(column, counted)]
+
+    def _distinct(self, series: pd.Series) -> Iterable[tuple[object, int]]:
+        """As _distinct, but a text column's pseudonyms and H3 cells of lengths no identifier has,
+        which _string_kinds would pass one by one, are passed over all at once (a national
+        month's pseudonyms are millions of distinct values)."""
+        if not isinstance(series.dtype, pd.StringDtype):
+            return _distinct(series)
+        values = pa.array(series, from_pandas=True)
+        lengths = pc.utf8_length(values)
+        unknowable = pc.invert(pc.is_in(lengths, pa.array(sorted(self._whole_lengths), lengths.type)))
+        examined = pc.filter(values, pc.invert(pc.and_kleene(_machine_hex(values, lengths), unknowable)))
+        counted = pc.value_counts(pc.drop_null(examined))
+        return zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
 
     def scan_text(self, text: str, where: str = "text") -> list[Finding]:
         hits = self._text_hits(text, column=None)
@@ -408,22 +422,102 @@ class _Digests:
     def __init__(self):
         self._pending: list[int] = []
         self._chunks: list[np.ndarray] = []
-        self._sorted = np.empty(0, dtype=np.int64)
+        self._sorted = np.empty(0, dtype=np.uint64)
 
     def add(self, digest: int) -> None:
         self._pending.append(digest)
         if len(self._pending) >= self._FLUSH:
-            self._chunks.append(np.array(self._pending, dtype=np.int64))
+            self.add_many(np.array(self._pending, dtype=np.uint64))
             self._pending = []
 
-    def freeze(self) -> None:
-        self._chunks.append(np.array(self._pending, dtype=np.int64))
+    def add_many(self, digests: np.ndarray) -> None:
+        self._chunks.append(np.unique(digests))  # repeats (a month's many "00:00:00") go early
+
+    def frozen(self) -> _Digests:
+        self._chunks.append(np.array(self._pending, dtype=np.uint64))
         self._sorted = np.unique(np.concatenate([self._sorted, *self._chunks]))
         self._pending, self._chunks = [], []
+        return self
+
+    def tolist(self) -> list[int]:
+        return self._sorted.tolist()
 
     def __contains__(self, digest: int) -> bool:
-        at = int(np.searchsorted(self._sorted, digest))
+        at = int(np.searchsorted(self._sorted, np.uint64(digest)))
         return at < len(self._sorted) and int(self._sorted[at]) == digest
+
+
+# What _identifier_forms makes of identifiers written in ASCII (nearly all of them), in bulk:
+# for ASCII text lower() is NFKC plus casefold, and [a-z0-9] runs are _TOKEN's tokens. Other
+# identifiers are left to _identifier_forms. $salt and the digests are as LeakScanner._digest.
+_ASCII_FORMS_SQL = """
+WITH identifiers AS (
+    SELECT regexp_extract_all(lower(value), '[a-z0-9]+') AS tokens
+    FROM batch
+    WHERE strlen(value) = length(value)  -- one byte per character: ASCII
+), forms AS (
+    SELECT array_to_string(tokens, '') AS form, true AS joined FROM identifiers
+    UNION ALL
+    SELECT token, false
+    FROM (SELECT unnest(tokens) AS token FROM identifiers WHERE len(tokens) > 1)
+    WHERE NOT regexp_full_match(token, '[0-9]+') AND token NOT IN (SELECT word FROM vocabulary)
+)
+SELECT md5_number_upper($salt || form) AS digest,
+       joined AND regexp_matches(form, '[0-9]') AS prefixable,
+       length(form) AS length,
+       md5_number_upper($salt || left(form, $shortest)) AS head
+FROM forms
+WHERE length(form) >= $shortest
+"""
+_NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
+
+
+class _KnownForms:
+    """The digests, heads and lengths of known identifiers' forms, as a scanner is built."""
+
+    def __init__(self, digest, vocabulary: set[str]):
+        self._digest, self._vocabulary = digest, vocabulary
+        self.whole, self.prefix, self.heads = _Digests(), _Digests(), _Digests()
+        self.whole_lengths: set[int] = set()
+        self.prefix_lengths: set[int] = set()
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
+
+    def add(self, raw: object) -> None:
+        for normalised, prefixable in _identifier_forms(raw, self._vocabulary):
+            digest = self._digest(normalised)
+            self.whole.add(digest)
+            self.heads.add(self._digest(normalised[:_MIN_IDENTIFIER]))
+            self.whole_lengths.add(len(normalised))
+            if prefixable:
+                self.prefix.add(digest)
+                self.prefix_lengths.add(len(normalised))
+
+    def add_array(self, values: pa.Array | pa.ChunkedArray, salt: str) -> None:
+        con = self._connection()
+        con.register("batch", pa.table({"value": pc.cast(values, pa.string())}))
+        try:
+            forms = con.execute(_ASCII_FORMS_SQL, {"salt": salt, "shortest": _MIN_IDENTIFIER}).fetchnumpy()
+            for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
+                self.add(raw)
+        finally:
+            con.unregister("batch")
+        prefixable = forms["prefixable"]
+        self.whole.add_many(forms["digest"])
+        self.prefix.add_many(forms["digest"][prefixable])
+        self.heads.add_many(forms["head"])
+        self.whole_lengths.update(np.unique(forms["length"]).tolist())
+        self.prefix_lengths.update(np.unique(forms["length"][prefixable]).tolist())
+
+    def close(self) -> None:
+        if self._duckdb is not None:
+            self._duckdb.close()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._duckdb is None:
+            self._duckdb = duckdb.connect()
+            words = sorted(self._vocabulary)
+            self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
+        return self._duckdb
 
 
 def _identifier_forms(raw: object, vocabulary: set[str]) -> Iterator[tuple[str, bool]]:
@@ -458,3 +552,13 @@ def _distinct(series: pd.Series) -> Iterable[tuple[object, int]]:
         return series.value_counts(dropna=True).items()
     except TypeError:  # unhashable values (lists, dicts): count them one by one
         return [(value, 1) for value in series if value is not None]
+
+
+# _MACHINE_HEX for RE2, which Arrow uses and which has no lookahead: a letter then a digit, or a
+# digit then a letter (the length is checked apart).
+_MACHINE_HEX_RE2 = "^(?:[0-9a-f]*[a-f][0-9a-f]*[0-9]|[0-9a-f]*[0-9][0-9a-f]*[a-f])[0-9a-f]*$"
+
+
+def _machine_hex(values: pa.Array, lengths: pa.Array) -> pa.Array:
+    """Where a text is what _MACHINE_HEX matches whole, written in lower case."""
+    return pc.and_kleene(pc.greater_equal(lengths, _MACHINE_HEX_SHORTEST), pc.match_substring_regex(values, _MACHINE_HEX_RE2))

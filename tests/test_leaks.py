@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -174,6 +175,53 @@ def test_known_identifiers_are_held_only_as_digests():
     held = repr(vars(scanner)).casefold() + pickle.dumps(scanner).decode("latin-1").casefold()
     for planted in KNOWN + ["edplant7731", "zebedee", "quartermaine", "888777", "thistlewood"]:
         assert planted.casefold() not in held
+
+
+MANY_KNOWN = KNOWN + [
+    "Zoë Ångström", "ＳＷ/123456/26", "Straße Weißmann", "ŁUKASZ 77AB12", "ab12", "philippa street", None,
+    "CF24 4HU", "9434765919", "1994-06-22 00:00:00", "o'brien-smythe", "AB-12345-CD", "  padded 12345  ",
+]
+
+
+def _built_both_ways(monkeypatch) -> tuple[LeakScanner, LeakScanner]:
+    monkeypatch.setattr("anonymise.leaks.secrets.token_hex", lambda n: "5a17" * 8)  # one salt for both
+    allowed = [VENUE, "Philippa Street"]
+    one_by_one = LeakScanner(known_identifiers=MANY_KNOWN, allowed_text=allowed)
+    arrays = [pa.array(MANY_KNOWN[:7]), pa.chunked_array([MANY_KNOWN[7:12], MANY_KNOWN[12:]], pa.large_string())]
+    return one_by_one, LeakScanner(known_identifiers=arrays, allowed_text=allowed)
+
+
+def test_arrays_of_identifiers_are_digested_as_texts_one_by_one(monkeypatch):
+    one_by_one, in_bulk = _built_both_ways(monkeypatch)
+    for part in ("_whole", "_prefix"):
+        assert getattr(in_bulk, part).tolist() == getattr(one_by_one, part).tolist()
+        assert len(getattr(in_bulk, part).tolist()) > len(KNOWN)
+    assert in_bulk._heads == one_by_one._heads
+    assert (in_bulk._whole_lengths, in_bulk._prefix_lengths) == (one_by_one._whole_lengths, one_by_one._prefix_lengths)
+    # casefold makes "weißmann" "weissmann": a part of one name, and the whole name after "straße"
+    text = "seen Zoë ångström and sw 123456 26 (ref ab-12345-cd), weissmann not straße weißmann"
+    assert in_bulk.scan_text(text) == one_by_one.scan_text(text) == [Finding("known_identifier", "text", 5)]
+
+
+def test_pseudonyms_passed_over_in_bulk_are_found_when_they_are_known(pseudonyms):
+    # A known identifier that looks like a digest: only lengths no identifier has are passed over.
+    hex_reference = pseudonyms[5][:16]
+    scanner = LeakScanner(known_identifiers=[pa.array([hex_reference, "EDPLANT7731"])])
+    column = pd.Series(pseudonyms + [hex_reference, hex_reference.upper(), f" {pseudonyms[7]} ", None], dtype="str")
+    assert scanner.scan_frame(pd.DataFrame({"ref": column})) == [Finding("known_identifier", "ref", 2)]
+    assert scanner.scan_frame(pd.DataFrame({"ref": column})) == scanner.scan_values("ref", column.tolist())
+
+
+def test_digests_are_told_apart_in_bulk_as_one_by_one():
+    from anonymise.leaks import _MACHINE_HEX, _machine_hex
+
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("0123456789abcdefgA -") for _ in range(rng.randrange(10, 20))) for _ in range(3000)]
+    texts += ["0123456789abcde", "0123456789abcd", "aaaaaaaaaaaaaaaa", "1111111111111111", "89195879c33ffff"]
+    values = pa.array(texts)
+    in_bulk = _machine_hex(values, pc.utf8_length(values)).to_pylist()
+    assert in_bulk == [bool(_MACHINE_HEX.fullmatch(t)) for t in texts]
+    assert 0 < sum(in_bulk) < len(texts)
 
 
 def test_a_column_named_with_an_identifier_is_withheld(scanner):

@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from anonymise.leaks import LeakScanner
 from pipelines.lib.home import IstvHome
-from pipelines.lib.pseudonymise_batches import read_batches
+from pipelines.lib.pseudonymise_batches import BATCH_ROWS
 from pipelines.lib.reference import gazetteer
 from schemas import load_codelist, schema_for_source
 from schemas.model import CODELIST_DIR
@@ -32,19 +35,26 @@ def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> Iterat
     return identifiers_in({source: home.parsed_extract(source, month)[0] for source in sources})
 
 
-def identifiers_in(extracts: dict[str, Path]) -> Iterator[str]:
+def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
     """The identifier columns' values of parsed extracts (source -> Parquet file), a batch at a
-    time (a national month has millions: they are never all held as text). Free-text columns are
-    left to the pattern detectors: receptionists type public street and venue names there, which
-    are meant to be published."""
+    time (a national month has millions: they are never all held as Python text, and text
+    columns are handed over as Arrow arrays, which the scanner digests in bulk). Free-text
+    columns are left to the pattern detectors: receptionists type public street and venue names
+    there, which are meant to be published."""
     for source, path in extracts.items():
         if not path.exists():
             continue
         schema = schema_for_source(source)
         columns = [f.name for f in schema.fields if f.identifier]
-        for frame in read_batches(path, columns=columns):
-            for column in columns:
-                yield from (text for text in map(str, frame[column].dropna().unique()) if len(text) >= 5)
+        dates_seen: set = set()  # dates of birth: a few tens of thousands in any month
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            for values in batch.columns:
+                if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+                    yield values
+                    continue
+                new = set(values.to_pandas().dropna().unique()) - dates_seen
+                dates_seen |= new
+                yield from map(str, new)  # as pandas prints them, the way they would leak
 
 
 def scanner_for(home: IstvHome, month: dt.date, sources=SOURCES) -> LeakScanner:
