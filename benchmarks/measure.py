@@ -4,6 +4,9 @@ Each step runs in its own `multiprocessing` 'spawn' process, so its peak is its 
 figure is VmHWM from /proc/self/status (the high-water mark of the process's resident set,
 interpreter and imports included). getrusage(RUSAGE_SELF).ru_maxrss is the fallback off Linux;
 it is not used on Linux because after fork+exec it can carry the parent's high-water mark.
+A step that hands work to `worker_processes` processes of its own is charged for them too: its
+peak plus that many times its largest worker's (getrusage(RUSAGE_CHILDREN): they were all
+started by the fresh step process), an upper bound, as their peaks need not coincide.
 """
 
 from __future__ import annotations
@@ -64,7 +67,13 @@ def _measured(fn, kwargs: dict, profile_to: str | None) -> dict:
     else:
         result = fn(**kwargs)
     result.setdefault("seconds", time.perf_counter() - started)
-    return {**result, "rss_start_mb": start_rss, "peak_rss_mb": peak_rss_mb()}
+    own = peak_rss_mb()
+    workers = result.get("worker_processes", 1)
+    if workers <= 1:
+        return {**result, "rss_start_mb": start_rss, "peak_rss_mb": own}
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+    return {**result, "rss_start_mb": start_rss, "own_peak_rss_mb": own, "worker_peak_rss_mb": round(worker, 1),
+            "peak_rss_mb": round(own + workers * worker, 1)}
 
 
 def isolated(fn, profile_to: Path | None = None, **kwargs) -> dict:

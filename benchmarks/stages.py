@@ -85,13 +85,14 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         from anonymise.keys import derive_field_key
         from anonymise.locate import LocationResolver
-        from pipelines.lib.pseudonymise_batches import pseudonymise_file
+        from pipelines.lib.pseudonymise_batches import pseudonymise_file, pseudonymise_processes
         from pipelines.lib.reference import gazetteer
         from sharing_agreements.model import load_agreement
 
         agreement = load_agreement()
         resolver = LocationResolver(gazetteer())
     master = secrets.token_bytes(32)
+    figures["worker_processes"] = processes = pseudonymise_processes()
     started = time.perf_counter()
     for source in SOURCES:
         rules = agreement.rules_for(source)
@@ -99,7 +100,8 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
                 for name, rule in rules.fields.items() if rule.action == "pseudonymise"}
         typed = _need(out / f"{source}_typed.parquet", "parse")
         with stopwatch(figures, "compute_seconds"):
-            result = pseudonymise_file(typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver)
+            result = pseudonymise_file(typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver,
+                                       processes=processes)
         counts[source] = result.counts
         figures["rows_in"] += result.counts["rows_in"]
         figures["values_pseudonymised"] += result.counts["rows_in"] * len(keys)

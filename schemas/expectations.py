@@ -18,7 +18,6 @@ from pathlib import Path  # noqa: E402
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 import pandas as pd  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 from great_expectations.data_context.types.base import (  # noqa: E402
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -26,7 +25,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402
 )
 
 from schemas.model import Schema, load_codelist  # noqa: E402
-from warehouse.engine import KEYS_MEMORY, row_level_duckdb  # noqa: E402
+from warehouse.engine import KEYS_MEMORY, parquet_batches, row_level_duckdb  # noqa: E402
 
 # BASIC gives counts; a zero sample size keeps raw values out of the result entirely.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
@@ -152,7 +151,7 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
     is counted by DuckDB over the whole file."""
     suite = extract_suite(schema, uniqueness=False)
     merged: dict[tuple[str, str | None, str], ExpectationOutcome] = {}
-    batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+    batches = parquet_batches(path, batch_rows)
     frames = (batch.to_pandas() for batch in batches)
     first = next(frames, None)
     for frame in [pd.read_parquet(path)] if first is None else itertools.chain([first], frames):

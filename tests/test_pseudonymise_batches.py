@@ -5,6 +5,7 @@ values, counts, resolutions carried across batches, empty input, failed runs).""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pandas as pd
 import pyarrow as pa
@@ -14,7 +15,7 @@ import pytest
 from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver
 from pipelines.lib.extract import parse_extract
-from pipelines.lib.pseudonymise_batches import pseudonymise_file, read_batches
+from pipelines.lib.pseudonymise_batches import pseudonymise_file, pseudonymise_processes, read_batches
 from pipelines.lib.reference import gazetteer
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
@@ -152,3 +153,27 @@ def test_a_parsed_synthetic_month_gives_the_same_rows_batched(tmp_path, resolver
                                batch_rows=50)
     pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
     assert result.counts == whole.counts
+
+
+def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
+    paths = generate_month("2026-10", tmp_path, seed=6, ed_rows=10, police_rows=400)
+    typed = tmp_path / "police_typed.parquet"
+    parse_extract(paths["police"], schema_for_source("police"), dt.date(2026, 10, 1), typed,
+                  now=dt.datetime(2026, 11, 5))
+    keys = _keys(AGREEMENT.rules_for("police"))
+    here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
+    alone = pseudonymise_file(typed, here, "police", AGREEMENT, keys, resolver, batch_rows=60)
+    together = pseudonymise_file(typed, there, "police", AGREEMENT, keys, resolver, batch_rows=60, processes=2)
+    assert pq.ParquetFile(there).num_row_groups >= 6  # batches really were shared out, and kept in order
+    pd.testing.assert_frame_equal(pd.read_parquet(there), pd.read_parquet(here))
+    assert together == alone
+
+
+def test_the_number_of_worker_processes_is_configuration(monkeypatch):
+    monkeypatch.delenv("ISTV_PSEUDONYMISE_PROCESSES", raising=False)
+    assert pseudonymise_processes() == (os.cpu_count() or 1)
+    monkeypatch.setenv("ISTV_PSEUDONYMISE_PROCESSES", "3")
+    assert pseudonymise_processes() == 3
+    monkeypatch.setenv("ISTV_PSEUDONYMISE_PROCESSES", "0")
+    with pytest.raises(ValueError, match="whole number of processes"):
+        pseudonymise_processes()

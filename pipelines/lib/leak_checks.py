@@ -9,7 +9,6 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from anonymise.leaks import LeakScanner
 from pipelines.lib.home import IstvHome
@@ -17,6 +16,7 @@ from pipelines.lib.pseudonymise_batches import BATCH_ROWS
 from pipelines.lib.reference import gazetteer
 from schemas import load_codelist, schema_for_source
 from schemas.model import CODELIST_DIR
+from warehouse.engine import parquet_batches
 from warehouse.tables import MATCH_RULE
 
 SOURCES = ("ed", "police", "police_uk")
@@ -47,7 +47,7 @@ def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
         schema = schema_for_source(source)
         columns = [f.name for f in schema.fields if f.identifier]
         dates_seen: set = set()  # dates of birth: a few tens of thousands in any month
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for batch in parquet_batches(path, BATCH_ROWS, columns):
             for values in batch.columns:
                 if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
                     yield values

@@ -9,8 +9,11 @@ The Dagster asset and the benchmark both call `pseudonymise_file`.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +27,7 @@ from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver, ResolutionMemo
 from schemas import load_codelist, schema_for_source
 from sharing_agreements.model import Agreement
+from warehouse.engine import parquet_file
 
 BATCH_ROWS = 100_000  # rows pseudonymised at a time: bounds memory whatever the month's size
 
@@ -47,36 +51,32 @@ def pseudonymise_file(
     field_keys: dict[str, bytes],
     resolver: LocationResolver,
     batch_rows: int = BATCH_ROWS,
+    processes: int = 1,
 ) -> PseudonymisedFile:
     """Apply the agreement's rules for `source` to the typed rows in `typed`, batch by batch, and
     write the rows shared to `out`. The file is written under a temporary name and renamed when
-    complete, so a failed run never leaves half a file."""
-    schema = schema_for_source(source)
-    apply = partial(
-        apply_rules,
-        rules=agreement.rules_for(source),
-        field_keys=field_keys,
-        code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
-        normalisers={f.name: f.check for f in schema.fields if f.check},
-        # One memo for the file: a text met in an earlier batch is not resolved again.
-        resolve_places=partial(resolver.resolve_many, memo=ResolutionMemo()),
-        h3_resolution=agreement.spatial.h3_resolution,
-        in_area=agreement.area.bbox.contains,
-    )
+    complete, so a failed run never leaves half a file.
+
+    With `processes` > 1 and more than one batch, batches are pseudonymised in that many worker
+    processes at once and written in their order: the same file, sooner on a machine with the
+    cores (each worker holds one batch and its own memo of resolved places)."""
+    apply = _rules_applier(source, agreement, field_keys, resolver)
     # The rules applied to no rows give the output's columns and types, and zero counts.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
     arrow_schema = _output_schema(empty.rows)
     counts = dict(empty.counts)
+    footer = parquet_file(typed)
+    batches = footer.iter_batches(batch_size=batch_rows)
+    processes = min(processes, -(-footer.metadata.num_rows // batch_rows))
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        with pq.ParquetWriter(partial_file, arrow_schema) as writer:
-            for batch in read_batches(typed, batch_rows):
-                with _cycle_collector_paused():
-                    result = apply(batch)
-                if len(result.rows):
-                    writer.write_table(pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False))
-                for name, count in result.counts.items():
+        with pq.ParquetWriter(partial_file, arrow_schema) as writer, \
+                _pseudonymiser(processes, (source, agreement, field_keys, resolver, arrow_schema)) as pseudonymised:
+            for rows, batch_counts in pseudonymised(batches):
+                if rows.num_rows:
+                    writer.write_table(rows)
+                for name, count in batch_counts.items():
                     counts[name] += count
         os.replace(partial_file, out)
     except BaseException:
@@ -85,11 +85,81 @@ def pseudonymise_file(
     return PseudonymisedFile(counts=counts, fields=empty.fields)
 
 
+def pseudonymise_processes() -> int:
+    """Worker processes per file: ISTV_PSEUDONYMISE_PROCESSES, by default one per core."""
+    value = os.environ.get("ISTV_PSEUDONYMISE_PROCESSES", "")
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"ISTV_PSEUDONYMISE_PROCESSES must be a whole number of processes, 1 or more, not {value!r}")
+    return int(value)
+
+
+def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, bytes], resolver: LocationResolver):
+    schema = schema_for_source(source)
+    return partial(
+        apply_rules,
+        rules=agreement.rules_for(source),
+        field_keys=field_keys,
+        code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
+        normalisers={f.name: f.check for f in schema.fields if f.check},
+        # One memo for the file (or worker): a text met in an earlier batch is not resolved again.
+        resolve_places=partial(resolver.resolve_many, memo=ResolutionMemo()),
+        h3_resolution=agreement.spatial.h3_resolution,
+        in_area=agreement.area.bbox.contains,
+    )
+
+
+_worker: dict = {}  # in a worker process: its rules applier and the output schema
+
+
+def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None:
+    _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema)
+
+
+def _in_worker(batch: pa.RecordBatch) -> tuple[pa.Table, dict[str, int]]:
+    return _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
+
+
+def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
+    """One batch's shared rows and counts."""
+    with _cycle_collector_paused():
+        result = apply(batch.to_pandas())  # typed as pd.read_parquet types the file
+    return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts
+
+
+@contextmanager
+def _pseudonymiser(processes: int, setup: tuple):
+    """A function from batches to (rows, counts) in batch order: here, or in worker processes."""
+    if processes <= 1:
+        source, agreement, field_keys, resolver, arrow_schema = setup
+        one = partial(_pseudonymised_batch, apply=_rules_applier(source, agreement, field_keys, resolver),
+                      arrow_schema=arrow_schema)
+        yield lambda batches: map(one, batches)
+        return
+    # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=setup) as pool:
+        yield lambda batches: _in_order(pool, batches, ahead=2 * processes)
+
+
+def _in_order(pool: ProcessPoolExecutor, batches, ahead: int):
+    """Each batch's result in turn, with at most `ahead` batches handed out: memory stays bounded
+    however far the reading runs ahead of the slowest worker."""
+    pending: deque = deque()
+    for batch in batches:
+        pending.append(pool.submit(_in_worker, batch))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def read_batches(path: Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """A Parquet file's rows as data frames of at most `batch_rows` rows, typed as pd.read_parquet
     types them (the file's pandas metadata travels with each batch); a file without rows gives
     one empty frame, so that its columns are still seen."""
-    footer = pq.ParquetFile(path)
+    footer = parquet_file(path)
     if not footer.metadata.num_rows:
         yield footer.schema_arrow.empty_table().select(columns or footer.schema_arrow.names).to_pandas()
         return

@@ -17,7 +17,7 @@ from dagster import (
 from pipelines.lib.extract import arrow_schema, concatenate_parquet, parse_extract
 from pipelines.lib.landing import current_deliveries
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
-from pipelines.lib.pseudonymise_batches import pseudonymise_file, read_batches
+from pipelines.lib.pseudonymise_batches import pseudonymise_file, pseudonymise_processes, read_batches
 from pipelines.lib.quarantine import write_quarantine
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
@@ -128,7 +128,8 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         parquet, summary_path = istv.istv_home.parsed_extract(source, month)
         keys, master_key_id = istv.field_keys(agreement, rules)
         out = istv.istv_home.pseudonymised_file(source, month)
-        result = pseudonymise_file(parquet, out, source, agreement, keys, istv.location_resolver)
+        result = pseudonymise_file(parquet, out, source, agreement, keys, istv.location_resolver,
+                                   processes=pseudonymise_processes())
         extract_summary = json.loads(summary_path.read_text())
         summary = {
             **extract_summary,
