@@ -15,6 +15,7 @@ quarantines as "not in the month being ingested" when it lands outside it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tempfile
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 from anonymise.nhs_number import valid_nhs_numbers
 from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
 from schemas import Schema, load_codelist
-from warehouse.engine import KEYS_MEMORY, row_level_duckdb
+from warehouse.engine import KEYS_MEMORY, parquet_batches, row_level_duckdb
 
 __all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
 
@@ -103,22 +104,100 @@ def _frames(records: list[list[str]], lines: list[int], layout: Layout, schema: 
     return frame, misshapen
 
 
+def _text(values: pd.Series) -> pa.ChunkedArray:
+    """A text column's Arrow data, without a copy (a batch's text is Arrow-backed)."""
+    return pa.chunked_array(pa.array(values, type=pa.string()))
+
+
+def _flags(mask: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow mask without nulls as a NumPy one."""
+    return mask.to_numpy(zero_copy_only=False)
+
+
+# What each part of a format reads where Arrow's strptime reads it exactly as pandas' to_datetime
+# does. Elsewhere they part: Arrow takes a 2-digit year, a full month name or no space between
+# date and time, and moves 31/02 on to 3 March; pandas takes "oct", "t" for "T", a tab between
+# date and time, and seconds 60 and 61; pandas' ISO formats take year 0000, its others do not.
+_PLAIN_PARTS = {
+    "%d": "(?P<day>0?[1-9]|[12][0-9]|3[01])",
+    "%m": "(?:0?[1-9]|1[0-2])",
+    "%b": "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)",
+    "%Y": "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])",
+    "%H": "(?:[01]?[0-9]|2[0-3])",
+    "%M": "[0-5][0-9]",
+    "%S": "[0-5][0-9]",
+}
+
+
+@functools.cache
+def _plain_shape(fmt: str) -> str:
+    """The texts that `fmt` reads alike in Arrow and pandas, as a regular expression."""
+    return "^" + "".join(_PLAIN_PARTS.get(part, re.escape(part)) for part in re.split("(%.)", fmt) if part) + "$"
+
+
+def _real_days(text: pa.ChunkedArray, read: pa.ChunkedArray, fmt: str) -> np.ndarray:
+    """False where the text names a day its month lacks: Arrow reads 31/02 as 3 March where pandas
+    reads no date. Such a day lands on the 1st to 3rd of the next month, so only those are looked at."""
+    real = np.ones(len(text), dtype=bool)
+    early = _flags(pc.fill_null(pc.less_equal(pc.day(read), 3), False))
+    if "%d" in fmt and early.any():
+        day = pc.cast(pc.struct_field(pc.extract_regex(pc.filter(text, early), _plain_shape(fmt)), "day"), pa.int64())
+        real[early] = _flags(pc.fill_null(pc.equal(day, pc.day(pc.filter(read, early))), False))
+    return real
+
+
+def _read_plain(text: pa.ChunkedArray, fmt: str) -> np.ndarray:
+    """Times read by Arrow under `fmt`; NaT where the text is not of the plain shape that Arrow and
+    pandas read alike, or names a day its month lacks."""
+    read = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+    plain = _flags(pc.match_substring_regex(text, _plain_shape(fmt)))
+    return np.where(plain & _real_days(text, read, fmt), read.to_numpy(zero_copy_only=False), np.datetime64("NaT"))
+
+
 def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    for fmt in _likeliest_first(values, formats):
-        todo = parsed.isna() & values.ne("")
-        if not todo.any():
+    """The times as pandas' to_datetime reads them under the first of `formats` that reads them.
+    Arrow reads most texts, fast; pandas, slow, only those Arrow cannot read as pandas does."""
+    text = _text(values)
+    to_read = _flags(pc.not_equal(text, ""))
+    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    formats = _likeliest_first(text, formats)
+    for fmt in formats:
+        if not to_read.any():
             break
-        parsed[todo] = pd.to_datetime(values[todo], format=fmt, errors="coerce")
-    return parsed
+        parsed[to_read] = _read_plain(pc.filter(text, to_read), fmt)
+        to_read &= np.isnat(parsed)
+    for fmt in formats:
+        if not to_read.any():
+            break
+        parsed[to_read] = pd.to_datetime(values[to_read], format=fmt, errors="coerce").to_numpy(dtype="datetime64[us]")
+        to_read &= np.isnat(parsed)
+    return pd.Series(parsed, index=values.index)
 
 
-def _likeliest_first(values: pd.Series, formats: tuple[str, ...], sample: int = 200) -> list[str]:
+def _likeliest_first(text: pa.ChunkedArray, formats: tuple[str, ...], sample: int = 200) -> list[str]:
     """The formats, those that read most of a sample first. No text reads under two of them (they
     differ in their separators or fields), so the order changes the time taken, not the result."""
-    head = values[values.ne("")].head(sample)
-    hits = {fmt: int(pd.to_datetime(head, format=fmt, errors="coerce").notna().sum()) for fmt in formats}
+    head = pc.filter(text, pc.not_equal(text, ""))[:sample]
+    hits = {fmt: pc.count(pc.strptime(head, format=fmt, unit="us", error_is_null=True)).as_py() for fmt in formats}
     return sorted(formats, key=lambda fmt: -hits[fmt])
+
+
+# Numbers that Arrow and pandas' to_numeric both read exactly (correctly rounded): plain decimals
+# short enough that their digits fit a double's. pandas reads longer ones and exponents less
+# exactly, and reads "inf", "nan" and the like: those are left to pandas.
+_PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+_PLAIN_NUMBER_LENGTH = 15
+
+
+def _parse_numbers(values: pd.Series) -> pd.Series:
+    """The numbers as pandas' to_numeric reads them (NaN where none), Arrow reading the plain ones."""
+    text = _text(values)
+    plain = pc.and_(pc.match_substring_regex(text, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(text), _PLAIN_NUMBER_LENGTH))
+    numbers = pc.cast(pc.if_else(plain, text, None), pa.float64()).to_numpy(zero_copy_only=False)
+    rest = ~_flags(plain) & _flags(pc.not_equal(text, ""))
+    if rest.any():
+        numbers[rest] = pd.to_numeric(values[rest], errors="coerce").to_numpy(dtype="float64")
+    return pd.Series(numbers, index=values.index)
 
 
 class _Problems:
@@ -129,8 +208,8 @@ class _Problems:
         self.rows, self.fields = rows, fields
         self.checks: dict[str, list[tuple[np.ndarray, str]]] = {name: [] for name in fields}
 
-    def add(self, field: str, mask: pd.Series, reason: str) -> None:
-        hits = mask.to_numpy(dtype=bool, na_value=False)
+    def add(self, field: str, mask: pd.Series | np.ndarray, reason: str) -> None:
+        hits = mask.to_numpy(dtype=bool, na_value=False) if isinstance(mask, pd.Series) else mask
         if hits.any():
             self.checks[field].append((hits, reason))
 
@@ -152,34 +231,36 @@ class _Problems:
         return pd.DataFrame(cells, columns=self.fields)
 
 
-def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> pd.DataFrame:
-    """Typed columns; each value that does not parse adds a reason to `problems`."""
-    typed = pd.DataFrame(index=raw.index)
+def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> dict[str, pd.Series | pa.ChunkedArray]:
+    """Typed columns (times and numbers as pandas, text as Arrow: null where blank); each value
+    that does not parse adds a reason to `problems`."""
+    typed = {}
     for f in schema.fields:
         values = raw[f.name].fillna("")
-        blank = values.eq("")
+        text = _text(values)
+        blank = _flags(pc.equal(text, ""))
         if f.required:
             problems.add(f.name, blank, f"{f.name}: missing required value")
         if f.type in ("date", "datetime", "month"):
             out = _parse_times(values, TIME_FORMATS[f.type])
             problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a valid {f.type}")
         elif f.type in ("float", "integer"):
-            out = pd.to_numeric(values.where(~blank), errors="coerce")
+            out = _parse_numbers(values)
             problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a number")
             if f.min is not None:
                 problems.add(f.name, out < f.min, f"{f.name}: below {f.min:g}")
             if f.max is not None:
                 problems.add(f.name, out > f.max, f"{f.name}: above {f.max:g}")
         else:
-            out = values.where(~blank).astype("string")
+            out = pc.if_else(blank, pa.scalar(None, pa.string()), text)
             if f.codelist:
-                unknown = ~blank & ~values.isin(load_codelist(f.codelist).codes_set())
-                problems.add(f.name, unknown, f"{f.name}: code not in the {f.codelist} code list")
+                codes = pa.array(sorted(load_codelist(f.codelist).codes_set()), type=pa.string())
+                problems.add(f.name, ~blank & ~_flags(pc.is_in(text, value_set=codes)), f"{f.name}: code not in the {f.codelist} code list")
             if f.pattern:
                 bad = ~blank & ~values.str.fullmatch(f.pattern)
                 problems.add(f.name, bad, f"{f.name}: does not match the expected pattern")
             if f.max_length:
-                problems.add(f.name, values.str.len() > f.max_length, f"{f.name}: longer than {f.max_length} characters")
+                problems.add(f.name, _flags(pc.greater(pc.utf8_length(text), f.max_length)), f"{f.name}: longer than {f.max_length} characters")
             if f.check == "nhs_number":
                 bad = ~blank & ~valid_nhs_numbers(values)
                 problems.add(f.name, bad, f"{f.name}: fails the NHS number Modulus 11 check")
@@ -187,7 +268,7 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> pd.DataFra
     return typed
 
 
-def _date_logic(typed: pd.DataFrame, schema: Schema, problems: _Problems, now: dt.datetime) -> None:
+def _date_logic(typed: dict[str, pd.Series | pa.ChunkedArray], schema: Schema, problems: _Problems, now: dt.datetime) -> None:
     for f in schema.fields:
         value = typed[f.name]
         if f.not_in_future:
@@ -200,13 +281,14 @@ def _date_logic(typed: pd.DataFrame, schema: Schema, problems: _Problems, now: d
             problems.add(f.name, outside, f"{f.name}: outside {f.within[0]} to {f.within[1]}")
 
 
-def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[pd.DataFrame, _Problems]:
+def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[dict[str, pd.Series | pa.ChunkedArray], _Problems]:
     """Typed columns, and why rows fail."""
     problems = _Problems(len(raw), schema.field_names)
     typed = _typed(raw, schema, problems)
     _date_logic(typed, schema, problems, now)
     when = typed[schema.month_field]
-    other_month = when.notna() & (when.dt.to_period("M").dt.start_time.dt.date != month)
+    first_day = when.to_numpy().astype("datetime64[M]").astype("datetime64[D]")  # of the month each row falls in
+    other_month = when.notna() & (first_day != np.datetime64(month, "D"))
     problems.add(schema.month_field, other_month, f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested")
     return typed, problems
 
@@ -263,7 +345,7 @@ def _drop_lines(path: Path, lines: set[int], arrow: pa.Schema) -> None:
     kept = path.with_name(path.name + ".kept")
     drop = pa.array(sorted(lines), type=pa.int64())
     with pq.ParquetWriter(kept, arrow) as writer:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+        for batch in parquet_batches(path, BATCH_ROWS):
             writer.write_batch(batch.filter(pc.invert(pc.is_in(batch["source_line"], value_set=drop))))
     os.replace(kept, path)
 
@@ -331,6 +413,12 @@ def _read_through(reader: TableReader, schema: Schema, batch_rows: int, use):
         return use(_raw_batches(reader, schema, batch_rows, plain=False)), False
 
 
+def _counts(values: pa.ChunkedArray) -> dict[str, int]:
+    """How often each value occurs, nulls aside."""
+    counted = pc.value_counts(values.drop_null())
+    return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
+
+
 def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[_Quarantine, Counter, int]:
     """Type and check each batch; passed rows to `partial`, failed ones held in the quarantine."""
     arrow, quarantine, providers, passed_rows = arrow_schema(schema), _Quarantine(schema), Counter(), 0
@@ -338,10 +426,9 @@ def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: 
         for raw, misshapen in batches:
             typed, problems = _problems(raw, schema, month, now)
             failed = problems.failed()
-            passed = typed[~failed]
-            passed.insert(0, "source_line", raw.loc[~failed, "source_line"])
-            writer.write_table(pa.Table.from_pandas(passed, schema=arrow, preserve_index=False))
-            providers.update(passed[schema.provider_field].dropna().tolist())
+            passed = pa.table({"source_line": raw["source_line"], **typed}, schema=arrow).filter(~failed)
+            writer.write_table(passed)
+            providers.update(_counts(passed[schema.provider_field]))
             passed_rows += len(passed)
             quarantine.add(raw[failed], problems.frame(failed), misshapen)
     return quarantine, providers, passed_rows
@@ -383,7 +470,7 @@ def concatenate_parquet(parts: list[Path], out: Path, arrow: pa.Schema) -> None:
     partial = out.with_name(out.name + ".partial")
     with pq.ParquetWriter(partial, arrow) as writer:
         for part in parts:
-            for batch in pq.ParquetFile(part).iter_batches(batch_size=BATCH_ROWS):
+            for batch in parquet_batches(part, BATCH_ROWS):
                 writer.write_batch(batch)
     os.replace(partial, out)
     for part in parts:
