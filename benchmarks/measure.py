@@ -4,16 +4,19 @@ Each step runs in its own `multiprocessing` 'spawn' process, so its peak is its 
 figure is VmHWM from /proc/self/status (the high-water mark of the process's resident set,
 interpreter and imports included). getrusage(RUSAGE_SELF).ru_maxrss is the fallback off Linux;
 it is not used on Linux because after fork+exec it can carry the parent's high-water mark.
-A step that hands work to `worker_processes` processes of its own is charged for them too: its
-peak plus that many times its largest worker's (getrusage(RUSAGE_CHILDREN): they were all
-started by the fresh step process), an upper bound, as their peaks need not coincide.
+A step that hands work to processes of its own (`worker_processes` > 1) is charged for them
+too: its resident set and its workers' are summed every 0.2 s, and the largest sum is the
+step's peak if it is above the step's own VmHWM (Linux /proc; getrusage cannot tell a spawned
+worker's own peak from the one it inherits at fork).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -55,25 +58,66 @@ def stopwatch(into: dict, key: str):
         into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
+class _TreeRss:
+    """The largest resident set of this process and its descendants together, sampled."""
+
+    def __init__(self, every: float = 0.2):
+        self.peak_mb, self._every, self._done = 0.0, every, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self):
+        while not self._done.wait(self._every):
+            self.peak_mb = max(self.peak_mb, sum(_rss_kb(pid) for pid in _tree(os.getpid())) / 1024)
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        try:
+            todo += [int(c) for t in Path(f"/proc/{found[-1]}/task").iterdir()
+                     for c in (t / "children").read_text().split()]
+        except OSError:
+            pass  # ended meanwhile, or no /proc
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _measured(fn, kwargs: dict, profile_to: str | None) -> dict:
     start_rss = rss_mb()
     started = time.perf_counter()
-    if profile_to:
-        import cProfile
+    with _TreeRss() as tree:
+        if profile_to:
+            import cProfile
 
-        profiler = cProfile.Profile()
-        result = profiler.runcall(fn, **kwargs)
-        profiler.dump_stats(profile_to)
-    else:
-        result = fn(**kwargs)
+            profiler = cProfile.Profile()
+            result = profiler.runcall(fn, **kwargs)
+            profiler.dump_stats(profile_to)
+        else:
+            result = fn(**kwargs)
     result.setdefault("seconds", time.perf_counter() - started)
     own = peak_rss_mb()
-    workers = result.get("worker_processes", 1)
-    if workers <= 1:
+    if result.get("worker_processes", 1) <= 1:
         return {**result, "rss_start_mb": start_rss, "peak_rss_mb": own}
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
-    return {**result, "rss_start_mb": start_rss, "own_peak_rss_mb": own, "worker_peak_rss_mb": round(worker, 1),
-            "peak_rss_mb": round(own + workers * worker, 1)}
+    return {**result, "rss_start_mb": start_rss, "own_peak_rss_mb": own,
+            "peak_rss_mb": round(max(own, tree.peak_mb), 1)}
 
 
 def isolated(fn, profile_to: Path | None = None, **kwargs) -> dict:
