@@ -64,3 +64,20 @@ def test_batched_validation_of_a_parquet_file_matches_whole_frame_and_sees_cross
     }
     assert ("expect_column_values_to_be_unique", "crime_reference") in {(o.expectation, o.column) for o in batched.failed}
     assert "SECRET-CODE-77" not in str(batched)
+
+
+def test_batches_are_not_fingerprinted_and_the_collector_is_left_as_found(tmp_path, monkeypatch):
+    import gc
+
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    from schemas.expectations import validate_parquet
+
+    def fingerprint(frame):
+        raise AssertionError("GX hashed every value of a batch")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", fingerprint)
+    path = tmp_path / "extract.parquet"
+    _police(30).to_parquet(path, index=False)
+    assert validate_parquet(path, POLICE, batch_rows=20).success
+    assert gc.get_freeze_count() == 0

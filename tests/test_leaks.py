@@ -180,6 +180,7 @@ def test_known_identifiers_are_held_only_as_digests():
 MANY_KNOWN = KNOWN + [
     "Zoë Ångström", "ＳＷ/123456/26", "Straße Weißmann", "ŁUKASZ 77AB12", "ab12", "philippa street", None,
     "CF24 4HU", "9434765919", "1994-06-22 00:00:00", "o'brien-smythe", "AB-12345-CD", "  padded 12345  ",
+    "Ref AB12CD 77", "x_y_zzzzz", "12345 67890",
 ]
 
 
