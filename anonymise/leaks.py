@@ -84,6 +84,7 @@ _MACHINE_HEX_SHORTEST = 15
 _MACHINE_HEX = re.compile(rf"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{{{_MACHINE_HEX_SHORTEST},}}")
 _LETTER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _MIN_IDENTIFIER = 5  # shorter identifiers would match ordinary words and codes
+_MEMO_VALUES = 200_000  # per column of a table scanned in batches: place names, hours, bands
 
 
 def _is_uk_phone(match: str) -> bool:
@@ -223,12 +224,15 @@ class LeakScanner:
         the same columns): each column's values are counted over every batch."""
         columns: list[str] = []
         counts: list[Counter[str]] = []
+        memos: list[dict] = []  # per column, what its values were found to be: batches share most
         for frame in frames:
             for position, name in enumerate(frame.columns):
                 if position == len(columns):
                     columns.append(str(name))
                     counts.append(Counter())
-                counts[position] += self._kind_counts(columns[position], self._distinct(frame.iloc[:, position]))
+                    memos.append({})
+                counted = self._distinct(frame.iloc[:, position])
+                counts[position] += self._kind_counts(columns[position], counted, memos[position])
         return [finding for column, counted in zip(columns, counts) for finding in self._findings(column, counted)]
 
     def _distinct(self, series: pd.Series) -> Iterable[tuple[object, int]]:
@@ -237,12 +241,12 @@ class LeakScanner:
         month's pseudonyms are millions of distinct values)."""
         if not isinstance(series.dtype, pd.StringDtype):
             return _distinct(series)
-        values = pa.array(series, from_pandas=True)
+        counted = pc.value_counts(pc.drop_null(pa.array(series, from_pandas=True)))
+        values = counted.field("values")
         lengths = pc.utf8_length(values)
         unknowable = pc.invert(pc.is_in(lengths, pa.array(sorted(self._whole_lengths), lengths.type)))
-        examined = pc.filter(values, pc.invert(pc.and_kleene(_machine_hex(values, lengths), unknowable)))
-        counted = pc.value_counts(pc.drop_null(examined))
-        return zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
+        examined = pc.invert(pc.and_kleene(_machine_hex(values, lengths), unknowable))
+        return zip(pc.filter(values, examined).to_pylist(), pc.filter(counted.field("counts"), examined).to_pylist())
 
     def scan_text(self, text: str, where: str = "text") -> list[Finding]:
         hits = self._text_hits(text, column=None)
@@ -256,11 +260,21 @@ class LeakScanner:
         label, findings = self._column_label(column)
         return findings + [Finding(k, label, counts[k]) for k in KINDS if counts[k]]
 
-    def _kind_counts(self, column: str, counted: Iterable[tuple[object, int]]) -> Counter[str]:
-        """Each distinct value is examined once and counted as often as it occurs."""
+    def _kind_counts(self, column: str, counted: Iterable[tuple[object, int]], memo: dict | None = None) -> Counter[str]:
+        """Each distinct value is examined once and counted as often as it occurs; `memo` (value ->
+        kinds, up to _MEMO_VALUES of them) carries what was examined over to later calls."""
         counts: Counter[str] = Counter()
+        memo = {} if memo is None else memo
         for value, n in counted:
-            for kind in self._value_kinds(column, value):
+            try:
+                kinds = memo.get(value)
+            except TypeError:  # unhashable values (lists, dicts) are examined every time
+                kinds = self._value_kinds(column, value)
+            if kinds is None:
+                kinds = self._value_kinds(column, value)
+                if len(memo) < _MEMO_VALUES:
+                    memo[value] = kinds
+            for kind in kinds:
                 counts[kind] += n
         return counts
 

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from anonymise.leaks import LeakScanner
 from pipelines.lib.home import IstvHome
@@ -46,15 +47,16 @@ def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
             continue
         schema = schema_for_source(source)
         columns = [f.name for f in schema.fields if f.identifier]
-        dates_seen: set = set()  # dates of birth: a few tens of thousands in any month
+        seen = {}  # column -> its dates (of birth) met so far: a few tens of thousands a month
         for batch in parquet_batches(path, BATCH_ROWS, columns):
-            for values in batch.columns:
+            for name, values in zip(batch.schema.names, batch.columns):
                 if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
                     yield values
                     continue
-                new = set(values.to_pandas().dropna().unique()) - dates_seen
-                dates_seen |= new
-                yield from map(str, new)  # as pandas prints them, the way they would leak
+                distinct = pc.unique(values.drop_null())
+                new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=seen.get(name, distinct[:0]))))
+                seen[name] = pa.concat_arrays([seen.get(name, distinct[:0]), new])
+                yield from map(str, new.to_pandas())  # as pandas prints them, the way they would leak
 
 
 def scanner_for(home: IstvHome, month: dt.date, sources=SOURCES) -> LeakScanner:
