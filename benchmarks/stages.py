@@ -92,7 +92,7 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
         agreement = load_agreement()
         resolver = LocationResolver(gazetteer())
     master = secrets.token_bytes(32)
-    figures["worker_processes"] = processes = pseudonymise_processes()
+    processes, figures["worker_processes"] = pseudonymise_processes(), 1
     started = time.perf_counter()
     for source in SOURCES:
         rules = agreement.rules_for(source)
@@ -103,6 +103,7 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
             result = pseudonymise_file(typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver,
                                        processes=processes)
         counts[source] = result.counts
+        figures["worker_processes"] = max(figures["worker_processes"], result.processes)
         figures["rows_in"] += result.counts["rows_in"]
         figures["values_pseudonymised"] += result.counts["rows_in"] * len(keys)
     (out / "pseudonymise_summary.json").write_text(json.dumps(counts))

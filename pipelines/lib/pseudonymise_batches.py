@@ -30,6 +30,9 @@ from sharing_agreements.model import Agreement
 from warehouse.engine import parquet_file
 
 BATCH_ROWS = 100_000  # rows pseudonymised at a time: bounds memory whatever the month's size
+# A worker process costs a fresh interpreter's start (about two seconds of imports): worth it for
+# a file of several batches per worker (a national month), not for a city's or a region's.
+BATCHES_PER_WORKER = 4
 
 # Output columns that apply_rules gives as Python objects (dates): pandas cannot tell their Arrow
 # type from a batch without values, so it is declared. Every other column's type follows from its
@@ -41,6 +44,7 @@ OBJECT_COLUMN_TYPES = {"month": pa.date32()}
 class PseudonymisedFile:
     counts: dict[str, int]  # Pseudonymised.counts, summed over the batches
     fields: dict[str, list[str]]  # what the rules did with each field
+    processes: int = 1  # worker processes the batches were shared out to (1: none, done here)
 
 
 def pseudonymise_file(
@@ -57,8 +61,8 @@ def pseudonymise_file(
     write the rows shared to `out`. The file is written under a temporary name and renamed when
     complete, so a failed run never leaves half a file.
 
-    With `processes` > 1 and more than one batch, batches are pseudonymised in that many worker
-    processes at once and written in their order: the same file, sooner on a machine with the
+    With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, batches are
+    pseudonymised in that many worker processes at once and written in their order: the same file, sooner on a machine with the
     cores (each worker holds one batch and its own memo of resolved places)."""
     apply = _rules_applier(source, agreement, field_keys, resolver)
     # The rules applied to no rows give the output's columns and types, and zero counts.
@@ -67,7 +71,7 @@ def pseudonymise_file(
     counts = dict(empty.counts)
     footer = parquet_file(typed)
     batches = footer.iter_batches(batch_size=batch_rows)
-    processes = min(processes, -(-footer.metadata.num_rows // batch_rows))
+    processes = min(processes, footer.metadata.num_rows // (batch_rows * BATCHES_PER_WORKER))
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
@@ -82,7 +86,7 @@ def pseudonymise_file(
     except BaseException:
         partial_file.unlink(missing_ok=True)
         raise
-    return PseudonymisedFile(counts=counts, fields=empty.fields)
+    return PseudonymisedFile(counts=counts, fields=empty.fields, processes=max(processes, 1))
 
 
 def pseudonymise_processes() -> int:
