@@ -175,10 +175,10 @@ class LeakScanner:
         # between scanners. (Short or guessable identifiers such as NHS numbers could still be
         # brute-forced from a pickled scanner, so scanners are not persisted.)
         self._salt = secrets.token_hex(16)
-        known = _KnownForms(self._digest, vocabulary)
+        known = _KnownForms(self._salt, self._digest, vocabulary)
         for item in known_identifiers:
             if isinstance(item, (pa.Array, pa.ChunkedArray)):
-                known.add_array(item, self._salt)
+                known.add_array(item)
             else:
                 known.add(item)
         known.close()
@@ -231,11 +231,11 @@ class LeakScanner:
                     columns.append(str(name))
                     counts.append(Counter())
                     memos.append({})
-                counted = self._distinct(frame.iloc[:, position])
+                counted = self._worth_examining(frame.iloc[:, position])
                 counts[position] += self._kind_counts(columns[position], counted, memos[position])
         return [finding for column, counted in zip(columns, counts) for finding in self._findings(column, counted)]
 
-    def _distinct(self, series: pd.Series) -> Iterable[tuple[object, int]]:
+    def _worth_examining(self, series: pd.Series) -> Iterable[tuple[object, int]]:
         """As _distinct, but a text column's pseudonyms and H3 cells of lengths no identifier has,
         which _string_kinds would pass one by one, are passed over all at once (a national
         month's pseudonyms are millions of distinct values)."""
@@ -499,8 +499,8 @@ _NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
 class _KnownForms:
     """The digests, heads and lengths of known identifiers' forms, as a scanner is built."""
 
-    def __init__(self, digest, vocabulary: set[str]):
-        self._digest, self._vocabulary = digest, vocabulary
+    def __init__(self, salt: str, digest, vocabulary: set[str]):
+        self._salt, self._digest, self._vocabulary = salt, digest, vocabulary
         self.whole, self.prefix, self.heads = _Digests(), _Digests(), _Digests()
         self.whole_lengths: set[int] = set()
         self.prefix_lengths: set[int] = set()
@@ -516,11 +516,11 @@ class _KnownForms:
                 self.prefix.add(digest)
                 self.prefix_lengths.add(len(normalised))
 
-    def add_array(self, values: pa.Array | pa.ChunkedArray, salt: str) -> None:
+    def add_array(self, values: pa.Array | pa.ChunkedArray) -> None:
         con = self._connection()
         con.register("batch", pa.table({"value": pc.cast(values, pa.string())}))
         try:
-            forms = con.execute(_ASCII_FORMS_SQL, {"salt": salt, "shortest": _MIN_IDENTIFIER}).to_arrow_table()
+            forms = con.execute(_ASCII_FORMS_SQL, {"salt": self._salt, "shortest": _MIN_IDENTIFIER}).to_arrow_table()
             for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
                 self.add(raw)
         finally:

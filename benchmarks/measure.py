@@ -26,9 +26,9 @@ from pathlib import Path
 RSS_METHOD = "VmHWM of a fresh multiprocessing 'spawn' process per step (ru_maxrss fallback)"
 
 
-def _proc_status_mb(field: str) -> float | None:
+def _proc_status_mb(field: str, pid: int | str = "self") -> float | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024  # kB
     except OSError:
@@ -75,7 +75,7 @@ class _TreeRss:
 
     def _sample(self):
         while not self._done.wait(self._every):
-            self.peak_mb = max(self.peak_mb, sum(_rss_kb(pid) for pid in _tree(os.getpid())) / 1024)
+            self.peak_mb = max(self.peak_mb, sum(_proc_status_mb("VmRSS", pid) or 0 for pid in _tree(os.getpid())))
 
 
 def _tree(pid: int) -> list[int]:
@@ -88,16 +88,6 @@ def _tree(pid: int) -> list[int]:
         except OSError:
             pass  # ended meanwhile, or no /proc
     return found
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _measured(fn, kwargs: dict, profile_to: str | None) -> dict:

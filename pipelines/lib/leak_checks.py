@@ -54,8 +54,9 @@ def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
                     yield values
                     continue
                 distinct = pc.unique(values.drop_null())
-                new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=seen.get(name, distinct[:0]))))
-                seen[name] = pa.concat_arrays([seen.get(name, distinct[:0]), new])
+                before = seen.get(name, distinct[:0])
+                new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=before)))
+                seen[name] = pa.concat_arrays([before, new])
                 yield from map(str, new.to_pandas())  # as pandas prints them, the way they would leak
 
 

@@ -62,8 +62,9 @@ def pseudonymise_file(
     complete, so a failed run never leaves half a file.
 
     With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, batches are
-    pseudonymised in that many worker processes at once and written in their order: the same file, sooner on a machine with the
-    cores (each worker holds one batch and its own memo of resolved places)."""
+    pseudonymised in that many worker processes at once and written in their order: the same
+    file, sooner on a machine with the cores (each worker holds one batch and its own memo of
+    resolved places)."""
     apply = _rules_applier(source, agreement, field_keys, resolver)
     # The rules applied to no rows give the output's columns and types, and zero counts.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
@@ -76,7 +77,7 @@ def pseudonymise_file(
     partial_file = out.with_name(out.name + ".partial")
     try:
         with pq.ParquetWriter(partial_file, arrow_schema) as writer, \
-                _pseudonymiser(processes, (source, agreement, field_keys, resolver, arrow_schema)) as pseudonymised:
+                _pseudonymiser(processes, apply, (source, agreement, field_keys, resolver, arrow_schema)) as pseudonymised:
             for rows, batch_counts in pseudonymised(batches):
                 if rows.num_rows:
                     writer.write_table(rows)
@@ -133,13 +134,11 @@ def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) 
 
 
 @contextmanager
-def _pseudonymiser(processes: int, setup: tuple):
-    """A function from batches to (rows, counts) in batch order: here, or in worker processes."""
+def _pseudonymiser(processes: int, apply, setup: tuple):
+    """A function from batches to (rows, counts) in batch order: here with `apply`, or in worker
+    processes that each make their own applier from `setup` (the arguments of _start_worker)."""
     if processes <= 1:
-        source, agreement, field_keys, resolver, arrow_schema = setup
-        one = partial(_pseudonymised_batch, apply=_rules_applier(source, agreement, field_keys, resolver),
-                      arrow_schema=arrow_schema)
-        yield lambda batches: map(one, batches)
+        yield lambda batches: map(partial(_pseudonymised_batch, apply=apply, arrow_schema=setup[-1]), batches)
         return
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
