@@ -68,6 +68,14 @@ def _map_distinct(values: pd.Series, function: Callable, dtype: str):
     return pd.array([function(v) for v in uniques.tolist()] + [None], dtype=dtype).take(codes)  # -1: the None
 
 
+def _distinct_objects(found: list, codes: np.ndarray) -> tuple[list, np.ndarray]:
+    """The distinct objects among `found` (by identity: the texts of one shape share one
+    Resolution) and the rows' codes into them; code -1 still means the last of `found`."""
+    position: dict[int, int] = {}
+    which = np.fromiter((position.setdefault(id(r), len(position)) for r in found), dtype=np.intp, count=len(found))
+    return list({id(r): r for r in found}.values()), which[codes]
+
+
 def _spread(found: list, attribute: str, dtype: str, codes: np.ndarray):
     """One attribute of the result for each distinct value, back on the rows by their codes."""
     return pd.array([getattr(r, attribute) for r in found], dtype=dtype).take(codes)
@@ -107,7 +115,7 @@ def apply_rules(
         elif rule.action == "pseudonymise":
             normaliser = NORMALISERS[normalisers.get(name, "reference")]
             # Missing values stay missing and others are hashed as str(value), distinct ones once.
-            out[f"{name}_pseudonym"] = pd.array(pseudonym_array(values, field_keys[name], normaliser), dtype="string")
+            out[f"{name}_pseudonym"] = pd.arrays.ArrowStringArray(pseudonym_array(values, field_keys[name], normaliser))
             actions["pseudonymised"].append(name)
         else:
             actions["generalised"].append(name)
@@ -125,7 +133,7 @@ def apply_rules(
             elif rule.to == "place":
                 # Each distinct text resolved once; missing rows (code -1) take the last, None's.
                 codes, texts = _distinct_texts(values)
-                found = resolve_places(texts + [None] if (codes < 0).any() else texts)
+                found, codes = _distinct_objects(resolve_places(texts + [None] if (codes < 0).any() else texts), codes)
                 out["place_status"] = _spread(found, "status", "string", codes)
                 out["place_id"] = _spread(found, "place_id", "string", codes)
                 out["place_name"] = _spread(found, "place_name", "string", codes)

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from anonymise.gazetteer import Place
 
@@ -38,13 +39,15 @@ def _unplaced(status: str, district: str | None) -> Resolution:
 @dataclass
 class ResolutionMemo:
     """What resolve_many has worked out, kept between calls that pass it (one file's batches):
-    each distinct text's resolution (keyed lower-cased: resolving ignores case), each canonical
-    form's, and each run of words' scores against the place names. It holds the texts, so it
-    should live no longer than the file being pseudonymised. Texts are forgotten beyond
-    `max_texts` (house numbers make most of a national month's texts distinct); forms and runs
-    are bounded by the vocabulary."""
+    each text shape's resolution (see `resolve_many`; None: its texts are resolved one by one),
+    each distinct text's (keyed lower-cased: resolving ignores case), each canonical form's, and
+    each run of words' scores against the place names. It holds texts, so it should live no
+    longer than the file being pseudonymised. Shapes and texts are forgotten beyond `max_texts`
+    (house numbers make most of a national month's texts distinct); forms and runs are bounded
+    by the vocabulary."""
 
     max_texts: int = 500_000
+    by_shape: dict[str, Resolution | None] = field(default_factory=dict)
     by_text: dict[str | None, Resolution] = field(default_factory=dict)
     by_form: dict[tuple, Resolution] = field(default_factory=dict)
     scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
@@ -140,6 +143,8 @@ _FULL_POSTCODE = re.compile(r"\b([a-z]{1,2}\d[a-z\d]?)\s*\d[abd-hjlnp-uw-z]{2}\b
 # District alone only for South Wales areas: elsewhere "m4" or "a48" are roads, not postcodes.
 _DISTRICT = re.compile(r"\b((?:cf|np|sa)\d{1,2})\b")
 _DIGIT = re.compile(r"\d")  # phone numbers and postcodes all hold one
+# Nine digits in a row, give or take spaces and hyphens: part of every phone number _PHONE finds.
+_PHONE_SHAPE = re.compile(r"\d(?:[\s-]?\d){8}")
 
 
 def postcode_district(text: str) -> tuple[str | None, bool]:
@@ -166,6 +171,7 @@ _DOMESTIC = frozenset("kitchen garden driveway doorstep hallway".split())
 _HOUSE_NUMBER = re.compile(r"^\d{1,4}[a-z]?$")
 _NUMBER_TOKEN = re.compile(r"^[0-9]{1,4}[a-z]?$")  # a standalone number, as a word
 _ZEROS = re.compile(r"[0-9]")
+_ZERO_DIGITS = str.maketrans("123456789", "000000000")
 
 
 def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -> tuple[bool, bool]:
@@ -282,6 +288,9 @@ class LocationResolver:
                               if _NUMBER_TOKEN.match(t)}
         self._name_numbers |= {t for k in self._keys for t in re.findall(r"[0-9]+[a-z]?", k)}
         self._digit_keys = [k for k in self._keys if any(c.isdigit() for c in k)]
+        self._digit_key_letters = [_DIGIT.sub("", k) for k in self._digit_keys]
+        self._digit_key_lengths = np.array([len(k) for k in self._digit_keys])
+        self._digit_key_digits = self._digit_key_lengths - np.array([len(k) for k in self._digit_key_letters])
         self._key_lengths = np.array([len(k) for k in self._keys])
         # Lengths of runs of words that could come near a name with digits (rewriting keeps lengths).
         digit_key_lengths = np.array([len(k) for k in self._digit_keys])
@@ -292,25 +301,71 @@ class LocationResolver:
         """Resolve each distinct text once; results in input order. A memo passed to successive
         calls (the batches of one file) carries over what earlier calls resolved.
 
-        Texts that differ only in case or in house numbers ("12 cathays tce", "14 Cathays Tce")
-        are resolved once: a Resolution depends only on the text's words, its postcode district,
-        and on house numbers only through their shape (digits, letter suffix), never their
-        value, unless a run of words holding the number looks like a place name with digits.
-        See `_forms`.
+        Most texts differ from another only in house numbers ("near 12 castle st", "near 86
+        Castle St"), and a Resolution depends on a digit's value only where digits could make a
+        phone number, a postcode or a district, or bring a run of words near a place name with
+        digits ("Bar 105", "A4054"). So an ASCII text's shape, lower-cased with every digit
+        written 0, is resolved once for all its texts unless `_digit_values_matter` for it; the
+        texts of such shapes, and non-ASCII ones, are resolved by text and canonical form
+        (`_forms`), which looks at each text's own numbers.
         """
         memo = ResolutionMemo() if memo is None else memo
         texts = list(texts)
         keys = [text.lower() if isinstance(text, str) else None for text in texts]  # NaN != NaN
+        shapes = [key.translate(_ZERO_DIGITS) if key is not None and key.isascii() else None for key in keys]
+        unseen: dict[str, str] = {}  # shape -> its first text's key
+        for shape, key in zip(shapes, keys):
+            if shape is not None and shape not in memo.by_shape:
+                unseen.setdefault(shape, key)
+        matter = self._digit_values_matter(list(unseen))
+        # A shape not met before is resolved through its first text; None marks one resolved by text.
+        memo.by_shape.update((shape, None) for shape in unseen)
+        shared = {unseen[shape]: shape for shape in unseen if shape not in matter}
         new: dict[str | None, str | None] = {}  # key -> the first text typed that way
-        for key, text in zip(keys, texts):
-            if key not in memo.by_text and key not in new:
+        for key, shape, text in zip(keys, shapes, texts):
+            if (key in shared or shape is None or memo.by_shape[shape] is None) \
+                    and key not in memo.by_text and key not in new:
                 new[key] = text
         if new:
             self._resolve_new(new, memo)
-        found = [memo.by_text[key] for key in keys]
-        if len(memo.by_text) > memo.max_texts:
-            memo.by_text.clear()
+        memo.by_shape.update((shape, memo.by_text[key]) for key, shape in shared.items())
+        found = [memo.by_text[key] if shape is None or memo.by_shape[shape] is None else memo.by_shape[shape]
+                 for key, shape in zip(keys, shapes)]
+        for memory in (memo.by_text, memo.by_shape):
+            if len(memory) > memo.max_texts:
+                memory.clear()
         return found
+
+    def _digit_values_matter(self, shapes: list[str]) -> set[str]:
+        """The shapes whose texts may resolve differently by the values of their digits: where
+        digits could make a phone number, a postcode or a district (`_prepare`), or where a run
+        of words holding digits could score near a place name with digits. Digits never match a
+        letter, so a run's common subsequence with a name is at most that of their letters plus
+        the fewer of their digits (`_near_digit_keys`); every other step looks at a digit only
+        as a digit (tokens, house-number cues, run lengths)."""
+        matter, runs_of = set(), {}
+        for shape in shapes:
+            if not _DIGIT.search(shape):
+                continue  # the shape is the text itself
+            if _PHONE_SHAPE.search(shape) or _FULL_POSTCODE.search(shape) or _DISTRICT.search(shape):
+                matter.add(shape)
+            else:
+                runs_of[shape] = {run for seg in _segments(shape) for _, _, run in self._segment_runs(seg)
+                                  if _DIGIT.search(run)}
+        near = self._near_digit_keys(list(set().union(*runs_of.values())))
+        return matter | {shape for shape, runs in runs_of.items() if not runs.isdisjoint(near)}
+
+    def _near_digit_keys(self, runs: list[str]) -> set[str]:
+        """The runs (holding digits) that some choice of digit values could bring within a
+        point of the cutoff against a place name with digits."""
+        if not runs or not self._digit_keys:
+            return set()
+        letters = [_DIGIT.sub("", run) for run in runs]
+        common = process.cdist(letters, self._digit_key_letters, scorer=LCSseq.similarity, workers=-1)
+        digits = np.array([len(run) - len(plain) for run, plain in zip(runs, letters)])
+        lengths = np.array([len(run) for run in runs])
+        best = 200 * (common + np.minimum(digits[:, None], self._digit_key_digits)) / (lengths[:, None] + self._digit_key_lengths)
+        return {run for run, near in zip(runs, (best >= self._cutoff - 1).any(axis=1)) if near}
 
     def resolve(self, text: str | None) -> Resolution:
         return self._resolve(text, {})
