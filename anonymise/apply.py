@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from anonymise.generalise import age_bands, postcode_district, spatial_cells, time_parts
-from anonymise.pseudonyms import NORMALISERS, pseudonym_array
+from anonymise.pseudonyms import NORMALISERS, pseudonym_array, text_array
 
 # Names of the columns each generalisation produces; one field per generalisation per dataset.
 GENERALISED_COLUMNS = {
@@ -52,28 +53,11 @@ class Pseudonymised:
         }
 
 
-def _distinct_texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """The distinct values as str, in order of first appearance, and each row's position among
-    them (-1 where missing)."""
-    if not pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype):
-        values = pd.Series([None if pd.isna(v) else str(v) for v in values], dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, uniques.tolist()
-
-
 def _map_distinct(values: pd.Series, function: Callable, dtype: str):
     """function(value) computed once per distinct value and spread back to the rows; missing
     values stay missing."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return pd.array([function(v) for v in uniques.tolist()] + [None], dtype=dtype).take(codes)  # -1: the None
-
-
-def _distinct_objects(found: list, codes: np.ndarray) -> tuple[list, np.ndarray]:
-    """The distinct objects among `found` (by identity: the texts of one shape share one
-    Resolution) and the rows' codes into them; code -1 still means the last of `found`."""
-    position: dict[int, int] = {}
-    which = np.fromiter((position.setdefault(id(r), len(position)) for r in found), dtype=np.intp, count=len(found))
-    return list({id(r): r for r in found}.values()), which[codes]
 
 
 def _spread(found: list, attribute: str, dtype: str, codes: np.ndarray):
@@ -88,12 +72,13 @@ def apply_rules(
     field_keys: Mapping[str, bytes],
     code_keys: Mapping[str, Mapping[str, str]],
     normalisers: Mapping[str, str],
-    resolve_places: Callable[[list[str | None]], list] | None,
+    resolve_places: Callable[[pa.Array], tuple[list, np.ndarray]] | None,
     h3_resolution: int,
     in_area: Callable[[pd.Series, pd.Series], pd.Series],
 ) -> Pseudonymised:
     """`code_keys` maps code-list fields to {code: key}; `normalisers` names each identifier's
-    normaliser; `resolve_places` turns free texts into anonymise.locate Resolutions."""
+    normaliser; `resolve_places` turns a column of free texts into anonymise.locate Resolutions
+    and each row's position among them (LocationResolver.resolve_rows)."""
     rows_in = len(typed)
     in_scope = pd.Series(True, index=typed.index)
     for column, allowed in rules.scope.items():
@@ -131,9 +116,7 @@ def apply_rules(
                 # The cell rule is declared on both coordinates, named latitude and longitude.
                 point[name] = values.astype("Float64")
             elif rule.to == "place":
-                # Each distinct text resolved once; missing rows (code -1) take the last, None's.
-                codes, texts = _distinct_texts(values)
-                found, codes = _distinct_objects(resolve_places(texts + [None] if (codes < 0).any() else texts), codes)
+                found, codes = resolve_places(text_array(values))
                 out["place_status"] = _spread(found, "status", "string", codes)
                 out["place_id"] = _spread(found, "place_id", "string", codes)
                 out["place_name"] = _spread(found, "place_name", "string", codes)

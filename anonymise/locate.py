@@ -16,6 +16,8 @@ from math import cos, hypot, radians
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
@@ -38,17 +40,19 @@ def _unplaced(status: str, district: str | None) -> Resolution:
 
 @dataclass
 class ResolutionMemo:
-    """What resolve_many has worked out, kept between calls that pass it (one file's batches):
-    each text shape's resolution (see `resolve_many`; None: its texts are resolved one by one),
-    each distinct text's (keyed lower-cased: resolving ignores case), each canonical form's, and
-    each run of words' scores against the place names. It holds texts, so it should live no
+    """What resolve_rows has worked out, kept between calls that pass it (one file's batches):
+    each text shape's resolution (None: its texts are resolved one by one), each distinct text's
+    (keyed lower-cased: resolving ignores case), each canonical form's, each run of words' scores
+    against the place names, and each distinct resolution. It holds texts, so it should live no
     longer than the file being pseudonymised. Shapes and texts are forgotten beyond `max_texts`
-    (house numbers make most of a national month's texts distinct); forms and runs are bounded
-    by the vocabulary."""
+    (house numbers make most of a national month's texts distinct); forms, runs and resolutions
+    are bounded by the vocabulary."""
 
     max_texts: int = 500_000
     by_shape: dict[str, Resolution | None] = field(default_factory=dict)
     by_text: dict[str | None, Resolution] = field(default_factory=dict)
+    # One object per distinct Resolution, so that rows are spread per distinct one (by identity).
+    distinct: dict[Resolution, Resolution] = field(default_factory=dict)
     by_form: dict[tuple, Resolution] = field(default_factory=dict)
     scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
@@ -171,7 +175,6 @@ _DOMESTIC = frozenset("kitchen garden driveway doorstep hallway".split())
 _HOUSE_NUMBER = re.compile(r"^\d{1,4}[a-z]?$")
 _NUMBER_TOKEN = re.compile(r"^[0-9]{1,4}[a-z]?$")  # a standalone number, as a word
 _ZEROS = re.compile(r"[0-9]")
-_ZERO_DIGITS = str.maketrans("123456789", "000000000")
 
 
 def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -> tuple[bool, bool]:
@@ -280,7 +283,7 @@ class LocationResolver:
                     longest = max(longest, len(tokens))
                     self._first_words.add(tokens[0])
         self._max_window = longest + 1  # +1: "o neills" typed as two words for "oneills"
-        # For resolve_many's canonical cache: number tokens that some place name uses are kept
+        # For the canonical forms of texts (_forms): number tokens that some place name uses are kept
         # as typed; other house numbers are written as zeros of the same length. Digits never
         # match a letter, so the rewrite leaves every score against a digit-free name unchanged;
         # the few names with digits ("Bar 105", "A4054") are checked segment by segment instead.
@@ -298,43 +301,87 @@ class LocationResolver:
                                  if _may_reach(n, digit_key_lengths, self._cutoff - 1).any()}
 
     def resolve_many(self, texts: Iterable[str | None], memo: ResolutionMemo | None = None) -> list[Resolution]:
-        """Resolve each distinct text once; results in input order. A memo passed to successive
-        calls (the batches of one file) carries over what earlier calls resolved.
+        """Each text's Resolution, in input order (anything but a str is unlocated): see
+        `resolve_rows`."""
+        column = pa.array([text if isinstance(text, str) else None for text in texts], pa.string())
+        found, rows = self.resolve_rows(column, memo)
+        return [found[row] for row in rows.tolist()]
+
+    def resolve_rows(self, texts: pa.Array, memo: ResolutionMemo | None = None) -> tuple[list[Resolution], np.ndarray]:
+        """Each row's Resolution, as the distinct Resolutions and each row's position among
+        them. A memo passed to successive calls (the batches of one file) carries over what
+        earlier calls resolved.
 
         Most texts differ from another only in house numbers ("near 12 castle st", "near 86
         Castle St"), and a Resolution depends on a digit's value only where digits could make a
         phone number, a postcode or a district, or bring a run of words near a place name with
         digits ("Bar 105", "A4054"). So an ASCII text's shape, lower-cased with every digit
-        written 0, is resolved once for all its texts unless `_digit_values_matter` for it; the
-        texts of such shapes, and non-ASCII ones, are resolved by text and canonical form
-        (`_forms`), which looks at each text's own numbers.
+        written 0 (in Arrow, for the whole column), is resolved once for all its texts unless
+        `_digit_values_matter` for it. The texts of such shapes, and non-ASCII ones, are
+        resolved text by text (`_resolve_texts`).
         """
         memo = ResolutionMemo() if memo is None else memo
-        texts = list(texts)
-        keys = [text.lower() if isinstance(text, str) else None for text in texts]  # NaN != NaN
-        shapes = [key.translate(_ZERO_DIGITS) if key is not None and key.isascii() else None for key in keys]
-        unseen: dict[str, str] = {}  # shape -> its first text's key
-        for shape, key in zip(shapes, keys):
-            if shape is not None and shape not in memo.by_shape:
-                unseen.setdefault(shape, key)
-        matter = self._digit_values_matter(list(unseen))
-        # A shape not met before is resolved through its first text; None marks one resolved by text.
-        memo.by_shape.update((shape, None) for shape in unseen)
-        shared = {unseen[shape]: shape for shape in unseen if shape not in matter}
-        new: dict[str | None, str | None] = {}  # key -> the first text typed that way
-        for key, shape, text in zip(keys, shapes, texts):
-            if (key in shared or shape is None or memo.by_shape[shape] is None) \
-                    and key not in memo.by_text and key not in new:
-                new[key] = text
-        if new:
-            self._resolve_new(new, memo)
-        memo.by_shape.update((shape, memo.by_text[key]) for key, shape in shared.items())
-        found = [memo.by_text[key] if shape is None or memo.by_shape[shape] is None else memo.by_shape[shape]
-                 for key, shape in zip(keys, shapes)]
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        # utf8_lower lowers ASCII as ascii_lower does: pyarrow 26's ascii_lower writes a corrupt
+        # array for a batch cut from a row group (string offsets not starting at zero).
+        shaped = pc.replace_substring_regex(pc.utf8_lower(texts), "[1-9]", "0")
+        encoded = pc.if_else(pc.string_is_ascii(texts), shaped, None).dictionary_encode()
+        shapes = encoded.dictionary.to_pylist()
+        rows_shape = encoded.indices.fill_null(len(shapes)).to_numpy()  # len(shapes): resolved by text
+        self._learn_shapes(texts, shapes, rows_shape, memo)
+        found, position = self._distinct([memo.by_shape[shape] for shape in shapes])
+        rows = np.array(position + [-1])[rows_shape]  # -1: resolved by text
+        by_text = rows < 0
+        if by_text.any():
+            distinct = texts.filter(pa.array(by_text)).dictionary_encode()
+            rows[by_text] = len(found) + distinct.indices.fill_null(len(distinct.dictionary)).to_numpy()
+            found += self._resolve_texts(distinct.dictionary.to_pylist() + [None] * (distinct.null_count > 0), memo)
         for memory in (memo.by_text, memo.by_shape):
             if len(memory) > memo.max_texts:
                 memory.clear()
-        return found
+        return found, rows
+
+    @staticmethod
+    def _distinct(resolutions: list[Resolution | None]) -> tuple[list[Resolution], list[int]]:
+        """The distinct Resolutions (by identity: the memo keeps one object per distinct one)
+        and each one's position among them, -1 for None."""
+        found: list[Resolution] = []
+        at: dict[int, int] = {}
+        position = []
+        for resolution in resolutions:
+            if resolution is None:
+                position.append(-1)
+                continue
+            if id(resolution) not in at:
+                at[id(resolution)] = len(found)
+                found.append(resolution)
+            position.append(at[id(resolution)])
+        return found, position
+
+    def _learn_shapes(self, texts: pa.Array, shapes: list[str], rows_shape: np.ndarray, memo: ResolutionMemo) -> None:
+        """memo.by_shape for each shape not met before: the resolution of its first text, or
+        None (resolve by text) if the values of its digits could matter."""
+        unseen = [n for n, shape in enumerate(shapes) if shape not in memo.by_shape]
+        if not unseen:
+            return
+        matter = self._digit_values_matter([shapes[n] for n in unseen])
+        shared = [n for n in unseen if shapes[n] not in matter]
+        _, first_row = np.unique(rows_shape, return_index=True)  # by shape number, as shapes are
+        found = self._resolve_texts(texts.take(first_row[shared]).to_pylist(), memo)
+        memo.by_shape.update((shape, None) for shape in matter)
+        memo.by_shape.update((shapes[n], resolution) for n, resolution in zip(shared, found))
+
+    def _resolve_texts(self, texts: list[str | None], memo: ResolutionMemo) -> list[Resolution]:
+        """Each text's Resolution, each distinct one worked out once, texts that differ only in
+        case or in house numbers' values through one canonical form (`_forms`)."""
+        keys = [text.lower() if isinstance(text, str) else None for text in texts]  # NaN != NaN
+        new: dict[str | None, str | None] = {}  # key -> the first text typed that way
+        for key, text in zip(keys, texts):
+            if key not in memo.by_text and key not in new:
+                new[key] = text
+        if new:
+            self._resolve_new(new, memo)
+        return [memo.by_text[key] for key in keys]
 
     def _digit_values_matter(self, shapes: list[str]) -> set[str]:
         """The shapes whose texts may resolve differently by the values of their digits: where
@@ -384,7 +431,8 @@ class LocationResolver:
                     if key is not None and self._without_matching(*prepared[key]) is None]
         self._score_runs((run for segments in to_match for run in self._windows(segments)[1]), memo.scores)
         for form, key in todo.items():
-            memo.by_form[form] = self._resolve(new[key], memo.scores, prepared.get(key))
+            resolution = self._resolve(new[key], memo.scores, prepared.get(key))
+            memo.by_form[form] = memo.distinct.setdefault(resolution, resolution)
         for key in new:
             memo.by_text[key] = memo.by_form[forms[key]]
 

@@ -38,9 +38,11 @@ def pseudonymise(
 # The normalisers as Arrow kernels, for text that is all ASCII (as identifiers nearly always
 # are), where they give what the Python function gives: str.split() splits on these ASCII
 # characters, and an ASCII text's digits are 0-9. Other text goes through the function.
+# (utf8_upper upper-cases ASCII as ascii_upper does; pyarrow 26's ascii_upper corrupts a batch
+# cut from a row group, whose string offsets do not start at zero.)
 _WHITESPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
 _ARROW_NORMALISERS: dict[Callable[[str], str], Callable[[pa.Array], pa.Array]] = {
-    normalise_reference: lambda texts: pc.ascii_upper(pc.replace_substring_regex(texts, _WHITESPACE + "+", "")),
+    normalise_reference: lambda texts: pc.utf8_upper(pc.replace_substring_regex(texts, _WHITESPACE + "+", "")),
     normalise_nhs_number: lambda texts: pc.replace_substring_regex(texts, r"[^0-9]", ""),
 }
 _HEX_DIGEST = 64  # characters of a hex SHA-256 digest
@@ -49,10 +51,10 @@ _HEX_DIGEST = 64  # characters of a hex SHA-256 digest
 def pseudonym_array(
     values: Iterable[str | None], key: bytes, normaliser: Callable[[str], str] = normalise_reference
 ) -> pa.Array:
-    """`pseudonymise` as an Arrow (large) string array. Values are normalised column-wise, each distinct
-    normalised value is hashed once and spread back to the rows, and the digests are written
-    as hex in one go: per value, only the HMAC call itself is Python work."""
-    texts = _texts(values)
+    """`pseudonymise` as an Arrow (large) string array. Values are normalised column-wise, each
+    distinct normalised value is hashed once and spread back to the rows, and the digests are
+    written as hex in one go: per value, only the HMAC call itself is Python work."""
+    texts = text_array(values)
     if not len(texts):
         return pa.array([], pa.large_string())
     vectorised = _ARROW_NORMALISERS.get(normaliser)
@@ -72,7 +74,7 @@ def pseudonym_array(
     return hexes.take(encoded.indices)
 
 
-def _texts(values: Iterable[str | None]) -> pa.Array:
+def text_array(values: Iterable[str | None]) -> pa.Array:
     """The values as an Arrow string array: text as it is, other values as str(value), missing
     ones (None, NaN, pd.NA) null."""
     if isinstance(values, pd.Series) and pd.api.types.is_string_dtype(values.dtype) \

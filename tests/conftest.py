@@ -14,6 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 
 
+def cut_from_a_row_group(texts: list[str]):
+    """`texts` (no missing ones) but the first as an Arrow string array whose offsets do not
+    start at zero, as a batch cut from a Parquet row group holds them."""
+    import pyarrow as pa
+
+    whole = pa.array(texts, pa.string())
+    return pa.Array.from_buffers(pa.string(), len(texts) - 1, [None, whole.buffers()[1].slice(4), whole.buffers()[2]])
+
+
 @pytest.fixture
 def istv_home(tmp_path, monkeypatch):
     from pipelines.lib.home import IstvHome

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import h3
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,9 +41,10 @@ class FakeResolver:
     def __init__(self):
         self.calls: list[list[str | None]] = []
 
-    def __call__(self, texts):
-        self.calls.append(list(texts))
-        return [UNLOCATED if t is None else PLACE_TEXTS[t] for t in texts]
+    def __call__(self, column):  # as LocationResolver.resolve_rows: resolutions, rows' positions
+        texts = column.to_pylist()
+        self.calls.append(texts)
+        return [UNLOCATED if t is None else PLACE_TEXTS[t] for t in texts], np.arange(len(texts))
 
 
 def _keys(rules, version: int = AGREEMENT.version) -> dict[str, bytes]:
@@ -480,7 +482,7 @@ def test_measured_coordinates_take_precedence_over_resolved_place():
         field_keys=_keys(rules),
         code_keys=_code_keys("police"),
         normalisers=_normalisers("police"),
-        resolve_places=lambda ts: [texts[t] for t in ts],
+        resolve_places=lambda column: ([texts[t] for t in column.to_pylist()], np.arange(len(column))),
         h3_resolution=9,
         in_area=AGREEMENT.area.bbox.contains,
     ).rows

@@ -16,6 +16,7 @@ from anonymise.gazetteer import Place
 from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, clean, postcode_district
 from benchmarks.locations import load_labelled, score
 from pipelines.lib.reference import gazetteer
+from tests.conftest import cut_from_a_row_group
 
 LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"
 
@@ -314,6 +315,14 @@ def test_a_shape_is_resolved_once_unless_its_digits_could_matter(resolver, monke
     assert len(set(results[:3])) == 1
     assert results[3:] == [resolver.resolve(t) for t in differ]
     assert results[5].postcode_district == "CF24" and results[6].postcode_district == "CF99"
+
+
+def test_a_slice_of_a_column_resolves_as_its_texts(resolver):
+    texts = ["skip me", "near 12 castle street", "KAPU, CAROLINE STREET", "o/s 14 kapu"]
+    memo = ResolutionMemo()
+    found, rows = resolver.resolve_rows(cut_from_a_row_group(texts), memo)
+    assert [found[r] for r in rows] == [resolver.resolve(t) for t in texts[1:]]
+    assert sorted(memo.by_shape) == ["kapu, caroline street", "near 00 castle street", "o/s 00 kapu"]
 
 
 def test_house_numbers_share_one_resolution(resolver, monkeypatch):

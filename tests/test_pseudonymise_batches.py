@@ -54,7 +54,7 @@ def _whole(source: str, frame: pd.DataFrame, resolver: LocationResolver):
         frame, AGREEMENT.rules_for(source), field_keys=_keys(AGREEMENT.rules_for(source)),
         code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
         normalisers={f.name: f.check for f in schema.fields if f.check},
-        resolve_places=resolver.resolve_many, h3_resolution=AGREEMENT.spatial.h3_resolution,
+        resolve_places=resolver.resolve_rows, h3_resolution=AGREEMENT.spatial.h3_resolution,
         in_area=AGREEMENT.area.bbox.contains,
     )
 
@@ -113,7 +113,7 @@ def test_a_failed_run_leaves_the_earlier_file_and_no_partial_one(tmp_path, resol
     _, out = _batched(tmp_path, "ed", _ed_rows(), resolver)
     before = out.read_bytes()
     batches = 0
-    original = LocationResolver.resolve_many
+    original = LocationResolver.resolve_rows
 
     def failing_in_batch_two(self, texts, memo=None):
         nonlocal batches
@@ -122,7 +122,7 @@ def test_a_failed_run_leaves_the_earlier_file_and_no_partial_one(tmp_path, resol
             raise RuntimeError("resolver failed")
         return original(self, texts, memo)
 
-    monkeypatch.setattr(LocationResolver, "resolve_many", failing_in_batch_two)
+    monkeypatch.setattr(LocationResolver, "resolve_rows", failing_in_batch_two)
     with pytest.raises(RuntimeError, match="resolver failed"):
         _batched(tmp_path, "ed", _ed_rows(), resolver)
     assert out.read_bytes() == before
@@ -160,6 +160,7 @@ def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
     typed = tmp_path / "police_typed.parquet"
     parse_extract(paths["police"], schema_for_source("police"), dt.date(2026, 10, 1), typed,
                   now=dt.datetime(2026, 11, 5))
+    pq.write_table(pq.read_table(typed), typed, row_group_size=45)  # workers take a row group each
     keys = _keys(AGREEMENT.rules_for("police"))
     here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
     alone = pseudonymise_file(typed, here, "police", AGREEMENT, keys, resolver, batch_rows=30)

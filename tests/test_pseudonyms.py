@@ -18,6 +18,7 @@ from anonymise.keys import (
 )
 from anonymise.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from anonymise.pseudonyms import NORMALISERS, normalise_reference, pseudonymise
+from tests.conftest import cut_from_a_row_group
 
 MASTER = bytes(range(32))  # 32 bytes: the minimum accepted
 OTHER_MASTER = bytes(range(100, 140))
@@ -304,6 +305,12 @@ def test_column_normalising_gives_what_each_value_would(normaliser, non_ascii):
     expected = [None if v is None or not v.strip() else hmac.new(KEY_V1, normaliser(v).encode(), hashlib.sha256).hexdigest()
                 for v in values]
     assert pseudonymise(values, KEY_V1, normaliser) == expected
+
+
+def test_a_slice_of_a_column_gives_the_pseudonyms_of_its_values():
+    texts = ["skip me", "sw/123/18", " ab c ", "Sw/124/18"]
+    column = pd.Series(cut_from_a_row_group(texts), dtype="string")
+    assert pseudonymise(column, KEY_V1, normalise_reference) == pseudonymise(texts[1:], KEY_V1, normalise_reference)
 
 
 def test_the_vectorised_check_agrees_with_the_one_at_a_time_check():

@@ -61,24 +61,23 @@ def pseudonymise_file(
     write the rows shared to `out`. The file is written under a temporary name and renamed when
     complete, so a failed run never leaves half a file.
 
-    With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, batches are
-    pseudonymised in that many worker processes at once and written in their order: the same
-    file, sooner on a machine with the cores (each worker holds one batch and its own memo of
-    resolved places)."""
+    With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, the typed file's row
+    groups are read and pseudonymised in that many worker processes at once and written in
+    their order: the same rows, sooner on a machine with the cores (each worker holds one row
+    group and its own memo of resolved places)."""
     apply = _rules_applier(source, agreement, field_keys, resolver)
     # The rules applied to no rows give the output's columns and types, and zero counts.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
     arrow_schema = _output_schema(empty.rows)
     counts = dict(empty.counts)
-    footer = parquet_file(typed)
-    batches = footer.iter_batches(batch_size=batch_rows)
-    processes = min(processes, footer.metadata.num_rows // (batch_rows * BATCHES_PER_WORKER))
+    metadata = parquet_file(typed).metadata
+    processes = min(processes, metadata.num_rows // (batch_rows * BATCHES_PER_WORKER), metadata.num_row_groups)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        with pq.ParquetWriter(partial_file, arrow_schema) as writer, \
-                _pseudonymiser(processes, apply, (source, agreement, field_keys, resolver, arrow_schema)) as pseudonymised:
-            for rows, batch_counts in pseudonymised(batches):
+        with pq.ParquetWriter(partial_file, arrow_schema) as writer:
+            for rows, batch_counts in _pseudonymised_parts(typed, batch_rows, processes, apply,
+                                                           (source, agreement, field_keys, resolver, arrow_schema)):
                 if rows.num_rows:
                     writer.write_table(rows)
                 for name, count in batch_counts.items():
@@ -109,7 +108,7 @@ def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, byte
         code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
         normalisers={f.name: f.check for f in schema.fields if f.check},
         # One memo for the file (or worker): a text met in an earlier batch is not resolved again.
-        resolve_places=partial(resolver.resolve_many, memo=ResolutionMemo()),
+        resolve_places=partial(resolver.resolve_rows, memo=ResolutionMemo()),
         h3_resolution=agreement.spatial.h3_resolution,
         in_area=agreement.area.bbox.contains,
     )
@@ -122,8 +121,15 @@ def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None
     _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema)
 
 
-def _in_worker(batch: pa.RecordBatch) -> tuple[pa.Table, dict[str, int]]:
-    return _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
+def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int) -> tuple[pa.Table, dict[str, int]]:
+    """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here:
+    the parent process only writes what comes back."""
+    rows = parquet_file(typed).read_row_group(row_group)
+    size = -(-rows.num_rows // parts)
+    done = [_pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
+            for batch in rows.slice(part * size, size).to_batches(max_chunksize=batch_rows)]
+    counts = {name: sum(c[name] for _, c in done) for name in done[0][1]} if done else {}
+    return pa.concat_tables([shared for shared, _ in done]) if done else _worker["schema"].empty_table(), counts
 
 
 def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
@@ -133,25 +139,36 @@ def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) 
     return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts
 
 
-@contextmanager
-def _pseudonymiser(processes: int, apply, setup: tuple):
-    """A function from batches to (rows, counts) in batch order: here with `apply`, or in worker
-    processes that each make their own applier from `setup` (the arguments of _start_worker)."""
+def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple):
+    """(rows, counts) of each part of the typed file in order: batch by batch here with `apply`,
+    or, with several processes, row group by row group in worker processes that each make their
+    own applier from `setup` (the arguments of _start_worker)."""
     if processes <= 1:
-        yield lambda batches: map(partial(_pseudonymised_batch, apply=apply, arrow_schema=setup[-1]), batches)
+        for batch in parquet_file(typed).iter_batches(batch_size=batch_rows):
+            yield _pseudonymised_batch(batch, apply, setup[-1])
         return
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=setup) as pool:
-        yield lambda batches: _in_order(pool, batches, ahead=2 * processes)
+        yield from _in_order(pool, _worker_tasks(typed, batch_rows, processes), ahead=2 * processes)
 
 
-def _in_order(pool: ProcessPoolExecutor, batches, ahead: int):
-    """Each batch's result in turn, with at most `ahead` batches handed out: memory stays bounded
-    however far the reading runs ahead of the slowest worker."""
+def _worker_tasks(typed: Path, batch_rows: int, processes: int) -> Iterator[partial]:
+    """The typed file's parts for the workers, in order: a row group each, or where the file
+    has fewer than BATCHES_PER_WORKER row groups per worker (a few large ones), equal parts of
+    each row group, so that the work is shared out evenly. (Each part reads its whole row
+    group, which costs far less than pseudonymising its rows.)"""
+    groups = parquet_file(typed).metadata.num_row_groups
+    parts = -(-processes * BATCHES_PER_WORKER // groups)
+    return (partial(_in_worker, typed, group, part, parts, batch_rows) for group in range(groups) for part in range(parts))
+
+
+def _in_order(pool: ProcessPoolExecutor, tasks, ahead: int):
+    """Each task's result in turn, with at most `ahead` tasks handed out: memory stays bounded
+    however far the submitting runs ahead of the slowest worker."""
     pending: deque = deque()
-    for batch in batches:
-        pending.append(pool.submit(_in_worker, batch))
+    for task in tasks:
+        pending.append(pool.submit(task))
         if len(pending) >= ahead:
             yield pending.popleft().result()
     while pending:
