@@ -494,6 +494,7 @@ FROM forms
 WHERE length(form) >= $shortest
 """
 _NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
+BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
 
 
 class _KnownForms:
@@ -505,6 +506,8 @@ class _KnownForms:
         self.whole_lengths: set[int] = set()
         self.prefix_lengths: set[int] = set()
         self._duckdb: duckdb.DuckDBPyConnection | None = None
+        self._pending: list[pa.Array] = []
+        self._pending_rows = 0
 
     def add(self, raw: object) -> None:
         for normalised, prefixable in _identifier_forms(raw, self._vocabulary):
@@ -517,24 +520,46 @@ class _KnownForms:
                 self.prefix_lengths.add(len(normalised))
 
     def add_array(self, values: pa.Array | pa.ChunkedArray) -> None:
+        """Known identifiers in bulk. They are digested BULK_ROWS at a time: DuckDB shares a
+        query's rows out to its threads by row groups of about 120,000, so a batch of 100,000
+        would keep one core busy and the other idle."""
+        values = pc.cast(values, pa.string())
+        self._pending += values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        self._pending_rows += len(values)
+        if self._pending_rows >= BULK_ROWS:
+            self._digest_pending()
+
+    def _digest_pending(self) -> None:
+        if not self._pending:
+            return
         con = self._connection()
-        con.register("batch", pa.table({"value": pc.cast(values, pa.string())}))
+        con.register("batch", pa.table({"value": pa.chunked_array(self._pending, pa.string())}))
+        self._pending, self._pending_rows = [], 0
         try:
-            forms = con.execute(_ASCII_FORMS_SQL, {"salt": self._salt, "shortest": _MIN_IDENTIFIER}).to_arrow_table()
+            # Into a table, then read back as numbers: DuckDB builds a table on all its threads,
+            # while handing a query's rows to Arrow runs on one.
+            con.execute("CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
+                        {"salt": self._salt, "shortest": _MIN_IDENTIFIER})
             for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
                 self.add(raw)
         finally:
             con.unregister("batch")
-        digests, prefixable = (forms[c].to_numpy() for c in ("digest", "prefixable"))
+        forms = con.execute("SELECT digest, prefixable FROM forms").fetchnumpy()
+        digests, prefixable = forms["digest"], forms["prefixable"].astype(bool)
         self.whole.add_many(digests)
         self.prefix.add_many(digests[prefixable])
         # Heads are few (most identifiers share theirs with many): each distinct one digested here.
-        self.heads.add_many(np.array([self._digest(h) for h in pc.unique(forms["head"]).to_pylist()], dtype=np.uint64))
-        lengths = forms["length"].to_numpy()
-        self.whole_lengths.update(np.unique(lengths).tolist())
-        self.prefix_lengths.update(np.unique(lengths[prefixable]).tolist())
+        heads = [head for (head,) in con.execute("SELECT DISTINCT head FROM forms").fetchall()]
+        self.heads.add_many(np.array([self._digest(h) for h in heads], dtype=np.uint64))
+        for length, prefix in con.execute("SELECT DISTINCT length, prefixable FROM forms").fetchall():
+            self.whole_lengths.add(length)
+            if prefix:
+                self.prefix_lengths.add(length)
+        con.execute("DROP TABLE forms")
 
     def close(self) -> None:
+        """Digest what is still pending, then let the connection go."""
+        self._digest_pending()
         if self._duckdb is not None:
             self._duckdb.close()
 

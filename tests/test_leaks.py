@@ -192,7 +192,9 @@ def _built_both_ways(monkeypatch) -> tuple[LeakScanner, LeakScanner]:
     return one_by_one, LeakScanner(known_identifiers=arrays, allowed_text=allowed)
 
 
-def test_arrays_of_identifiers_are_digested_as_texts_one_by_one(monkeypatch):
+@pytest.mark.parametrize("bulk_rows", [1_000_000, 4])  # one query at the end, or one every few arrays
+def test_arrays_of_identifiers_are_digested_as_texts_one_by_one(monkeypatch, bulk_rows):
+    monkeypatch.setattr("anonymise.leaks.BULK_ROWS", bulk_rows)
     one_by_one, in_bulk = _built_both_ways(monkeypatch)
     for part in ("_whole", "_prefix"):
         assert getattr(in_bulk, part).tolist() == getattr(one_by_one, part).tolist()
