@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import h3
+import h3.api.basic_int
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 _POSTCODE_OUTWARD = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*[0-9][A-Z]{2}\s*$")
 
@@ -40,7 +42,9 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
     when = pd.to_datetime(when)
     return pd.DataFrame(
         {
-            "month": when.dt.to_period("M").dt.start_time.dt.date,
+            # The first of the month as an Arrow date, never a Python object per row.
+            "month": pd.arrays.ArrowExtensionArray(pa.array(when.to_numpy().astype("datetime64[M]").astype("datetime64[D]"),
+                                                            pa.date32(), from_pandas=True)),
             "weekday": (when.dt.day_of_week + 1).astype("Int64"),
             "hour": when.dt.hour.astype("Int64"),
             "event_hour": when.dt.floor("h"),
@@ -58,10 +62,26 @@ def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) ->
     # Each (latitude, longitude) pair seen as one complex number, for pandas' hash table.
     pairs = np.column_stack([lat[located], lon[located]]).view(np.complex128).ravel()
     which, points = pd.factorize(pairs)
-    cells = [h3.latlng_to_cell(a, b, resolution) for a, b in zip(points.real.tolist(), points.imag.tolist())]
-    codes = np.full(len(lat), len(cells))  # unlocated rows take the None after the cells
+    to_cell = h3.api.basic_int.latlng_to_cell  # as a number: written as text below, all at once
+    cells = np.array([to_cell(a, b, resolution) for a, b in zip(points.real.tolist(), points.imag.tolist())], dtype=np.uint64)
+    codes = np.full(len(lat), len(cells))  # unlocated rows take the null after the cells
     codes[located] = which
-    return pd.Series(pd.array(cells + [None], dtype="string").take(codes), index=latitude.index)
+    text = pa.concat_arrays([_hex(cells), pa.nulls(1, pa.large_string())])
+    return pd.Series(pd.arrays.ArrowStringArray(text.take(pa.array(codes))), index=latitude.index)
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_NIBBLE_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+
+
+def _hex(numbers: np.ndarray) -> pa.Array:
+    """Lower-case hexadecimal of each uint64 without leading zeros, as h3 writes a cell."""
+    digits = _HEX_DIGITS[(numbers[:, None] >> _NIBBLE_SHIFTS) & np.uint64(0xF)]
+    nonzero = digits != ord("0")
+    significant = 16 - np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), 15)  # "0" is one digit
+    keep = np.arange(16) >= 16 - significant[:, None]
+    offsets = np.concatenate([[0], np.cumsum(significant)]).astype(np.int64)
+    return pa.Array.from_buffers(pa.large_string(), len(numbers), [None, pa.py_buffer(offsets), pa.py_buffer(digits[keep].tobytes())])
 
 
 def cell_centre(cell_id: str) -> tuple[float, float]:

@@ -187,3 +187,17 @@ def test_cell_centre_is_near_the_point():
     assert _metres(lat, lon, c_lat, c_lon) < 250
     assert (c_lat, c_lon) != (lat, lon)
     assert h3.latlng_to_cell(c_lat, c_lon, 9) == cell
+
+
+def test_cells_are_written_as_h3_writes_them():
+    # Cells are looked up as numbers and written as hexadecimal text in bulk.
+    import numpy as np
+
+    from anonymise.generalise import _hex
+
+    rng = np.random.default_rng(4)
+    lat, lon = pd.Series(rng.uniform(-89, 89, 2000)), pd.Series(rng.uniform(-179, 179, 2000))
+    for resolution in (0, 5, 9, 15):
+        assert spatial_cells(lat, lon, resolution).tolist() == [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon)]
+    numbers = np.array([0, 1, 15, 16, 255, 2**63, 2**64 - 1, 0x89195DA49B7FFFF], dtype=np.uint64)
+    assert _hex(numbers).to_pylist() == [format(int(n), "x") for n in numbers]

@@ -34,11 +34,6 @@ BATCH_ROWS = 100_000  # rows pseudonymised at a time: bounds memory whatever the
 # a file of several batches per worker (a national month), not for a city's or a region's.
 BATCHES_PER_WORKER = 4
 
-# Output columns that apply_rules gives as Python objects (dates): pandas cannot tell their Arrow
-# type from a batch without values, so it is declared. Every other column's type follows from its
-# pandas dtype.
-OBJECT_COLUMN_TYPES = {"month": pa.date32()}
-
 
 @dataclass(frozen=True)
 class PseudonymisedFile:
@@ -188,12 +183,12 @@ def read_batches(path: Path, batch_rows: int = BATCH_ROWS, columns: list[str] | 
 
 
 def _output_schema(empty: pd.DataFrame) -> pa.Schema:
+    """The output's Arrow schema, from apply_rules' columns on no rows: every column's type
+    follows from its dtype (none holds Python objects, whose type no empty column could tell)."""
     arrow_schema = pa.Schema.from_pandas(empty, preserve_index=False)
-    for position, column in enumerate(arrow_schema):
-        if pa.types.is_null(column.type):
-            if column.name not in OBJECT_COLUMN_TYPES:
-                raise TypeError(f"the Arrow type of output column {column.name} is not declared")
-            arrow_schema = arrow_schema.set(position, column.with_type(OBJECT_COLUMN_TYPES[column.name]))
+    untyped = [column.name for column in arrow_schema if pa.types.is_null(column.type)]
+    if untyped:
+        raise TypeError(f"the Arrow type of output column(s) {', '.join(untyped)} is not known")
     return arrow_schema
 
 
