@@ -1,10 +1,11 @@
-"""DuckDB connections and Parquet readers for work over row-level data (extracts, pseudonymised
-rows): bounded memory, and spilling only inside the zone the rows come from."""
+"""DuckDB connections and Parquet readers and writers for work over row-level data (extracts,
+pseudonymised rows): bounded memory, and spilling only inside the zone the rows come from."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -32,6 +33,40 @@ def parquet_file(path: Path) -> pq.ParquetFile:
 
 def parquet_batches(path: Path, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     return parquet_file(path).iter_batches(batch_size=batch_rows, columns=columns)
+
+
+class BackgroundParquetWriter:
+    """A ParquetWriter whose writes run on a thread of their own while the caller makes the next
+    table: pyarrow encodes and compresses without holding the GIL, so on a second core. One
+    table at most waits to be written, so memory stays bounded; a failed write raises from the
+    next call."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self._writer = pq.ParquetWriter(path, schema)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+        self._pending: Future | None = None
+
+    def write_table(self, table: pa.Table) -> None:
+        self._wait()
+        self._pending = self._thread.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> BackgroundParquetWriter:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if error is None:
+                self._wait()
+            elif self._pending is not None:
+                self._pending.exception()  # let the write end; the error in flight is the one to tell
+        finally:
+            self._thread.shutdown()
+            self._writer.close()
 
 
 @contextmanager

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from anonymise.nhs_number import valid_nhs_numbers
 from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
 from schemas import Schema, load_codelist
-from warehouse.engine import KEYS_MEMORY, parquet_batches, row_level_duckdb
+from warehouse.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 
 __all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
 
@@ -422,7 +422,7 @@ def _counts(values: pa.ChunkedArray) -> dict[str, int]:
 def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[_Quarantine, Counter, int]:
     """Type and check each batch; passed rows to `partial`, failed ones held in the quarantine."""
     arrow, quarantine, providers, passed_rows = arrow_schema(schema), _Quarantine(schema), Counter(), 0
-    with pq.ParquetWriter(partial, arrow) as writer:
+    with BackgroundParquetWriter(partial, arrow) as writer:  # a batch is written as the next is typed
         for raw, misshapen in batches:
             typed, problems = _problems(raw, schema, month, now)
             failed = problems.failed()
