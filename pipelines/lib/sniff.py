@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -336,6 +337,19 @@ def _rebatched(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Tabl
         yield pa.Table.from_batches(gathered)
 
 
+def _holds_quote(column: pa.ChunkedArray) -> bool:
+    """Whether any value of a text column holds a double quote: its characters searched as one
+    run of bytes (memchr speed), rather than value by value."""
+    for chunk in column.chunks:
+        if chunk.buffers()[2] is None:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        start, end = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        if b'"' in chunk.buffers()[2].slice(start, end - start).to_pybytes():
+            return True
+    return False
+
+
 class TableReader:
     """The data rows of a file, as text, between its header row and its footer, read in batches.
 
@@ -396,7 +410,7 @@ class TableReader:
                 texts = [pc.utf8_trim_whitespace(batch.column(n)) for n in names]
                 blank = functools.reduce(pc.and_, [pc.equal(t, "") for t in texts])
                 # A line break inside a value shows as fewer rows than lines, checked at the end.
-                odd = [pc.any(pc.match_substring(batch.column(n), '"')).as_py() for n in names]
+                odd = [_holds_quote(batch.column(n)) for n in names]
                 if pc.any(blank).as_py() or any(odd):
                     raise NotPlain
                 yield {declared: texts[names.index(column)] for declared, column in wanted.items()}, line
