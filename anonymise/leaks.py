@@ -565,7 +565,8 @@ class _KnownForms:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._duckdb is None:
-            self._duckdb = duckdb.connect()
+            # The forms table holds identifiers' heads: never spilled to disk (no temp directory).
+            self._duckdb = duckdb.connect(config={"temp_directory": ""})
             words = sorted(self._vocabulary)
             self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
         return self._duckdb
