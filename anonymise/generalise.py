@@ -10,6 +10,9 @@ import h3.api.basic_int
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymise.pseudonyms import hex_array
 
 _POSTCODE_OUTWARD = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*[0-9][A-Z]{2}\s*$")
 
@@ -70,18 +73,10 @@ def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) ->
     return pd.Series(pd.arrays.ArrowStringArray(text.take(pa.array(codes))), index=latitude.index)
 
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NIBBLE_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
-
-
 def _hex(numbers: np.ndarray) -> pa.Array:
     """Lower-case hexadecimal of each uint64 without leading zeros, as h3 writes a cell."""
-    digits = _HEX_DIGITS[(numbers[:, None] >> _NIBBLE_SHIFTS) & np.uint64(0xF)]
-    nonzero = digits != ord("0")
-    significant = 16 - np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), 15)  # "0" is one digit
-    keep = np.arange(16) >= 16 - significant[:, None]
-    offsets = np.concatenate([[0], np.cumsum(significant)]).astype(np.int64)
-    return pa.Array.from_buffers(pa.large_string(), len(numbers), [None, pa.py_buffer(offsets), pa.py_buffer(digits[keep].tobytes())])
+    digits = pc.utf8_ltrim(hex_array(numbers.astype(">u8").tobytes(), 8), characters="0")
+    return pc.if_else(pc.equal(digits, ""), pa.scalar("0", pa.large_string()), digits)
 
 
 def cell_centre(cell_id: str) -> tuple[float, float]:

@@ -45,7 +45,7 @@ _ARROW_NORMALISERS: dict[Callable[[str], str], Callable[[pa.Array], pa.Array]] =
     normalise_reference: lambda texts: pc.utf8_upper(pc.replace_substring_regex(texts, _WHITESPACE + "+", "")),
     normalise_nhs_number: lambda texts: pc.replace_substring_regex(texts, r"[^0-9]", ""),
 }
-_HEX_DIGEST = 64  # characters of a hex SHA-256 digest
+_DIGEST_BYTES = 32  # of a SHA-256 digest
 
 
 def pseudonym_array(
@@ -68,10 +68,15 @@ def pseudonym_array(
     encoded = pc.if_else(blank, pa.scalar(None, pa.string()), normalised).dictionary_encode()
     digest = hmac.digest
     hashed = b"".join([digest(key, m, "sha256") for m in encoded.dictionary.cast(pa.binary()).to_pylist()])
-    count = len(encoded.dictionary)
-    offsets = pa.py_buffer(np.arange(0, _HEX_DIGEST * (count + 1), _HEX_DIGEST, dtype=np.int64))
-    hexes = pa.Array.from_buffers(pa.large_string(), count, [None, offsets, pa.py_buffer(hashed.hex().encode())])
-    return hexes.take(encoded.indices)
+    return hex_array(hashed, _DIGEST_BYTES).take(encoded.indices)
+
+
+def hex_array(raw: bytes, width: int) -> pa.Array:
+    """Lower-case hexadecimal of each `width` bytes of `raw`, as one Arrow (large) string array
+    written in one go."""
+    count, chars = len(raw) // width, 2 * width
+    offsets = pa.py_buffer(np.arange(0, chars * (count + 1), chars, dtype=np.int64))
+    return pa.Array.from_buffers(pa.large_string(), count, [None, offsets, pa.py_buffer(raw.hex().encode())])
 
 
 def text_array(values: Iterable[str | None]) -> pa.Array:

@@ -116,15 +116,13 @@ def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None
     _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema)
 
 
-def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int) -> tuple[pa.Table, dict[str, int]]:
-    """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here:
-    the parent process only writes what comes back."""
+def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int) -> list[tuple[pa.Table, dict[str, int]]]:
+    """Each batch's (rows, counts) of part `part` of `parts` of one row group of the typed file,
+    read and pseudonymised here: the parent process only writes what comes back."""
     rows = parquet_file(typed).read_row_group(row_group)
     size = -(-rows.num_rows // parts)
-    done = [_pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
+    return [_pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
             for batch in rows.slice(part * size, size).to_batches(max_chunksize=batch_rows)]
-    counts = {name: sum(c[name] for _, c in done) for name in done[0][1]} if done else {}
-    return pa.concat_tables([shared for shared, _ in done]) if done else _worker["schema"].empty_table(), counts
 
 
 def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
@@ -145,7 +143,8 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=setup) as pool:
-        yield from _in_order(pool, _worker_tasks(typed, batch_rows, processes), ahead=2 * processes)
+        for batches in _in_order(pool, _worker_tasks(typed, batch_rows, processes), ahead=2 * processes):
+            yield from batches
 
 
 def _worker_tasks(typed: Path, batch_rows: int, processes: int) -> Iterator[partial]:
