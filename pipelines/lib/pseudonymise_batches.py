@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver, ResolutionMemo
+from pipelines.lib.allocator import keep_freed_memory
 from schemas import load_codelist, schema_for_source
 from sharing_agreements.model import Agreement
 from warehouse.engine import parquet_file
@@ -113,6 +114,7 @@ _worker: dict = {}  # in a worker process: its rules applier and the output sche
 
 
 def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None:
+    keep_freed_memory()  # a worker does nothing but pseudonymise batches of one size
     _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema)
 
 
