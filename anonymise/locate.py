@@ -427,11 +427,11 @@ class LocationResolver:
         for key in new:
             if forms[key] not in memo.by_form:
                 todo.setdefault(forms[key], key)
-        to_match = [prepared[key][0] for key in todo.values()
-                    if key is not None and self._without_matching(*prepared[key]) is None]
-        self._score_runs((run for segments in to_match for run in self._windows(segments)[1]), memo.scores)
+        windows = {key: self._windows(prepared[key][0]) for key in todo.values()
+                   if key is not None and self._without_matching(*prepared[key]) is None}
+        self._score_runs((run for _, runs in windows.values() for run in runs), memo.scores)
         for form, key in todo.items():
-            resolution = self._resolve(new[key], memo.scores, prepared.get(key))
+            resolution = self._resolve(new[key], memo.scores, prepared.get(key), windows.get(key))
             memo.by_form[form] = memo.distinct.setdefault(resolution, resolution)
         for key in new:
             memo.by_text[key] = memo.by_form[forms[key]]
@@ -493,8 +493,10 @@ class LocationResolver:
             return _unplaced("unlocated", district)
         return None
 
-    def _resolve(self, text: str | None, cache: dict[str, list], prepared: tuple | None = None) -> Resolution:
-        """cache: runs of words already scored; prepared: `_prepare(text)` if already done."""
+    def _resolve(self, text: str | None, cache: dict[str, list], prepared: tuple | None = None,
+                 windows: tuple | None = None) -> Resolution:
+        """cache: runs of words already scored; prepared: `_prepare(text)` and windows: its
+        `_windows`, with every run in the cache, if already done."""
         if not isinstance(text, str):
             return _unplaced("unlocated", None)
         segments, district, full_postcode = prepared or self._prepare(text)
@@ -502,7 +504,7 @@ class LocationResolver:
         if unmatched is not None:
             return unmatched
 
-        hits = self._match(segments, cache)
+        hits = self._match(segments, cache, windows)
         venues = [h for h in hits if self._places[h.place].kind == "venue"]
         streets = [h for h in hits if self._places[h.place].kind == "street"]
         # Words inside a matched name are not dwelling cues ("Cathays Beer House", "Blue House Road"),
@@ -543,11 +545,14 @@ class LocationResolver:
             for row, column in zip(*scores.nonzero()):
                 cache[same_length[row]].append((int(candidates[column]), float(scores[row, column])))
 
-    def _match(self, segments: list[list[str]], cache: dict[str, list]) -> list[_Hit]:
+    def _match(self, segments: list[list[str]], cache: dict[str, list], scored: tuple | None = None) -> list[_Hit]:
         """Every place whose name matches a run of words, minus those whose run lies inside a longer
-        match ("bluebell" inside "Bluebell Drive", "mary street" inside "St Mary Street")."""
-        spans, windows = self._windows(segments)
-        self._score_runs(windows, cache)
+        match ("bluebell" inside "Bluebell Drive", "mary street" inside "St Mary Street").
+        `scored`: the segments' `_windows`, already in the cache (texts resolved together)."""
+        if scored is None:
+            scored = self._windows(segments)
+            self._score_runs(scored[1], cache)
+        spans, windows = scored
         raw: list[_Hit] = []
         for window, (s, i, j) in zip(windows, spans):
             # "the anchor" is no longer a match than "anchor": a leading "the" does not count.
