@@ -324,8 +324,11 @@ class LocationResolver:
         texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
         # utf8_lower lowers ASCII as ascii_lower does: pyarrow 26's ascii_lower writes a corrupt
         # array for a batch cut from a row group (string offsets not starting at zero).
-        shaped = pc.replace_substring_regex(pc.utf8_lower(texts), "[1-9]", "0")
-        encoded = pc.if_else(pc.string_is_ascii(texts), shaped, None).dictionary_encode()
+        shaped = _digits_as_zeros(pc.utf8_lower(texts))
+        ascii_only = pc.string_is_ascii(texts)
+        if pc.any(pc.invert(ascii_only)).as_py():  # if_else copies the column: only when a value needs it
+            shaped = pc.if_else(ascii_only, shaped, None)
+        encoded = shaped.dictionary_encode()
         shapes = encoded.dictionary.to_pylist()
         rows_shape = encoded.indices.fill_null(len(shapes)).to_numpy()  # len(shapes): resolved by text
         self._learn_shapes(texts, shapes, rows_shape, memo)
@@ -618,6 +621,21 @@ class LocationResolver:
         if None in (pa.latitude, pa.longitude, pb.latitude, pb.longitude):
             return True
         return _metres(pa, pb) > metres
+
+
+_ZERO_DIGITS = np.arange(256, dtype=np.uint8)
+_ZERO_DIGITS[ord("1"):ord("9") + 1] = ord("0")
+
+
+def _digits_as_zeros(texts: pa.Array) -> pa.Array:
+    """The texts with every digit 1-9 written 0, byte by byte through a lookup table (a tenth of
+    a regular expression's time). Safe on any UTF-8: bytes of a multi-byte character are all
+    0x80 or above, never an ASCII digit."""
+    validity, offsets, data = texts.buffers()
+    if data is None:  # no characters at all
+        return texts
+    zeroed = pa.py_buffer(_ZERO_DIGITS[np.frombuffer(data, dtype=np.uint8)])
+    return pa.Array.from_buffers(texts.type, len(texts), [validity, offsets, zeroed], texts.null_count, texts.offset)
 
 
 def _may_reach(length: int, lengths: np.ndarray, cutoff: float) -> np.ndarray:

@@ -65,7 +65,9 @@ def pseudonym_array(
         plain = texts.to_pylist()
         normalised = pa.array([None if t is None else normaliser(t) for t in plain], pa.string())
         blank = pa.array([t is not None and not t.strip() for t in plain])
-    encoded = pc.if_else(blank, pa.scalar(None, pa.string()), normalised).dictionary_encode()
+    if pc.any(blank).as_py():  # if_else copies the column: only when a value needs it
+        normalised = pc.if_else(blank, pa.scalar(None, pa.string()), normalised)
+    encoded = normalised.dictionary_encode()
     digest = hmac.digest
     hashed = b"".join([digest(key, m, "sha256") for m in encoded.dictionary.cast(pa.binary()).to_pylist()])
     return hex_array(hashed, _DIGEST_BYTES).take(encoded.indices)

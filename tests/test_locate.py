@@ -9,11 +9,13 @@ import random
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import anonymise.locate as locate
 from anonymise.gazetteer import Place
-from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, clean, postcode_district
+from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, _digits_as_zeros, clean, postcode_district
 from benchmarks.locations import load_labelled, score
 from pipelines.lib.reference import gazetteer
 from tests.conftest import cut_from_a_row_group
@@ -323,6 +325,18 @@ def test_a_slice_of_a_column_resolves_as_its_texts(resolver):
     found, rows = resolver.resolve_rows(cut_from_a_row_group(texts), memo)
     assert [found[r] for r in rows] == [resolver.resolve(t) for t in texts[1:]]
     assert sorted(memo.by_shape) == ["kapu, caroline street", "near 00 castle street", "o/s 00 kapu"]
+
+
+def test_digits_are_written_zero_byte_by_byte_as_a_regular_expression_would():
+    rng = random.Random(7)
+    alphabet = "0123456789 abc/,É€٣\u00e9"  # non-ASCII letters and a non-ASCII digit (٣) stay as they are
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(12))) for _ in range(500)]
+    with_missing = pa.array([None if n % 7 == 0 else t for n, t in enumerate(texts)], pa.string())
+    columns = [with_missing, with_missing.slice(3, 400), with_missing.cast(pa.large_string()).slice(5),
+               cut_from_a_row_group(texts), pa.array([None, None], pa.string()), pa.array([""], pa.string()),
+               pa.array([], pa.string())]
+    for texts in columns:
+        assert _digits_as_zeros(texts).equals(pc.replace_substring_regex(texts, "[1-9]", "0"))
 
 
 def test_house_numbers_share_one_resolution(resolver, monkeypatch):
