@@ -25,9 +25,11 @@ def age_bands(date_of_birth: pd.Series, at: pd.Series, width: int) -> pd.Series:
         (when.dt.month == dob.dt.month) & (when.dt.day >= dob.dt.day)
     )
     age = when.dt.year - dob.dt.year - (~had_birthday).astype("Int64")
-    low = (age // width) * width
-    labels = low.astype("Int64").astype("string") + "-" + (low + width - 1).astype("Int64").astype("string")
-    return labels.where(age.notna() & (age >= 0))
+    low = ((age // width) * width).where(age.notna() & (age >= 0))
+    # A label per distinct band, spread back to the rows: a month has a few dozen bands.
+    codes, lows = pd.factorize(low, use_na_sentinel=True)
+    labels = pd.array([f"{int(l)}-{int(l) + width - 1}" for l in lows.tolist()] + [None], dtype="string")
+    return pd.Series(labels.take(codes), index=date_of_birth.index)
 
 
 def postcode_district(postcode: str | None) -> str | None:
