@@ -322,13 +322,7 @@ class LocationResolver:
         """
         memo = ResolutionMemo() if memo is None else memo
         texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
-        # utf8_lower lowers ASCII as ascii_lower does: pyarrow 26's ascii_lower writes a corrupt
-        # array for a batch cut from a row group (string offsets not starting at zero).
-        shaped = _digits_as_zeros(pc.utf8_lower(texts))
-        ascii_only = pc.string_is_ascii(texts)
-        if pc.any(pc.invert(ascii_only)).as_py():  # if_else copies the column: only when a value needs it
-            shaped = pc.if_else(ascii_only, shaped, None)
-        encoded = shaped.dictionary_encode()
+        encoded = text_shapes(texts)
         shapes = encoded.dictionary.to_pylist()
         rows_shape = encoded.indices.fill_null(len(shapes)).to_numpy()  # len(shapes): resolved by text
         self._learn_shapes(texts, shapes, rows_shape, memo)
@@ -621,6 +615,19 @@ class LocationResolver:
         if None in (pa.latitude, pa.longitude, pb.latitude, pb.longitude):
             return True
         return _metres(pa, pb) > metres
+
+
+def text_shapes(texts: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """Each text's shape (see LocationResolver.resolve_rows), dictionary-encoded: lower-cased,
+    every digit written 0; missing for a text that is missing or not ASCII."""
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    # utf8_lower lowers ASCII as ascii_lower does: pyarrow 26's ascii_lower writes a corrupt
+    # array for a batch cut from a row group (string offsets not starting at zero).
+    shaped = _digits_as_zeros(pc.utf8_lower(texts))
+    ascii_only = pc.string_is_ascii(texts)
+    if pc.any(pc.invert(ascii_only)).as_py():  # if_else copies the column: only when a value needs it
+        shaped = pc.if_else(ascii_only, shaped, None)
+    return shaped.dictionary_encode()
 
 
 _ZERO_DIGITS = np.arange(256, dtype=np.uint8)

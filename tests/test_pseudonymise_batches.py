@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 
 import pandas as pd
 import pyarrow as pa
@@ -15,7 +16,13 @@ import pytest
 from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver
 from pipelines.lib.extract import parse_extract
-from pipelines.lib.pseudonymise_batches import BATCHES_PER_WORKER, pseudonymise_file, pseudonymise_processes, read_batches
+from pipelines.lib.pseudonymise_batches import (
+    BATCHES_PER_WORKER,
+    _row_parts,
+    pseudonymise_file,
+    pseudonymise_processes,
+    read_batches,
+)
 from pipelines.lib.reference import gazetteer
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
@@ -169,6 +176,38 @@ def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
     pd.testing.assert_frame_equal(pd.read_parquet(there), pd.read_parquet(here))
     assert (together.processes, alone.processes) == (2, 1)
     assert (together.counts, together.fields) == (alone.counts, alone.fields)
+
+
+def test_workers_sharing_a_few_large_row_groups_write_the_rows_one_process_writes(tmp_path, resolver):
+    paths = generate_month("2026-10", tmp_path, seed=7, ed_rows=400, police_rows=10)
+    typed = tmp_path / "ed_typed.parquet"
+    parse_extract(paths["ed"], schema_for_source("ed"), dt.date(2026, 10, 1), typed, now=dt.datetime(2026, 11, 5))
+    pq.write_table(pq.read_table(typed), typed, row_group_size=200)  # two row groups for two workers
+    keys = _keys(AGREEMENT.rules_for("ed"))
+    here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
+    alone = pseudonymise_file(typed, here, "ed", AGREEMENT, keys, resolver, batch_rows=30)
+    together = pseudonymise_file(typed, there, "ed", AGREEMENT, keys, resolver, batch_rows=30, processes=2)
+    assert together.processes == 2
+    # Each row group's rows come part by part, so the same rows in another order.
+    in_order = lambda path: (frame := pd.read_parquet(path)).sort_values(list(frame.columns), ignore_index=True)
+    pd.testing.assert_frame_equal(in_order(there), in_order(here))
+    assert (together.counts, together.fields) == (alone.counts, alone.fields)
+
+
+def test_a_shared_row_group_is_parted_by_place_shape_so_each_worker_learns_its_own():
+    texts = ["near 12 castle st", "near 86 Castle St", "o/s kapu", "O/S KAPU", None, "café 1", "home",
+             "12 cathays tce", "14 cathays tce", None, "outside the pulse", "pts flat"] * 5
+    rows = pa.table({"place": pa.array(texts, pa.string())})
+    parts = _row_parts(rows, "place", 2)
+    by_shape: dict = {}
+    for text, part in zip(texts, parts.tolist()):
+        if text is not None and text.isascii():
+            by_shape.setdefault(re.sub("[1-9]", "0", text.lower()), set()).add(part)
+    assert all(len(seen) == 1 for seen in by_shape.values())  # a shape's rows all go to one worker
+    assert set(parts.tolist()) == {0, 1}
+    unshaped = [n for n, text in enumerate(texts) if text is None or not text.isascii()]
+    assert parts[unshaped].tolist() == [n % 2 for n in unshaped]  # the rest by position
+    assert _row_parts(rows, None, 3).tolist() == [n % 3 for n in range(len(texts))]
 
 
 def test_the_number_of_worker_processes_is_configuration(monkeypatch):

@@ -11,20 +11,22 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anonymise.apply import apply_rules
-from anonymise.locate import LocationResolver, ResolutionMemo
+from anonymise.locate import LocationResolver, ResolutionMemo, text_shapes
 from pipelines.lib.allocator import keep_freed_memory
 from schemas import load_codelist, schema_for_source
 from sharing_agreements.model import Agreement
@@ -60,7 +62,8 @@ def pseudonymise_file(
     With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, the typed file's row
     groups are read and pseudonymised in that many worker processes at once and written in
     their order: the same rows, sooner on a machine with the cores (each worker holds one row
-    group and its own memo of resolved places)."""
+    group and its own memo of resolved places). Where a row group is shared between workers,
+    its rows are written part by part (`_worker_tasks`)."""
     apply = _rules_applier(source, agreement, field_keys, resolver)
     # The rules applied to no rows give the output's columns and types, and zero counts.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
@@ -110,21 +113,40 @@ def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, byte
     )
 
 
-_worker: dict = {}  # in a worker process: its rules applier and the output schema
+_worker: dict = {}  # in a worker process: its rules applier, the output schema, the place field
 
 
 def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None:
     keep_freed_memory()  # a worker does nothing but pseudonymise batches of one size
-    _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema)
+    places = [name for name, rule in agreement.rules_for(source).fields.items()
+              if rule.action == "generalise" and rule.to == "place"]
+    _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema,
+                   place=places[0] if places else None)
 
 
 def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int) -> list[tuple[pa.Table, dict[str, int]]]:
     """Each batch's (rows, counts) of part `part` of `parts` of one row group of the typed file,
     read and pseudonymised here: the parent process only writes what comes back."""
     rows = parquet_file(typed).read_row_group(row_group)
-    size = -(-rows.num_rows // parts)
+    if parts > 1:
+        rows = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part))
     return [_pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
-            for batch in rows.slice(part * size, size).to_batches(max_chunksize=batch_rows)]
+            for batch in rows.to_batches(max_chunksize=batch_rows)]
+
+
+def _row_parts(rows: pa.Table, place: str | None, parts: int) -> np.ndarray:
+    """Which part each row of a shared row group is in: by its place text's shape where the
+    rules locate one, so that each worker meets only its own shapes (the first sight of a shape
+    is most of the cost of locating, and an ED month's typos make 100,000 of them); rows without
+    a shape, and every row where nothing is located, by position."""
+    by_position = np.arange(rows.num_rows) % parts
+    if place is None:
+        return by_position
+    shapes = text_shapes(rows.column(place))
+    # crc32, not hash(): the same part in every worker process, whatever its hash seed.
+    shape_part = np.array([zlib.crc32(shape.encode()) % parts for shape in shapes.dictionary.to_pylist()] + [-1])
+    row_part = shape_part[shapes.indices.fill_null(len(shapes.dictionary)).to_numpy()]
+    return np.where(row_part < 0, by_position, row_part)
 
 
 def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
@@ -143,28 +165,35 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
             yield _pseudonymised_batch(batch, apply, setup[-1])
         return
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=setup) as pool:
-        for batches in _in_order(pool, _worker_tasks(typed, batch_rows, processes), ahead=2 * processes):
+    # One executor per worker process, so that a task goes to the worker chosen for it.
+    context = multiprocessing.get_context("spawn")
+    with ExitStack() as stack:
+        workers = [stack.enter_context(ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+                                                           initargs=setup)) for _ in range(processes)]
+        tasks = ((workers[worker], task) for worker, task in _worker_tasks(typed, batch_rows, processes))
+        for batches in _in_order(tasks, ahead=2 * processes):
             yield from batches
 
 
-def _worker_tasks(typed: Path, batch_rows: int, processes: int) -> Iterator[partial]:
-    """The typed file's parts for the workers, in order: a row group each, or where the file
-    has fewer than BATCHES_PER_WORKER row groups per worker (a few large ones), equal parts of
-    each row group, so that the work is shared out evenly. (Each part reads its whole row
-    group, which costs far less than pseudonymising its rows.)"""
+def _worker_tasks(typed: Path, batch_rows: int, processes: int) -> Iterator[tuple[int, partial]]:
+    """The typed file's parts in order, each with the worker it goes to: a row group each, in
+    turn, or where the file has fewer than BATCHES_PER_WORKER row groups per worker (a few large
+    ones), a part of every row group for each worker, the same rows' part every time
+    (`_row_parts`). Each part reads its whole row group, which costs far less than
+    pseudonymising its rows."""
     groups = parquet_file(typed).metadata.num_row_groups
-    parts = -(-processes * BATCHES_PER_WORKER // groups)
-    return (partial(_in_worker, typed, group, part, parts, batch_rows) for group in range(groups) for part in range(parts))
+    if groups >= processes * BATCHES_PER_WORKER:
+        return ((group % processes, partial(_in_worker, typed, group, 0, 1, batch_rows)) for group in range(groups))
+    return ((part, partial(_in_worker, typed, group, part, processes, batch_rows))
+            for group in range(groups) for part in range(processes))
 
 
-def _in_order(pool: ProcessPoolExecutor, tasks, ahead: int):
+def _in_order(tasks: Iterator[tuple[ProcessPoolExecutor, partial]], ahead: int):
     """Each task's result in turn, with at most `ahead` tasks handed out: memory stays bounded
     however far the submitting runs ahead of the slowest worker."""
     pending: deque = deque()
-    for task in tasks:
-        pending.append(pool.submit(task))
+    for worker, task in tasks:
+        pending.append(worker.submit(task))
         if len(pending) >= ahead:
             yield pending.popleft().result()
     while pending:
