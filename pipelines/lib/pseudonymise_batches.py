@@ -165,35 +165,36 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
             yield _pseudonymised_batch(batch, apply, setup[-1])
         return
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
-    # One executor per worker process, so that a task goes to the worker chosen for it.
     context = multiprocessing.get_context("spawn")
+    groups = parquet_file(typed).metadata.num_row_groups
+    shared = groups < processes * BATCHES_PER_WORKER  # a few large row groups, each shared by the workers
     with ExitStack() as stack:
-        workers = [stack.enter_context(ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
-                                                           initargs=setup)) for _ in range(processes)]
-        tasks = ((workers[worker], task) for worker, task in _worker_tasks(typed, batch_rows, processes))
-        for batches in _in_order(tasks, ahead=2 * processes):
+        # Where a worker must get the same part of every row group, one executor per worker process;
+        # otherwise one for all, whose idle worker takes the next row group.
+        executors = [stack.enter_context(ProcessPoolExecutor(1 if shared else processes, mp_context=context,
+                                                             initializer=_start_worker, initargs=setup))
+                     for _ in range(processes if shared else 1)]
+        for batches in _in_order(executors, _worker_tasks(typed, groups, batch_rows, processes, shared), ahead=2 * processes):
             yield from batches
 
 
-def _worker_tasks(typed: Path, batch_rows: int, processes: int) -> Iterator[tuple[int, partial]]:
-    """The typed file's parts in order, each with the worker it goes to: a row group each, in
-    turn, or where the file has fewer than BATCHES_PER_WORKER row groups per worker (a few large
-    ones), a part of every row group for each worker, the same rows' part every time
-    (`_row_parts`). Each part reads its whole row group, which costs far less than
-    pseudonymising its rows."""
-    groups = parquet_file(typed).metadata.num_row_groups
-    if groups >= processes * BATCHES_PER_WORKER:
-        return ((group % processes, partial(_in_worker, typed, group, 0, 1, batch_rows)) for group in range(groups))
+def _worker_tasks(typed: Path, groups: int, batch_rows: int, processes: int, shared: bool) -> Iterator[tuple[int, partial]]:
+    """The typed file's parts in order, each with the executor it goes to: a row group each, or
+    where the row groups are `shared`, a part of every row group for each worker, the same rows'
+    part every time (`_row_parts`). Each part reads its whole row group, which costs far less
+    than pseudonymising its rows."""
+    if not shared:
+        return ((0, partial(_in_worker, typed, group, 0, 1, batch_rows)) for group in range(groups))
     return ((part, partial(_in_worker, typed, group, part, processes, batch_rows))
             for group in range(groups) for part in range(processes))
 
 
-def _in_order(tasks: Iterator[tuple[ProcessPoolExecutor, partial]], ahead: int):
+def _in_order(executors: list[ProcessPoolExecutor], tasks: Iterator[tuple[int, partial]], ahead: int):
     """Each task's result in turn, with at most `ahead` tasks handed out: memory stays bounded
     however far the submitting runs ahead of the slowest worker."""
     pending: deque = deque()
-    for worker, task in tasks:
-        pending.append(worker.submit(task))
+    for executor, task in tasks:
+        pending.append(executors[executor].submit(task))
         if len(pending) >= ahead:
             yield pending.popleft().result()
     while pending:
