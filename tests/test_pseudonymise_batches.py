@@ -183,6 +183,7 @@ def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
     assert pq.ParquetFile(there).num_row_groups >= 2 * BATCHES_PER_WORKER  # enough to share out, kept in order
     pd.testing.assert_frame_equal(pd.read_parquet(there), pd.read_parquet(here))
     assert (together.processes, alone.processes) == (2, 1)
+    assert not [p.name for p in tmp_path.iterdir() if ".parts-" in p.name]  # the workers' hand-over files are gone
     assert (together.counts, together.fields) == (alone.counts, alone.fields)
 
 

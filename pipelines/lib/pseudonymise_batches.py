@@ -11,8 +11,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import tempfile
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -74,11 +75,16 @@ def pseudonymise_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        with pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer:
+        # Workers hand their rows over as Arrow files beside the output (the same zone), which
+        # are mapped here rather than copied through a pipe; the folder goes when the file is done.
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.parts-") as handoff, \
+                pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer:
             for rows, batch_counts in _pseudonymised_parts(typed, batch_rows, processes, apply,
-                                                           (source, agreement, field_keys, resolver, arrow_schema)):
-                if rows.num_rows:
-                    writer.write_table(rows)
+                                                           (source, agreement, field_keys, resolver, arrow_schema),
+                                                           Path(handoff)):
+                for batch in rows.to_batches():  # a row group per batch
+                    if batch.num_rows:
+                        writer.write_batch(batch)
                 for name, count in batch_counts.items():
                     counts[name] += count
         os.replace(partial_file, out)
@@ -132,14 +138,29 @@ def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None
                    place=places[0] if places else None)
 
 
-def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int) -> list[tuple[pa.Table, dict[str, int]]]:
-    """Each batch's (rows, counts) of part `part` of `parts` of one row group of the typed file,
-    read and pseudonymised here: the parent process only writes what comes back."""
+def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int, handoff: Path) -> tuple[Path, dict[str, int]]:
+    """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here
+    batch by batch: the rows written to an Arrow file in `handoff` (a record batch per batch),
+    returned with their counts. The parent process only writes them to the output."""
     rows = parquet_file(typed).read_row_group(row_group)
     if parts > 1:
         rows = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part))
-    return [_pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
-            for batch in rows.to_batches(max_chunksize=batch_rows)]
+    counts: Counter = Counter()
+    path = handoff / f"{row_group}-{part}.arrow"
+    with pa.ipc.new_file(path, _worker["schema"]) as handed:
+        for batch in rows.to_batches(max_chunksize=batch_rows):
+            shared, batch_counts = _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
+            handed.write_table(shared)
+            counts.update(batch_counts)
+    return path, dict(counts)
+
+
+def _handed_over(path: Path) -> pa.Table:
+    """A worker's rows, mapped from its file rather than read; the file is removed at once (its
+    pages stay mapped until the rows are written)."""
+    rows = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    path.unlink()
+    return rows
 
 
 def _row_parts(rows: pa.Table, place: str | None, parts: int) -> np.ndarray:
@@ -164,10 +185,11 @@ def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) 
     return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts
 
 
-def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple):
+def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple, handoff: Path):
     """(rows, counts) of each part of the typed file in order: batch by batch here with `apply`,
     or, with several processes, row group by row group in worker processes that each make their
-    own applier from `setup` (the arguments of _start_worker)."""
+    own applier from `setup` (the arguments of _start_worker) and hand their rows over in
+    `handoff`."""
     if processes <= 1:
         for batch in parquet_file(typed).iter_batches(batch_size=batch_rows):
             yield _pseudonymised_batch(batch, apply, setup[-1])
@@ -182,18 +204,20 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
         executors = [stack.enter_context(ProcessPoolExecutor(1 if shared else processes, mp_context=context,
                                                              initializer=_start_worker, initargs=setup))
                      for _ in range(processes if shared else 1)]
-        for batches in _in_order(executors, _worker_tasks(typed, groups, batch_rows, processes, shared), ahead=2 * processes):
-            yield from batches
+        for path, counts in _in_order(executors, _worker_tasks(typed, groups, batch_rows, processes, shared, handoff),
+                                      ahead=2 * processes):
+            yield _handed_over(path), counts
 
 
-def _worker_tasks(typed: Path, groups: int, batch_rows: int, processes: int, shared: bool) -> Iterator[tuple[int, partial]]:
+def _worker_tasks(typed: Path, groups: int, batch_rows: int, processes: int, shared: bool,
+                  handoff: Path) -> Iterator[tuple[int, partial]]:
     """The typed file's parts in order, each with the executor it goes to: a row group each, or
     where the row groups are `shared`, a part of every row group for each worker, the same rows'
     part every time (`_row_parts`). Each part reads its whole row group, which costs far less
     than pseudonymising its rows."""
     if not shared:
-        return ((0, partial(_in_worker, typed, group, 0, 1, batch_rows)) for group in range(groups))
-    return ((part, partial(_in_worker, typed, group, part, processes, batch_rows))
+        return ((0, partial(_in_worker, typed, group, 0, 1, batch_rows, handoff)) for group in range(groups))
+    return ((part, partial(_in_worker, typed, group, part, processes, batch_rows, handoff))
             for group in range(groups) for part in range(processes))
 
 
