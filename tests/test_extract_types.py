@@ -18,10 +18,11 @@ NAT = None
 
 
 def _as_pandas_reads_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
-    """The reference: each text through pandas' to_datetime, format by format."""
+    """The reference: each text through pandas' to_datetime, format by format, except the words
+    pandas reads as the time of reading."""
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     for fmt in formats:
-        todo = parsed.isna() & values.ne("")
+        todo = parsed.isna() & values.ne("") & ~values.isin(["now", "today"])
         parsed[todo] = pd.to_datetime(values[todo], format=fmt, errors="coerce")
     return parsed
 
@@ -68,6 +69,11 @@ def _times(texts: list[str], kind: str) -> list:
         ("datetime", "10/31/2018 10:00", NAT),
         ("date", "nan", NAT),
         ("date", "x", NAT),
+        # words pandas reads as the time it reads them, under any format
+        ("date", "now", NAT),
+        ("date", "today", NAT),
+        ("datetime", "now", NAT),
+        ("month", "today", NAT),
     ],
 )
 def test_times_are_read_as_pandas_reads_them(kind, text, expected):
@@ -143,6 +149,13 @@ def test_numbers_agree_with_pandas_bit_for_bit():
 def test_minus_zero_reads_as_minus_zero_whatever_else_is_in_the_batch():
     """pandas' to_numeric read "-0" as 0 in a batch of whole numbers, -0.0 elsewhere; now -0.0 always."""
     assert np.signbit(_parse_numbers(pd.Series(["-0", "5"], dtype="str")).iloc[0])
+
+
+def test_now_and_today_are_not_dates_in_a_file(tmp_path):
+    rows = [GOOD, _row(attendance_id="ED2", date_of_birth="now"), _row(attendance_id="ED3", assault_datetime="today")]
+    extract = read_extract(_write(tmp_path, [HEADER, *rows]), ED, OCTOBER, now=NOW)
+    assert list(extract.rows["attendance_id"]) == ["ED00000001"]
+    assert list(extract.quarantined["reasons"]) == ["date_of_birth: not a valid date", "assault_datetime: not a valid datetime"]
 
 
 def test_unusual_dates_in_a_file_pass_or_fail_as_before(tmp_path):

@@ -154,11 +154,17 @@ def _read_plain(text: pa.ChunkedArray, fmt: str) -> np.ndarray:
     return np.where(plain & _real_days(text, read, fmt), read.to_numpy(zero_copy_only=False), np.datetime64("NaT"))
 
 
+# pandas' to_datetime reads these words, under any format, as the moment it reads them: a row
+# would pass with the time of the run. They are not dates.
+_MOMENT_WORDS = pa.array(["now", "today"])
+
+
 def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
-    """The times as pandas' to_datetime reads them under the first of `formats` that reads them.
-    Arrow reads most texts, fast; pandas, slow, only those Arrow cannot read as pandas does."""
+    """The times as pandas' to_datetime reads them under the first of `formats` that reads them
+    (but never "now" or "today"). Arrow reads most texts, fast; pandas, slow, only those Arrow
+    cannot read as pandas does."""
     text = _text(values)
-    to_read = _flags(pc.not_equal(text, ""))
+    to_read = _flags(pc.and_(pc.not_equal(text, ""), pc.invert(pc.is_in(text, _MOMENT_WORDS))))
     parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     formats = _likeliest_first(text, formats)
     for fmt in formats:
