@@ -9,9 +9,11 @@ import random
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.extract import TIME_FORMATS, _parse_numbers, _parse_times, read_extract
+from pipelines.lib.extract import TIME_FORMATS, _parse_numbers, _parse_times, parse_extract, read_extract
 from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
 
 NAT = None
@@ -167,3 +169,19 @@ def test_unusual_dates_in_a_file_pass_or_fail_as_before(tmp_path):
     assert list(extract.rows["attendance_id"]) == ["ED00000001", "ED2", "ED4"]
     assert extract.rows["date_of_birth"].iloc[2] == dt.datetime(1995, 3, 2)
     assert list(extract.quarantined["reasons"]) == ["date_of_birth: not a valid date"]
+
+
+def test_a_declared_integer_field_is_typed_as_whole_numbers(tmp_path):
+    """A field of type `integer` (none of the bundled schemas has one yet) is written as int64,
+    and a value with a fraction is quarantined, not rounded."""
+    fields = [f.model_copy(update={"type": "integer", "min": 1, "max": 99, "pattern": None, "codelist": None})
+              if f.name == "sex" else f for f in ED.fields]
+    schema = ED.model_copy(update={"fields": fields})
+    rows = [GOOD, _row(attendance_id="ED2", sex="2.5"), _row(attendance_id="ED3", sex="7"), _row(attendance_id="ED4", sex="")]
+    typed = tmp_path / "typed.parquet"
+    extract = parse_extract(_write(tmp_path, [HEADER, *rows]), schema, OCTOBER, typed, now=NOW)
+    passed = pq.read_table(typed)
+    assert passed.schema.field("sex").type == pa.int64()
+    assert passed.column("attendance_id").to_pylist() == ["ED00000001", "ED3", "ED4"]
+    assert passed.column("sex").to_pylist() == [1, 7, None]
+    assert list(extract.quarantined["reasons"]) == ["sex: not a whole number"]

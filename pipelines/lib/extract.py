@@ -47,7 +47,8 @@ DATETIME_FORMATS = (
 )
 MONTH_FORMATS = ("%Y-%m",)
 TIME_FORMATS = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}
-ARROW_TYPES = {"date": pa.timestamp("us"), "datetime": pa.timestamp("us"), "month": pa.timestamp("us"), "float": pa.float64()}
+ARROW_TYPES = {"date": pa.timestamp("us"), "datetime": pa.timestamp("us"), "month": pa.timestamp("us"), "float": pa.float64(),
+               "integer": pa.int64()}
 
 
 def arrow_schema(schema: Schema) -> pa.Schema:
@@ -257,6 +258,11 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> dict[str, 
                 problems.add(f.name, out < f.min, f"{f.name}: below {f.min:g}")
             if f.max is not None:
                 problems.add(f.name, out > f.max, f"{f.name}: above {f.max:g}")
+            if f.type == "integer":
+                # Whole and within a double's exact integers (numbers are read as doubles).
+                whole = out.isna() | ((out % 1 == 0) & (out.abs() <= 2**53))
+                problems.add(f.name, ~whole, f"{f.name}: not a whole number")
+                out = out.where(whole).astype("Int64")
         else:
             out = pc.if_else(blank, pa.scalar(None, pa.string()), text)
             if f.codelist:
