@@ -75,13 +75,11 @@ def pseudonymise_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        # Workers hand their rows over as Arrow files beside the output (the same zone), which
-        # are mapped here rather than copied through a pipe; the folder goes when the file is done.
-        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.parts-") as handoff, \
+        with _handoff_folder(out, processes) as handoff, \
                 pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer:
             for rows, batch_counts in _pseudonymised_parts(typed, batch_rows, processes, apply,
                                                            (source, agreement, field_keys, resolver, arrow_schema),
-                                                           Path(handoff)):
+                                                           handoff):
                 for batch in rows.to_batches():  # a row group per batch
                     if batch.num_rows:
                         writer.write_batch(batch)
@@ -92,6 +90,18 @@ def pseudonymise_file(
         partial_file.unlink(missing_ok=True)
         raise
     return PseudonymisedFile(counts=counts, fields=empty.fields, processes=max(processes, 1))
+
+
+@contextmanager
+def _handoff_folder(out: Path, processes: int) -> Iterator[Path | None]:
+    """Where workers hand their rows over as Arrow files, which the parent maps rather than
+    receives through a pipe: a folder beside the output (the same zone), gone when the file is
+    done or has failed. None when one process does the file."""
+    if processes <= 1:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.parts-") as folder:
+        yield Path(folder)
 
 
 def _writer_options(arrow_schema: pa.Schema) -> dict:
@@ -185,7 +195,7 @@ def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) 
     return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts
 
 
-def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple, handoff: Path):
+def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple, handoff: Path | None):
     """(rows, counts) of each part of the typed file in order: batch by batch here with `apply`,
     or, with several processes, row group by row group in worker processes that each make their
     own applier from `setup` (the arguments of _start_worker) and hand their rows over in
