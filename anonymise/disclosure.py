@@ -1,53 +1,72 @@
-"""Statistical disclosure control for every published count (the OpenSAFELY / NHS England rule).
+"""Statistical disclosure control for every published count: one policy, read from the agreement.
 
-A count from 1 to the suppression threshold is withheld: published as NULL with its
-`<column>_suppressed` flag set, never as a silent zero. Every other count is rounded to the
-nearest multiple of the rounding base (halves round up) but never below the first multiple of the
-base above the threshold, so a published figure is either 0 or above the threshold.
+Two methods, chosen by the agreement:
+- `cell_key` (the default): every figure is perturbed from its own records by the cell-key method
+  (anonymise/cellkey.py). The same records give the same published value in every release and
+  every table; a corrected month gives a fresh value. Nothing is withheld.
+- `suppress_and_round` (the weaker choice, kept for agreements that ask for it): a count from 1 to
+  the threshold is withheld (NULL, `<count>_suppressed` true), the rest rounded to the base. The
+  same figure in a corrected release, or a total beside its parts, can narrow a withheld count.
 
-Margins and differencing (the documented rule; tests/test_differencing.py attacks it):
-- every total and margin (monthly_trend, combined) is computed from raw counts and protected as a
-  whole, never summed from protected cells, so subtracting published cells from a total leaves
-  a rounding uncertainty of at least +-2 per cell: every value from 1 to the threshold stays
-  possible for a suppressed cell;
-- a re-delivered month replaces its earlier release; a correction of a few records moves a
-  published figure only when it crosses a rounding boundary, so comparing the two releases does
-  not reveal the size of the correction;
-- derived columns (rank, Gi* z-scores, shares) are computed from published values only.
-Differential privacy is optional, per agreement (`disclosure_control.differential_privacy.epsilon`):
-OpenDP noise on every count before the rule above. Cell-key perturbation (ONS) is not applied.
+Each published figure arrives with three parts: the count of its protected records, their summed
+record keys, and the count of its records from sources the agreement declares public (police open
+data: anyone can count those exactly). Only the protected part is perturbed; the public part is
+added exactly, so subtracting public data from a published figure leaves the protected part as
+noisy as it was published on its own, never bare.
+
+Differential privacy is optional (`differential_privacy.epsilon`): discrete Laplace noise on the
+protected part, seeded from the agreement's key and the month's content so that re-running an
+unchanged month draws the same noise (anonymise/differential_privacy.py), before the method.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+
+from anonymise.cellkey import perturb, perturbation_table
+from anonymise.differential_privacy import discrete_laplace, noise_seed
 
 SUPPRESSION_THRESHOLD = 7
 ROUNDING_BASE = 5
+KEY_SUFFIX, PUBLIC_SUFFIX = "__key", "__public"
 
 
 @dataclass(frozen=True)
 class DisclosurePolicy:
+    method: str = "cell_key"  # or "suppress_and_round"
     suppression_threshold: int = SUPPRESSION_THRESHOLD
     rounding_base: int = ROUNDING_BASE
-    # Set when an agreement asks for differential privacy: each count (sensitivity 1) gets
-    # discrete Laplace noise of this scale (1 / epsilon) from OpenDP before suppression and rounding.
+    max_deviation: int = 4
+    variance: float = 3.0
+    # Set when an agreement asks for differential privacy: discrete Laplace noise of this scale
+    # (1 / epsilon) on each protected count, seeded by `noise_key` and the month's content digest.
     laplace_scale: float | None = None
+    noise_key: bytes = field(default=b"", repr=False)
+    content_sha256: str = ""
 
+    def legend(self) -> str:
+        """What a published count is, in words a reader of the report understands."""
+        if self.method == "cell_key":
+            return (f"Counts are perturbed by the cell-key method: each is moved by at most {self.max_deviation} "
+                    f"(variance {self.variance:g}), consistently, so the same incidents always show the same "
+                    "figure. Police open-data counts are public and shown exactly.")
+        return (f"Counts of 1 to {self.suppression_threshold} are suppressed (shown as —); "
+                f"others are rounded to the nearest {self.rounding_base}.")
 
-def dp_noised(counts: list[int], scale: float) -> list[int]:
-    """Counts with OpenDP's discrete Laplace noise, floored at zero (a count cannot be negative;
-    post-processing keeps the guarantee). Not reproducible by design: re-runs differ."""
-    import opendp.prelude as dp
+    def largest_withheld(self) -> int:
+        """Counts from 1 to this are never published (0: the method withholds nothing)."""
+        return self.suppression_threshold if self.method == "suppress_and_round" else 0
 
-    dp.enable_features("contrib")
-    measurement = dp.m.make_laplace(dp.atom_domain(T=int), dp.absolute_distance(T=int), scale=scale)
-    return [max(0, measurement(int(c))) for c in counts]
+    def smallest_shown(self) -> int:
+        """The smallest positive count a reader may see published."""
+        return 1 if self.method == "cell_key" else (self.suppression_threshold // self.rounding_base + 1) * self.rounding_base
 
 
 def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
+    """Suppression and rounding of one count (the `suppress_and_round` method)."""
     if count == 0:
         return 0
     if count <= policy.suppression_threshold:
@@ -56,16 +75,32 @@ def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
     rounded = ((count + base // 2) // base) * base
     # With some thresholds (10 with base 5, say) plain rounding would publish 11 as 10, a value
     # inside the suppressed range; never publish below the first multiple above the threshold.
-    return max(rounded, (policy.suppression_threshold // base + 1) * base)
+    return max(rounded, policy.smallest_shown())
 
 
-def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePolicy) -> pd.DataFrame:
-    """Return a copy with each count column protected and a boolean `_suppressed` flag beside it."""
+def _noised(counts: np.ndarray, policy: DisclosurePolicy, label: str) -> np.ndarray:
+    if not policy.laplace_scale:
+        return counts
+    return discrete_laplace(counts, policy.laplace_scale, noise_seed(policy.noise_key, policy.content_sha256, label=label))
+
+
+def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePolicy, label: str = "") -> pd.DataFrame:
+    """A copy with each count column published and a boolean `<count>_suppressed` flag beside it.
+    A count column comes with `<count>__key` (summed record keys of its protected records) and
+    `<count>__public` (its records from public sources); both are consumed here. `label` names
+    the table, so that differential-privacy noise differs between tables."""
     out = table.copy()
     for column in count_columns:
-        raw = out[column].fillna(0).astype(int)
-        if policy.laplace_scale:
-            raw = pd.Series(dp_noised(raw.tolist(), policy.laplace_scale), index=raw.index)
-        out[column] = pd.array([protect_count(c, policy) for c in raw], dtype="Int64")
-        out[f"{column}_suppressed"] = raw.between(1, policy.suppression_threshold)
+        protected = _noised(out[column].fillna(0).astype(np.int64).to_numpy(), policy, f"{label}.{column}")
+        public = out.pop(column + PUBLIC_SUFFIX).fillna(0).astype(np.int64).to_numpy()
+        keys = out.pop(column + KEY_SUFFIX).fillna(0).astype(np.int64).to_numpy()
+        if policy.method == "cell_key":
+            shown = perturb(protected, keys, perturbation_table(policy.max_deviation, policy.variance)) + public
+            out[column] = pd.array(shown, dtype="Int64")
+            out[f"{column}_suppressed"] = False
+        else:
+            withheld = (protected >= 1) & (protected <= policy.suppression_threshold)
+            shown = [None if w else protect_count(int(c), policy) + int(p) for c, p, w in zip(protected, public, withheld)]
+            out[column] = pd.array(shown, dtype="Int64")
+            out[f"{column}_suppressed"] = withheld
     return out

@@ -48,6 +48,14 @@ def derive_field_key(master: bytes, agreement_id: str, agreement_version: int, f
     return hkdf.derive(check_master_secret(master))
 
 
+def derive_disclosure_key(master: bytes, agreement_id: str, purpose: str) -> bytes:
+    """A key for disclosure control ("record-key", "dp-noise"): per agreement id, not version, so
+    that a new version of the agreement re-publishing a month draws the same perturbation and
+    noise as before instead of a fresh draw an intruder could average with the old one."""
+    info = f"istv/disclosure/{purpose}/{agreement_id}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(check_master_secret(master))
+
+
 @dataclass(frozen=True)
 class RingKey:
     key_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from functools import cache
@@ -9,7 +10,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from anonymise.keys import derive_field_key, key_id
+from anonymise.cellkey import RecordKeys
+from anonymise.disclosure import DisclosurePolicy
+from anonymise.keys import derive_disclosure_key, derive_field_key, key_id
 from anonymise.locate import LocationResolver
 from pipelines.lib import auditing
 from pipelines.lib.auditing import agreement_details
@@ -67,6 +70,20 @@ class IstvResource(ConfigurableResource):
             if rule.action == "pseudonymise"
         }
         return keys, key_id(master)
+
+    def record_keys(self, agreement: Agreement) -> RecordKeys:
+        """The keyed hash that gives each record its permanent cell-key record key."""
+        master = pseudonym_master_key(self.istv_home)
+        return RecordKeys.from_secret(derive_disclosure_key(master, agreement.id, "record-key"))
+
+    def disclosure_policy(self, agreement: Agreement, content_sha256: str) -> DisclosurePolicy:
+        """The agreement's disclosure policy, with the differential-privacy noise key when it asks
+        for noise (seeded by the month's content, so an unchanged month re-runs identically)."""
+        policy = agreement.disclosure_control.policy()
+        if policy.laplace_scale is None:
+            return policy
+        noise_key = derive_disclosure_key(pseudonym_master_key(self.istv_home), agreement.id, "dp-noise")
+        return dataclasses.replace(policy, noise_key=noise_key, content_sha256=content_sha256)
 
     def quarantine_cipher(self):
         return quarantine_cipher(self.istv_home)

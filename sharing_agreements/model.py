@@ -77,22 +77,48 @@ class Spatial(_Strict):
 
 class DifferentialPrivacy(_Strict):
     epsilon: float  # privacy loss per published count; smaller is more private and noisier
+    # The most privacy loss the board accepts for one month, over every release of it (each
+    # corrected release draws fresh noise and spends epsilon again; a re-run of the same content
+    # draws the same noise and spends nothing).
+    budget_per_month: float
 
     @model_validator(mode="after")
     def _positive(self):
         if self.epsilon <= 0:
             raise ValueError("epsilon must be positive")
+        if self.budget_per_month < self.epsilon:
+            raise ValueError("budget_per_month must allow at least one release (epsilon)")
+        return self
+
+
+class CellKey(_Strict):
+    """The perturbation table's parameters: every published count moves by at most
+    `max_deviation`, with mean 0 and this variance (ABS / ONS cell-key method)."""
+
+    max_deviation: int = 4
+    variance: float = 3.0
+
+    @model_validator(mode="after")
+    def _reachable(self):
+        if self.max_deviation < 1 or not 0 < self.variance < self.max_deviation**2:
+            raise ValueError("cell_key needs max_deviation >= 1 and 0 < variance < max_deviation squared")
         return self
 
 
 class DisclosureControl(_Strict):
+    # cell_key (default): consistent perturbation of every figure. suppress_and_round: the
+    # weaker rule (1 to the threshold withheld, the rest rounded), for agreements that ask for it.
+    method: Literal["cell_key", "suppress_and_round"] = "cell_key"
+    # Also the smallest correction published before the next scheduled revision (see corrections).
     suppression_threshold: int = 7
     rounding_base: int = 5
+    cell_key: CellKey = CellKey()
     differential_privacy: DifferentialPrivacy | None = None
 
     def policy(self) -> DisclosurePolicy:
         scale = 1 / self.differential_privacy.epsilon if self.differential_privacy else None
-        return DisclosurePolicy(self.suppression_threshold, self.rounding_base, scale)
+        return DisclosurePolicy(self.method, self.suppression_threshold, self.rounding_base,
+                                self.cell_key.max_deviation, self.cell_key.variance, scale)
 
 
 class FieldRule(_Strict):
@@ -116,6 +142,9 @@ class FieldRule(_Strict):
 
 
 class DatasetRules(_Strict):
+    # A public source (police open data, published by data.police.uk) is counted exactly: its
+    # counts are already public, and perturbing them would only invite subtraction.
+    public: bool = False
     scope: dict[str, list[str]] = {}
     fields: dict[str, FieldRule]
 
@@ -183,6 +212,9 @@ class Agreement(_Strict):
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def public_sources(self) -> tuple[str, ...]:
+        return tuple(name for name, rules in self.datasets.items() if rules.public)
 
     def rules_for(self, source: str) -> DatasetRules:
         if source not in self.datasets:

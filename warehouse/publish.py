@@ -1,10 +1,15 @@
 """Atomic publication to the shared DuckDB warehouse.
 
 Analysts hold read-only connections while a run publishes, and DuckDB allows either one writer
-or many readers of a file, never both. So a publish never writes the live file: it copies it,
-replaces the month's rows in the copy, and swaps the copy in with one rename. Readers see the
-old warehouse or the new one, never half of each, and a run killed part way leaves the live
-file untouched. A lock file keeps two publishers from racing.
+or many readers of a file, never both. So a publish never writes the live file: it builds a new
+file beside it and swaps it in with one rename. Readers see the old warehouse or the new one,
+never half of each, and a run killed part way leaves the live file untouched. A lock file keeps
+two publishers from racing.
+
+The new file is built from scratch, never copied from the live one: only the live rows that stay
+(other months, other tables) are read across, then the month's new rows are added. In a copy
+with the month's rows deleted, the superseded release's values would survive in free blocks,
+readable from the bytes of the file by anyone who holds it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,18 +45,39 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _write_tables(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.DataFrame]) -> None:
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.DataFrame], has_live: bool) -> None:
+    """Fill the empty current database: the tables of `live` (if attached) without the month's
+    rows in the tables being replaced, then those tables' new rows, with every comment."""
+    described = []
+    if has_live:
+        described = con.execute(
+            "SELECT table_name, NULL, comment FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = 'main' "
+            "UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() "
+            "WHERE database_name = 'live' AND schema_name = 'main'").fetchall()
+    live_tables = [name for name, column, _ in described if column is None]
+    comments = {(name, column): text for name, column, text in described if text}
     specs = {s.name: s for s in table_specs()}
-    for name, frame in tables.items():
-        con.register("incoming", frame)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")
-        con.execute(f"DELETE FROM {name} WHERE month = ?", [month])
-        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
-        con.unregister("incoming")
-        spec = specs[name]
-        con.execute(f"COMMENT ON TABLE {name} IS {_sql_text(' '.join(spec.description.split()))}")
-        for column, text in column_descriptions(spec).items():
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_sql_text(text)}")
+    for name in dict.fromkeys([*live_tables, *tables]):
+        table = _sql_name(name)
+        if name in live_tables:  # CREATE AS SELECT keeps the live column types, DATE or TIMESTAMP month alike
+            keep = " WHERE month IS DISTINCT FROM ?" if name in tables else ""
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM live.{table}{keep}", [month] if keep else [])
+        if name in tables:
+            con.register("incoming", tables[name])
+            if name not in live_tables:
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming LIMIT 0")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+            spec = specs[name]
+            comments[(name, None)] = " ".join(spec.description.split())
+            comments.update({(name, column): text for column, text in column_descriptions(spec).items()})
+    for (name, column), text in comments.items():
+        target = f"TABLE {_sql_name(name)}" if column is None else f"COLUMN {_sql_name(name)}.{_sql_name(column)}"
+        con.execute(f"COMMENT ON {target} IS {_sql_text(text)}")
 
 
 def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) -> None:
@@ -62,24 +87,29 @@ def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) ->
         staging = warehouse.with_name(f".{warehouse.name}.{os.getpid()}.publishing")
         staging.unlink(missing_ok=True)
         try:
-            if warehouse.exists():
-                shutil.copyfile(warehouse, staging)
-            con = duckdb.connect(str(staging))
+            # Both files attached under fixed names (a file's default name would come from the
+            # warehouse's); spilling, if any, beside the staging file as it would for a file connection.
+            con = duckdb.connect(config={"temp_directory": f"{staging}.tmp"})
             try:
+                con.execute(f"ATTACH {_sql_text(str(staging))} AS new")
+                con.execute("USE new")
+                has_live = warehouse.exists()
+                if has_live:
+                    con.execute(f"ATTACH {_sql_text(str(warehouse))} AS live (READ_ONLY)")
                 con.execute("BEGIN")
-                _write_tables(con, month, tables)
+                _build(con, month, tables, has_live)
                 con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                con.execute("CHECKPOINT new")
             finally:
                 con.close()
             with staging.open("rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(staging, warehouse)
-        except OSError as exc:
+        except (OSError, duckdb.IOException) as exc:  # DuckDB reports a full disk as an IOException
             staging.unlink(missing_ok=True)
             raise PublishError(
-                f"could not publish to {warehouse} ({exc.strerror or exc}); the published warehouse "
-                "is unchanged. Check free disk space and permissions, then re-run the month"
+                f"could not publish to {warehouse} ({getattr(exc, 'strerror', None) or exc}); the published "
+                "warehouse is unchanged. Check free disk space and permissions, then re-run the month"
             ) from None
         except BaseException:
             staging.unlink(missing_ok=True)

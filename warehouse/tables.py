@@ -12,7 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from anonymise.disclosure import DisclosurePolicy, protect
+from anonymise.cellkey import KEY_MODULUS, RecordKeys
+from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect
 from anonymise.generalise import cell_centre
 from warehouse import SQL_DIR
 from warehouse.engine import row_level_duckdb
@@ -55,7 +56,8 @@ def column_descriptions(spec: TableSpec) -> dict[str, str]:
     """Every published column, the `_suppressed` flags and provenance included."""
     described = dict(spec.columns)
     for count in spec.counts:
-        described[f"{count}_suppressed"] = f"True when {count} was between 1 and the suppression threshold and is withheld."
+        described[f"{count}_suppressed"] = ("True when the agreement's method withholds small counts (suppress_and_round) and "
+                                            f"{count} is withheld; always false under the cell-key method, which withholds nothing.")
     described.update(provenance_columns())
     return described
 
@@ -101,19 +103,24 @@ def build_tables(
     policy: DisclosurePolicy,
     agreement_id: str,
     agreement_version: int,
+    record_keys: RecordKeys,
+    public_sources: tuple[str, ...] = (),
     spill_zone: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The published tables of the joint_incidents rows: `joint` is the month's Parquet file (or,
-    in tests, a frame of its columns). DuckDB aggregates the rows; only the aggregates reach
-    pandas, for disclosure control and the derived columns."""
+    in tests, a frame of its columns, record_key included). DuckDB aggregates the rows into
+    figures; only the figures reach pandas, for disclosure control and the derived columns.
+    Records of `public_sources` are counted apart and published exactly."""
     with row_level_duckdb(spill_zone) as con:
-        _register_joint(con, joint)
+        record_keys.bind(con)
+        _define_figures(con)
+        _register_joint(con, joint, public_sources)
         match_police(con)
         con.register("delivery_summaries", summaries)
         tables = {}
         for spec in table_specs():
-            raw = con.execute(spec.sql).df()
-            table = _finish(spec.name, protect(raw, spec.counts, policy))
+            raw = con.execute(_figures_unpacked(spec)).df()
+            table = _finish(spec.name, protect(raw, spec.counts, policy, label=spec.name))
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version
             ordered = [c for c in column_descriptions(spec) if c in table.columns]
@@ -121,11 +128,38 @@ def build_tables(
         return tables
 
 
-def _register_joint(con: duckdb.DuckDBPyConnection, joint: Path | pd.DataFrame) -> None:
+def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
+    """`figure(selected, is_public, record_key)`, the aggregate every count in sql/ is written with:
+    the selected protected records, the sum of their record keys modulo 2^32 (the figure's cell
+    key) and the selected public records. `delivery_figure(n, label)` is a count the pipeline
+    summarised (coverage), keyed by a keyed hash of what it counts and its value."""
+    con.execute(f"""CREATE MACRO figure(selected, is_public, record_key) AS {{
+        'n': count(*) FILTER (WHERE selected AND NOT is_public),
+        'key': (coalesce(sum(record_key) FILTER (WHERE selected AND NOT is_public), 0) % {KEY_MODULUS})::BIGINT,
+        'public': count(*) FILTER (WHERE selected AND is_public)}}""")
+    con.execute(f"""CREATE MACRO delivery_figure(n, label) AS {{
+        'n': n, 'key': {RecordKeys.sql("md5(label || '|' || n)")}, 'public': 0}}""")
+
+
+def _figures_unpacked(spec: TableSpec) -> str:
+    """The table's SQL with each figure spread into its count, key and public columns."""
+    spread = ", ".join(f"{c}.n AS {c}, {c}.key AS {c}{KEY_SUFFIX}, {c}.public AS {c}{PUBLIC_SUFFIX}" for c in spec.counts)
+    return (f"WITH figures AS ({spec.sql}) SELECT * EXCLUDE ({', '.join(spec.counts)}), {spread} "
+            f"FROM figures ORDER BY {', '.join(spec.keys)}")
+
+
+def _register_joint(con: duckdb.DuckDBPyConnection, joint: Path | pd.DataFrame, public_sources: tuple[str, ...]) -> None:
     if isinstance(joint, pd.DataFrame):
         # As an Arrow table: scanning a pandas frame would convert its Arrow-backed text columns
         # to Python objects on every query.
-        con.register("joint_incidents", pa.Table.from_pandas(joint, preserve_index=False))
+        con.register("joint_rows", pa.Table.from_pandas(joint, preserve_index=False))
+        rows = "joint_rows"
     else:
-        # A view: each query reads only the columns it needs from the file, never the whole month.
-        con.read_parquet(str(joint)).create_view("joint_incidents")
+        # Read through a view: each query reads only the columns it needs from the file.
+        rows = f"read_parquet({_sql_text(str(joint))})"
+    public = ", ".join(_sql_text(s) for s in public_sources) or "NULL"
+    con.execute(f"CREATE VIEW joint_incidents AS SELECT *, coalesce(source IN ({public}), false) AS is_public FROM {rows}")
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,5 +1,6 @@
 """The joint view of a month across sources, and the tables published from it."""
 
+import hashlib
 import json
 import os
 from functools import cache, reduce
@@ -24,7 +25,10 @@ from dagster import (
     multi_asset,
 )
 
+from anonymise.cellkey import RecordKeys
+from anonymise.differential_privacy import BudgetExceeded, check_budget
 from anonymise.risk import k_anonymity
+from pipelines.lib import auditing
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
@@ -44,21 +48,30 @@ def _mapping() -> dict:
 
 
 def joint_columns() -> dict[str, str]:
-    """The columns of joint_incidents, in order, and their DuckDB types."""
+    """The columns of joint_incidents, in order, and their DuckDB types; the record key last."""
     mapping = _mapping()
-    names = ["source", *mapping["common"], *sorted({c for m in mapping["sources"].values() for c in m})]
+    names = ["source", *mapping["common"], *sorted({c for m in mapping["sources"].values() for c in m}), "record_key"]
     return {name: mapping["types"].get(name, "VARCHAR") for name in names}
 
 
 def _joint_select(source: str, held: set[str]) -> str:
     """One source's rows under the joint columns: each column renamed and cast as the mapping
-    declares, NULL where the source's file does not hold it (the agreement does not share it)."""
+    declares, NULL where the source's file does not hold it (the agreement does not share it).
+    A private dwelling keeps no map cell, whatever the source: it is counted only in figures for
+    the whole area. The record key comes from the record's pseudonym (or, for a record without
+    one, from its shared values)."""
     renames = {dst: src for dst, src in _mapping()["sources"][source].items()}
 
     def value(name: str) -> str:
         if name == "source":
             return f"'{source}'"
+        if name == "record_key":
+            pseudonym = renames.get("record_pseudonym")
+            content = "md5(concat_ws('|', " + ", ".join(_quoted(c) for c in sorted(held)) + "))"
+            return RecordKeys.sql(f"coalesce({_quoted(pseudonym)}, {content})" if pseudonym in held else content)
         column = renames.get(name, name)
+        if name == "cell_id" and column in held and "place_status" in held:
+            return f"CASE WHEN place_status = 'private' THEN NULL ELSE {_quoted(column)} END"
         return _quoted(column) if column in held else "NULL"
 
     return ", ".join(f"CAST({value(name)} AS {kind}) AS {_quoted(name)}" for name, kind in joint_columns().items())
@@ -76,7 +89,7 @@ def _held_columns(file: Path) -> tuple[set[str], int]:
     return held, footer.metadata.num_rows
 
 
-def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path) -> dict[str, int]:
+def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path, record_keys: RecordKeys) -> dict[str, int]:
     """Write a month's joint_incidents Parquet file from each source's pseudonymised one, with
     DuckDB from file to file, so the month never comes into memory. Written under a temporary
     name and swapped in, so that no reader sees half a file. Returns the rows of each source."""
@@ -85,6 +98,7 @@ def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path) -
     partial = out.with_name(f".{out.name}.partial")
     try:
         with row_level_duckdb(spill_zone) as con:
+            record_keys.bind(con)
             parts = []
             for source, file in files.items():
                 held, rows[source] = _held_columns(file)
@@ -112,8 +126,10 @@ def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> Mater
     age band and sex. Row level: seen by the pipeline only, unless the agreement says otherwise."""
     month = month_of_partition(context.partition_key)
     home = istv.istv_home
+    agreement = istv.agreement_in_force(step="joint_incidents")
     rows = write_joint_incidents({s: home.pseudonymised_file(s, month) for s in SOURCES},
-                                 home.pseudonymised_file("joint", month), spill_zone=home.pseudonymised)
+                                 home.pseudonymised_file("joint", month), spill_zone=home.pseudonymised,
+                                 record_keys=istv.record_keys(agreement))
     return MaterializeResult(metadata={f"rows_{s}": n for s, n in rows.items()} | {"rows": sum(rows.values())})
 
 
@@ -170,10 +186,13 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     to the shared warehouse in one atomic swap (analysts never see half a month)."""
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="published_tables")
-    policy = agreement.disclosure_control.policy()
     home = istv.istv_home
-    built = build_tables(home.pseudonymised_file("joint", month), delivery_summaries(istv, month), policy,
-                         agreement.id, agreement.version, spill_zone=home.pseudonymised)
+    joint = home.pseudonymised_file("joint", month)
+    content = month_content_sha256(joint, home.pseudonymised)
+    policy = istv.disclosure_policy(agreement, content)
+    built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version,
+                         record_keys=istv.record_keys(agreement), public_sources=agreement.public_sources(),
+                         spill_zone=home.pseudonymised)
     # Only what the agreement permits is published; the rest is never written anywhere.
     permitted = [s for s in table_specs() if s.name in agreement.published_tables]
     withheld = sorted(set(PUBLISHED) - set(agreement.published_tables))
@@ -183,7 +202,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     checks, leaks = {}, {}
     scanner = scanner_for(istv.istv_home, month)
     for spec in permitted:
-        suite = published_suite(spec.name, spec.counts, spec.keys, policy.suppression_threshold)
+        suite = published_suite(spec.name, spec.counts, spec.keys, policy.largest_withheld())
         checks[spec.name] = validate(tables[spec.name], suite)
         leaks[spec.name] = scanner.scan_frame(tables[spec.name])
     failed = [name for name in checks if not checks[name].success or leaks[name]]
@@ -193,7 +212,11 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
                                    severity=AssetCheckSeverity.ERROR,
                                    metadata=summary.as_metadata() | findings_metadata(leaks[name]))
         raise RuntimeError(f"not published: disclosure-control or leak checks failed for {', '.join(failed)}")
+    dp_epsilon = _privacy_budget_spend(istv, agreement, month, content, permitted)
     publish(istv.istv_home.warehouse, month, tables)
+    if dp_epsilon is not None:
+        istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
+                                  "month": f"{month:%Y-%m}", "content_sha256": content, "epsilon": dp_epsilon})
     istv.audit("publish", {
         "month": f"{month:%Y-%m}", "agreement_id": agreement.id, "agreement_version": agreement.version,
         "agreement_sha256": agreement.content_hash(), "withheld": withheld,
@@ -222,6 +245,34 @@ def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> Materi
     month = month_of_partition(context.partition_key)
     out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month))
     return MaterializeResult(metadata={"path": MetadataValue.path(str(out)), "bytes": out.stat().st_size})
+
+
+def month_content_sha256(joint: Path, spill_zone: Path) -> str:
+    """A digest of the month's shared rows that does not depend on their order: re-running an
+    unchanged month gives the same digest (and so the same seeded noise)."""
+    with row_level_duckdb(spill_zone) as con:
+        rows, digest = con.execute(
+            "SELECT count(*), coalesce(sum(md5_number(j::VARCHAR)), 0)::VARCHAR FROM read_parquet(?) AS j", [str(joint)]
+        ).fetchone()
+    return hashlib.sha256(f"{rows}:{digest}".encode()).hexdigest()
+
+
+def _privacy_budget_spend(istv: IstvResource, agreement, month, content: str, permitted) -> float | None:
+    """The epsilon this release spends, refused (BudgetExceeded) when the month's budget would be
+    passed; None without differential privacy. A record can count once in every count column of
+    every published table, so a release spends epsilon times their number (sequential composition,
+    an upper bound)."""
+    dp = agreement.disclosure_control.differential_privacy
+    if dp is None:
+        return None
+    spend = dp.epsilon * sum(len(spec.counts) for spec in permitted)
+    entries = [e for e in auditing.reader(istv.istv_home).entries() if e.kind == "dp_release"]
+    try:
+        check_budget(entries, agreement.id, f"{month:%Y-%m}", content, spend, dp.budget_per_month)
+    except BudgetExceeded as refusal:
+        istv.audit("dp_refused", {"agreement_id": agreement.id, "month": f"{month:%Y-%m}", "reason": str(refusal)})
+        raise
+    return spend
 
 
 def _suppressed(table: pd.DataFrame) -> int:

@@ -1,4 +1,4 @@
-SELECT month, coalesce(method, 'not_known') AS method, count(*) AS ed_assaults
+SELECT month, coalesce(method, 'not_known') AS method, figure(true, is_public, record_key) AS ed_assaults
 FROM joint_incidents
 WHERE source = 'ed'
 GROUP BY ALL

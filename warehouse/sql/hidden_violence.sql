@@ -2,9 +2,9 @@
 -- nearby in place and time (`ed_police_matches`, one row per ED (cell_id, event_hour), is worked
 -- out by warehouse/spatial.py match_police; joining it never repeats a row).
 SELECT j.month,
-       count(*) FILTER (WHERE j.source = 'ed' AND m.police_match IS NOT NULL) AS ed_assaults_compared,
-       count(*) FILTER (WHERE j.source = 'ed' AND m.police_match = false) AS ed_assaults_without_police_record,
-       count(*) FILTER (WHERE j.source = 'police' AND j.cell_id IS NOT NULL AND j.event_hour IS NOT NULL) AS police_records_compared
+       figure(j.source = 'ed' AND m.police_match IS NOT NULL, j.is_public, j.record_key) AS ed_assaults_compared,
+       figure(j.source = 'ed' AND m.police_match = false, j.is_public, j.record_key) AS ed_assaults_without_police_record,
+       figure(j.source = 'police' AND j.cell_id IS NOT NULL AND j.event_hour IS NOT NULL, j.is_public, j.record_key) AS police_records_compared
 FROM joint_incidents AS j
 LEFT JOIN ed_police_matches AS m ON m.cell_id = j.cell_id AND m.event_hour = j.event_hour
 GROUP BY j.month

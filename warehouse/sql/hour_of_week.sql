@@ -5,8 +5,8 @@ WITH grid AS (
          range(1, 8) AS d(weekday), range(0, 24) AS h(hour)
 )
 SELECT grid.month, grid.weekday, grid.hour,
-       count(j.source) FILTER (WHERE j.source = 'ed') AS ed_assaults,
-       count(j.source) FILTER (WHERE j.source IN ('police', 'police_uk')) AS police_violence
+       figure(j.source = 'ed', j.is_public, j.record_key) AS ed_assaults,
+       figure(j.source IN ('police', 'police_uk'), j.is_public, j.record_key) AS police_violence
 FROM grid
 LEFT JOIN joint_incidents AS j
   ON j.month = grid.month AND j.weekday = grid.weekday AND j.hour = grid.hour

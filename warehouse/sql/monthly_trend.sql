@@ -1,8 +1,8 @@
--- Monthly totals, each total rounded as a whole (never the sum of rounded cells), so that the
--- margin cannot be used to recover a suppressed cell by subtraction.
+-- Monthly totals, each protected as a whole from its own records (never the sum of protected
+-- cells), so that the margin cannot be used to recover a cell by subtraction.
 SELECT month,
-       count(*) FILTER (WHERE source = 'ed') AS ed_assaults,
-       count(*) FILTER (WHERE source IN ('police', 'police_uk')) AS police_violence
+       figure(source = 'ed', is_public, record_key) AS ed_assaults,
+       figure(source IN ('police', 'police_uk'), is_public, record_key) AS police_violence
 FROM joint_incidents
 GROUP BY month
 ORDER BY month
