@@ -167,6 +167,7 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
         import pyarrow.parquet as pq
 
         from sharing_agreements.model import load_agreement
+        from pipelines.joint.assets import hotspot_areas
         from warehouse.tables import build_tables
 
         agreement = load_agreement()
@@ -176,7 +177,8 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "compute_seconds"):
         tables = build_tables(joint_file, summaries, agreement.disclosure_control.policy(), agreement.id,
                               agreement.version, record_keys=_bench_record_keys(),
-                              public_sources=agreement.public_sources(), spill_zone=out)
+                              public_sources=agreement.public_sources(), spill_zone=out,
+                              areas=hotspot_areas(agreement))
     (out / "tables.pickle").write_bytes(pickle.dumps(tables))
     return {**figures, "rows_in": pq.ParquetFile(joint_file).metadata.num_rows,
             "rows_out": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}

@@ -161,6 +161,7 @@ def run(month: str, processes: int) -> None:
 def hotspots(month: str, limit: int) -> None:
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
+    from warehouse.report import published_agreements
 
     when = _month(month)
     queries = saved_queries()
@@ -171,11 +172,23 @@ def hotspots(month: str, limit: int) -> None:
     with con:
         cells = con.execute(queries["top_cells"]["sql"], {"month": when}).fetchall()[:limit]
         venues = con.execute(queries["top_venues"]["sql"], {"month": when}).fetchall()[:limit]
+        published_under = published_agreements(con, when)
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
     console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells))
     console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
-    console.print("Counts are rounded to 5; '—' marks a count of 1 to 7, suppressed.")
+    console.print(_disclosure_note(published_under), highlight=False)
+
+
+def _disclosure_note(published_under: list[tuple[str, int]]) -> str:
+    """What the published counts are, from the policy of the agreement in force; when the rows
+    carry another agreement id or version, that is said instead of a rule that may not be theirs."""
+    from warehouse.report import disclosure_for, disclosure_legend
+
+    disclosure = disclosure_for(published_under, _agreement_file(None))
+    if disclosure.policy is None:
+        return f"Counts are disclosure-controlled, but istv cannot say how: {disclosure.warning}."
+    return disclosure_legend(disclosure.policy, disclosure.public_sources)
 
 
 @cli.command(help="Write the month's hotspot report: one HTML file that opens offline.")
@@ -438,24 +451,37 @@ def audit_verify() -> None:
     console.print(f"[green]OK[/] audit log verified: {report.entries} entries, hash chain and signed checkpoints intact{tail}")
 
 
-@audit.command("report", help="What was shared under each agreement and month; writes Markdown too.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: $ISTV_HOME/reports/audit.md")
+@audit.command("report", help="What was shared under each agreement and month, with exact counts, for the "
+               "governance board only; writes Markdown too, into the audit zone.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Default: $ISTV_HOME/audit/reports/audit.md (the audit zone, governance boards only).")
 def audit_report(out: Path | None) -> None:
     from rich.markdown import Markdown
 
     from pipelines.lib.auditing import reader
+    from sharing_agreements.model import AgreementError, load_agreement
     from warehouse.audit_report import report_markdown
 
     home = _home()
+    out = (out or home.audit_report_file).expanduser().resolve()
+    if out.is_relative_to(home.reports):
+        # The analysts' folder: the audit report's exact counts must never sit beside their reports.
+        raise IstvFailure(f"the audit report holds exact counts for the board only: not in {home.reports}, "
+                          f"which analysts read; leave out --out to write it to {home.audit_report_file}")
     log = reader(home)
     report = log.verify()
     status = f"verified, {report.entries} entries" if report.ok else f"FAILED verification: {report.message}"
-    text = report_markdown(log.entries() if report.ok else [], dt.date.today(), status)
-    out = out or home.root / "reports" / "audit.md"
+    try:
+        agreement, unreadable = load_agreement(_agreement_file(None)), ""
+    except AgreementError as exc:  # the board still needs the report, above all when an agreement is refused
+        agreement, unreadable = None, str(exc)
+    text = report_markdown(log.entries() if report.ok else [], dt.date.today(), status, agreement, unreadable)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
+    out.chmod(0o600)
     console.print(Markdown(text))
-    console.print(f"Written to {out}")
+    console.print(f"Audit report written to {out} (exact counts: for the governance board only, do not circulate)",
+                  highlight=False)
     if not report.ok:
         raise IstvFailure("the audit log did not verify; the report shows nothing from it")
 

@@ -73,6 +73,18 @@ class Area(_Strict):
 
 class Spatial(_Strict):
     h3_resolution: int = 9
+    # hotspot_areas: the same incidents at coarser cells and over rolling windows of months, so a
+    # board sees where violence concentrates even when a month's fine cells hold few incidents.
+    hotspot_resolutions: list[int] = [9, 8, 7]
+    hotspot_windows_months: list[int] = [1, 3, 12]
+
+    @model_validator(mode="after")
+    def _coarser_only(self):
+        if any(not 0 <= r <= self.h3_resolution for r in self.hotspot_resolutions):
+            raise ValueError("hotspot_resolutions must be between 0 and h3_resolution (cells can only be merged)")
+        if any(not 1 <= w <= 24 for w in self.hotspot_windows_months):
+            raise ValueError("hotspot_windows_months must be between 1 and 24")
+        return self
 
 
 class DifferentialPrivacy(_Strict):
@@ -113,6 +125,9 @@ class DisclosureControl(_Strict):
     suppression_threshold: int = 7
     rounding_base: int = 5
     cell_key: CellKey = CellKey()
+    # A correction that moves some figure by fewer than suppression_threshold records waits for
+    # the month's next scheduled revision, every this many months after the month.
+    revision_every_months: int = 12
     differential_privacy: DifferentialPrivacy | None = None
 
     def policy(self) -> DisclosurePolicy:

@@ -18,8 +18,30 @@ def describe_rule(rule) -> str:
     return text
 
 
-def summary_lines(agreement: Agreement) -> list[str]:
+def disclosure_lines(agreement: Agreement) -> list[str]:
+    """The agreement's disclosure control in words: its method with the method's own parameters,
+    the sources it declares public (published exactly), and differential privacy when declared."""
     dc = agreement.disclosure_control
+    if dc.method == "cell_key":
+        method = (f"Disclosure control: cell-key perturbation: every published count is moved by at most "
+                  f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
+                  "the same figure; no count is suppressed")
+    else:
+        method = (f"Disclosure control: suppression and rounding: counts 1 to {dc.suppression_threshold} are "
+                  f"withheld (suppressed), the others rounded to the nearest {dc.rounding_base}")
+    public = agreement.public_sources()
+    lines = [method, ("Public sources, counted exactly (never perturbed or rounded): " + ", ".join(public)) if public
+             else "Public sources: none declared; every source is protected"]
+    if dc.differential_privacy:
+        dp = dc.differential_privacy
+        lines.append(f"Differential privacy: epsilon {dp.epsilon:g} per published count, "
+                     f"at most {dp.budget_per_month:g} per month over every release of it")
+    else:
+        lines.append("Differential privacy: not declared")
+    return lines
+
+
+def summary_lines(agreement: Agreement) -> list[str]:
     lines = [
         f"{agreement.title}",
         f"{agreement.label}, {agreement.status}; valid {agreement.valid_from} to {agreement.valid_to}; review by {agreement.review_date}",
@@ -28,7 +50,7 @@ def summary_lines(agreement: Agreement) -> list[str]:
         f"Purpose: {' '.join(agreement.purpose.split())}",
         "Lawful basis: " + "; ".join(agreement.lawful_basis),
         f"Area: {agreement.area.name}; spatial cells: H3 resolution {agreement.spatial.h3_resolution}",
-        f"Disclosure control: counts 1 to {dc.suppression_threshold} suppressed, others rounded to {dc.rounding_base}",
+        *disclosure_lines(agreement),
         "Retention (days): " + ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items()),
         "Published tables: " + ", ".join(agreement.published_tables),
         "Approvals: " + "; ".join(f"{a.board} ({a.role.replace('_', ' ')}, {a.date})" for a in agreement.approvals),

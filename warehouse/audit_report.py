@@ -1,7 +1,11 @@
 """The governance report: per agreement version and month, what was shared, by whom, how much,
-what was suppressed; how the fields changed between versions; agreements nearing expiry.
+what was withheld from publication; how the fields changed between versions; agreements nearing
+expiry; and the disclosure control of the agreement in force, read from its policy.
 
-Built from the audit log alone, so it shows what happened, not what the configuration says.
+Built from the audit log alone, so it shows what happened, not what the configuration says. Its
+counts are exact (rows received, quarantined, shared): it is for the governance board only, and
+`istv audit report` writes it into the audit zone (IstvHome.audit_reports), never beside the
+analysts' reports.
 """
 
 from __future__ import annotations
@@ -12,13 +16,23 @@ from collections import defaultdict
 from warehouse.audit import Entry
 
 EXPIRY_WARNING_DAYS = 90
+TITLE = "# istv audit report: exact counts, for the governance board only"
+BOARD_ONLY = (
+    "> **For the governance board only: do not circulate.** This report holds exact counts of what each "
+    "provider delivered (rows received, quarantined, shared, located), which have not been through "
+    "disclosure control. Keep it in the audit zone; never copy it beside the analysts' reports, into the "
+    "warehouse or into an e-mail. The published, disclosure-controlled figures are in the warehouse."
+)
 
 
 def _version_key(details: dict) -> tuple[str, int]:
     return details["agreement_id"], details["agreement_version"]
 
 
-def report_markdown(entries: list[Entry], today: dt.date, verified: str) -> str:
+def report_markdown(entries: list[Entry], today: dt.date, verified: str, agreement=None,
+                    agreement_problem: str = "") -> str:
+    """The report as Markdown. `agreement`: the agreement in force, whose disclosure policy the
+    report describes (None with `agreement_problem` when it could not be read)."""
     shared: dict = defaultdict(lambda: defaultdict(list))  # (id, version) -> month -> pseudonymise entries
     published: dict = defaultdict(dict)  # (id, version) -> month -> publish details
     fields: dict = defaultdict(dict)  # (id, version) -> source -> field actions
@@ -36,14 +50,22 @@ def report_markdown(entries: list[Entry], today: dt.date, verified: str) -> str:
         elif entry.kind == "verification_failure":
             refusals.append((entry.time, d))
 
-    lines = ["# istv audit report", "", f"Generated {today}. Audit log: {verified}.", ""]
+    lines = [TITLE, "", BOARD_ONLY, "", f"Generated {today}. Audit log: {verified}.", ""]
     lines += _expiry_section(loaded, today)
+    lines += _disclosure_section(agreement, agreement_problem)
+    in_force = (agreement.id, agreement.version) if agreement is not None else None
     for key in sorted(set(shared) | set(published)):
         lines += [f"## Agreement {key[0]} version {key[1]}", ""]
         if key in loaded:
             details, last = loaded[key]
             lines += [f"Content SHA-256 `{details['agreement_sha256'][:16]}…`, signed by {', '.join(details['signed_by'])}; last used {last}.", ""]
-        lines += ["| month | source | providers | rows received | quarantined | shared | located | tables published | cells suppressed |",
+        if key == in_force:
+            lines += ["Disclosure control: the agreement in force (above)."
+                      + (" Its method withholds no count, so no cell is withheld." if not agreement.disclosure_control.policy().largest_withheld() else ""), ""]
+        else:
+            lines += ["Disclosure control: not recorded in the audit log for this version (the section above describes "
+                      "the agreement in force only).", ""]
+        lines += ["| month | source | providers | rows received | quarantined | shared | located | tables published | cells withheld |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for month in sorted(set(shared[key]) | set(published[key])):
             publish = published[key].get(month, {})
@@ -60,6 +82,22 @@ def report_markdown(entries: list[Entry], today: dt.date, verified: str) -> str:
     if refusals:
         lines += ["## Refused agreements", ""] + [f"- {time}: {d['reason']}" for time, d in refusals] + [""]
     return "\n".join(lines)
+
+
+def _disclosure_section(agreement, problem: str) -> list[str]:
+    """The disclosure control of the agreement in force, read from its policy: the same words the
+    board reads in `istv agreements show`, and the legend a reader of the published figures sees."""
+    if agreement is None:
+        why = f": {problem}" if problem else ""
+        return ["## Disclosure control in force", "", f"The agreement in force could not be read{why}.", ""]
+    from sharing_agreements.review import disclosure_lines
+    from warehouse.report import disclosure_legend
+
+    policy = agreement.disclosure_control.policy()
+    lines = ["## Disclosure control in force", "", f"Under {agreement.label}:", ""]
+    lines += [f"- {line}" for line in disclosure_lines(agreement)]
+    lines += [f"- What a reader of the published figures is told: {disclosure_legend(policy, agreement.public_sources())}", ""]
+    return lines
 
 
 def _expiry_section(loaded: dict, today: dt.date) -> list[str]:

@@ -6,10 +6,14 @@ script, no font, no tile and no link to anything on the network. Boards often re
 locked-down machines or print them, and a page that fetches nothing also leaks nothing about who
 opened it.
 
-Only published (disclosure-controlled) values are used. A suppressed count is always shown as
-"suppressed" or a marked symbol, never as 0, and nothing is derived that could undo suppression:
-totals come from `monthly_trend` (each protected as a whole) when it exists, otherwise they are the
-sum of published cell values and say so.
+Only published (disclosure-controlled) values are used, and the page explains them by the policy
+of the agreement they were published under (`Disclosure`): under the cell-key method every count
+is perturbed and none withheld, so the page never calls a count suppressed; under suppression and
+rounding a withheld count is always shown as "suppressed" or a marked symbol, never as 0. When the
+rows were published under another agreement than the one loaded, the page says so rather than
+describe rules it cannot read. Nothing is derived that could undo the protection: totals come from
+`monthly_trend` (each protected as a whole) when it exists, otherwise they are the sum of published
+cell values and say so.
 
 The work is split into reading (`_read_month`), one small builder per section that turns rows into
 drawing instructions (coordinates, colours, labels), and the Jinja template that writes them out
@@ -30,7 +34,7 @@ import h3
 import jinja2
 from markupsafe import Markup
 
-from anonymise.disclosure import ROUNDING_BASE, SUPPRESSION_THRESHOLD
+from anonymise.disclosure import DisclosurePolicy
 from anonymise.gazetteer import Place
 from pipelines.lib.reference import gazetteer
 from schemas import load_codelist
@@ -174,6 +178,14 @@ def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[l
     return rows, "hotspot_cells"
 
 
+def published_agreements(con, month: dt.date, tables: set[str] | None = None) -> list[tuple[str, int]]:
+    """The (agreement id, version) pairs the month's published rows carry, from every table that
+    has them."""
+    if tables is None:
+        tables = {r["table_name"] for r in _rows(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
+    return _agreements(con, tables, month)
+
+
 def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
     for table in sorted(tables):
@@ -184,6 +196,147 @@ def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
                    "WHERE CAST(month AS DATE) = ?")
             found |= {(r["agreement_id"], int(r["agreement_version"])) for r in _rows(con, sql, [month])}
     return sorted(found)
+
+
+# --- how the counts were protected ----------------------------------------------------------
+
+
+POLICE_OPEN_DATA_SENTENCE = "Police open-data counts are public and shown exactly."
+
+
+def disclosure_legend(policy: DisclosurePolicy, public_sources: Iterable[str] = ("police_uk",)) -> str:
+    """`policy.legend()`, kept true to the agreement: its sentence on police open data only when the
+    agreement declares that source public. Plain text, for the command line (a withheld count is
+    shown there as '—')."""
+    text = policy.legend()
+    public = tuple(public_sources)
+    if POLICE_OPEN_DATA_SENTENCE in text and "police_uk" not in public:
+        text = text.replace(POLICE_OPEN_DATA_SENTENCE, "").strip()
+    elif POLICE_OPEN_DATA_SENTENCE not in text and "police_uk" in public:
+        text += " " + POLICE_OPEN_DATA_SENTENCE
+    return text
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """How the month's published counts were protected, as the report explains them: the policy of
+    the agreement they were published under, or None when this report cannot know it (the
+    agreement could not be read, or the rows carry another agreement id or version); `warning`
+    then says why, and the page describes no rule it cannot read."""
+
+    policy: DisclosurePolicy | None
+    public_sources: tuple[str, ...] = ()
+    epsilon: float | None = None
+    agreement: str = ""  # "agreement <id> v<version>", when known
+    warning: str = ""
+    # Only when the policy is not known: whether the rows themselves flag any count as withheld.
+    flagged_withheld: bool = False
+
+    @property
+    def method(self) -> str | None:
+        return self.policy.method if self.policy else None
+
+    @property
+    def perturbs(self) -> bool:
+        return self.method == "cell_key"
+
+    @property
+    def rounds(self) -> bool:
+        return self.method == "suppress_and_round"
+
+    @property
+    def withholds(self) -> bool:
+        """Whether any count may be withheld (shown as suppressed)."""
+        if self.policy is None:
+            return self.flagged_withheld
+        return self.policy.largest_withheld() > 0
+
+    @property
+    def threshold(self) -> int | None:
+        return (self.policy.largest_withheld() or None) if self.policy else None
+
+    @property
+    def rounding(self) -> int | None:
+        return self.policy.rounding_base if self.rounds else None
+
+    @property
+    def public_exact(self) -> bool:
+        return "police_uk" in self.public_sources
+
+    @property
+    def protected_word(self) -> str:
+        """What was done to each total: 'perturbed', 'rounded' or 'protected'."""
+        return {"cell_key": "perturbed", "suppress_and_round": "rounded"}.get(self.method or "", "protected")
+
+    @property
+    def suppressed_label(self) -> str:
+        """The legend entry for a withheld count: with its range when the policy says it."""
+        return f"suppressed (1–{self.threshold})" if self.threshold else "suppressed"
+
+    @property
+    def legend(self) -> str:
+        """The reader-facing sentence: the policy's own legend under the cell-key method; under
+        suppression and rounding the same rule in the words this page uses for a withheld count."""
+        if self.policy is None:
+            return ("How these counts were protected cannot be stated here (see the note on disclosure control "
+                    "at the top). They are the published, disclosure-controlled figures.")
+        if self.perturbs:
+            return disclosure_legend(self.policy, self.public_sources)
+        text = (f"Counts of 1 to {self.threshold} are suppressed (shown as “suppressed”, never as 0); "
+                f"others are rounded to the nearest {self.rounding}.")
+        return text + (" " + POLICE_OPEN_DATA_SENTENCE if self.public_exact else "")
+
+    @property
+    def legend_base(self) -> int:
+        """Colour legends step in the published granularity: the rounding base when counts are
+        rounded, single counts otherwise."""
+        return self.rounding or 1
+
+
+def _agreement_in_force():
+    """The agreement the pipeline runs under (ISTV_AGREEMENT, else the bundled one)."""
+    from sharing_agreements.model import DEFAULT_AGREEMENT, load_agreement
+
+    return load_agreement(Path(os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT))
+
+
+def disclosure_for(published: Sequence[tuple[str, int]], agreement=None, flagged_withheld: bool = False) -> Disclosure:
+    """How rows published under `published` (agreement id, version pairs) were protected, from
+    `agreement` (an Agreement, a path to one, or None for the agreement in force). When the rows
+    carry another agreement id or version, the loaded agreement's rules may not be theirs: the
+    Disclosure says so, with no policy, rather than guess."""
+    from sharing_agreements.model import AgreementError, load_agreement
+
+    try:
+        if agreement is None:
+            agreement = _agreement_in_force()
+        elif isinstance(agreement, (str, os.PathLike)):
+            agreement = load_agreement(Path(agreement))
+    except AgreementError as exc:
+        return Disclosure(None, warning=f"the sharing agreement could not be read ({exc})",
+                          flagged_withheld=flagged_withheld)
+    loaded = (agreement.id, agreement.version)
+    other = sorted(set(published) - {loaded})
+    if not published:
+        return Disclosure(None, agreement=agreement.label, flagged_withheld=flagged_withheld, warning=(
+            f"the published rows do not name the agreement they were published under, so the rules of "
+            f"{agreement.label}, the agreement loaded here, may not be the ones applied"))
+    if other:
+        names = "; ".join(f"agreement {i} v{v}" for i, v in other)
+        which = "some of these figures were" if loaded in published else "these figures were"
+        return Disclosure(None, agreement=agreement.label, flagged_withheld=flagged_withheld, warning=(
+            f"{which} published under {names}, not under {agreement.label}, the agreement loaded here, whose "
+            "rules may not be the ones applied; ask the data officer for the agreement they were published under"))
+    dp = agreement.disclosure_control.differential_privacy
+    return Disclosure(agreement.disclosure_control.policy(), agreement.public_sources(),
+                      dp.epsilon if dp else None, agreement.label)
+
+
+def _flags_withheld(data: MonthData) -> bool:
+    """Whether any of the month's published rows flags a count as withheld."""
+    tables = (data.cells, data.venues, data.hours, data.methods, data.coverage, data.hidden, data.trend)
+    return any(v is not None and bool(v) for rows in tables if rows for row in rows
+               for k, v in row.items() if k.endswith("_suppressed"))
 
 
 def _read_month(warehouse: Path, month: dt.date) -> MonthData:
@@ -228,13 +381,15 @@ def text_colour(fill: str) -> str:
     return "#ffffff" if (0.299 * r + 0.587 * g + 0.114 * b) < 140 else "#1a1a1a"
 
 
-def legend_values(vmin: int, vmax: int, steps: int = 5, root: bool = False) -> list[int]:
-    """Round values from the smallest published count to the largest, for a colour legend (never
-    a value below the smallest, which would suggest counts that cannot be published). Spaced on
-    a square-root scale when the colours are."""
+def legend_values(vmin: int, vmax: int, steps: int = 5, root: bool = False, base: int = 1) -> list[int]:
+    """Values from the smallest published count to the largest, for a colour legend, in steps of
+    `base` (the rounding base when counts are rounded; never a value below the smallest, which
+    would suggest counts that cannot be published). Spaced on a square-root scale when the
+    colours are."""
     f, inv = (math.sqrt, lambda v: v * v) if root else ((lambda v: v), (lambda v: v))
     lo, hi = f(vmin), f(vmax)
-    values = {round(inv(lo + (hi - lo) * k / (steps - 1)) / ROUNDING_BASE) * ROUNDING_BASE for k in range(steps)}
+    base = max(int(base), 1)
+    values = {round(inv(lo + (hi - lo) * k / (steps - 1)) / base) * base for k in range(steps)}
     return sorted(v for v in values | {vmin, vmax} if vmin <= v <= vmax)
 
 
@@ -400,12 +555,14 @@ def _cell_colour(combined: Count, vmax: int) -> str:
     return ramp_colour(math.sqrt(combined.number / vmax)) if vmax else RAMP[0]
 
 
-def _map_legend(vmin: int, vmax: int, has_suppressed: bool) -> list[LegendSwatch]:
+def _map_legend(vmin: int, vmax: int, has_suppressed: bool, disclosure: Disclosure | None = None) -> list[LegendSwatch]:
+    disclosure = disclosure or Disclosure(None)
     legend = []
     if vmax:
-        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}") for v in legend_values(vmin, vmax, root=True)]
+        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}")
+                  for v in legend_values(vmin, vmax, root=True, base=disclosure.legend_base)]
     if has_suppressed:
-        legend.append(LegendSwatch("url(#hatch)", f"suppressed (1–{SUPPRESSION_THRESHOLD})"))
+        legend.append(LegendSwatch("url(#hatch)", disclosure.suppressed_label))
     return legend
 
 
@@ -497,7 +654,7 @@ def _callouts(labels: list[tuple[str, str, int]], marked: list[tuple[float, floa
 
 
 def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[dict],
-                places: Sequence[Place]) -> HotspotMap | None:
+                places: Sequence[Place], disclosure: Disclosure | None = None) -> HotspotMap | None:
     """Every cell of the month as its hexagon, shaded by the combined count, with the top cells
     and venues marked and named on an enlarged panel of the busiest area."""
     if not cells:
@@ -539,7 +696,7 @@ def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[
         overview_width=OVERVIEW_WIDTH, zoom_x=ZOOM_X, zoom_width=ZOOM_WIDTH, zoom=zoom,
         zoom_box=(max(x0, 0.0), max(y0, MAP_TOP), min(x1, OVERVIEW_WIDTH) - max(x0, 0.0), min(y1, bottom) - max(y0, MAP_TOP)),
         label_x=LABEL_X, hexagons=hexagons, callouts=callouts, elsewhere_y=elsewhere_y,
-        legend=_map_legend(vmin, vmax, has_suppressed), legend_y=bottom + 12,
+        legend=_map_legend(vmin, vmax, has_suppressed, disclosure), legend_y=bottom + 12,
         scale_bars=[_scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 14, bottom - 12),
                     _scale_bar(projection.units_per_km * zoom.factor, ZOOM_X + ZOOM_WIDTH - 14, bottom - 12)],
         has_suppressed=has_suppressed,
@@ -587,8 +744,10 @@ class HeatMap:
     has_suppressed: bool
 
 
-def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun: str) -> HeatMap:
+def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun: str,
+             disclosure: Disclosure | None = None) -> HeatMap:
     """7 x 24 grid, Monday at the top; colour by count, '•' on grey for a suppressed hour."""
+    disclosure = disclosure or Disclosure(None)
     cell_w, cell_h, left, top = 36.0, 28.0, 44.0, 22.0
     published = [r[column] for r in hours if r[column] and not r.get(f"{column}_suppressed")]
     vmax = max(published, default=0)
@@ -607,10 +766,11 @@ def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun
                               f"{when}: {count_text(count)} {noun}"))
     legend = [LegendSwatch(ZERO_FILL, "none")]
     if vmax:
-        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}") for v in legend_values(min(published), vmax, steps=4)]
+        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}")
+                   for v in legend_values(min(published), vmax, steps=4, base=disclosure.legend_base)]
     has_suppressed = any(c.text == "•" for c in cells)
     if has_suppressed:
-        legend.append(LegendSwatch(SUPPRESSED_FILL, f"• suppressed (1–{SUPPRESSION_THRESHOLD})"))
+        legend.append(LegendSwatch(SUPPRESSED_FILL, f"• {disclosure.suppressed_label}"))
     return HeatMap(
         id=element_id, caption=caption, cells=cells, width=left + 24 * cell_w + 4, height=top + 7 * cell_h + 44,
         cell_w=cell_w, cell_h=cell_h, left=left, top=top,
@@ -804,7 +964,8 @@ class Hidden:
     note: str = ""
 
 
-def hidden_violence(rows: list[dict] | None) -> Hidden:
+def hidden_violence(rows: list[dict] | None, disclosure: Disclosure | None = None) -> Hidden:
+    withholds = True if disclosure is None else disclosure.withholds
     if not rows:
         return Hidden(False)
     row = rows[0]
@@ -815,8 +976,9 @@ def hidden_violence(rows: list[dict] | None) -> Hidden:
     if share is None and compared.number and without.number is not None:
         share = without.number / compared.number
     if share is None:
-        note = ("Not available this month: a count it depends on is suppressed, or no police "
-                "record-management data with times was delivered to compare against.")
+        note = ("Not available this month: " + ("a count it depends on is suppressed, or " if withholds else
+                "no ED assault with a known place and time was published to compare, or ") +
+                "no police record-management data with times was delivered to compare against.")
         return Hidden(True, "", show(compared), show(without), row.get("match_rule") or "", note)
     share = float(share)
     percent = share if share > 1 else share * 100  # published as a fraction 0-1; tolerate a percentage
@@ -869,8 +1031,12 @@ def _headline(data: MonthData) -> dict:
     }
 
 
-def build_context(data: MonthData, places: Sequence[Place]) -> dict:
-    """Everything the template draws, already positioned and coloured."""
+def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosure | None = None) -> dict:
+    """Everything the template draws, already positioned and coloured. `disclosure`: how the
+    counts were protected; by default from the agreement in force, checked against the agreement
+    the month's rows carry."""
+    if disclosure is None:
+        disclosure = disclosure_for(data.agreements, flagged_withheld=_flags_withheld(data))
     cells = data.cells or []
     names = top_cell_names(cells, places)
     venues = data.venues or []
@@ -878,10 +1044,10 @@ def build_context(data: MonthData, places: Sequence[Place]) -> dict:
     hours = data.hours or []
     heat_maps = []
     if hours:
-        heat_maps.append(heat_map(hours, "ed_assaults", "hour-of-week", "ED assaults", "ED assaults"))
+        heat_maps.append(heat_map(hours, "ed_assaults", "hour-of-week", "ED assaults", "ED assaults", disclosure))
         if _any_police_hours(hours):
             heat_maps.append(heat_map(hours, "police_violence", "hour-of-week-police", "Police-recorded violence",
-                                      "police-recorded violent crimes"))
+                                      "police-recorded violent crimes", disclosure))
     resolution = h3.get_resolution(cells[0]["cell_id"]) if cells else None
     return {
         "month": data.month,
@@ -889,10 +1055,11 @@ def build_context(data: MonthData, places: Sequence[Place]) -> dict:
         "previous_month_name": _month_name(_add_months(data.month, -1)),
         "generated": dt.date.today(),
         "headline": _headline(data),
-        "threshold": SUPPRESSION_THRESHOLD,
-        "rounding": ROUNDING_BASE,
+        "disclosure": disclosure,
+        "threshold": disclosure.threshold,
+        "rounding": disclosure.rounding,
         "cell_area_km2": round(h3.average_hexagon_area(resolution, "km^2"), 2) if resolution is not None else 0.1,
-        "map": hotspot_map(cells, names, markers, places),
+        "map": hotspot_map(cells, names, markers, places, disclosure),
         "top_cells": _top_cell_rows(cells, names),
         "published": data.tables,
         "heat_maps": heat_maps,
@@ -903,7 +1070,7 @@ def build_context(data: MonthData, places: Sequence[Place]) -> dict:
         "venues": venue_rows(venues, data.previous_venues),
         "venues_suppressed": sum(1 for v in venues if v.get("ed_assaults_suppressed")),
         "venues_previous_published": bool(data.previous_venues),
-        "hidden": hidden_violence(data.hidden),
+        "hidden": hidden_violence(data.hidden, disclosure),
         "coverage": coverage_rows(data.coverage or []),
         "ed_colour": ED_COLOUR,
         "police_colour": POLICE_COLOUR,
@@ -924,23 +1091,29 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(data: MonthData, places: Sequence[Place] | None = None) -> str:
-    context = build_context(data, gazetteer() if places is None else places)
+def render_html(data: MonthData, places: Sequence[Place] | None = None, disclosure: Disclosure | None = None) -> str:
+    context = build_context(data, gazetteer() if places is None else places, disclosure)
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def render_report(warehouse: Path, month: dt.date, out: Path) -> Path:
+def render_report(warehouse: Path, month: dt.date, out: Path, agreement=None,
+                  disclosure: Disclosure | None = None) -> Path:
     """Write the month's hotspot report to `out` (one self-contained HTML file) and return it.
 
     Reads the warehouse read-only, so it can run while a publish is under way. Raises
-    ReportError when nothing is published for the month.
+    ReportError when nothing is published for the month. The page explains the counts by the
+    disclosure policy of `agreement` (an Agreement, a path, or None for the agreement in force:
+    ISTV_AGREEMENT, else the bundled one), and says so when the month's rows were published under
+    another agreement id or version; `disclosure` overrides both.
     """
     month = month.replace(day=1)
     data = _read_month(warehouse, month)
     if not data.cells and not data.venues and not data.hours and not data.methods:
         raise ReportError(f"nothing published for {month:%Y-%m} in {warehouse}: "
                           f"run `istv run --month {month:%Y-%m}` first")
-    html = render_html(data)
+    if disclosure is None:
+        disclosure = disclosure_for(data.agreements, agreement, flagged_withheld=_flags_withheld(data))
+    html = render_html(data, disclosure=disclosure)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Write beside and rename, so a reader (or a web server) never sees half a report.
     partial = out.with_name(f".{out.name}.partial")

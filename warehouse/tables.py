@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
+import h3
 import pandas as pd
 import pyarrow as pa
 import yaml
@@ -78,10 +79,13 @@ MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one h
 def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
     """Per-table columns derived after protection, from published values only, so that they
     cannot reveal a suppressed count."""
-    if name == "hotspot_cells":
+    if name in ("hotspot_cells", "hotspot_areas"):
         centres = [cell_centre(c) for c in table["cell_id"]]
-        table.insert(2, "cell_lat", [round(lat, 6) for lat, _ in centres])
-        table.insert(3, "cell_lon", [round(lon, 6) for _, lon in centres])
+        table["cell_lat"] = [round(lat, 6) for lat, _ in centres]
+        table["cell_lon"] = [round(lon, 6) for _, lon in centres]
+    if name == "hotspot_areas":
+        table["rank"] = table.groupby(["month", "window_months", "resolution"])["combined"].transform(_rank).astype("Int64")
+    if name == "hotspot_cells":
         table["rank"] = _rank(table["combined"])
         scores = {}
         for _, month in table.groupby("month"):
@@ -97,6 +101,14 @@ def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+@dataclass(frozen=True)
+class HotspotAreas:
+    """The agreement's hotspot_areas: the resolutions cells are merged to, the rolling windows."""
+
+    resolutions: tuple[int, ...] = (9, 8, 7)
+    windows_months: tuple[int, ...] = (1, 3, 12)
+
+
 def build_tables(
     joint: Path | pd.DataFrame,
     summaries: pd.DataFrame,
@@ -106,15 +118,20 @@ def build_tables(
     record_keys: RecordKeys,
     public_sources: tuple[str, ...] = (),
     spill_zone: Path | None = None,
+    history: list[Path | pd.DataFrame] = (),
+    areas: HotspotAreas = HotspotAreas(),
 ) -> dict[str, pd.DataFrame]:
     """The published tables of the joint_incidents rows: `joint` is the month's Parquet file (or,
-    in tests, a frame of its columns, record_key included). DuckDB aggregates the rows into
-    figures; only the figures reach pandas, for disclosure control and the derived columns.
-    Records of `public_sources` are counted apart and published exactly."""
+    in tests, a frame of its columns, record_key included), `history` the earlier months' that
+    rolling windows reach back to. DuckDB aggregates the rows into figures; only the figures
+    reach pandas, for disclosure control and the derived columns. Records of `public_sources` are
+    counted apart and published exactly."""
     with row_level_duckdb(spill_zone) as con:
         record_keys.bind(con)
         _define_figures(con)
-        _register_joint(con, joint, public_sources)
+        _register_joint(con, "joint_incidents", [joint], public_sources)
+        _register_joint(con, "window_incidents", [joint, *history], public_sources)
+        _register_areas(con, areas)
         match_police(con)
         con.register("delivery_summaries", summaries)
         tables = {}
@@ -148,17 +165,32 @@ def _figures_unpacked(spec: TableSpec) -> str:
             f"FROM figures ORDER BY {', '.join(spec.keys)}")
 
 
-def _register_joint(con: duckdb.DuckDBPyConnection, joint: Path | pd.DataFrame, public_sources: tuple[str, ...]) -> None:
-    if isinstance(joint, pd.DataFrame):
-        # As an Arrow table: scanning a pandas frame would convert its Arrow-backed text columns
-        # to Python objects on every query.
-        con.register("joint_rows", pa.Table.from_pandas(joint, preserve_index=False))
-        rows = "joint_rows"
-    else:
-        # Read through a view: each query reads only the columns it needs from the file.
-        rows = f"read_parquet({_sql_text(str(joint))})"
+def _register_joint(con: duckdb.DuckDBPyConnection, name: str, months: list[Path | pd.DataFrame],
+                    public_sources: tuple[str, ...]) -> None:
+    parts = []
+    for i, joint in enumerate(months):
+        if isinstance(joint, pd.DataFrame):
+            # As an Arrow table: scanning a pandas frame would convert its Arrow-backed text
+            # columns to Python objects on every query.
+            con.register(f"{name}_{i}", pa.Table.from_pandas(joint, preserve_index=False))
+            parts.append(f"SELECT * FROM {name}_{i}")
+        else:
+            # Read through a view: each query reads only the columns it needs from the file.
+            parts.append(f"SELECT * FROM read_parquet({_sql_text(str(joint))})")
     public = ", ".join(_sql_text(s) for s in public_sources) or "NULL"
-    con.execute(f"CREATE VIEW joint_incidents AS SELECT *, coalesce(source IN ({public}), false) AS is_public FROM {rows}")
+    rows = " UNION ALL BY NAME ".join(parts)
+    con.execute(f"CREATE VIEW {name} AS SELECT *, coalesce(source IN ({public}), false) AS is_public FROM ({rows})")
+
+
+def _register_areas(con: duckdb.DuckDBPyConnection, areas: HotspotAreas) -> None:
+    """`cell_areas`: every located cell of the window and its parent at each declared resolution
+    (H3 has no DuckDB extension offline, so the few thousand distinct cells are mapped here)."""
+    cells = [c for (c,) in con.execute("SELECT DISTINCT cell_id FROM window_incidents WHERE cell_id IS NOT NULL").fetchall()]
+    pairs = [(c, r, h3.cell_to_parent(c, r)) for c in cells for r in areas.resolutions if r <= h3.get_resolution(c)]
+    frame = pa.table({"cell_id": [p[0] for p in pairs], "resolution": pa.array([p[1] for p in pairs], pa.int64()),
+                      "area_id": [p[2] for p in pairs]}, schema=pa.schema([("cell_id", pa.string()), ("resolution", pa.int64()), ("area_id", pa.string())]))
+    con.register("cell_areas", frame)
+    con.register("hotspot_windows", pa.table({"window_months": pa.array(list(areas.windows_months), pa.int64())}))
 
 
 def _sql_text(text: str) -> str:

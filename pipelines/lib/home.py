@@ -4,7 +4,9 @@ landing/        extracts as delivered (identifiable; the pipeline only)
 quarantine/     rejected rows with reasons, encrypted at rest
 pseudonymised/  row-level data after the agreement is applied
 warehouse/      istv.duckdb, the published tables analysts read
-audit/          the append-only audit log
+reports/        the monthly hotspot reports (published figures only), which analysts read
+audit/          the append-only audit log; audit/reports/ the board's audit report (exact
+                delivery counts: governance boards only, never circulated to analysts)
 dagster/        Dagster's instance (run history, event logs) unless DAGSTER_HOME is set
 keys/           throwaway keys made by the demo only
 """
@@ -48,6 +50,17 @@ class IstvHome:
         return self.root / "audit"
 
     @property
+    def audit_reports(self) -> Path:
+        """The board's audit reports: inside the audit zone (governance boards only), never
+        beside the analysts' hotspot reports, because they hold exact, unprotected counts."""
+        return self.audit / "reports"
+
+    @property
+    def audit_report_file(self) -> Path:
+        """Where `istv audit report` writes by default."""
+        return self.audit_reports / "audit.md"
+
+    @property
     def keys(self) -> Path:
         return self.root / "keys"
 
@@ -60,8 +73,14 @@ class IstvHome:
         folder = self.landing_dir(source, month) / "_parsed"
         return folder / "extract.parquet", folder / "extract.json"
 
+    @property
+    def reports(self) -> Path:
+        """The monthly hotspot reports (published, disclosure-controlled figures only): analysts and
+        boards read this folder, so nothing with exact counts is ever written here."""
+        return self.root / "reports"
+
     def report_file(self, month: dt.date) -> Path:
-        return self.root / "reports" / f"{month:%Y-%m}.html"
+        return self.reports / f"{month:%Y-%m}.html"
 
     def landing_dir(self, source: str, month: dt.date) -> Path:
         return self.landing / source / f"{month:%Y-%m}"

@@ -8,6 +8,7 @@ SELECT month, source, provider,
        delivery_figure(rows_located, concat_ws('|', month, source, provider, 'located')) AS rows_located,
        delivery_figure(rows_unlocated, concat_ws('|', month, source, provider, 'unlocated')) AS rows_unlocated,
        delivery_figure(rows_private, concat_ws('|', month, source, provider, 'private')) AS rows_private,
-       delivery_figure(rows_ambiguous, concat_ws('|', month, source, provider, 'ambiguous')) AS rows_ambiguous
+       delivery_figure(rows_ambiguous, concat_ws('|', month, source, provider, 'ambiguous')) AS rows_ambiguous,
+       'as delivered' AS release_status
 FROM delivery_summaries
 ORDER BY month, source, provider
