@@ -49,3 +49,41 @@ def test_rows_and_refusals_are_reported():
     text = report_markdown(entries, dt.date(2026, 11, 22), "verified")
     assert "| 2026-09 | ed | 7A4BV | 120 | 3 | 115 | 90 | hotspot_cells | 12 |" in text
     assert "agreement a v2 is not signed" in text
+
+
+def _agreement(**disclosure):
+    from sharing_agreements.model import DisclosureControl, load_agreement
+
+    bundled = load_agreement()
+    return bundled if not disclosure else bundled.model_copy(update={"disclosure_control": DisclosureControl(**disclosure)})
+
+
+def test_the_heading_says_exact_counts_for_the_board_only():
+    text = report_markdown([], dt.date(2026, 11, 22), "verified", _agreement())
+    heading = text.splitlines()[0]
+    assert heading.startswith("# ") and "exact counts" in heading and "governance board only" in heading
+    assert "do not circulate" in text.lower()
+
+
+def test_the_disclosure_control_in_force_is_read_from_its_policy():
+    cell_key = report_markdown([], dt.date(2026, 11, 22), "verified", _agreement())
+    assert "cell-key" in cell_key and "at most 4 (variance 3)" in cell_key and "police_uk" in cell_key
+    assert _agreement().disclosure_control.policy().legend() in cell_key
+    strict = report_markdown([], dt.date(2026, 11, 22), "verified",
+                             _agreement(method="suppress_and_round", suppression_threshold=10, rounding_base=10))
+    assert "1 to 10" in strict and "nearest 10" in strict
+    assert "1 to 7" not in strict and "nearest 5" not in strict and "cell-key" not in strict
+
+
+def test_a_version_other_than_the_one_in_force_is_not_described_by_its_rules():
+    agreement = _agreement()
+    shared = {**_shared(1, "2026-09"), "agreement_id": agreement.id}
+    text = report_markdown([_entry(1, "pseudonymise", shared)], dt.date(2026, 11, 22), "verified", agreement)
+    assert "the agreement in force (above)" in text and "withholds no count" in text
+    older = report_markdown([_entry(1, "pseudonymise", _shared(1, "2026-09"))], dt.date(2026, 11, 22), "verified", agreement)
+    assert "not recorded in the audit log for this version" in older
+
+
+def test_an_unreadable_agreement_is_said():
+    text = report_markdown([], dt.date(2026, 11, 22), "verified", None, "no sharing agreement at x.yaml")
+    assert "could not be read: no sharing agreement at x.yaml" in text

@@ -142,3 +142,44 @@ def test_keys_list_and_rotate(runner, istv_home):
     for secret in __import__("json").loads((istv_home.keys / "pseudonym.key").read_text())["keys"]:
         assert secret["secret"] not in listed.output and secret["secret"] not in rotated.output
     assert secret_before != (istv_home.keys / "pseudonym.key").read_text()
+
+
+def test_audit_report_goes_to_the_audit_zone_never_to_the_analysts_reports(runner, istv_home):
+    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
+    result = runner.invoke(cli, ["audit", "report"])
+    assert result.exit_code == 0, result.output
+    written = istv_home.audit_report_file
+    assert written.is_file() and written.parent == istv_home.audit / "reports"
+    assert str(written) in result.output.replace("\n", "")
+    assert not (istv_home.root / "reports").exists() or not any((istv_home.root / "reports").rglob("*"))
+    assert istv_home.reports == istv_home.root / "reports"
+    text = written.read_text(encoding="utf-8")
+    heading = text.splitlines()[0]
+    assert heading.startswith("# ") and "exact counts" in heading and "governance board only" in heading
+    assert "do not circulate" in text.lower()
+    assert written.stat().st_mode & 0o077 == 0  # the board's eyes only, on a shared machine too
+
+
+def test_audit_report_refuses_the_analysts_reports_folder(runner, istv_home):
+    result = runner.invoke(cli, ["audit", "report", "--out", str(istv_home.reports / "audit.md")])
+    assert result.exit_code == 1 and "exact counts" in result.output
+    assert not istv_home.reports.exists() or not any(istv_home.reports.rglob("*"))
+
+
+def test_hotspots_note_reads_the_policy_of_the_agreement_in_force(board, istv_home, monkeypatch):
+    from pipelines.cli import _disclosure_note
+    from sharing_agreements.model import load_agreement
+
+    bundled = load_agreement()
+    rows = [(bundled.id, bundled.version)]
+    note = _disclosure_note(rows)
+    assert note == bundled.disclosure_control.policy().legend()
+    assert "suppress" not in note and "perturbed" in note
+
+    def suppress_10(raw):
+        raw["disclosure_control"].update(method="suppress_and_round", suppression_threshold=10, rounding_base=10)
+
+    monkeypatch.setenv("ISTV_AGREEMENT", str(board.variant("suppress-10", suppress_10, signed=False)))
+    note = _disclosure_note(rows)
+    assert "1 to 10" in note and "nearest 10" in note and "7" not in note and "5" not in note
+    assert "another v4" in _disclosure_note([("another", 4)])

@@ -131,3 +131,40 @@ def test_an_agreement_that_keeps_an_identifier_is_stopped_by_the_leak_scan(board
     assert not leak.passed
     assert "nhs_number in column nhs_number" in leak.metadata["where"].value
     assert not istv_home.warehouse.exists()
+
+
+def _show(path):
+    return CliRunner().invoke(cli, ["agreements", "show", str(path)])
+
+
+def test_the_review_names_the_cell_key_method_and_the_public_source(board):
+    from sharing_agreements.review import summary_lines
+
+    lines = summary_lines(load_agreement())
+    method = next(line for line in lines if line.startswith("Disclosure control:"))
+    assert "cell-key" in method and "at most 4 (variance 3)" in method
+    assert "1 to 7" not in method and "rounded" not in method
+    assert "Public sources, counted exactly (never perturbed or rounded): police_uk" in lines
+    assert "Differential privacy: not declared" in lines
+    shown = _show(load_agreement.__defaults__[0])
+    assert shown.exit_code == 0 and "cell-key perturbation" in shown.output and "police_uk" in shown.output
+
+
+def test_the_review_describes_suppression_with_the_agreements_own_values(board):
+    def strict(a):
+        a["disclosure_control"].update(method="suppress_and_round", suppression_threshold=10, rounding_base=10)
+        a["datasets"]["police_uk"]["public"] = False
+
+    result = _show(board.variant("strict", strict, signed=False))
+    assert result.exit_code == 0, result.output
+    assert "suppression and rounding: counts 1 to 10 are withheld (suppressed), the others rounded to the nearest 10" in result.output
+    assert "1 to 7" not in result.output and "nearest 5" not in result.output and "cell-key" not in result.output
+    assert "Public sources: none declared" in result.output
+
+
+def test_the_review_gives_differential_privacy_epsilon_and_budget(board):
+    path = board.variant("dp", lambda a: a["disclosure_control"].update(
+        differential_privacy={"epsilon": 0.5, "budget_per_month": 1.5}), signed=False)
+    result = _show(path)
+    assert result.exit_code == 0, result.output
+    assert "Differential privacy: epsilon 0.5 per published count, at most 1.5 per month" in result.output

@@ -45,9 +45,17 @@ def three_months(board, istv_home, tmp_path, monkeypatch):
 def test_report_shows_both_versions_and_the_change(three_months, istv_home):
     verify = three_months.invoke(cli, ["audit", "verify"])
     assert verify.exit_code == 0 and "audit log verified" in verify.output
+    analysts = istv_home.root / "reports"  # the monthly hotspot reports the runs wrote, and nothing else
+    before = sorted(analysts.rglob("*")) if analysts.exists() else []
+    assert not any(p.name.startswith("audit") for p in before)
     report = three_months.invoke(cli, ["audit", "report"])
     assert report.exit_code == 0, report.output
-    text = (istv_home.root / "reports" / "audit.md").read_text()
+    # Exact counts: in the audit zone for the board, never in the folder analysts read.
+    assert (sorted(analysts.rglob("*")) if analysts.exists() else []) == before
+    assert istv_home.audit_report_file.parent == istv_home.audit / "reports"
+    assert str(istv_home.audit_report_file) in report.output.replace("\n", "")
+    text = istv_home.audit_report_file.read_text()
+    assert "exact counts, for the governance board only" in text.splitlines()[0]
     assert "## Agreement cardiff-violence-prevention version 1" in text
     assert "## Agreement cardiff-violence-prevention version 2" in text
     assert "ed.sex: kept -> dropped" in text
