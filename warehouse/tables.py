@@ -148,12 +148,15 @@ def build_tables(
 def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
     """`figure(selected, is_public, record_key)`, the aggregate every count in sql/ is written with:
     the selected protected records, the sum of their record keys modulo 2^32 (the figure's cell
-    key) and the selected public records. `delivery_figure(n, label)` is a count the pipeline
+    key) and the selected public records; `merged_figure(part)` adds such figures up (a figure of
+    several cells or months). `delivery_figure(n, label)` is a count the pipeline
     summarised (coverage), keyed by a keyed hash of what it counts and its value."""
     con.execute(f"""CREATE MACRO figure(selected, is_public, record_key) AS {{
         'n': count(*) FILTER (WHERE selected AND NOT is_public),
         'key': (coalesce(sum(record_key) FILTER (WHERE selected AND NOT is_public), 0) % {KEY_MODULUS})::BIGINT,
         'public': count(*) FILTER (WHERE selected AND is_public)}}""")
+    con.execute(f"""CREATE MACRO merged_figure(part) AS {{
+        'n': sum(part.n), 'key': (sum(part.key) % {KEY_MODULUS})::BIGINT, 'public': sum(part.public)}}""")
     con.execute(f"""CREATE MACRO delivery_figure(n, label) AS {{
         'n': n, 'key': {RecordKeys.sql("md5(label || '|' || n)")}, 'public': 0}}""")
 

@@ -252,7 +252,8 @@ def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> Materi
     (map of hotspot cells, hour-of-week heat map, trend, methods, venues, hidden violence,
     coverage) that opens offline, rendered from the published warehouse only."""
     month = month_of_partition(context.partition_key)
-    out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month))
+    agreement = istv.agreement_in_force(step="hotspot_report")
+    out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month), agreement=agreement)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(out)), "bytes": out.stat().st_size})
 
 

@@ -1,20 +1,31 @@
 -- Incidents per cell at each declared resolution over each rolling window ending with the month.
 -- `window_incidents` is the month's joint rows and the earlier months' (warehouse/tables.py),
 -- `cell_areas` maps each cell to itself and its coarser parents, `hotspot_windows` lists the
--- windows. The month is the latest month of the rows; months_available is counted per window,
--- never per cell (which would tell in how many months a cell had an incident).
+-- windows. The rows are first counted per month and finest cell, then those figures merged into
+-- areas and windows (a figure's parts add up: counts, record keys modulo 2^32, public counts).
+-- months_available is counted per window, never per cell (which would tell in how many months a
+-- cell had an incident).
 WITH latest AS (SELECT max(month) AS month FROM joint_incidents),
 windows AS (
     SELECT w.window_months, latest.month, latest.month - to_months(w.window_months) AS after,
            (SELECT count(DISTINCT i.month) FROM window_incidents AS i
             WHERE i.month > latest.month - to_months(w.window_months) AND i.month <= latest.month) AS months_available
     FROM hotspot_windows AS w CROSS JOIN latest
+),
+per_cell AS (
+    SELECT month, cell_id,
+           figure(source = 'ed', is_public, record_key) AS ed,
+           figure(source IN ('police', 'police_uk'), is_public, record_key) AS police,
+           figure(true, is_public, record_key) AS combined
+    FROM window_incidents
+    WHERE cell_id IS NOT NULL
+    GROUP BY month, cell_id
 )
 SELECT w.month, w.window_months, w.months_available, a.resolution, a.area_id AS cell_id,
-       figure(i.source = 'ed', i.is_public, i.record_key) AS ed_assaults,
-       figure(i.source IN ('police', 'police_uk'), i.is_public, i.record_key) AS police_violence,
-       figure(true, i.is_public, i.record_key) AS combined
-FROM window_incidents AS i
-JOIN windows AS w ON i.month > w.after AND i.month <= w.month
-JOIN cell_areas AS a ON a.cell_id = i.cell_id
+       merged_figure(c.ed) AS ed_assaults,
+       merged_figure(c.police) AS police_violence,
+       merged_figure(c.combined) AS combined
+FROM per_cell AS c
+JOIN windows AS w ON c.month > w.after AND c.month <= w.month
+JOIN cell_areas AS a ON a.cell_id = c.cell_id
 GROUP BY ALL

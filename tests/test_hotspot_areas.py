@@ -1,0 +1,85 @@
+"""hotspot_areas: coarser cells and rolling windows, protected like every other figure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import h3
+import pandas as pd
+
+from anonymise.cellkey import RecordKeys
+from anonymise.disclosure import DisclosurePolicy
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables
+
+KEYS = RecordKeys.from_secret(b"hotspot-areas-test-secret")
+CENTRE = h3.latlng_to_cell(51.4816, -3.1791, 9)
+CELLS = sorted(h3.grid_disk(CENTRE, 2))[:12]
+
+
+def _month(month: dt.date, counts: dict[str, int], source: str = "ed") -> pd.DataFrame:
+    rows = []
+    for cell, n in counts.items():
+        for i in range(n):
+            pseudonym = hashlib.sha256(f"{month}{cell}{source}{i}".encode()).hexdigest()
+            rows.append({"source": source, "month": month, "weekday": 6, "hour": 23,
+                         "event_hour": pd.Timestamp(month) + pd.Timedelta(hours=23), "cell_id": cell,
+                         "place_status": "street", "place_id": None, "place_name": None, "method": "fist",
+                         "record_key": KEYS.of(pseudonym)})
+    return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
+
+
+def _tables(joint, history=(), public=()):
+    summaries = pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS)
+    return build_tables(joint, summaries, DisclosurePolicy(), "a", 1, record_keys=KEYS, public_sources=public,
+                        history=list(history), areas=HotspotAreas((9, 8, 7), (1, 3)))
+
+
+OCT, NOV, DEC = dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+
+
+def test_the_same_records_show_the_same_figure_in_cells_and_areas():
+    tables = _tables(_month(DEC, {c: 3 + i for i, c in enumerate(CELLS)}))
+    cells = tables["hotspot_cells"].set_index("cell_id")
+    areas = tables["hotspot_areas"]
+    fine = areas[(areas.window_months == 1) & (areas.resolution == 9)].set_index("cell_id")
+    assert sorted(fine.index) == sorted(cells.index)
+    for column in ("ed_assaults", "combined"):
+        assert (fine[column] == cells.loc[fine.index, column]).all()
+    # With no earlier month the 3-month window holds the same records: the same figures, and says so.
+    window = areas[(areas.window_months == 3) & (areas.resolution == 9)].set_index("cell_id")
+    assert (window.combined == fine.loc[window.index, "combined"]).all()
+    assert set(window.months_available) == {1}
+
+
+def test_coarser_areas_and_windows_hold_every_incident_within_the_perturbation():
+    months = {OCT: {c: 2 for c in CELLS}, NOV: {c: 1 for c in CELLS[:6]}, DEC: {c: 4 for c in CELLS[3:]}}
+    tables = _tables(_month(DEC, months[DEC]), history=[_month(OCT, months[OCT]), _month(NOV, months[NOV])])
+    areas = tables["hotspot_areas"]
+    assert set(areas.month) == {pd.Timestamp(DEC)}  # the window ends with the month published
+    for resolution in (9, 8, 7):
+        truth = {}
+        for month, counts in months.items():
+            for cell, n in counts.items():
+                parent = h3.cell_to_parent(cell, resolution)
+                truth[parent] = truth.get(parent, 0) + n
+        window = areas[(areas.window_months == 3) & (areas.resolution == resolution)].set_index("cell_id")
+        assert set(window.index) == set(truth)
+        assert set(window.months_available) == {3}
+        for cell, n in truth.items():
+            assert abs(int(window.loc[cell, "ed_assaults"]) - n) <= DisclosurePolicy().max_deviation
+    # rank runs within each window and resolution
+    for _, group in areas.groupby(["window_months", "resolution"]):
+        assert group["rank"].min() == 1
+
+
+def test_public_records_are_exact_in_areas_too():
+    police = _month(DEC, {CELLS[0]: 5, CELLS[1]: 1}, source="police_uk")
+    tables = _tables(police, public=("police_uk",))
+    areas = tables["hotspot_areas"]
+    fine = areas[(areas.window_months == 1) & (areas.resolution == 9)].set_index("cell_id")
+    assert fine.loc[CELLS[0], "police_violence"] == 5 and fine.loc[CELLS[1], "police_violence"] == 1
+    parent = h3.cell_to_parent(CELLS[0], 7)
+    coarse = areas[(areas.window_months == 1) & (areas.resolution == 7)].set_index("cell_id")
+    assert coarse.loc[parent, "police_violence"] == sum(5 if c == CELLS[0] else 1 for c in CELLS[:2]
+                                                       if h3.cell_to_parent(c, 7) == parent)
