@@ -223,7 +223,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     dp_epsilon = _privacy_budget_spend(istv, agreement, month, content, permitted)
     publish(istv.istv_home.warehouse, month, tables)
     shutil.copyfile(joint, released_copy(joint))
-    if dp_epsilon is not None:
+    if dp_epsilon:
         istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
                                   "month": f"{month:%Y-%m}", "content_sha256": content, "epsilon": dp_epsilon})
     istv.audit("publish", {
@@ -311,14 +311,17 @@ def month_content_sha256(joint: Path, spill_zone: Path) -> str:
     unchanged month gives the same digest (and so the same seeded noise)."""
     with row_level_duckdb(spill_zone) as con:
         rows, digest = con.execute(
-            "SELECT count(*), coalesce(sum(md5_number(j::VARCHAR)), 0)::VARCHAR FROM read_parquet(?) AS j", [str(joint)]
+            # Sums of 64-bit halves in 128-bit integers: exact, so the order of rows cannot matter.
+            "SELECT count(*), coalesce(sum(md5_number_lower(j::VARCHAR)::HUGEINT), 0)::VARCHAR || ':' || "
+            "coalesce(sum(md5_number_upper(j::VARCHAR)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) AS j", [str(joint)]
         ).fetchone()
     return hashlib.sha256(f"{rows}:{digest}".encode()).hexdigest()
 
 
 def _privacy_budget_spend(istv: IstvResource, agreement, month, content: str, permitted) -> float | None:
-    """The epsilon this release spends, refused (BudgetExceeded) when the month's budget would be
-    passed; None without differential privacy. A record can count once in every count column of
+    """The epsilon this release spends (0 when the same content was released before: the same
+    noise), refused (BudgetExceeded) when the month's budget would be passed; None without
+    differential privacy. A record can count once in every count column of
     every published table, so a release spends epsilon times their number (sequential composition,
     an upper bound)."""
     dp = agreement.disclosure_control.differential_privacy
@@ -327,11 +330,10 @@ def _privacy_budget_spend(istv: IstvResource, agreement, month, content: str, pe
     spend = dp.epsilon * sum(len(spec.counts) for spec in permitted)
     entries = [e for e in auditing.reader(istv.istv_home).entries() if e.kind == "dp_release"]
     try:
-        check_budget(entries, agreement.id, f"{month:%Y-%m}", content, spend, dp.budget_per_month)
+        return check_budget(entries, agreement.id, f"{month:%Y-%m}", content, spend, dp.budget_per_month)
     except BudgetExceeded as refusal:
         istv.audit("dp_refused", {"agreement_id": agreement.id, "month": f"{month:%Y-%m}", "reason": str(refusal)})
         raise
-    return spend
 
 
 def _suppressed(table: pd.DataFrame) -> int:

@@ -1,0 +1,69 @@
+"""Differential privacy with a budget: seeded noise, spend audited, releases past the budget refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from anonymise.differential_privacy import BudgetExceeded
+from pipelines.joint.assets import _privacy_budget_spend, month_content_sha256
+from pipelines.lib import auditing
+from pipelines.resources import IstvResource
+from sharing_agreements.model import load_agreement
+from warehouse.tables import table_specs
+
+MONTH = dt.date(2026, 9, 1)
+
+
+@pytest.fixture
+def dp_resource(istv_home, board, monkeypatch):
+    def with_dp(agreement):
+        agreement["disclosure_control"]["differential_privacy"] = {"epsilon": 0.1, "budget_per_month": 4.0}
+
+    path = board.variant("dp", with_dp)
+    monkeypatch.setenv("ISTV_AGREEMENT", str(path))
+    return IstvResource(), load_agreement(path)
+
+
+def _permitted(agreement):
+    return [s for s in table_specs() if s.name in agreement.published_tables]
+
+
+def test_a_release_spends_epsilon_per_count_column_and_a_rerun_spends_nothing(dp_resource):
+    istv, agreement = dp_resource
+    spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement))
+    assert spend == pytest.approx(0.1 * sum(len(s.counts) for s in _permitted(agreement)))
+    istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
+                              "month": "2026-09", "content_sha256": "content-a", "epsilon": spend})
+    # The same content again draws the same noise: nothing new is spent, and it is allowed.
+    assert _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement)) == 0.0
+
+
+def test_a_corrected_release_past_the_budget_is_refused_and_audited(dp_resource):
+    istv, agreement = dp_resource
+    permitted = _permitted(agreement)
+    spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", permitted)
+    istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
+                              "month": "2026-09", "content_sha256": "content-a", "epsilon": spend})
+    assert spend * 2 > 4.0  # a second release of new content would pass the month's budget
+    with pytest.raises(BudgetExceeded) as refusal:
+        _privacy_budget_spend(istv, agreement, MONTH, "content-b", permitted)
+    assert "2026-09" in str(refusal.value) and agreement.id in str(refusal.value)
+    refused = [e for e in auditing.reader(istv.istv_home).entries() if e.kind == "dp_refused"]
+    assert len(refused) == 1 and refused[0].details["month"] == "2026-09"
+
+
+def test_seeded_noise_is_the_same_for_the_same_month_and_differs_for_another(dp_resource, tmp_path):
+    istv, agreement = dp_resource
+    rows = pd.DataFrame({"source": ["ed"] * 3, "cell_id": ["a", "b", "c"], "record_key": [1, 2, 3]})
+    first, second = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    rows.to_parquet(first, index=False)
+    rows.iloc[::-1].to_parquet(second, index=False)  # the same rows in another order
+    assert month_content_sha256(first, tmp_path) == month_content_sha256(second, tmp_path)
+    rows.iloc[:2].to_parquet(second, index=False)
+    assert month_content_sha256(first, tmp_path) != month_content_sha256(second, tmp_path)
+    policy = istv.disclosure_policy(agreement, month_content_sha256(first, tmp_path))
+    assert policy.laplace_scale == pytest.approx(10.0) and policy.noise_key
+    assert policy.noise_key.hex() not in repr(policy)  # the key never reaches a log line
