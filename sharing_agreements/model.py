@@ -121,13 +121,11 @@ class DisclosureControl(_Strict):
     # cell_key (default): consistent perturbation of every figure. suppress_and_round: the
     # weaker rule (1 to the threshold withheld, the rest rounded), for agreements that ask for it.
     method: Literal["cell_key", "suppress_and_round"] = "cell_key"
-    # Also the smallest correction published before the next scheduled revision (see corrections).
+    # Also the fewest changed records for which a corrected month's figure is published afresh
+    # (warehouse/corrections.py); smaller changes keep the figure's earlier value.
     suppression_threshold: int = 7
     rounding_base: int = 5
     cell_key: CellKey = CellKey()
-    # A correction that moves some figure by fewer than suppression_threshold records waits for
-    # the month's next scheduled revision, every this many months after the month.
-    revision_every_months: int = 12
     differential_privacy: DifferentialPrivacy | None = None
 
     def policy(self) -> DisclosurePolicy:

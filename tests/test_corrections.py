@@ -1,49 +1,100 @@
-"""Corrected re-deliveries: which corrections wait for the scheduled revision."""
+"""Corrected re-deliveries: a figure is republished only when its records changed by at least the
+threshold; smaller changes keep the released value exactly, and reveal nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pandas as pd
 
-from warehouse.corrections import next_revision, smallest_figure_change
+from anonymise.cellkey import RecordKeys
+from anonymise.disclosure import DisclosurePolicy
+from warehouse.corrections import Corrections
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables
 
+KEYS = RecordKeys.from_secret(b"corrections-test-secret")
 MONTH = dt.date(2026, 9, 1)
+CELLS = ["89195879b4bffff", "8919586b4a3ffff", "8919586b4bbffff", "89195879b5bffff"]
+HOURS = [(6, 23), (6, 1), (5, 22), (7, 2)]
+TABLES = ("hotspot_cells", "hotspot_areas", "hour_of_week", "assault_methods", "monthly_trend")
 
 
-def _joint(path, cells: dict[str, int], source: str = "ed", start: int = 0):
-    rows = [{"source": source, "month": MONTH, "weekday": 5, "hour": 22, "cell_id": cell, "place_id": None,
-             "method": "fist", "record_key": start + i * 1000 + n}
-            for i, (cell, count) in enumerate(cells.items()) for n in range(count)]
-    pd.DataFrame(rows).to_parquet(path)
-    return path
+def _rows(counts: dict[str, int], tag: str = "") -> pd.DataFrame:
+    rows = []
+    for c, (cell, n) in enumerate(counts.items()):
+        for i in range(n):
+            weekday, hour = HOURS[c % len(HOURS)]
+            rows.append({"source": "ed", "month": MONTH, "weekday": weekday, "hour": hour,
+                         "event_hour": pd.Timestamp("2026-09-05") + pd.Timedelta(hours=hour), "cell_id": cell,
+                         "place_status": "street", "place_id": None, "place_name": None,
+                         "method": ["fist", "knife", "glass", "foot"][c % 4],
+                         "record_key": KEYS.of(hashlib.sha256(f"{tag}{cell}{i}".encode()).hexdigest())})
+    return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
 
 
-def test_one_row_more_is_a_change_of_one(tmp_path):
-    old = _joint(tmp_path / "old.parquet", {"a": 12, "b": 30})
-    new = _joint(tmp_path / "new.parquet", {"a": 13, "b": 30})
-    assert smallest_figure_change(old, new, ()) == 1
+def _release(joint: pd.DataFrame, corrections: Corrections) -> dict[str, pd.DataFrame]:
+    return build_tables(joint, pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS), DisclosurePolicy(), "a", 1,
+                        record_keys=KEYS, areas=HotspotAreas((9, 8), (1,)), corrections=corrections)
 
 
-def test_an_unchanged_month_changes_nothing(tmp_path):
-    old = _joint(tmp_path / "old.parquet", {"a": 12, "b": 30})
-    assert smallest_figure_change(old, old, ()) == 0
+def _ledger_of(corrections: Corrections) -> pd.DataFrame:
+    return pd.concat(corrections.ledgers, ignore_index=True)
 
 
-def test_a_correction_of_many_records_in_every_figure_is_large(tmp_path):
-    old = _joint(tmp_path / "old.parquet", {"a": 12, "b": 30})
-    new = _joint(tmp_path / "new.parquet", {"a": 20, "b": 40})
-    assert smallest_figure_change(old, new, ()) == 8
+FIRST = {CELLS[0]: 3, CELLS[1]: 12, CELLS[2]: 30}
 
 
-def test_public_records_do_not_count_as_changes(tmp_path):
-    old = _joint(tmp_path / "old.parquet", {"a": 12}, source="police_uk")
-    new = _joint(tmp_path / "new.parquet", {"a": 13}, source="police_uk")
-    assert smallest_figure_change(old, new, ("police_uk",)) == 0
-    assert smallest_figure_change(old, new, ()) == 1
+def test_a_one_row_correction_changes_no_published_figure():
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    for removed in range(3):  # remove one row of the small cell, of the middle one, of the large one
+        joint = _rows(FIRST)
+        joint = joint.drop(index=joint.index[joint.cell_id == CELLS[removed]][0])
+        again = Corrections(7, _ledger_of(first))
+        corrected = _release(joint, again)
+        for table in TABLES:
+            pd.testing.assert_frame_equal(corrected[table], released[table])
+        assert sum(again.kept.values()) > 0
+    added = pd.concat([_rows(FIRST), _rows({CELLS[3]: 1}, tag="new")], ignore_index=True)
+    corrected = _release(added, Corrections(7, _ledger_of(first)))
+    for table in TABLES:  # a new cell of one record stays unpublished, and moves nothing else
+        pd.testing.assert_frame_equal(corrected[table], released[table])
 
 
-def test_the_next_revision_is_a_whole_number_of_periods_after_the_month():
-    assert next_revision(MONTH, 12, after=dt.date(2026, 10, 15)) == dt.date(2027, 9, 1)
-    assert next_revision(MONTH, 12, after=dt.date(2027, 9, 1)) == dt.date(2028, 9, 1)
-    assert next_revision(MONTH, 3, after=dt.date(2027, 1, 2)) == dt.date(2027, 3, 1)
+def test_a_figure_that_changed_by_the_threshold_is_published_afresh_and_others_kept():
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    bigger = dict(FIRST, **{CELLS[2]: 37})
+    corrected = _release(_rows(bigger), Corrections(7, _ledger_of(first)))
+    before = released["hotspot_cells"].set_index("cell_id")
+    after = corrected["hotspot_cells"].set_index("cell_id")
+    counts = ["ed_assaults", "police_violence", "combined"]
+    assert after.loc[CELLS[:2], counts].equals(before.loc[CELLS[:2], counts])  # rank and Gi* follow the others
+    assert abs(after.loc[CELLS[2], "ed_assaults"] - 37) <= DisclosurePolicy().max_deviation
+
+
+def test_a_figure_whose_records_all_went_keeps_its_row_and_value():
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    corrected = _release(_rows({CELLS[1]: 12, CELLS[2]: 30}), Corrections(7, _ledger_of(first)))
+    before = released["hotspot_cells"].set_index("cell_id")
+    after = corrected["hotspot_cells"].set_index("cell_id")
+    assert after.loc[CELLS[0], "ed_assaults"] == before.loc[CELLS[0], "ed_assaults"]
+
+
+def test_the_ledger_carries_over_corrections_one_after_another():
+    """Seven one-row corrections of one cell, each published: the figure stays until the seventh,
+    and is then fresh; no intermediate release differs from the first."""
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    ledger = _ledger_of(first)
+    for extra in range(1, 8):
+        counts = dict(FIRST, **{CELLS[1]: 12 + extra})
+        step = Corrections(7, ledger)
+        corrected = _release(_rows(counts), step)
+        ledger = _ledger_of(step)
+        cell = corrected["hotspot_cells"].set_index("cell_id").loc[CELLS[1], "ed_assaults"]
+        if extra < 7:
+            assert cell == released["hotspot_cells"].set_index("cell_id").loc[CELLS[1], "ed_assaults"]
+    assert abs(cell - 19) <= DisclosurePolicy().max_deviation

@@ -16,6 +16,7 @@ import yaml
 from anonymise.cellkey import KEY_MODULUS, RecordKeys
 from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect
 from anonymise.generalise import cell_centre
+from warehouse.corrections import Corrections
 from warehouse import SQL_DIR
 from warehouse.engine import row_level_duckdb
 from warehouse.spatial import getis_ord_gi_star, match_police
@@ -120,12 +121,14 @@ def build_tables(
     spill_zone: Path | None = None,
     history: list[Path | pd.DataFrame] = (),
     areas: HotspotAreas = HotspotAreas(),
+    corrections: Corrections | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The published tables of the joint_incidents rows: `joint` is the month's Parquet file (or,
     in tests, a frame of its columns, record_key included), `history` the earlier months' that
     rolling windows reach back to. DuckDB aggregates the rows into figures; only the figures
     reach pandas, for disclosure control and the derived columns. Records of `public_sources` are
-    counted apart and published exactly."""
+    counted apart and published exactly. `corrections` holds the month's earlier release, if any:
+    figures that moved by fewer records than its threshold keep their released values."""
     with row_level_duckdb(spill_zone) as con:
         record_keys.bind(con)
         _define_figures(con)
@@ -137,6 +140,8 @@ def build_tables(
         tables = {}
         for spec in table_specs():
             raw = con.execute(_figures_unpacked(spec)).df()
+            if corrections is not None:
+                raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
             table = _finish(spec.name, protect(raw, spec.counts, policy, label=spec.name))
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version

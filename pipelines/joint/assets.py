@@ -1,10 +1,8 @@
 """The joint view of a month across sources, and the tables published from it."""
 
-import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 from functools import cache, reduce
 from pathlib import Path
 
@@ -35,8 +33,8 @@ from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
-from warehouse.corrections import held_reason, next_revision, released_copy, smallest_figure_change
-from warehouse.publish import connect_read_only, publish
+from warehouse.corrections import Corrections, ledger_file, released_ledger
+from warehouse.publish import publish
 from warehouse.report import render_report
 from warehouse.engine import row_level_duckdb
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables, table_specs
@@ -193,10 +191,13 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     joint = home.pseudonymised_file("joint", month)
     content = month_content_sha256(joint, home.pseudonymised)
     policy = istv.disclosure_policy(agreement, content)
+    corrections = Corrections(policy.suppression_threshold, released_ledger(ledger_file(joint)))
     built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version,
                          record_keys=istv.record_keys(agreement), public_sources=agreement.public_sources(),
                          spill_zone=home.pseudonymised, history=earlier_joint_files(home, month, agreement),
-                         areas=hotspot_areas(agreement))
+                         areas=hotspot_areas(agreement), corrections=corrections)
+    if _first_release_content(istv, month) not in (None, content):
+        built["coverage"]["release_status"] = "corrected"
     # Only what the agreement permits is published; the rest is never written anywhere.
     permitted = [s for s in table_specs() if s.name in agreement.published_tables]
     withheld = sorted(set(PUBLISHED) - set(agreement.published_tables))
@@ -216,13 +217,9 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
                                    severity=AssetCheckSeverity.ERROR,
                                    metadata=summary.as_metadata() | findings_metadata(leaks[name]))
         raise RuntimeError(f"not published: disclosure-control or leak checks failed for {', '.join(failed)}")
-    held = _held_correction(istv, agreement, month, joint)
-    if held is not None:
-        yield from _hold(istv, agreement, month, held, checks)
-        return
     dp_epsilon = _privacy_budget_spend(istv, agreement, month, content, permitted)
     publish(istv.istv_home.warehouse, month, tables)
-    shutil.copyfile(joint, released_copy(joint))
+    corrections.save(ledger_file(joint))
     if dp_epsilon:
         istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
                                   "month": f"{month:%Y-%m}", "content_sha256": content, "epsilon": dp_epsilon})
@@ -230,6 +227,10 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
         "month": f"{month:%Y-%m}", "agreement_id": agreement.id, "agreement_version": agreement.version,
         "agreement_sha256": agreement.content_hash(), "withheld": withheld,
         "tables": {name: {"rows": len(t), "cells_suppressed": _suppressed(t)} for name, t in tables.items()},
+        "content_sha256": content,
+        "corrected_release": corrections.released is not None,
+        # Figures whose records changed by fewer than the threshold and so kept their released values.
+        "figures_kept": corrections.kept,
     })
     for name in withheld:
         # Nothing published, nothing disclosed; the check records why the table is absent.
@@ -257,41 +258,12 @@ def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> Materi
     return MaterializeResult(metadata={"path": MetadataValue.path(str(out)), "bytes": out.stat().st_size})
 
 
-def _held_correction(istv: IstvResource, agreement, month, joint: Path) -> str | None:
-    """Why a corrected delivery of an already published month must wait for the scheduled
-    revision (None: publish it). See warehouse/corrections.py."""
-    released = released_copy(joint)
-    if not released.exists():
-        return None
-    dc = agreement.disclosure_control
-    change = smallest_figure_change(released, joint, agreement.public_sources())
-    if not 0 < change < dc.suppression_threshold:
-        return None
-    releases = [e.time[:10] for e in auditing.reader(istv.istv_home).entries()
-                if e.kind == "publish" and e.details.get("month") == f"{month:%Y-%m}"]
-    last = dt.date.fromisoformat(releases[-1]) if releases else month
-    revision = next_revision(month, dc.revision_every_months, last)
-    if dt.date.today() >= revision:
-        return None
-    return held_reason(change, dc.suppression_threshold, revision)
-
-
-def _hold(istv: IstvResource, agreement, month, reason: str, checks: dict):
-    """Keep the month's published release; say in the audit log and in coverage why."""
-    istv.audit("correction_held", {"month": f"{month:%Y-%m}", "agreement_id": agreement.id,
-                                   "agreement_version": agreement.version, "reason": reason})
-    for name in checks.keys() - {"coverage"}:
-        yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=True,
-                               metadata={"published": False, "reason": f"earlier release kept: {reason}"})
-    if "coverage" not in checks:
-        return
-    with connect_read_only(istv.istv_home.warehouse) as con:
-        coverage = con.execute("SELECT * FROM coverage WHERE month = ?", [month]).df()
-    coverage["release_status"] = f"earlier release kept: {reason}"
-    publish(istv.istv_home.warehouse, month, {"coverage": coverage})
-    yield MaterializeResult(asset_key="coverage", metadata={"correction_held": reason},
-                            check_results=[AssetCheckResult(asset_key="coverage", check_name="disclosure_control", passed=True,
-                                                            metadata=checks["coverage"].as_metadata() | findings_metadata([]))])
+def _first_release_content(istv: IstvResource, month) -> str | None:
+    """The content digest of the month's first published release (None: not published yet)."""
+    for entry in auditing.reader(istv.istv_home).entries():
+        if entry.kind == "publish" and entry.details.get("month") == f"{month:%Y-%m}":
+            return entry.details.get("content_sha256", "")
+    return None
 
 
 def earlier_joint_files(home, month, agreement) -> list[Path]:
