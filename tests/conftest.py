@@ -75,3 +75,44 @@ def board(tmp_path, monkeypatch):
             return path
 
     return Board()
+
+
+# --- record keys for joint frames built by hand ---------------------------------------------------
+#
+# joint_incidents carries each record's cell-key record key (pipelines/joint/assets.py computes it
+# in DuckDB from the record's pseudonym). Frames that tests build by hand get the same column here,
+# from the same keyed hash, so that build_tables protects them as it protects a real month.
+
+TEST_RECORD_KEYS_SECRET = b"istv-tests-record-keys-0001"
+
+
+def _test_record_keys():
+    from anonymise.cellkey import RecordKeys
+
+    return RecordKeys.from_secret(TEST_RECORD_KEYS_SECRET)
+
+
+TEST_RECORD_KEYS = _test_record_keys()
+
+
+def made_up_pseudonym(row_id) -> str:
+    """A made-up hexadecimal pseudonym for a row with no pseudonym of its own (as the pipeline's
+    are, a 64-character hex digest), deterministic in `row_id`."""
+    import hashlib
+
+    return hashlib.sha256(f"istv-test-record/{row_id}".encode()).hexdigest()
+
+
+def with_record_keys(joint, keys=None, salt: str = ""):
+    """A copy of a hand-built joint frame with the `record_key` column joint_incidents has:
+    `keys.of(record_pseudonym)` where the frame has a pseudonym, else the key of a pseudonym made
+    up from the row's position (and `salt`, so that two frames built alike, two months say, do not
+    share their keys)."""
+    import pandas as pd
+
+    keys = keys or TEST_RECORD_KEYS
+    out = joint.copy()
+    given = out["record_pseudonym"] if "record_pseudonym" in out else pd.Series([None] * len(out), index=out.index)
+    pseudonyms = [p if isinstance(p, str) else made_up_pseudonym(f"{salt}/{i}") for i, p in enumerate(given)]
+    out["record_key"] = pd.array([keys.of(p) for p in pseudonyms], dtype="int64")
+    return out

@@ -20,6 +20,7 @@ EXPECTED_GRAPH = {
     "police_uk_pseudonymised": {"police_uk_extract"},
     "joint_incidents": {"ed_pseudonymised", "police_pseudonymised", "police_uk_pseudonymised"},
     "hotspot_cells": {"joint_incidents"},
+    "hotspot_areas": {"joint_incidents"},
     "hotspot_venues": {"joint_incidents"},
     "hour_of_week": {"joint_incidents"},
     "assault_methods": {"joint_incidents"},

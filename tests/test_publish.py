@@ -8,16 +8,21 @@ import errno
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
+from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.disclosure import DisclosurePolicy
+from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import PublishError, connect_read_only, publish
 from warehouse.engine import row_level_duckdb
 from warehouse.tables import build_tables, column_descriptions, table_specs
 
 MONTH = dt.date(2026, 9, 1)
 CELL = "89195879b4bffff"
+CELL_KEY = DisclosurePolicy()  # the default method
+SUPPRESS_AND_ROUND = DisclosurePolicy(method="suppress_and_round")  # 1-7 withheld, the rest rounded to 5
 
 
 def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
@@ -27,7 +32,7 @@ def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
     rows += [{"source": "police", "month": MONTH, "weekday": 6, "hour": 23, "event_hour": when, "cell_id": CELL,
               "place_status": "street", "place_id": "street:x", "place_name": "X Street", "method": None}] * n_police
     frame = pd.DataFrame(rows)
-    return frame.astype({"weekday": "Int64", "hour": "Int64"})
+    return with_record_keys(frame.astype({"weekday": "Int64", "hour": "Int64"}))
 
 
 SUMMARIES = pd.DataFrame([{"month": MONTH, "source": "ed", "provider": "7A4BV", "rows_received": 40, "rows_quarantined": 2,
@@ -35,29 +40,90 @@ SUMMARIES = pd.DataFrame([{"month": MONTH, "source": "ed", "provider": "7A4BV", 
                            "rows_unlocated": 8, "rows_private": 3, "rows_ambiguous": 0}])
 
 
-def _tables(n_ed=12, n_police=5):
-    return build_tables(_joint(n_ed, n_police), SUMMARIES, DisclosurePolicy(), "test-agreement", 3)
+def _tables(n_ed=12, n_police=5, policy=SUPPRESS_AND_ROUND):
+    """The month's tables. Publishing works alike whatever the method; by default suppression and
+    rounding, whose values (12 -> 10, 30 -> 30) tests/test_concurrent_access.py relies on. The
+    tests of the protection itself ask for the cell-key method."""
+    return build_tables(_joint(n_ed, n_police), SUMMARIES, policy, "test-agreement", 3, record_keys=TEST_RECORD_KEYS)
+
+
+def _cell_key_value(records: pd.DataFrame) -> int:
+    """What the cell-key method publishes for a figure made of `records`: their count moved by
+    the perturbation their summed record keys select (worked out here, apart from the SQL)."""
+    key = int(records["record_key"].sum()) % KEY_MODULUS
+    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(4, 3.0))[0])
 
 
 def test_tables_are_protected_and_stamped():
-    tables = _tables()
+    joint = _joint(12, 5)
+    tables = _tables(policy=CELL_KEY)
+    cell = tables["hotspot_cells"].iloc[0]
+    ed, police = joint[joint.source == "ed"], joint[joint.source == "police"]
+    # Every count is published, none withheld, each perturbed from its own records.
+    assert cell.ed_assaults == _cell_key_value(ed) and not cell.ed_assaults_suppressed
+    assert cell.police_violence == _cell_key_value(police) and not cell.police_violence_suppressed
+    assert cell.combined == _cell_key_value(joint) and cell["rank"] == 1
+    assert abs(cell.ed_assaults - 12) <= 4 and abs(cell.police_violence - 5) <= 4 and abs(cell.combined - 17) <= 4
+    trend = tables["monthly_trend"].iloc[0]
+    assert trend.ed_assaults == cell.ed_assaults and trend.police_violence == cell.police_violence  # the same records
+    coverage = tables["coverage"].iloc[0]
+    assert abs(coverage.rows_quarantined - 2) <= 4 and not coverage.rows_quarantined_suppressed
+    for table in tables.values():
+        assert set(table.agreement_id) == {"test-agreement"} and set(table.agreement_version) == {3}
+        flags = [c for c in table.columns if c.endswith("_suppressed")]
+        assert flags and not table[flags].any().any()
+        assert not [c for c in table.columns if c.endswith(("__key", "__public"))]  # no key is published
+
+
+def test_tables_under_suppression_and_rounding():
+    tables = _tables(policy=SUPPRESS_AND_ROUND)
     cell = tables["hotspot_cells"].iloc[0]
     assert cell.ed_assaults == 10 and not cell.ed_assaults_suppressed
     assert pd.isna(cell.police_violence) and cell.police_violence_suppressed
     assert cell.combined == 15 and cell["rank"] == 1
     coverage = tables["coverage"].iloc[0]
     assert pd.isna(coverage.rows_quarantined) and coverage.rows_quarantined_suppressed
-    for table in tables.values():
-        assert set(table.agreement_id) == {"test-agreement"} and set(table.agreement_version) == {3}
+    assert coverage.rows_received == 40 and coverage.rows_unlocated == 10
+
+
+def test_public_records_are_counted_exactly_beside_the_perturbed_ones():
+    joint = _joint(12, 5)
+    uk = with_record_keys(joint[joint.source == "police"].assign(source="police_uk"), salt="police_uk")
+    both = pd.concat([joint, uk], ignore_index=True)
+    tables = build_tables(both, SUMMARIES, CELL_KEY, "test-agreement", 3, record_keys=TEST_RECORD_KEYS,
+                          public_sources=("police_uk",))
+    cell = tables["hotspot_cells"].iloc[0]
+    # police_violence: the 5 police records perturbed as they were alone, plus the 5 public ones exactly.
+    assert cell.police_violence == _cell_key_value(joint[joint.source == "police"]) + 5
+    assert cell.combined == _cell_key_value(joint) + 5
+    assert tables["hotspot_cells"].ed_assaults.tolist() == _tables(policy=CELL_KEY)["hotspot_cells"].ed_assaults.tolist()
+
+
+def _ed(tables) -> int:
+    return int(tables["hotspot_cells"].ed_assaults.iloc[0])
+
+
+def test_suppress_and_round_with_a_public_source_passes_the_published_checks():
+    from schemas.expectations import published_suite, validate
+
+    joint = _joint(12, 0)
+    uk = with_record_keys(joint.iloc[:3].assign(source="police_uk", method=None), salt="police_uk")
+    tables = build_tables(pd.concat([joint, uk], ignore_index=True), SUMMARIES, SUPPRESS_AND_ROUND, "test-agreement", 3,
+                          record_keys=TEST_RECORD_KEYS, public_sources=("police_uk",))
+    cell = tables["hotspot_cells"].iloc[0]
+    assert (cell.ed_assaults, cell.police_violence, cell.combined) == (10, 3, 13)  # the 3 public crimes shown exactly
+    spec = next(s for s in table_specs() if s.name == "hotspot_cells")
+    suite = published_suite(spec.name, spec.counts, spec.keys, SUPPRESS_AND_ROUND.largest_withheld(with_public=True))
+    assert validate(tables["hotspot_cells"], suite).success
 
 
 def test_republishing_a_month_replaces_it(tmp_path):
     warehouse = tmp_path / "istv.duckdb"
-    publish(warehouse, MONTH, _tables(12))
-    publish(warehouse, MONTH, _tables(30))
+    publish(warehouse, MONTH, _tables(12, policy=CELL_KEY))
+    publish(warehouse, MONTH, _tables(30, policy=CELL_KEY))
     with connect_read_only(warehouse) as con:
         rows = con.execute("SELECT ed_assaults FROM hotspot_cells WHERE month = ?", [MONTH]).fetchall()
-    assert rows == [(30,)]
+    assert rows == [(_ed(_tables(30, policy=CELL_KEY)),)] and abs(rows[0][0] - 30) <= 4
 
 
 def test_every_table_and_column_is_described(tmp_path):
@@ -94,10 +160,11 @@ def test_a_full_disk_gives_a_clear_error_and_loses_nothing(tmp_path, monkeypatch
     def disk_full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("warehouse.publish.shutil.copyfile", disk_full)
+    monkeypatch.setattr("warehouse.publish.os.fsync", disk_full)
     with pytest.raises(PublishError, match="No space left on device.*the published warehouse is unchanged"):
         publish(warehouse, MONTH, _tables(30))
     assert warehouse.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "publishing" in p.name] == []
 
 
 def test_readers_are_not_blocked_by_a_publish(tmp_path):
@@ -114,10 +181,11 @@ def test_readers_are_not_blocked_by_a_publish(tmp_path):
 def test_tables_from_the_joint_parquet_file_equal_those_from_a_frame(tmp_path):
     joint = _joint(12, 5)
     joint.to_parquet(tmp_path / "joint.parquet", index=False)
-    from_file = build_tables(tmp_path / "joint.parquet", SUMMARIES, DisclosurePolicy(), "test-agreement", 3, spill_zone=tmp_path)
-    for name, table in _tables(12, 5).items():
+    from_file = build_tables(tmp_path / "joint.parquet", SUMMARIES, CELL_KEY, "test-agreement", 3,
+                             record_keys=TEST_RECORD_KEYS, spill_zone=tmp_path)
+    for name, table in _tables(12, 5, policy=CELL_KEY).items():
         pd.testing.assert_frame_equal(from_file[name], table)
-    assert from_file["hidden_violence"].ed_assaults_compared.tolist() == [10]
+    assert from_file["hidden_violence"].ed_assaults_compared.tolist() == [_cell_key_value(joint[joint.source == "ed"])]
 
 
 def test_row_level_duckdb_is_bounded_and_spills_only_inside_its_zone(tmp_path):

@@ -1,5 +1,9 @@
 """The monthly hotspot report: one self-contained HTML file, built from a small two-month
-warehouse published the real way (build_tables + publish)."""
+warehouse published the real way (build_tables + publish).
+
+Most tests read a warehouse published under suppression and rounding (an agreement that asks for
+it), whose withheld counts the report must show as suppressed, never as 0; the last ones read the
+same months published under the cell-key method, where nothing is withheld."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from pipelines.lib.reference import gazetteer
+from sharing_agreements.model import DisclosureControl, load_agreement
+from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import connect_read_only, publish
 from warehouse.report import (
     SECTION_IDS,
@@ -33,6 +39,10 @@ PREVIOUS = dt.date(2026, 9, 1)
 CELL_A, CELL_B, CELL_C, CELL_D = "8919586b4a3ffff", "89195879b4bffff", "8919586b4bbffff", "8919586b487ffff"
 # A name that must be escaped, to prove the template escapes what it is given.
 TRICKY_VENUE = "Bar <Test> & Grill"
+# The agreement the test warehouse is published under: the bundled one, as id test-agreement
+# version 3, asking for suppression and rounding (1 to 7 withheld, the rest rounded to 5).
+SUPPRESSING = load_agreement().model_copy(update={
+    "id": "test-agreement", "version": 3, "disclosure_control": DisclosureControl(method="suppress_and_round")})
 
 
 def _real_venue():
@@ -77,7 +87,7 @@ def _joint(month: dt.date) -> pd.DataFrame:
             + _incidents(9, "police", month, CELL_A)
             + _incidents(11, "police", month, CELL_B)
         )
-    return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64"})
+    return with_record_keys(pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64"}), salt=f"{month}")
 
 
 def _summaries(month: dt.date, joint: pd.DataFrame) -> pd.DataFrame:
@@ -90,12 +100,14 @@ def _summaries(month: dt.date, joint: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def publish_two_months(warehouse: Path, drop: tuple[str, ...] = ()) -> None:
-    """September and October 2026, published as the pipeline does; `drop` leaves tables out,
-    as an agreement that does not permit them (or an older warehouse) would."""
+def publish_two_months(warehouse: Path, drop: tuple[str, ...] = (), agreement=SUPPRESSING) -> None:
+    """September and October 2026, published as the pipeline does under `agreement`; `drop`
+    leaves tables out, as an agreement that does not permit them (or an older warehouse) would."""
+    policy = agreement.disclosure_control.policy()
     for month in (PREVIOUS, MONTH):
         joint = _joint(month)
-        tables = build_tables(joint, _summaries(month, joint), DisclosurePolicy(), "test-agreement", 3)
+        tables = build_tables(joint, _summaries(month, joint), policy, agreement.id, agreement.version,
+                              record_keys=TEST_RECORD_KEYS, public_sources=agreement.public_sources())
         publish(warehouse, month, {name: t for name, t in tables.items() if name not in drop})
 
 
@@ -108,7 +120,8 @@ def warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def html(warehouse, tmp_path_factory) -> str:
-    out = render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html")
+    out = render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html",
+                        agreement=SUPPRESSING)
     return out.read_text(encoding="utf-8")
 
 
@@ -125,7 +138,7 @@ def _table_row(html: str, text: str) -> str:
 
 
 def test_the_report_is_one_file_with_every_section(warehouse, tmp_path):
-    out = render_report(warehouse, MONTH, tmp_path / "reports" / "october.html")
+    out = render_report(warehouse, MONTH, tmp_path / "reports" / "october.html", agreement=SUPPRESSING)
     assert out == tmp_path / "reports" / "october.html" and out.is_file()
     text = out.read_text(encoding="utf-8")
     for section in SECTION_IDS:
@@ -212,7 +225,7 @@ def test_hour_of_week_trend_methods_hidden_and_coverage(html):
 def test_without_the_newer_tables_it_falls_back_and_says_so(tmp_path):
     warehouse = tmp_path / "istv.duckdb"
     publish_two_months(warehouse, drop=("monthly_trend", "hidden_violence"))
-    text = render_report(warehouse, MONTH, tmp_path / "report.html").read_text(encoding="utf-8")
+    text = render_report(warehouse, MONTH, tmp_path / "report.html", agreement=SUPPRESSING).read_text(encoding="utf-8")
     assert "sum of the published cell counts" in text
     # ED from published cells: 20 (A) + 10 (venue cell); the suppressed cell C is left out.
     assert re.search(r'class="big"[^>]*>30</span>ED-treated assaults', text)
@@ -239,3 +252,56 @@ def test_helpers():
     assert ramp_colour(0) == "#ffffb2" and ramp_colour(1) == "#bd0026"
     # The busiest 2-unit window holds the three clustered points, not the outlier.
     assert busiest_group([(0, 0), (10, 10), (0.5, 0.5), (0.9, 0.2)], window=2) == [0, 2, 3]
+
+
+# --- the same months under the cell-key method (the bundled agreement) ----------------------------
+
+IN_FORCE = load_agreement()
+
+
+@pytest.fixture(scope="module")
+def cell_key_warehouse(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cell-key") / "istv.duckdb"
+    publish_two_months(path, agreement=IN_FORCE)
+    return path
+
+
+def test_under_the_cell_key_method_every_count_is_published_near_its_true_value(cell_key_warehouse):
+    assert IN_FORCE.disclosure_control.policy() == DisclosurePolicy()  # the default method
+    true = _joint(MONTH)
+    with connect_read_only(cell_key_warehouse) as con:
+        cells = con.execute("SELECT * FROM hotspot_cells WHERE month = ?", [MONTH]).df().set_index("cell_id")
+        trend = con.execute("SELECT * FROM monthly_trend WHERE month = ?", [MONTH]).df().iloc[0]
+        methods = con.execute("SELECT * FROM assault_methods WHERE month = ?", [MONTH]).df().set_index("method")
+    for column, sources in (("ed_assaults", ["ed"]), ("police_violence", ["police"]), ("combined", ["ed", "police"])):
+        raw = true[true.source.isin(sources)].groupby("cell_id").size().reindex(cells.index, fill_value=0)
+        assert cells[column].notna().all() and not cells[f"{column}_suppressed"].any()
+        assert (abs(cells[column] - raw) <= 4).all(), column
+    assert abs(trend.ed_assaults - 34) <= 4 and abs(trend.police_violence - 30) <= 4
+    assert abs(methods.loc["knife", "ed_assaults"] - 3) <= 4 and not methods.loc["knife", "ed_assaults_suppressed"]
+
+
+def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
+    html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(encoding="utf-8")
+    seen = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)  # the style sheet names .suppressed anyway
+    assert "suppressed" not in seen.lower() and "rounded to the nearest" not in seen
+    assert "cell-key method" in seen and "at most 4" in seen
+    with connect_read_only(cell_key_warehouse) as con:
+        ed, police = con.execute("SELECT ed_assaults, police_violence FROM monthly_trend WHERE month = ?", [MONTH]).fetchone()
+        knife = con.execute("SELECT ed_assaults FROM assault_methods WHERE month = ? AND method = 'knife'", [MONTH]).fetchone()[0]
+    # The headline gives the published (perturbed) totals, as published.
+    headline = _element(html, "section", "headline")
+    assert re.search(rf'class="big"[^>]*>{ed}</span>ED-treated assaults', headline)
+    assert re.search(rf'class="big"[^>]*>{police}</span>police-recorded', headline)
+    # The knife count (3 assaults) is drawn with its published value, not withheld.
+    assert re.search(rf'Knife or other sharp object</text>\s*<rect [^>]*/>\s*<text [^>]*>{knife}</text>',
+                     _element(html, "svg", "methods"))
+    # Every top cell's row gives the cell's three published counts, none withheld.
+    with connect_read_only(cell_key_warehouse) as con:
+        published = {c: (e, p, b) for c, e, p, b in con.execute(
+            "SELECT cell_id, ed_assaults, police_violence, combined FROM hotspot_cells WHERE month = ?", [MONTH]).fetchall()}
+    rows = re.findall(r'<tr data-cell="([0-9a-f]{15})">(.*?)</tr>', _element(html, "div", "top-cells"), re.DOTALL)
+    assert len(rows) == len(published) == 4
+    for cell, row in rows:
+        numbers = re.findall(r'<td class="num">(.*?)</td>', row)
+        assert tuple(int(n) for n in numbers[1:4]) == published[cell], cell

@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from test_report import MONTH, warehouse  # noqa: F401  (warehouse is the shared fixture)
+from test_report import MONTH, SUPPRESSING, warehouse  # noqa: F401  (warehouse is the shared fixture)
 
 from warehouse.publish import connect_read_only
 from warehouse.report import render_report
@@ -50,7 +50,8 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def report(warehouse, tmp_path_factory) -> Path:
-    return render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html")
+    return render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html",
+                         agreement=SUPPRESSING)
 
 
 @pytest.fixture(scope="module")

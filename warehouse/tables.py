@@ -152,7 +152,7 @@ def build_tables(
 
 def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
     """`figure(selected, is_public, record_key)`, the aggregate every count in sql/ is written with:
-    the selected protected records, the sum of their record keys modulo 2^32 (the figure's cell
+    the selected protected records, the sum of their record keys modulo 2^29 (the figure's cell
     key) and the selected public records; `merged_figure(part)` adds such figures up (a figure of
     several cells or months). `delivery_figure(n, label)` is a count the pipeline
     summarised (coverage), keyed by a keyed hash of what it counts and its value."""

@@ -2,7 +2,7 @@
 -- `window_incidents` is the month's joint rows and the earlier months' (warehouse/tables.py),
 -- `cell_areas` maps each cell to itself and its coarser parents, `hotspot_windows` lists the
 -- windows. The rows are first counted per month and finest cell, then those figures merged into
--- areas and windows (a figure's parts add up: counts, record keys modulo 2^32, public counts).
+-- areas and windows (a figure's parts add up: counts, record keys modulo 2^29, public counts).
 -- months_available is counted per window, never per cell (which would tell in how many months a
 -- cell had an incident).
 WITH latest AS (SELECT max(month) AS month FROM joint_incidents),
