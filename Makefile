@@ -19,7 +19,17 @@ $(BIN)/istv: requirements.lock pyproject.toml
 demo: $(BIN)/istv
 	$(BIN)/istv demo
 
-test: $(BIN)/istv
+# The report's browser test needs Chromium (a system package, not a Python one): installed here
+# when the machine lets us (root with apt-get), else the exact command is printed and make stops.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+	  echo "The tests need Chromium: run  sudo apt-get install -y chromium chromium-driver  then make test again"; exit 1; \
+	fi
+
+test: $(BIN)/istv $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(BIN)/istv
