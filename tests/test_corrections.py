@@ -38,8 +38,8 @@ def _release(joint: pd.DataFrame, corrections: Corrections) -> dict[str, pd.Data
                         record_keys=KEYS, areas=HotspotAreas((9, 8), (1,)), corrections=corrections)
 
 
-def _ledger_of(corrections: Corrections) -> pd.DataFrame:
-    return pd.concat(corrections.ledgers, ignore_index=True)
+def _ledger_of(corrections: Corrections) -> dict[str, pd.DataFrame]:
+    return corrections.figures
 
 
 FIRST = {CELLS[0]: 3, CELLS[1]: 12, CELLS[2]: 30}

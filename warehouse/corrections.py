@@ -18,7 +18,7 @@ changed. Public records (police open data) are always current: they are publishe
 
 from __future__ import annotations
 
-import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,91 +27,76 @@ import pandas as pd
 
 from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX
 
-LEDGER_COLUMNS = ["table", "row", "column", "n", "key"]
-
 
 @dataclass
 class Corrections:
-    """What build_tables needs to publish a month again, and what it leaves for the next time."""
+    """What build_tables needs to publish a month again, and what it leaves for the next time:
+    per table, its figures before disclosure control (their protected record counts, summed
+    record keys and public counts, beside the row's other columns)."""
 
     threshold: int
-    released: pd.DataFrame | None = None  # the month's ledger as last published; None: first release
-    ledgers: list[pd.DataFrame] = field(default_factory=list)  # filled by build_tables, one per table
+    released: dict[str, pd.DataFrame] | None = None  # the month as last published; None: first release
+    figures: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by build_tables
     kept: dict[str, int] = field(default_factory=dict)  # figures kept at their released value, per table
 
     def apply(self, table: str, raw: pd.DataFrame, keys: list[str], counts: list[str]) -> pd.DataFrame:
-        if self.released is not None:
-            raw, self.kept[table] = carry_forward(table, raw, keys, counts, self.released, self.threshold)
-        self.ledgers.append(ledger(table, raw, keys, counts))
+        if self.released is not None and table in self.released:
+            raw, self.kept[table] = carry_forward(raw, keys, counts, self.released[table], self.threshold)
+        self.figures[table] = raw
         return raw
 
-    def save(self, path: Path) -> None:
-        """Keep the ledger of what was just published (row-level zone: it holds record-key sums)."""
-        frame = pd.concat(self.ledgers, ignore_index=True) if self.ledgers else pd.DataFrame(columns=LEDGER_COLUMNS)
-        partial = path.with_name(f".{path.name}.partial")
-        frame.to_parquet(partial, index=False)
-        partial.replace(path)
+    def save(self, folder: Path) -> None:
+        """Keep what was just published, a file a table (row-level zone: it holds record-key sums),
+        swapped in whole so that a run killed here leaves the earlier release's files."""
+        partial = folder.with_name(f".{folder.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for table, frame in self.figures.items():
+            frame.to_parquet(partial / f"{table}.parquet", index=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
 
 
-def released_ledger(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.exists() else None
+def released_figures(folder: Path) -> dict[str, pd.DataFrame] | None:
+    if not folder.is_dir():
+        return None
+    return {f.stem: pd.read_parquet(f) for f in folder.glob("*.parquet")}
 
 
-def ledger_file(joint: Path) -> Path:
+def released_folder(joint: Path) -> Path:
     """Where the month's published figures are remembered, beside its joint rows."""
-    return joint.with_name(f"{joint.stem}.released.parquet")
+    return joint.with_name(f"{joint.stem}.released")
 
 
-def _row_ids(raw: pd.DataFrame, keys: list[str]) -> pd.Series:
-    return raw[keys].astype(str).agg("|".join, axis=1) if len(raw) else pd.Series([], dtype=str)
-
-
-def ledger(table: str, raw: pd.DataFrame, keys: list[str], counts: list[str]) -> pd.DataFrame:
-    """The protected part of every figure of one table, as published: (n, key) per row and count,
-    with the row's other columns (JSON) so that a row can be published again as it was."""
-    ids = _row_ids(raw, keys)
-    others = [c for c in raw.columns if c not in counts and not c.endswith((KEY_SUFFIX, PUBLIC_SUFFIX))]
-    rows = raw[others].astype(str).to_dict("records") if len(raw) else []
-    parts = [pd.DataFrame({"table": table, "row": [json.dumps({"id": i, "values": r}) for i, r in zip(ids, rows)],
-                           "column": column, "n": raw[column].astype("int64").to_numpy(),
-                           "key": raw[column + KEY_SUFFIX].astype("int64").to_numpy()})
-             for column in counts]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LEDGER_COLUMNS)
-
-
-def carry_forward(table: str, raw: pd.DataFrame, keys: list[str], counts: list[str], released: pd.DataFrame,
+def carry_forward(raw: pd.DataFrame, keys: list[str], counts: list[str], released: pd.DataFrame,
                   threshold: int) -> tuple[pd.DataFrame, int]:
     """`raw` (a table's figures before disclosure control) with every figure that moved by fewer
-    than `threshold` records since `released` (the month's ledger) set back to its released
-    records. Returns the table and how many figures were kept back."""
-    earlier = released[released["table"] == table]
-    old = {}
-    for row, column, n, key in zip(earlier["row"], earlier["column"], earlier["n"], earlier["key"]):
-        parsed = json.loads(row)
-        old.setdefault(parsed["id"], {"values": parsed["values"]})[column] = (int(n), int(key))
-    raw = raw.reset_index(drop=True)
-    ids = _row_ids(raw, keys)
-    gone = [rid for rid in old if rid not in set(ids)]
-    if gone:  # rows published before whose records all went: back as they were, counted afresh at 0
-        restored = pd.DataFrame([old[rid]["values"] for rid in gone])
-        for column in counts:
-            restored[column], restored[column + KEY_SUFFIX], restored[column + PUBLIC_SUFFIX] = 0, 0, 0
-        restored = restored.astype({c: raw[c].dtype for c in restored.columns if c in raw.columns}, errors="ignore")
-        raw = pd.concat([raw, restored[raw.columns]], ignore_index=True)
-        ids = _row_ids(raw, keys)
+    than `threshold` records since `released` set back to its released records. Returns the
+    table and how many figures were kept back."""
+    old = released.drop(columns=[c + PUBLIC_SUFFIX for c in counts])
+    merged = raw.merge(old, on=keys, how="outer", suffixes=("", "__released"), indicator=True)
+    # Rows published before whose records all went come back as they were, counted afresh at 0.
+    gone = merged["_merge"] == "right_only"
+    for column in raw.columns:
+        if column not in keys and column + "__released" in merged:
+            merged[column] = merged[column].where(~gone, merged[column + "__released"])
+    for column in counts:
+        for part in (column, column + KEY_SUFFIX, column + PUBLIC_SUFFIX):
+            merged[part] = merged[part].where(~gone, 0)
     kept_figures = 0
     # Public records are published as they are: a row with any is published.
-    fresh_row = (raw[[c + PUBLIC_SUFFIX for c in counts]].fillna(0).astype("int64").to_numpy() > 0).any(axis=1)
+    fresh_row = (merged[[c + PUBLIC_SUFFIX for c in counts]].fillna(0).astype("int64").to_numpy() > 0).any(axis=1)
     for column in counts:
-        before = [old.get(rid, {}).get(column, (0, 0)) for rid in ids]
-        old_n = np.array([b[0] for b in before], dtype=np.int64)
-        old_key = np.array([b[1] for b in before], dtype=np.int64)
-        n = raw[column].fillna(0).astype("int64").to_numpy()
+        n = merged[column].fillna(0).astype("int64").to_numpy()
+        key = merged[column + KEY_SUFFIX].fillna(0).astype("int64").to_numpy()
+        old_n = merged[column + "__released"].fillna(0).astype("int64").to_numpy()
+        old_key = merged[column + KEY_SUFFIX + "__released"].fillna(0).astype("int64").to_numpy()
         keep = np.abs(n - old_n) < threshold
-        kept_figures += int((keep & ((n != old_n) | (raw[column + KEY_SUFFIX].astype("int64").to_numpy() != old_key))).sum())
-        raw[column] = np.where(keep, old_n, n)
-        raw[column + KEY_SUFFIX] = np.where(keep, old_key, raw[column + KEY_SUFFIX].astype("int64").to_numpy())
+        kept_figures += int((keep & ((n != old_n) | (key != old_key))).sum())
+        merged[column] = np.where(keep, old_n, n)
+        merged[column + KEY_SUFFIX] = np.where(keep, old_key, key)
         fresh_row |= ~keep
     # A row never published before, none of whose figures moved enough, stays unpublished.
-    new_row = np.array([rid not in old for rid in ids], dtype=bool)
-    return raw[~(new_row & ~fresh_row)].reset_index(drop=True), kept_figures
+    new_row = (merged["_merge"] == "left_only").to_numpy()
+    out = merged.loc[~(new_row & ~fresh_row), list(raw.columns)]
+    return out.astype(raw.dtypes.to_dict()).sort_values(keys).reset_index(drop=True), kept_figures

@@ -33,7 +33,7 @@ from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
-from warehouse.corrections import Corrections, ledger_file, released_ledger
+from warehouse.corrections import Corrections, released_figures, released_folder
 from warehouse.publish import publish
 from warehouse.report import render_report
 from warehouse.engine import row_level_duckdb
@@ -193,7 +193,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     joint = home.pseudonymised_file("joint", month)
     content = month_content_sha256(joint, home.pseudonymised)
     policy = istv.disclosure_policy(agreement, content)
-    corrections = Corrections(policy.suppression_threshold, released_ledger(ledger_file(joint)))
+    corrections = Corrections(policy.suppression_threshold, released_figures(released_folder(joint)))
     built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version,
                          record_keys=istv.record_keys(agreement), public_sources=agreement.public_sources(),
                          spill_zone=home.pseudonymised, history=earlier_joint_files(home, month, agreement),
@@ -222,7 +222,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
         raise RuntimeError(f"not published: disclosure-control or leak checks failed for {', '.join(failed)}")
     dp_epsilon = _privacy_budget_spend(istv, agreement, month, content, permitted)
     publish(istv.istv_home.warehouse, month, tables)
-    corrections.save(ledger_file(joint))
+    corrections.save(released_folder(joint))
     if dp_epsilon:
         istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
                                   "month": f"{month:%Y-%m}", "content_sha256": content, "epsilon": dp_epsilon})
