@@ -7,10 +7,14 @@
 -- cell had an incident).
 WITH latest AS (SELECT max(month) AS month FROM joint_incidents),
 windows AS (
-    SELECT w.window_months, latest.month, latest.month - to_months(w.window_months) AS after,
-           (SELECT count(DISTINCT i.month) FROM window_incidents AS i
-            WHERE i.month > latest.month - to_months(w.window_months) AND i.month <= latest.month) AS months_available
+    SELECT w.window_months, latest.month, latest.month - to_months(w.window_months) AS after
     FROM hotspot_windows AS w CROSS JOIN latest
+),
+available AS (
+    SELECT w.window_months, count(m.month) AS months_available
+    FROM windows AS w
+    LEFT JOIN (SELECT DISTINCT month FROM window_incidents) AS m ON m.month > w.after AND m.month <= w.month
+    GROUP BY w.window_months
 ),
 per_cell AS (
     SELECT month, cell_id,
@@ -21,11 +25,12 @@ per_cell AS (
     WHERE cell_id IS NOT NULL
     GROUP BY month, cell_id
 )
-SELECT w.month, w.window_months, w.months_available, a.resolution, a.area_id AS cell_id,
+SELECT w.month, w.window_months, v.months_available, a.resolution, a.area_id AS cell_id,
        merged_figure(c.ed) AS ed_assaults,
        merged_figure(c.police) AS police_violence,
        merged_figure(c.combined) AS combined
 FROM per_cell AS c
 JOIN windows AS w ON c.month > w.after AND c.month <= w.month
+JOIN available AS v ON v.window_months = w.window_months
 JOIN cell_areas AS a ON a.cell_id = c.cell_id
 GROUP BY ALL

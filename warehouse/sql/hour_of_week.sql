@@ -1,14 +1,21 @@
--- A full 7 x 24 grid, so that a heat map has every hour even when nothing happened in it.
+-- A full 7 x 24 grid, so that a heat map has every hour even when nothing happened in it. The
+-- rows are counted per hour first (one pass, no join of every row), then laid on the grid.
 WITH grid AS (
     SELECT m.month, d.weekday::INTEGER AS weekday, h.hour::INTEGER AS hour
     FROM (SELECT DISTINCT month FROM joint_incidents) AS m,
          range(1, 8) AS d(weekday), range(0, 24) AS h(hour)
+),
+hours AS (
+    SELECT month, weekday, hour,
+           figure(source = 'ed', is_public, record_key) AS ed_assaults,
+           figure(source IN ('police', 'police_uk'), is_public, record_key) AS police_violence
+    FROM joint_incidents
+    WHERE weekday IS NOT NULL AND hour IS NOT NULL
+    GROUP BY month, weekday, hour
 )
 SELECT grid.month, grid.weekday, grid.hour,
-       figure(j.source = 'ed', j.is_public, j.record_key) AS ed_assaults,
-       figure(j.source IN ('police', 'police_uk'), j.is_public, j.record_key) AS police_violence
+       coalesce(hours.ed_assaults, {'n': 0, 'key': 0, 'public': 0}) AS ed_assaults,
+       coalesce(hours.police_violence, {'n': 0, 'key': 0, 'public': 0}) AS police_violence
 FROM grid
-LEFT JOIN joint_incidents AS j
-  ON j.month = grid.month AND j.weekday = grid.weekday AND j.hour = grid.hour
-GROUP BY grid.month, grid.weekday, grid.hour
+LEFT JOIN hours ON hours.month = grid.month AND hours.weekday = grid.weekday AND hours.hour = grid.hour
 ORDER BY grid.month, grid.weekday, grid.hour
