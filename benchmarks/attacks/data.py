@@ -1,45 +1,14 @@
-"""Privacy attacks on the published tables, and the utility they are weighed against.
-
-Used by `make bench-privacy` (benchmarks/privacy.py) and by tests/attacks/. Everything runs the
-production code (`warehouse.tables.build_tables`, the agreement's disclosure policy) on joint
-frames built here in Python, without Dagster:
-
-- police: the real data.police.uk street-level files bundled in data/police_uk/ (South Wales),
-  "Violence and sexual offences" rows inside the agreement's area, cell from latitude/longitude,
-  record key from sha256(Crime ID); source `police_uk` (a public source under the agreement).
-- ED: synthetic assaults placed where the police recorded violence (or at a licensed premises of
-  the gazetteer near it, or at no cell: private dwellings and unknown places), night-time hours,
-  the codelist's methods; record key from a random hexadecimal pseudonym.
-
-The intruder (every attack below) reads every published table of every release, holds the public
-police open data (exact street-level counts, so exact public counts per cell), knows the method
-and its parameters (the perturbation table, the suppression threshold and rounding base) but
-not the record keys nor the noise key, and may ask for re-runs.
-
-Definitions used in every figure printed:
-- attacked counts: true protected counts from 1 to 7 (ATTACKED), one per attacked figure;
-- recovered exactly: the intruder's estimate equals the true count. Two estimators are scored:
-  "as published" (the published figure, public part subtracted, taken at face value; nothing
-  when withheld) and "Bayes" (the most probable value from 1 to 7 given every observation the
-  attack uses, under the known perturbation law, with the prior the guesser has: the
-  distribution of the attacked counts; ties go to the smaller value);
-- narrowed: the feasible set, the values v in 1..7 under which every observation the attack uses
-  has positive probability (from the support of the perturbation table, the suppression and
-  rounding rules), leaves out at least one value of 1..7;
-- guessing baseline: the share of attacked counts equal to the most common true value among the
-  attacked counts (what an intruder gets by always guessing that value, without any release).
-"""
+"""The data the attacks publish: the agreement and the policies compared, the real police open
+data (data.police.uk, South Wales) and synthetic ED assaults, as joint_incidents rows."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import inspect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -47,15 +16,15 @@ import h3
 import numpy as np
 import pandas as pd
 
-from anonymise.cellkey import RecordKeys, perturbation_table
-from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect_count
+from anonymise.cellkey import RecordKeys
+from anonymise.disclosure import DisclosurePolicy
+from warehouse.tables import HotspotAreas
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLED_POLICE_UK = REPO / "data" / "police_uk"
 SHARED_POLICE_UK = REPO.parent / "shared" / "data" / "police_uk"
 OPEN_PUBS = REPO / "data" / "open_pubs_cardiff.csv"
 VIOLENCE = "Violence and sexual offences"
-ATTACKED = tuple(range(1, 8))
 # Secrets of the attack runs: the pipeline's own come from the master key; the intruder never
 # sees these, the attack code only uses them to publish.
 RECORD_KEY_SECRET = b"istv-attack-suite-record-keys"
@@ -92,6 +61,12 @@ def record_keys() -> RecordKeys:
 
 def public_sources() -> tuple[str, ...]:
     return agreement().public_sources()
+
+
+def hotspot_areas() -> HotspotAreas:
+    """The agreement's hotspot_areas, as pipelines.joint.assets.hotspot_areas reads them (tests/attacks checks they agree)."""
+    spatial = agreement().spatial
+    return HotspotAreas(tuple(spatial.hotspot_resolutions), tuple(spatial.hotspot_windows_months))
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +147,7 @@ def synthetic_ed(police: PoliceMonth, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     month = police.month
     days = pd.date_range(month, periods=pd.Timestamp(month).days_in_month, freq="D")
-    day_weights = WEEKDAY_WEIGHTS[days.dayofweek.to_numpy()]
+    day_weights = WEEKDAY_WEIGHTS[days.day_of_week.to_numpy()]
     day = days[rng.choice(len(days), n, p=day_weights / day_weights.sum())]
     hour = rng.choice(24, n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     event_hour = day + pd.to_timedelta(hour, unit="h")
@@ -198,7 +173,7 @@ def synthetic_ed(police: PoliceMonth, n: int, seed: int) -> pd.DataFrame:
     place_name[at] = pubs["place_name"].to_numpy()[chosen]
     pseudonyms = [rng.bytes(32).hex() for _ in range(n)]
     return pd.DataFrame({
-        "source": "ed", "month": month, "weekday": pd.array(day.dayofweek.to_numpy() + 1, dtype="Int64"),
+        "source": "ed", "month": month, "weekday": pd.array(day.day_of_week.to_numpy() + 1, dtype="Int64"),
         "hour": pd.array(hour, dtype="Int64"), "event_hour": event_hour, "cell_id": cells,
         "place_status": status, "place_id": place_id, "place_name": place_name,
         "age_band": rng.choice(["15-19", "20-24", "25-29", "30-34", "35-39", "40-44"], n),
@@ -287,138 +262,3 @@ def make_month(month: str, ed_rows: int, seed: int = 0, folder: Path | None = No
     police = police_uk_month(month, folder)
     ed = synthetic_ed(police, ed_rows, seed=seed + int(month.replace("-", "")))
     return Month(police, ed, joint_frame([police_joint_rows(police), ed]))
-
-
-# --------------------------------------------------------------------------------------------
-# Publishing: the production build_tables, with every figure's truth kept beside it
-# --------------------------------------------------------------------------------------------
-
-
-@cache
-def _specs() -> dict:
-    from warehouse.tables import table_specs
-
-    return {s.name: s for s in table_specs()}
-
-
-def build_accepts_history() -> bool:
-    from warehouse.tables import build_tables
-
-    return "history" in inspect.signature(build_tables).parameters
-
-
-@dataclass
-class Release:
-    """One release: the published tables and, for scoring the attacks only (the intruder never
-    sees them), every figure's truth. `figures` has one row per published count: table, month,
-    key (the table's other key columns joined by '|'), column, protected (true count of its
-    protected records), public (its records from public sources, which the intruder counts from
-    the open data), published (NaN when withheld)."""
-
-    tables: dict[str, pd.DataFrame]
-    figures: pd.DataFrame
-    policy: DisclosurePolicy
-
-    def figure(self, table: str, column: str, month: dt.date | None = None) -> pd.DataFrame:
-        """The figures of one count column (of one month), indexed by key."""
-        f = self.figures
-        chosen = (f["table"] == table) & (f["column"] == column)
-        if month is not None:
-            chosen &= f["month"] == month
-        return f[chosen].set_index("key")
-
-
-def _key_strings(frame: pd.DataFrame, keys: list[str]) -> list[str]:
-    keys = [k for k in keys if k != "month"]
-    parts = [frame[k].astype(str).to_numpy() for k in keys]
-    return ["|".join(values) for values in zip(*parts)] if len(frame) else []
-
-
-def _months(values: pd.Series) -> np.ndarray:
-    return np.array([v.date() if isinstance(v, pd.Timestamp) else v for v in values], dtype=object)
-
-
-def publish_release(joint: pd.DataFrame, policy: DisclosurePolicy, *, history: Sequence[pd.DataFrame] = (),
-                    public: tuple[str, ...] | None = None, police: Sequence[PoliceMonth] = (),
-                    keys: RecordKeys | None = None, areas=None) -> Release:
-    """The production build_tables on `joint` (`history`: the earlier months, passed when the
-    production build accepts them), keeping every raw figure it protects."""
-    import warehouse.tables as tables_module
-
-    captured: dict[str, pd.DataFrame] = {}
-    real_protect = tables_module.protect
-
-    def capturing(raw, counts, policy_, label=""):
-        captured[label] = raw.copy()
-        return real_protect(raw, counts, policy_, label=label)
-
-    public = public_sources() if public is None else public
-    extra = {"history": list(history)} if history and build_accepts_history() else {}
-    if areas is not None and "areas" in inspect.signature(tables_module.build_tables).parameters:
-        extra["areas"] = areas
-    frame_for_summaries = pd.concat([joint, *history], ignore_index=True) if history else joint
-    tables_module.protect = capturing
-    try:
-        tables = tables_module.build_tables(joint, summaries(frame_for_summaries, police), policy, "attack-suite", 1,
-                                            record_keys=keys or record_keys(), public_sources=public, **extra)
-    finally:
-        tables_module.protect = real_protect
-    rows = []
-    for name, raw in captured.items():
-        spec = _specs()[name]
-        table = tables[name]
-        key = _key_strings(raw, spec.keys)
-        assert key == _key_strings(table, spec.keys), f"{name}: published rows not in the order of the figures"
-        month = _months(raw["month"])
-        for column in spec.counts:
-            protected = raw[column].fillna(0).astype(np.int64).to_numpy()
-            pub = raw[column + PUBLIC_SUFFIX].fillna(0).astype(np.int64).to_numpy()
-            shown = table[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            rows.append(pd.DataFrame({"table": name, "month": month, "key": key, "column": column,
-                                      "protected": protected, "public": pub, "published": shown}))
-    figures = pd.concat(rows, ignore_index=True)
-    return Release(tables, figures, policy)
-
-
-BATCH_LEFT_OUT = ("hotspot_areas", "coverage")
-BATCH_EPOCH = 1900  # copies of a month published in one build are labelled January 1900, 1901, ...
-
-
-def publish_copies(joints: Sequence[pd.DataFrame], policy: DisclosurePolicy, *, police: Sequence[PoliceMonth] = (),
-                   public: tuple[str, ...] | None = None) -> list[Release]:
-    """Releases of several versions of one month (corrections), built in one build_tables call:
-    each version is relabelled to a month of its own (a figure's cell key depends on its records
-    only, never on the month, and every table groups by month), then the releases are split
-    apart and given back their month. hotspot_areas and coverage are left out: the windows would
-    span the relabelled months, and a delivery figure's key hashes the month's label. Equal, figure for figure, to building each version alone (tests/attacks
-    checks it); about 20 times faster for many versions."""
-    months = [dt.date(BATCH_EPOCH + i, 1, 1) for i in range(len(joints))]
-    original = {j["month"].iloc[0] for j in joints}
-    assert len(original) == 1, "publish_copies takes versions of one month"
-    original = original.pop()
-    relabelled = []
-    for joint, month in zip(joints, months):
-        copy = joint.copy()
-        copy["month"] = month
-        relabelled.append(copy)
-    relabelled_police = [dataclasses.replace(p, month=m) for m in months for p in police if p.month == original]
-    both = publish_release(pd.concat(relabelled, ignore_index=True), policy, police=relabelled_police, public=public)
-    figures = both.figures[~both.figures["table"].isin(BATCH_LEFT_OUT)]
-    releases = []
-    for month in months:
-        mine = figures[figures["month"] == month].copy()
-        mine["month"] = original
-        tables = {}
-        for name, table in both.tables.items():
-            if name in BATCH_LEFT_OUT:
-                continue
-            part = table[_months(table["month"]) == month].copy()
-            part["month"] = original
-            tables[name] = part.reset_index(drop=True)
-        releases.append(Release(tables, mine.reset_index(drop=True), policy))
-    return releases
-
-
-def table_bytes(tables: dict[str, pd.DataFrame]) -> dict[str, bytes]:
-    """Each table serialised (CSV of every column, in order): equal bytes, equal tables."""
-    return {name: t.to_csv(index=False).encode() for name, t in sorted(tables.items())}
