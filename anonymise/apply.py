@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from anonymise.area import AreaGeography, Placement
 from anonymise.generalise import age_bands, postcode_district, spatial_cells, time_parts
 from anonymise.pseudonyms import NORMALISERS, pseudonym_array, text_array
 
@@ -29,28 +30,36 @@ GENERALISED_COLUMNS = {
 }
 
 
+# What becomes of the rows, counted for each provider: rows_in = rows_out_of_scope +
+# rows_out_of_area + rows_unlocated + rows_shared. Of the rows shared, rows_located have a map
+# cell; of the unlocated ones (never shared: nothing says they happened in the area),
+# rows_private were at a private dwelling and rows_ambiguous named several places.
+COUNTS = ("rows_in", "rows_out_of_scope", "rows_out_of_area", "rows_shared", "rows_located",
+          "rows_unlocated", "rows_private", "rows_ambiguous")
+UNKNOWN_PROVIDER = "unknown"  # a row whose provider field is missing
+
+
 @dataclass
 class Pseudonymised:
     rows: pd.DataFrame
-    rows_in: int
-    rows_out_of_scope: int
-    rows_out_of_area: int
+    counts_by_provider: dict[str, dict[str, int]]  # provider as delivered -> COUNTS
     fields: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
-        status = self.rows.get("place_status")
-        located = int(self.rows["cell_id"].notna().sum()) if "cell_id" in self.rows else 0
-        return {
-            "rows_in": self.rows_in,
-            "rows_out_of_scope": self.rows_out_of_scope,
-            "rows_out_of_area": self.rows_out_of_area,
-            "rows_shared": len(self.rows),
-            "rows_located": located,
-            "rows_unlocated": len(self.rows) - located,
-            "rows_private": int((status == "private").sum()) if status is not None else 0,
-            "rows_ambiguous": int((status == "ambiguous").sum()) if status is not None else 0,
-        }
+        return total_counts(self.counts_by_provider)
+
+
+def total_counts(counts_by_provider: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    return {name: sum(counts[name] for counts in counts_by_provider.values()) for name in COUNTS}
+
+
+def add_counts(into: dict[str, dict[str, int]], more: Mapping[str, Mapping[str, int]]) -> None:
+    """Add one part's counts for each provider to those of the parts before it."""
+    for provider, counts in more.items():
+        mine = into.setdefault(provider, dict.fromkeys(COUNTS, 0))
+        for name in COUNTS:
+            mine[name] += counts[name]
 
 
 def _map_distinct(values: pd.Series, function: Callable, dtype: str):
@@ -74,12 +83,16 @@ def apply_rules(
     normalisers: Mapping[str, str],
     resolve_places: Callable[[pa.Array], tuple[list, np.ndarray]] | None,
     h3_resolution: int,
-    in_area: Callable[[pd.Series, pd.Series], pd.Series],
+    area: AreaGeography,
+    provider_field: str,
+    lsoa_field: str | None = None,
 ) -> Pseudonymised:
     """`code_keys` maps code-list fields to {code: key}; `normalisers` names each identifier's
     normaliser; `resolve_places` turns a column of free texts into anonymise.locate Resolutions
-    and each row's position among them (LocationResolver.resolve_rows)."""
-    rows_in = len(typed)
+    and each row's position among them (LocationResolver.resolve_rows). Only rows inside the
+    `area` are shared: by their `lsoa_field` where they name one, else by their point. Rows are
+    counted for each provider, named by `provider_field` as delivered (the rules may drop it)."""
+    provider = typed[provider_field].astype("string").fillna(UNKNOWN_PROVIDER)
     in_scope = pd.Series(True, index=typed.index)
     for column, allowed in rules.scope.items():
         in_scope &= typed[column].isin(allowed)
@@ -124,15 +137,38 @@ def apply_rules(
                     resolved = pd.Series(_spread(found, axis, "Float64", codes), index=typed.index)
                     point[axis] = point[axis].fillna(resolved)
 
-    located = point["latitude"].notna() & point["longitude"].notna()
-    inside = pd.Series(True, index=typed.index)
-    inside[located] = in_area(point.loc[located, "latitude"], point.loc[located, "longitude"]).astype(bool)
+    placement = area.place(point["latitude"], point["longitude"], typed[lsoa_field] if lsoa_field else None)
     out["cell_id"] = spatial_cells(point["latitude"], point["longitude"], h3_resolution)
-    out = out[inside].reset_index(drop=True)
-    return Pseudonymised(
-        rows=out,
-        rows_in=rows_in,
-        rows_out_of_scope=int((~in_scope).sum()),
-        rows_out_of_area=int((~inside).sum()),
-        fields=actions,
-    )
+    counts = _counts_by_provider(provider, in_scope, placement, out["cell_id"], out.get("place_status"))
+    return Pseudonymised(rows=out[placement.inside].reset_index(drop=True), counts_by_provider=counts, fields=actions)
+
+
+def _counts_by_provider(provider: pd.Series, in_scope: pd.Series, placement: Placement, cells: pd.Series,
+                        place_status: pd.Series | None) -> dict[str, dict[str, int]]:
+    """COUNTS for each provider. `provider` and `in_scope` are on every row; the rest on the
+    rows in scope."""
+    scoped = in_scope.to_numpy(dtype=bool)
+
+    def on_every_row(in_scope_values) -> np.ndarray:
+        values = np.zeros(len(scoped), dtype=bool)
+        values[scoped] = np.asarray(in_scope_values, dtype=bool)
+        return values
+
+    def status_is(status: str) -> np.ndarray:
+        if place_status is None:
+            return np.zeros(len(cells), dtype=bool)
+        return (place_status == status).fillna(False).to_numpy(dtype=bool)
+
+    located, inside = placement.located.to_numpy(dtype=bool), placement.inside.to_numpy(dtype=bool)
+    flags = pd.DataFrame({
+        "rows_in": np.ones(len(scoped), dtype=bool),
+        "rows_out_of_scope": ~scoped,
+        "rows_out_of_area": on_every_row(located & ~inside),
+        "rows_shared": on_every_row(inside),
+        "rows_located": on_every_row(inside & cells.notna().to_numpy(dtype=bool)),
+        "rows_unlocated": on_every_row(~located),
+        "rows_private": on_every_row(~located & status_is("private")),
+        "rows_ambiguous": on_every_row(~located & status_is("ambiguous")),
+    }, columns=list(COUNTS))
+    sums = flags.groupby(provider.to_numpy(dtype=object)).sum()
+    return {str(name): {count: int(n) for count, n in row.items()} for name, row in sums.iterrows()}

@@ -40,7 +40,7 @@ class DisclosurePolicy:
     suppression_threshold: int = SUPPRESSION_THRESHOLD
     rounding_base: int = ROUNDING_BASE
     max_deviation: int = 4
-    variance: float = 3.0
+    variance: float = 2.0
     # Set when an agreement asks for differential privacy: discrete Laplace noise of this scale
     # (1 / epsilon) on each protected count, seeded by `noise_key` and the month's content digest.
     laplace_scale: float | None = None

@@ -34,6 +34,9 @@ class Place:
     name: str
     latitude: float | None
     longitude: float | None
+    # Postcode district or locality ("CF5", "Llandaff"): what a text names to say which of
+    # several same-named places it means. None when the source gives none.
+    district: str | None = None
 
 
 def slug(text: str) -> str:
@@ -54,9 +57,16 @@ def venues_from_open_pubs(pubs: pd.DataFrame) -> list[Place]:
                 name=row.name.strip(),
                 latitude=float(row.latitude) if located else None,
                 longitude=float(row.longitude) if located else None,
+                district=_outward_code(row.postcode),
             )
         )
     return places
+
+
+def _outward_code(postcode: str) -> str | None:
+    """"CF10 1BR" -> "CF10": a UK postcode's inward code is always its last three characters."""
+    compact = re.sub(r"\s+", "", postcode).upper()
+    return compact[:-3] or None
 
 
 def streets_from_police_uk(crimes: pd.DataFrame, lsoa_prefix: str) -> pd.DataFrame:
@@ -76,7 +86,11 @@ def streets_from_police_uk(crimes: pd.DataFrame, lsoa_prefix: str) -> pd.DataFra
 
 
 def streets_as_places(streets: pd.DataFrame) -> list[Place]:
+    """One place per row: same-named streets in different districts are separate rows, each with
+    its own id, point and (optional) district column."""
+    districts = streets["district"] if "district" in streets else pd.Series(None, index=streets.index)
     return [
-        Place(r.street_id, "street", r.name, float(r.latitude), float(r.longitude))
-        for r in streets.itertuples(index=False)
+        Place(r.street_id, "street", r.name, float(r.latitude), float(r.longitude),
+              district if isinstance(district, str) and district else None)
+        for r, district in zip(streets.itertuples(index=False), districts)
     ]

@@ -228,6 +228,23 @@ FAR_METRES = 300  # same-named candidates further apart than this are different 
 EXACT_BELOW = 5  # names/windows shorter than this (in letters) must match exactly
 
 
+class _Context(NamedTuple):
+    """What a text says about where, besides place names: its postcode district and its words."""
+
+    district: str | None  # e.g. "CF5"
+    words: frozenset[str]
+
+    def names(self, district: str | None) -> bool:
+        """Whether the text names this district: its postcode district, or every word of a
+        locality ("llandaff", "st mellons")."""
+        if not district:
+            return False
+        if district == self.district:
+            return True
+        words = clean(district).split()
+        return bool(words) and self.words.issuperset(words)
+
+
 def _name_variants(place: Place, street_keys: set[str]) -> list[list[str]]:
     """Token lists a place may be called by: its name, and for venues the name without "The",
     "Cardiff"/"Ltd" tails and "Hotel"/"Bar" suffixes, and each part of "A / B" composite names."""
@@ -516,7 +533,8 @@ class LocationResolver:
             return _unplaced("ambiguous", district)  # "spoons": which one?
         # A venue and a street together usually means "venue X on street Y": the venue wins, but
         # if the venue name is ambiguous the street still locates the assault.
-        best = self._pick(venues, streets) or self._pick(streets, [])
+        context = _Context(district, frozenset(t for seg in segments for t in seg))
+        best = self._pick(venues, streets, context) or self._pick(streets, [], context)
         if best is None:
             return _unplaced("ambiguous" if hits else "unlocated", district)
         place = self._places[best.place]
@@ -596,19 +614,24 @@ class LocationResolver:
         typed = "".join(t for t in tokens if t not in STREET_TYPES)
         return name == key or fuzz.ratio(typed, name) >= self._cutoff
 
-    def _pick(self, hits: list[_Hit], streets: list[_Hit]) -> _Hit | None:
-        """The best hit, or None when near-equal hits are far-apart (or unmapped) places."""
+    def _pick(self, hits: list[_Hit], streets: list[_Hit], context: _Context) -> _Hit | None:
+        """The best hit, or None when near-equal hits are far-apart (or unmapped) places that
+        neither a street nor the district or locality in the text tells apart."""
         if not hits:
             return None
         best = max(hits, key=lambda h: (h.score, h.end - h.start, -h.place))
         rivals = [h for h in hits if h.place != best.place
                   and h.score >= best.score - TIE_MARGIN and self._far(h.place, best.place)]
-        if rivals and streets:  # "o'neills st mary st": the street says which O'Neills
+        if not rivals:
+            return best
+        if streets:  # "o'neills st mary st": the street says which O'Neills
             near = [h for h in [best, *rivals] if any(
                 not self._far(h.place, s.place, FAR_METRES / 2) for s in streets)]
             if len(near) == 1:
                 return near[0]
-        return None if rivals else best
+        # "high st cf5", "high street llandaff": the district says which High Street
+        named = [h for h in [best, *rivals] if context.names(self._places[h.place].district)]
+        return named[0] if len(named) == 1 else None
 
     def _far(self, a: int, b: int, metres: float = FAR_METRES) -> bool:
         pa, pb = self._places[a], self._places[b]

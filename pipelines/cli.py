@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,27 +69,101 @@ def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
 @click.option("--source", required=True, type=click.Choice(SOURCES))
 @click.option("--month", help="YYYY-MM; worked out from the rows when not given.")
 def ingest(file: Path, source: str, month: str | None) -> None:
-    from pipelines.lib.extract import ExtractError, check_readable, month_of
-    from pipelines.lib.landing import DuplicateDelivery, place
+    """All or nothing: every check comes before the file is landed, and a failure after it (the
+    audit entry) withdraws it, so a retry is never refused as already ingested."""
+    from pipelines.lib.auditing import writer
+    from pipelines.lib.extract import ExtractError, survey
+    from pipelines.lib.landing import DuplicateDelivery, place, withdraw
+    from pipelines.lib.secrets import MissingKeyError
     from schemas import schema_for_source
 
-    schema = schema_for_source(source)
-    try:
-        when = _month(month) or month_of(file, schema)  # reading the months reads the whole file
-        if month:
-            check_readable(file, schema)
-    except ExtractError as exc:
-        raise IstvFailure(str(exc)) from None
     home = _home()
     try:
-        delivery = place(home, source, when, file)
-    except DuplicateDelivery as exc:
-        _audit(home, "duplicate_refused", {"source": source, "month": f"{when:%Y-%m}", "file": file.name})
+        audit_log = writer(home)
+    except MissingKeyError as exc:
+        raise IstvFailure(f"cannot write the audit log, so nothing was landed: {exc}") from None
+    agreement = _agreement_in_force()
+    try:
+        found = survey(file, schema_for_source(source))  # reads the whole file once
+        when = _month(month) or found.likeliest_month()
+    except ExtractError as exc:
         raise IstvFailure(str(exc)) from None
-    _audit(home, "delivery", {"source": source, "month": f"{when:%Y-%m}", "file": delivery.path.name,
-                              "size": delivery.size, "sha256": delivery.sha256,
-                              "superseded": [d.sha256 for d in delivery.superseded]})
-    console.print(f"Landed {file.name} as the {source} extract for {when:%Y-%m} (sha256 {delivery.sha256[:16]}…)")
+    _check_providers(found, source, agreement, lambda details: audit_log.append("provider_refused", details))
+    _check_month(found, when, source)
+    try:
+        delivery = place(home, source, when, file, providers=found.providers)
+    except DuplicateDelivery as exc:
+        audit_log.append("duplicate_refused", {"source": source, "month": f"{when:%Y-%m}", "file": file.name})
+        raise IstvFailure(str(exc)) from None
+    try:
+        audit_log.append("delivery", {"source": source, "month": f"{when:%Y-%m}", "file": delivery.path.name,
+                                      "providers": list(delivery.providers), "size": delivery.size,
+                                      "sha256": delivery.sha256, "superseded": [d.sha256 for d in delivery.superseded]})
+    except BaseException:
+        withdraw(delivery)
+        raise
+    console.print(f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {when:%Y-%m} "
+                  f"(sha256 {delivery.sha256[:16]}…)")
+    for earlier in delivery.superseded:
+        console.print(f"It replaces {earlier.path.name} (sha256 {earlier.sha256[:16]}…), kept in superseded/ for the audit trail")
+
+
+def _agreement_in_force():
+    from sharing_agreements.model import AgreementError
+    from sharing_agreements.signing import verify
+
+    path = _agreement_file(None)
+    agreement = _load(path)
+    try:
+        verify(path, agreement)
+        agreement.check_in_force(dt.date.today())
+    except AgreementError as exc:
+        raise IstvFailure(f"nothing was landed: {exc}") from None
+    return agreement
+
+
+def _check_month(found, month: dt.date, source: str) -> None:
+    """A file declared for a month most of its rows are not in was sent for the wrong month (or
+    with the wrong --month): every row would be quarantined as outside the month."""
+    if not found.months:
+        raise IstvFailure(f"{found.file}: no row has a readable {found.month_header!r}, so it cannot be placed in "
+                          f"{month:%Y-%m}; nothing was landed. Ask the provider for a file with that column filled in")
+    seems = found.likeliest_month()
+    if seems != month:
+        total = sum(found.months.values())
+        raise IstvFailure(
+            f"{found.file}: declared as the {source} extract for {month:%Y-%m}, but it seems to hold {seems:%Y-%m} "
+            f"({found.rows_in(seems)} of {total} rows by {found.month_header!r}; {found.rows_in(month)} in {month:%Y-%m}); "
+            f"nothing was landed. If it is the {seems:%Y-%m} extract, ingest it with --month {seems:%Y-%m}")
+
+
+_ORGANISATION = re.compile(r"^[A-Z0-9]{2,12}$|\b(police|constabulary|health|hospital|board|trust|service)\b", re.IGNORECASE)
+
+
+def _provider_shown(name: str) -> str:
+    """A provider as messages and the audit log may name it: an organisation's code or name, or,
+    when the column holds anything else (a shifted column may hold a person's details), not the value."""
+    from anonymise.leaks import LeakScanner
+
+    if len(name) <= 60 and _ORGANISATION.search(name) and not LeakScanner().scan_text(name):
+        return name
+    return "a value that is not an organisation's name or code"
+
+
+def _check_providers(found, source: str, agreement, audit) -> None:
+    """Deny by default, for providers as for fields: every provider the file names must be a party
+    to the agreement for this dataset."""
+    strangers = {_provider_shown(name): rows for name, rows in found.providers.items()
+                 if agreement.provider_party(source, name) is None}
+    if not found.providers or strangers:
+        parties = ", ".join(p.name for p in agreement.providers_of(source)) or "none"
+        named = "; ".join(f"{name!r} ({rows} rows)" for name, rows in sorted(strangers.items())) or "no provider at all"
+        audit({"source": source, "file": found.file, "providers": sorted(strangers), "agreement_id": agreement.id,
+               "agreement_version": agreement.version})
+        raise IstvFailure(
+            f"{found.file}: names {named} as provider, not a party to {agreement.label} for {source} data "
+            f"(its {source} providers: {parties}); nothing was landed. If this provider should share, the board "
+            "must add it to the agreement and sign it again; otherwise do not ingest this file")
 
 
 def run_month(month: dt.date, home: IstvHome, processes: int = 0):
@@ -543,36 +618,55 @@ def demo(rows: int) -> None:
     from rich.progress import Progress
 
     from pipelines.lib.landing import already_ingested, sha256_of
-    from pipelines.lib.reference import POLICE_UK_DIR
     from pipelines.lib.secrets import generate_demo_keys
-    from pipelines.synthetic import generate_month
 
     home = _home()
     _record_key_events(home, generate_demo_keys(home))
     synthetic = home.root / "synthetic"
     # Real open police data for 2018 beside synthetic ED data; a recent month has both synthetic.
     months = [("2018-10", "police_uk"), ("2018-11", "police_uk"), ("2018-12", "police_uk"), ("2026-10", "police")]
+    refusals = []
     with Progress(console=console) as progress:
         task = progress.add_task("Demo months", total=len(months))
         for month, police_source in months:
             when = _month(month)
             progress.update(task, description=f"{month}: generating and landing")
-            paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
-            police_file = POLICE_UK_DIR / f"{month}-south-wales-street.csv" if police_source == "police_uk" else paths["police"]
-            for source, file in (("ed", paths["ed"]), (police_source, police_file)):
-                if not already_ingested(home, source, sha256_of(file)):  # a second demo reuses its landing
-                    ingest.callback(file=file, source=source, month=month)
+            for source, file in _demo_deliveries(month, police_source, synthetic, rows):
+                if already_ingested(home, source, sha256_of(file)):  # a second demo reuses its landing
+                    continue
+                try:
+                    ingest.callback(file=file, source=source, month=None)
+                except IstvFailure as refused:
+                    refusals.append(refused.message)
             progress.update(task, description=f"{month}: running through Dagster")
             result = run_month(when, home)
             if not result.success:
                 raise IstvFailure(f"{month}: {_failure_message(result)}")
             progress.advance(task)
+    for message in refusals:
+        console.print(f"[bold]Refused, as the agreement requires:[/] {message}", highlight=False)
     for month, _ in months[-2:]:
         hotspots.callback(month=month, limit=5)
     report.callback(month=months[-1][0], out=None)
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
     console.print("Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")
+
+
+def _demo_deliveries(month: str, police_source: str, synthetic: Path, rows: int) -> list[tuple[str, Path]]:
+    """What the region delivers for a demo month. December 2018 is a real region's month: two
+    EDs (the second with a third of the rows) and two forces' open data, the City of London's
+    from a force that is no party to the agreement, so ingest refuses it."""
+    from pipelines.lib.reference import POLICE_UK_DIR
+    from pipelines.synthetic import generate_month
+
+    paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
+    police = POLICE_UK_DIR / f"{month}-south-wales-street.csv" if police_source == "police_uk" else paths["police"]
+    deliveries = [("ed", paths["ed"]), (police_source, police)]
+    if month == "2018-12":
+        second_ed = generate_month(month, synthetic, seed=43, ed_rows=max(rows // 3, 1), site_code="7A5B1")["ed"]
+        deliveries += [("ed", second_ed), ("police_uk", POLICE_UK_DIR / "2024-06-city-of-london-street.csv")]
+    return deliveries
 
 
 @cli.command(help="Open the Dagster UI on this working folder (http://127.0.0.1:3000).")
@@ -582,6 +676,48 @@ def ui() -> None:
     prepare_dagster_home(_home())
     dagster = str(Path(sys.executable).with_name("dagster"))
     os.execv(dagster, [dagster, "dev", "--host", "127.0.0.1", "-m", "pipelines.definitions"])
+
+
+@cli.command(help="Delete what the agreement's retention periods say is due (landing, quarantine, row-level zone, "
+             "Dagster run history, reports) and audit it; never the published warehouse or the audit log.")
+@click.option("--dry-run", is_flag=True, help="List what is due; delete nothing.")
+@click.option("--today", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="YYYY-MM-DD, with --dry-run only: what would be due on that day.")
+def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
+    from dagster import DagsterInstance
+
+    from pipelines.lib.instance import prepare_dagster_home
+    from pipelines.lib.retention import apply_retention, plan_retention, retention_agreement
+    from pipelines.lib.secrets import MissingKeyError
+    from sharing_agreements.model import AgreementError
+
+    if as_of and not dry_run:
+        raise click.UsageError("--today previews another day and needs --dry-run: retention deletes only as of today")
+    today = as_of.date() if as_of else dt.date.today()
+    home = _home()
+    prepare_dagster_home(home)
+    try:
+        agreement = retention_agreement(home, _agreement_file(None))
+        with DagsterInstance.get() as instance:
+            plan = plan_retention(home, agreement.retention, today, instance)
+            periods = ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items())
+            console.print(f"Retention on {today} under {agreement.label} (days: {periods})", highlight=False)
+            for due in plan.due:
+                console.print(f"  {due.zone:<14} {due.item}  ({due.rule}; due since {due.due_since})",
+                              markup=False, highlight=False)
+            if dry_run:
+                counts = ", ".join(f"{zone} {n}" for zone, n in plan.counts().items())
+                console.print(f"Dry run: nothing deleted ({counts} due).", highlight=False)
+                return
+            outcome = apply_retention(home, plan, instance, agreement)
+    except (AgreementError, MissingKeyError) as exc:
+        raise IstvFailure(str(exc)) from None
+    console.print("Deleted " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items())
+                  + "; recorded in the audit log.", highlight=False)
+    failed = [item for items in outcome.failed.values() for item in items]
+    if failed:
+        raise IstvFailure(f"could not delete {len(failed)} item(s): {', '.join(failed)}; check their permissions "
+                          "and run `istv retention` again")
 
 
 def main() -> None:

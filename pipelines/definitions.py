@@ -4,7 +4,7 @@ from dagster import Definitions
 
 from pipelines.ed.assets import ed_assets
 from pipelines.executors import executor_from_env
-from pipelines.jobs import monthly_job
+from pipelines.jobs import monthly_job, retention_job
 from pipelines.joint.assets import (
     hotspot_report,
     joint_incidents,
@@ -13,7 +13,7 @@ from pipelines.joint.assets import (
 )
 from pipelines.police.assets import police_assets, police_uk_assets
 from pipelines.resources import IstvResource
-from pipelines.schedules import monthly_schedule
+from pipelines.schedules import monthly_schedule, retention_schedule
 from pipelines.sensors import landing_sensor
 
 _sources = [ed_assets, police_assets, police_uk_assets]
@@ -21,8 +21,8 @@ _sources = [ed_assets, police_assets, police_uk_assets]
 defs = Definitions(
     assets=[a for assets, _ in _sources for a in assets] + [joint_incidents, published_tables, hotspot_report],
     asset_checks=[c for _, checks in _sources for c in checks] + [joint_k_anonymity],
-    jobs=[monthly_job],
-    schedules=[monthly_schedule],
+    jobs=[monthly_job, retention_job],
+    schedules=[monthly_schedule, retention_schedule],
     sensors=[landing_sensor],
     resources={"istv": IstvResource()},
     # Runs launched from the UI, the schedule or the sensor execute their steps as ISTV_EXECUTOR

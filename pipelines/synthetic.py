@@ -335,7 +335,8 @@ def _coord(x: np.ndarray, blank: np.ndarray) -> pa.Array:
     return _where(blank, "", _join(_take(("", "-"), micro < 0), whole, ".", frac))
 
 
-def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_rows: bool | int):
+def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_rows: bool | int,
+              site_code: str = SITE_CODE):
     """Both extracts as {header: Arrow strings, or one str for every row}, plus truth columns.
 
     Rows are made in time order (exports are), so each row's other draws are independent of it.
@@ -375,7 +376,7 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
     ed = {
         "REPORTING PERIOD START DATE": start.strftime("%d/%m/%Y"),
         "REPORTING PERIOD END DATE": end.strftime("%d/%m/%Y"),
-        "SITE CODE (OF TREATMENT)": SITE_CODE, "ATTENDANCE IDENTIFIER": _join("ED", _int_str(ids, 8)),
+        "SITE CODE (OF TREATMENT)": site_code, "ATTENDANCE IDENTIFIER": _join("ED", _int_str(ids, 8)),
         "NHS NUMBER": nhs, "PERSON BIRTH DATE": _fmt(dob, "%d/%m/%Y"),
         "PERSON STATED GENDER CODE": _take(("1", "2", "9", "X"), sex),
         "POSTCODE OF USUAL ADDRESS": _where(rng.random(ed_rows) < 0.04, "", postcode),
@@ -480,8 +481,10 @@ def _quote(col: pa.Array) -> pa.Array:
 
 
 def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000,
-                   police_rows: int | None = None, bad_rows: bool | int = True) -> dict[str, Path]:
-    """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes.
+                   police_rows: int | None = None, bad_rows: bool | int = True,
+                   site_code: str = SITE_CODE) -> dict[str, Path]:
+    """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes. An ED
+    site other than the default one (a second ED of the region) writes `ed_<month>_<site>.csv`.
 
     `police_rows` defaults to 3 * ed_rows. `bad_rows`: True for ~1% faulty rows (none under 50
     rows), False for none, an int for exactly that many in each file.
@@ -489,10 +492,11 @@ def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for source, data in zip(("ed", "police"), _generate(month, seed, ed_rows, police_rows, bad_rows)):
+    for source, data in zip(("ed", "police"), _generate(month, seed, ed_rows, police_rows, bad_rows, site_code)):
         headers = [f.header for f in load_schema(f"{source}_extract").fields]
         columns = [_quote(c) for c in _columns(data, headers).values()]
-        paths[source] = out_dir / f"{source}_{month}.csv"
+        site = f"_{site_code}" if source == "ed" and site_code != SITE_CODE else ""
+        paths[source] = out_dir / f"{source}_{month}{site}.csv"
         with paths[source].open("wb") as fh:
             fh.write((",".join(_quote(_s(headers)).to_pylist()) + "\n").encode())
             for a in range(0, len(data["_incident"]), 200_000):  # chunks keep Arrow's 32-bit offsets safe

@@ -7,28 +7,36 @@ window. Problems are reported in words a governance board understands.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import shapely
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     PrivateAttr,
     ValidationError,
     model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from shapely.geometry import shape
 
+from anonymise.area import AreaGeography
 from anonymise.disclosure import DisclosurePolicy
 from schemas import schema_for_source
 from warehouse.tables import published_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
 DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
+# Official boundaries (ONS, Open Government Licence) of the local authorities an area names.
+BOUNDARIES_DIR = AGREEMENT_DIR.parent / "data" / "boundaries"
 
 Generalisation = Literal["age_band", "hour", "month", "postcode_district", "place", "cell"]
 
@@ -46,6 +54,13 @@ class Party(_Strict):
     code: str
     datasets: list[str] = []
     role: str | None = None
+    # How the party's files name it in their provider column when that is neither its code nor
+    # its name (an ED's site codes).
+    identifiers: list[str] = []
+
+    def named_by(self, provider: str) -> bool:
+        wanted = provider.strip().casefold()
+        return any(wanted == known.strip().casefold() for known in (self.code, self.name, *self.identifiers))
 
 
 class Parties(_Strict):
@@ -53,22 +68,54 @@ class Parties(_Strict):
     recipients: list[Party]
 
 
-class BoundingBox(_Strict):
-    min_latitude: float
-    max_latitude: float
-    min_longitude: float
-    max_longitude: float
-
-    def contains(self, latitude, longitude):
-        return (
-            (latitude >= self.min_latitude) & (latitude <= self.max_latitude)
-            & (longitude >= self.min_longitude) & (longitude <= self.max_longitude)
-        )
-
-
 class Area(_Strict):
+    """The partnership's area as official geography: local authorities by their ONS codes
+    (Cardiff: W06000015). The LSOAs each holds and its boundary are bundled in BOUNDARIES_DIR;
+    they decide which rows are inside (anonymise.area)."""
+
     name: str
-    bbox: BoundingBox
+    local_authorities: list[str] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_box(cls, data):
+        if isinstance(data, dict) and "bbox" in data and "local_authorities" not in data:
+            raise ValueError(
+                "a bounding box takes in its neighbours' streets and cannot decide who is in the area: "
+                "declare local_authorities instead, by their ONS codes (Cardiff: W06000015)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _boundaries_bundled(self):
+        missing = [code for code in self.local_authorities
+                   if not all(path.is_file() for path in _boundary_files(code))]
+        if missing:
+            raise ValueError(
+                f"no boundary is bundled for local authority {', '.join(missing)}: add its ONS boundary "
+                f"and LSOA list to {BOUNDARIES_DIR}"
+            )
+        return self
+
+    def geography(self) -> AreaGeography:
+        return _geography(tuple(self.local_authorities))
+
+
+def _boundary_files(code: str) -> tuple[Path, Path]:
+    """A local authority's boundary (GeoJSON) and the LSOAs it holds (CSV: lsoa_code, lsoa_name, census)."""
+    return BOUNDARIES_DIR / f"{code}.geojson", BOUNDARIES_DIR / f"{code}-lsoas.csv"
+
+
+@cache
+def _geography(codes: tuple[str, ...]) -> AreaGeography:
+    lsoa_codes: set[str] = set()
+    parts = []
+    for code in codes:
+        boundary, lsoas = _boundary_files(code)
+        parts += [shape(feature["geometry"]) for feature in json.loads(boundary.read_text(encoding="utf-8"))["features"]]
+        with lsoas.open(newline="", encoding="utf-8") as rows:
+            lsoa_codes.update(row["lsoa_code"] for row in csv.DictReader(rows))
+    return AreaGeography(frozenset(lsoa_codes), shapely.union_all(parts))
 
 
 class Spatial(_Strict):
@@ -108,7 +155,7 @@ class CellKey(_Strict):
     `max_deviation`, with mean 0 and this variance (ABS / ONS cell-key method)."""
 
     max_deviation: int = 4
-    variance: float = 3.0
+    variance: float = 2.0
 
     @model_validator(mode="after")
     def _reachable(self):
@@ -187,9 +234,30 @@ class Approval(_Strict):
 
 
 class Retention(_Strict):
+    """Days each zone keeps data: landing, quarantine, pseudonymised and reports after the end of
+    the month the data is about; Dagster's run history after the run ended; the board's audit
+    reports (which cover every month) after they were written. Published tables are kept while
+    the agreement stands, and the audit log always."""
+
     landing: int
     quarantine: int
     pseudonymised: int
+    # Agreements signed before these two were declared keep loading with these periods.
+    dagster: int = 180
+    reports: int = 365
+
+    @model_validator(mode="after")
+    def _periods_hold(self) -> Retention:
+        short = [zone for zone, days in self.model_dump().items() if days < 1]
+        if short:
+            raise ValueError(f"retention of {', '.join(short)} must be at least 1 day")
+        # The landing sensor runs a landed month again once its run is gone from Dagster's history.
+        if self.dagster < self.landing:
+            raise ValueError(
+                f"Dagster's run history (dagster: {self.dagster} days) must be kept at least as long as the "
+                f"landing zone (landing: {self.landing} days), or a landed month would be run again"
+            )
+        return self
 
 
 class Agreement(_Strict):
@@ -228,6 +296,14 @@ class Agreement(_Strict):
 
     def public_sources(self) -> tuple[str, ...]:
         return tuple(name for name, rules in self.datasets.items() if rules.public)
+
+    def providers_of(self, source: str) -> list[Party]:
+        return [party for party in self.parties.providers if source in party.datasets]
+
+    def provider_party(self, source: str, provider: str) -> Party | None:
+        """The party that may provide `source` and that a file's provider column names, if any:
+        deny by default holds for providers as for fields."""
+        return next((party for party in self.providers_of(source) if party.named_by(provider)), None)
 
     def rules_for(self, source: str) -> DatasetRules:
         if source not in self.datasets:

@@ -71,3 +71,29 @@ def test_a_dataset_the_agreement_does_not_cover_is_refused(tmp_path):
     path = _variant(tmp_path, lambda a: a["datasets"].pop("police"))
     with pytest.raises(AgreementError, match="does not cover the 'police' dataset"):
         load_agreement(path).rules_for("police")
+
+
+def test_the_bundled_agreement_declares_every_retention_period():
+    declared = yaml.safe_load(DEFAULT_AGREEMENT.read_text())["retention"]
+    assert set(declared) == {"landing", "quarantine", "pseudonymised", "dagster", "reports"}
+    assert load_agreement().retention.model_dump() == declared
+
+
+def test_an_agreement_from_before_dagster_and_report_retention_keeps_loading(tmp_path):
+    path = _variant(tmp_path, lambda a: a.update(retention={"landing": 90, "quarantine": 180, "pseudonymised": 730}))
+    retention = load_agreement(path).retention
+    assert (retention.dagster, retention.reports) == (180, 365)
+
+
+@pytest.mark.parametrize(
+    "retention, message",
+    [
+        ({"landing": 0, "quarantine": 180, "pseudonymised": 730}, r"line \d+, retention: .*retention of landing must be at least 1 day"),
+        ({"landing": 90, "quarantine": 180, "pseudonymised": 730, "dagster": 30},
+         r"retention: .*dagster: 30 days\) must be kept at least as long as the landing zone \(landing: 90 days\)"),
+    ],
+)
+def test_retention_periods_that_cannot_work_are_refused_with_their_place(tmp_path, retention, message):
+    path = _variant(tmp_path, lambda a: a.update(retention=retention))
+    with pytest.raises(AgreementError, match=message):
+        load_agreement(path)

@@ -1,5 +1,5 @@
 """apply_rules under the real Cardiff agreement: deny by default, pseudonyms, generalisation,
-code-list keys, scope and the study-area filter."""
+code-list keys, scope and the area filter (only rows placed inside Cardiff are shared)."""
 
 from __future__ import annotations
 
@@ -35,16 +35,22 @@ PLACE_TEXTS = {
     "pts flat 12 acacia avenue cf24 3as": PRIVATE,
     "n/k": UNLOCATED,
 }
+# The same texts where the gazetteer placed every one but the Bristol bar in Cardiff: for the
+# tests of what the rules do to a shared row's fields, all rows but one are shared.
+CARDIFF_STREET = Resolution("street", "street:st-mary-st", "St Mary Street", 51.4780, -3.1770, None)
+PLACED_TEXTS = {**PLACE_TEXTS, "pts flat 12 acacia avenue cf24 3as": CARDIFF_STREET, "n/k": CARDIFF_STREET,
+                None: CARDIFF_STREET}
 
 
 class FakeResolver:
-    def __init__(self):
+    def __init__(self, texts: dict | None = None):
+        self.texts = texts or {**PLACE_TEXTS, None: UNLOCATED}
         self.calls: list[list[str | None]] = []
 
     def __call__(self, column):  # as LocationResolver.resolve_rows: resolutions, rows' positions
         texts = column.to_pylist()
         self.calls.append(texts)
-        return [UNLOCATED if t is None else PLACE_TEXTS[t] for t in texts], np.arange(len(texts))
+        return [self.texts[t] for t in texts], np.arange(len(texts))
 
 
 def _keys(rules, version: int = AGREEMENT.version) -> dict[str, bytes]:
@@ -131,7 +137,9 @@ def _apply(source, frame, resolver):
         normalisers=_normalisers(source),
         resolve_places=resolver,
         h3_resolution=AGREEMENT.spatial.h3_resolution,
-        in_area=AGREEMENT.area.bbox.contains,
+        area=AGREEMENT.area.geography(),
+        provider_field=schema_for_source(source).provider_field,
+        lsoa_field="lsoa_code" if source == "police_uk" else None,
     )
 
 
@@ -139,6 +147,12 @@ def _apply(source, frame, resolver):
 def ed_result():
     resolver = FakeResolver()
     return _apply("ed", ed_frame(), resolver), resolver
+
+
+@pytest.fixture(scope="module")
+def ed_placed():
+    """Every row placed in Cardiff but the Bristol bar's: five of the six rows shared."""
+    return _apply("ed", ed_frame(), FakeResolver(PLACED_TEXTS))
 
 
 def test_test_frame_matches_the_ed_schema():
@@ -222,8 +236,8 @@ ED_SECRETS = [
 
 
 @pytest.mark.parametrize("secret", ED_SECRETS)
-def test_ed_raw_values_do_not_appear_in_output(ed_result, secret):
-    result, _ = ed_result
+def test_ed_raw_values_do_not_appear_in_output(ed_placed, secret):
+    result = ed_placed
     leaks = [v for v in _all_cells_as_text(result.rows) if secret.lower() in v.lower()]
     assert leaks == []
 
@@ -236,8 +250,8 @@ def test_ed_leak_check_is_meaningful():
         assert secret.lower() in text, secret
 
 
-def test_ed_no_datetime_finer_than_the_hour_survives(ed_result):
-    result, _ = ed_result
+def test_ed_no_datetime_finer_than_the_hour_survives(ed_placed):
+    result = ed_placed
     for column in result.rows.columns:
         values = result.rows[column]
         if column == "month":  # a date: the first of the month
@@ -250,15 +264,19 @@ def test_ed_no_datetime_finer_than_the_hour_survives(ed_result):
 def test_ed_counts_and_out_of_area(ed_result):
     result, _ = ed_result
     counts = result.counts
-    assert result.rows_in == 6
-    assert result.rows_out_of_scope == 0
-    assert result.rows_out_of_area == 1  # the Bristol bar
-    assert counts["rows_shared"] == 5
-    assert counts["rows_in"] == counts["rows_shared"] + counts["rows_out_of_scope"] + counts["rows_out_of_area"]
-    assert counts["rows_located"] == 2
+    assert counts["rows_in"] == 6
+    assert counts["rows_out_of_scope"] == 0
+    assert counts["rows_out_of_area"] == 1  # the Bristol bar
+    # A private dwelling, an unknown place and no text: nothing says they were in Cardiff.
     assert counts["rows_unlocated"] == 3
     assert counts["rows_private"] == 1
-    assert "venue:bristol-bar" not in result.rows["place_id"].dropna().tolist()
+    assert counts["rows_ambiguous"] == 0
+    assert counts["rows_shared"] == len(result.rows) == 2
+    assert counts["rows_located"] == 2
+    assert counts["rows_in"] == (counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"]
+                                 + counts["rows_shared"])
+    assert result.counts_by_provider == {"7A4BV": counts}
+    assert result.rows["place_id"].tolist() == ["venue:kapu", "street:queen-st"]
 
 
 def test_ed_resolver_sees_the_texts_in_row_order(ed_result):
@@ -275,8 +293,8 @@ def test_ed_resolver_sees_the_texts_in_row_order(ed_result):
     ]
 
 
-def test_ed_pseudonyms(ed_result):
-    result, _ = ed_result
+def test_ed_pseudonyms(ed_placed):
+    result = ed_placed
     rows = result.rows
     nhs_key = derive_field_key(MASTER, AGREEMENT.id, AGREEMENT.version, "nhs_number")
     att_key = derive_field_key(MASTER, AGREEMENT.id, AGREEMENT.version, "attendance_id")
@@ -302,7 +320,8 @@ def test_ed_pseudonyms_change_with_agreement_version():
         normalisers=_normalisers("ed"),
         resolve_places=FakeResolver(),
         h3_resolution=9,
-        in_area=AGREEMENT.area.bbox.contains,
+        area=AGREEMENT.area.geography(),
+        provider_field="site_code",
     )
     v1 = apply_rules(ed_frame(), rules, field_keys=_keys(rules, 1), **kwargs).rows
     v2 = apply_rules(ed_frame(), rules, field_keys=_keys(rules, 2), **kwargs).rows
@@ -311,8 +330,8 @@ def test_ed_pseudonyms_change_with_agreement_version():
         assert v1[column].notna().sum() == v2[column].notna().sum()
 
 
-def test_ed_generalisations(ed_result):
-    result, _ = ed_result
+def test_ed_generalisations(ed_placed):
+    result = ed_placed
     rows = result.rows
     # Rows after removing the Bristol row: original rows 0, 1, 3, 4, 5.
     # Ages at the assault: 33 (day before the birthday), 34 (on it), 19, 62, 23.
@@ -349,8 +368,8 @@ def test_ed_missing_dob_gives_missing_age_band():
     assert rows.loc[1, "age_band"] == "30-34"
 
 
-def test_ed_code_lists_mapped_to_keys(ed_result):
-    result, _ = ed_result
+def test_ed_code_lists_mapped_to_keys(ed_placed):
+    result = ed_placed
     rows = result.rows
     assert rows["sex"].tolist()[:2] == ["male", "male"]
     assert pd.isna(rows.loc[2, "sex"])
@@ -369,13 +388,11 @@ def test_ed_code_lists_mapped_to_keys(ed_result):
 def test_ed_places_and_cells(ed_result):
     result, _ = ed_result
     rows = result.rows
-    assert rows["place_status"].tolist() == ["venue", "street", "private", "unlocated", "unlocated"]
-    assert rows["place_id"].tolist()[:2] == ["venue:kapu", "street:queen-st"]
-    assert rows["place_name"].tolist()[:2] == ["Kapu", "Queen Street"]
-    assert rows["place_id"].iloc[2:].isna().all()
+    assert rows["place_status"].tolist() == ["venue", "street"]
+    assert rows["place_id"].tolist() == ["venue:kapu", "street:queen-st"]
+    assert rows["place_name"].tolist() == ["Kapu", "Queen Street"]
     assert rows.loc[0, "cell_id"] == h3.latlng_to_cell(KAPU.latitude, KAPU.longitude, 9)
     assert rows.loc[1, "cell_id"] == h3.latlng_to_cell(QUEEN_ST.latitude, QUEEN_ST.longitude, 9)
-    assert rows["cell_id"].iloc[2:].isna().all()
 
 
 # ---------------------------------------------------------------- police_uk
@@ -383,16 +400,20 @@ def test_ed_places_and_cells(ed_result):
 IN_CARDIFF = [(51.4816, -3.1791), (51.4700, -3.1650), (51.5000, -3.2000)]
 
 
+CARDIFF_LSOA = ("W01001939", "Cardiff 032F")
+
+
 def police_uk_frame() -> pd.DataFrame:
     rows = [
-        # crime_id, lat, lon, crime_type, location, context
-        ("a" * 64, *IN_CARDIFF[0], "Violence and sexual offences", "On or near Womanby Street", "ctx-one"),
-        ("b" * 64, *IN_CARDIFF[1], "Violence and sexual offences", "On or near Bute Street", None),
-        ("c" * 64, 51.5074, -0.1278, "Violence and sexual offences", "On or near Whitehall", None),  # London
-        ("d" * 64, None, None, "Violence and sexual offences", "No location", None),
-        (None, *IN_CARDIFF[2], "Anti-social behaviour", "On or near Park Place", None),
-        ("e" * 64, 51.4545, -2.5879, "Burglary", "On or near Corn Street", None),  # Bristol, out of scope
-        ("f" * 64, *IN_CARDIFF[0], "Robbery", "On or near Womanby Street", None),
+        # crime_id, lat, lon, crime_type, location, context, (LSOA code, LSOA name)
+        ("a" * 64, *IN_CARDIFF[0], "Violence and sexual offences", "On or near Womanby Street", "ctx-one", CARDIFF_LSOA),
+        ("b" * 64, *IN_CARDIFF[1], "Violence and sexual offences", "On or near Bute Street", None, CARDIFF_LSOA),
+        ("c" * 64, 51.5074, -0.1278, "Violence and sexual offences", "On or near Whitehall", None,
+         ("E01004736", "Westminster 018C")),  # London
+        ("d" * 64, None, None, "Violence and sexual offences", "No location", None, (None, None)),
+        (None, *IN_CARDIFF[2], "Anti-social behaviour", "On or near Park Place", None, CARDIFF_LSOA),
+        ("e" * 64, 51.4545, -2.5879, "Burglary", "On or near Corn Street", None, ("E01014540", "Bristol 032B")),
+        ("f" * 64, *IN_CARDIFF[0], "Robbery", "On or near Womanby Street", None, CARDIFF_LSOA),
     ]
     n = len(rows)
     return pd.DataFrame(
@@ -404,8 +425,8 @@ def police_uk_frame() -> pd.DataFrame:
             "longitude": pd.Series([r[2] for r in rows], dtype="float64"),
             "latitude": pd.Series([r[1] for r in rows], dtype="float64"),
             "location": _str([r[4] for r in rows]),
-            "lsoa_code": _str(["W01001700"] * n),
-            "lsoa_name": _str(["Cardiff 032F"] * n),
+            "lsoa_code": _str([r[6][0] for r in rows]),
+            "lsoa_name": _str([r[6][1] for r in rows]),
             "crime_type": _str([r[3] for r in rows]),
             "last_outcome_category": _str(["Investigation complete; no suspect identified"] * n),
             "context": _str([r[5] for r in rows]),
@@ -427,29 +448,31 @@ def test_police_uk_frame_matches_schema():
 
 def test_police_uk_scope_and_area_counts(police_uk_result):
     result = police_uk_result
-    assert result.rows_in == 7
-    assert result.rows_out_of_scope == 3  # anti-social behaviour, burglary, robbery
-    assert result.rows_out_of_area == 1  # London
-    assert len(result.rows) == 3
     counts = result.counts
-    assert counts["rows_in"] == counts["rows_shared"] + counts["rows_out_of_scope"] + counts["rows_out_of_area"]
+    assert counts["rows_in"] == 7
+    assert counts["rows_out_of_scope"] == 3  # anti-social behaviour, burglary, robbery
+    assert counts["rows_out_of_area"] == 1  # London
+    assert counts["rows_unlocated"] == 1  # no location: it could be anywhere in the force
+    assert counts["rows_shared"] == len(result.rows) == 2
     assert counts["rows_located"] == 2
-    assert counts["rows_unlocated"] == 1
+    assert counts["rows_in"] == (counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"]
+                                 + counts["rows_shared"])
+    assert result.counts_by_provider == {"South Wales Police": counts}
 
 
 def test_police_uk_keeps_only_violence(police_uk_result):
     rows = police_uk_result.rows
-    assert rows["crime_type"].tolist() == ["violence_and_sexual_offences"] * 3
+    assert rows["crime_type"].tolist() == ["violence_and_sexual_offences"] * 2
 
 
 def test_police_uk_columns_and_values(police_uk_result):
     rows = police_uk_result.rows
     assert set(rows.columns) == {"crime_id_pseudonym", "month", "reported_by", "lsoa_code", "crime_type", "cell_id"}
     key = derive_field_key(MASTER, AGREEMENT.id, AGREEMENT.version, "crime_id")
-    assert rows["crime_id_pseudonym"].tolist() == pseudonymise(["a" * 64, "b" * 64, "d" * 64], key)
-    assert rows["month"].tolist() == [dt.date(2024, 3, 1)] * 3
-    assert rows["cell_id"].tolist()[:2] == [h3.latlng_to_cell(lat, lon, 9) for lat, lon in IN_CARDIFF[:2]]
-    assert pd.isna(rows["cell_id"].iloc[2])
+    assert rows["crime_id_pseudonym"].tolist() == pseudonymise(["a" * 64, "b" * 64], key)
+    assert rows["month"].tolist() == [dt.date(2024, 3, 1)] * 2
+    assert rows["lsoa_code"].tolist() == [CARDIFF_LSOA[0]] * 2
+    assert rows["cell_id"].tolist() == [h3.latlng_to_cell(lat, lon, 9) for lat, lon in IN_CARDIFF[:2]]
     text = " ".join(_all_cells_as_text(rows)).lower()
     for secret in ("womanby", "bute street", "whitehall", "no location", "cardiff 032f", "ctx-one", "investigation", "falls", "aaaaaaaa", "51.48", "-3.17"):
         assert secret not in text, secret
@@ -486,7 +509,8 @@ def test_measured_coordinates_take_precedence_over_resolved_place():
         normalisers=_normalisers("police"),
         resolve_places=lambda column: ([texts[t] for t in column.to_pylist()], np.arange(len(column))),
         h3_resolution=9,
-        in_area=AGREEMENT.area.bbox.contains,
+        area=AGREEMENT.area.geography(),
+        provider_field="force_code",
     ).rows
     assert rows.loc[0, "cell_id"] == h3.latlng_to_cell(51.4700, -3.1650, 9)
     assert rows.loc[0, "cell_id"] != h3.latlng_to_cell(KAPU.latitude, KAPU.longitude, 9)

@@ -67,7 +67,7 @@ def test_the_heading_says_exact_counts_for_the_board_only():
 
 def test_the_disclosure_control_in_force_is_read_from_its_policy():
     cell_key = report_markdown([], dt.date(2026, 11, 22), "verified", _agreement())
-    assert "cell-key" in cell_key and "at most 4 (variance 3)" in cell_key and "police_uk" in cell_key
+    assert "cell-key" in cell_key and "at most 4 (variance 2)" in cell_key and "police_uk" in cell_key
     assert _agreement().disclosure_control.policy().legend() in cell_key
     strict = report_markdown([], dt.date(2026, 11, 22), "verified",
                              _agreement(method="suppress_and_round", suppression_threshold=10, rounding_base=10))

@@ -19,7 +19,8 @@ def runner(istv_home):
 
 
 def test_every_command_has_help(runner):
-    for command in (["generate"], ["ingest"], ["run"], ["hotspots"], ["query"], ["keys", "generate"], ["quarantine", "list"], ["demo"]):
+    for command in (["generate"], ["ingest"], ["run"], ["hotspots"], ["query"], ["keys", "generate"], ["quarantine", "list"], ["demo"],
+                    ["retention"]):
         result = runner.invoke(cli, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -27,8 +28,8 @@ def test_every_command_has_help(runner):
 def test_ingest_works_out_the_month_and_lands_the_file(runner, istv_home):
     result = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
     assert result.exit_code == 0, result.output
-    assert "police_uk extract for 2018-10" in result.output
-    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1))
+    assert "police_uk extract of South Wales Police for 2018-10" in result.output
+    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1)) / "South_Wales_Police"
     assert (landed / POLICE_UK.name).read_bytes() == POLICE_UK.read_bytes()
     assert (landed / (POLICE_UK.name + ".manifest.json")).exists()
 
@@ -48,7 +49,7 @@ def test_a_redelivery_supersedes_the_earlier_file(runner, istv_home, tmp_path):
     corrected.write_bytes(POLICE_UK.read_bytes().rsplit(b"\n", 2)[0] + b"\n")
     assert runner.invoke(cli, ["ingest", str(first), "--source", "police_uk"]).exit_code == 0
     assert runner.invoke(cli, ["ingest", str(corrected), "--source", "police_uk"]).exit_code == 0
-    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1))
+    landed = istv_home.landing_dir("police_uk", dt.date(2018, 10, 1)) / "South_Wales_Police"
     assert [p.name for p in landed.glob("*.csv")] == ["oct-corrected.csv"]
     assert len(list((landed / "superseded").glob("*.csv"))) == 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dagster import build_sensor_context
+from dagster import DefaultScheduleStatus, build_sensor_context
 
 from pipelines.definitions import defs
 from pipelines.lib.landing import place
@@ -61,6 +61,14 @@ def test_monthly_schedule_runs_the_month_just_ended():
     schedule = defs.resolve_schedule_def("istv_monthly_schedule")
     assert schedule.cron_schedule == "0 6 5 * *"
     assert schedule.job_name == "istv_monthly"
+
+
+def test_retention_runs_every_night_on_its_own_job():
+    schedule = defs.resolve_schedule_def("istv_retention_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 3 * * *", "Europe/London")
+    assert schedule.job_name == "istv_retention" and schedule.default_status == DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def("istv_retention")
+    assert [node.name for node in job.nodes] == ["enforce_retention"]  # no asset: the graph above is unchanged
 
 
 def test_sensor_requests_a_run_per_landed_month_and_again_on_redelivery(istv_home, tmp_path):

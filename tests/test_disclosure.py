@@ -14,7 +14,7 @@ import pytest
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.disclosure import DisclosurePolicy, protect, protect_count
 
-DEFAULT = DisclosurePolicy()  # the cell-key method, at most 4 away, variance 3
+DEFAULT = DisclosurePolicy()  # the cell-key method, at most 4 away, variance 2
 SUPPRESS_AND_ROUND = DisclosurePolicy(method="suppress_and_round")  # threshold 7, base 5
 NOISE_KEY = bytes(range(32))
 DIGEST_A, DIGEST_B = "a" * 64, "b" * 64
@@ -60,7 +60,7 @@ def test_protect_count_suppress_and_round(count, expected):
 
 def test_default_policy_is_the_cell_key_method_with_seven_and_five_kept_for_suppression():
     assert DEFAULT.method == "cell_key"
-    assert (DEFAULT.max_deviation, DEFAULT.variance) == (4, 3.0)
+    assert (DEFAULT.max_deviation, DEFAULT.variance) == (4, 2.0)
     assert DEFAULT.largest_withheld() == 0 and DEFAULT.smallest_shown() == 1
     assert DEFAULT.suppression_threshold == 7 and DEFAULT.rounding_base == 5
     assert SUPPRESS_AND_ROUND.largest_withheld() == 7 and SUPPRESS_AND_ROUND.smallest_shown() == 10
@@ -217,7 +217,7 @@ def test_protect_uses_the_perturbation_table_of_the_policy():
     rng = np.random.default_rng(5)
     counts = rng.integers(0, 30, 1000)
     keys = rng.integers(0, KEY_MODULUS, 1000, dtype=np.int64)
-    expected = perturb(counts, keys, perturbation_table(4, 3.0))
+    expected = perturb(counts, keys, perturbation_table(DEFAULT.max_deviation, DEFAULT.variance))
     assert (_cell_key(counts, keys)["n"].astype(int).to_numpy() == expected).all()
     # Keys are taken modulo 2^29, as a sum of record keys would be.
     assert (_cell_key(counts, keys + 3 * KEY_MODULUS)["n"].astype(int).to_numpy() == expected).all()

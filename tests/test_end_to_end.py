@@ -131,7 +131,7 @@ def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
         assert summary["files"][0]["rows_received"] == len(delivered)
         assert summary["files"][0]["rows_passed"] + summary["files"][0]["rows_quarantined"] == len(delivered)
         assert summary["files"][0]["rows_quarantined"] > 0  # the generator plants bad rows
-        shared = summary["rows_shared"] + summary["rows_out_of_scope"] + summary["rows_out_of_area"]
+        shared = summary["rows_shared"] + summary["rows_out_of_scope"] + summary["rows_out_of_area"] + summary["rows_unlocated"]
         assert shared == summary["files"][0]["rows_passed"]
         assert (joint.source == source).sum() == summary["rows_shared"]
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.lib.extract import ExtractError, check_readable, month_of, read_extract
+from pipelines.lib.extract import ExtractError, month_of, read_extract, survey
 from schemas import load_schema, schema_for_source
 
 OCTOBER = dt.date(2018, 10, 1)
@@ -131,10 +131,10 @@ def test_title_rows_and_undeclared_columns_never_reach_the_passed_rows(tmp_path)
     assert "Jane Planted" not in extract.rows.to_string()
 
 
-def test_check_readable_refuses_a_cut_off_file(tmp_path):
-    check_readable(_write(tmp_path, [HEADER, GOOD]), ED)
+def test_survey_refuses_a_cut_off_file(tmp_path):
+    assert sum(survey(_write(tmp_path, [HEADER, GOOD]), ED).months.values()) == 1
     with pytest.raises(ExtractError, match="line 3"):
-        check_readable(_write(tmp_path, [HEADER, GOOD, GOOD.split(",", 3)[0]]), ED)
+        survey(_write(tmp_path, [HEADER, GOOD, GOOD.split(",", 3)[0]]), ED)
 
 
 def test_month_is_worked_out_from_the_rows(tmp_path):

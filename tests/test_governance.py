@@ -142,7 +142,7 @@ def test_the_review_names_the_cell_key_method_and_the_public_source(board):
 
     lines = summary_lines(load_agreement())
     method = next(line for line in lines if line.startswith("Disclosure control:"))
-    assert "cell-key" in method and "at most 4 (variance 3)" in method
+    assert "cell-key" in method and "at most 4 (variance 2)" in method
     assert "1 to 7" not in method and "rounded" not in method
     assert "Public sources, counted exactly (never perturbed or rounded): police_uk" in lines
     assert "Differential privacy: not declared" in lines

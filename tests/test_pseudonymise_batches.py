@@ -29,8 +29,9 @@ from schemas import load_codelist, schema_for_source
 from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
 from tests.test_locate import _count_resolutions
 
-# Rows 14-20 are a whole batch of 7 without NHS number, birth date, sex, postcode or place text.
-MISSING_IN_ONE_BATCH = ["nhs_number", "date_of_birth", "sex", "home_postcode", "assault_location_description"]
+# Rows 14-20 are a whole batch of 7 without NHS number, birth date, sex or postcode (a row
+# without a place text is not shared: nothing says it happened in the area).
+MISSING_IN_ONE_BATCH = ["nhs_number", "date_of_birth", "sex", "home_postcode"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def _ed_rows() -> pd.DataFrame:
 def _police_uk_rows() -> pd.DataFrame:
     base = police_uk_frame()
     frame = pd.concat([base, base, base], ignore_index=True)
-    frame.loc[7:13, ["latitude", "longitude"]] = None  # a batch without coordinates
+    frame.loc[7:13, ["latitude", "longitude"]] = None  # a batch without coordinates: placed by LSOA
     return frame
 
 
@@ -62,7 +63,8 @@ def _whole(source: str, frame: pd.DataFrame, resolver: LocationResolver):
         code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
         normalisers={f.name: f.check for f in schema.fields if f.check},
         resolve_places=resolver.resolve_rows, h3_resolution=AGREEMENT.spatial.h3_resolution,
-        in_area=AGREEMENT.area.bbox.contains,
+        area=AGREEMENT.area.geography(), provider_field=schema.provider_field,
+        lsoa_field="lsoa_code" if "lsoa_code" in schema.field_names else None,
     )
 
 
@@ -84,17 +86,20 @@ def test_batches_give_what_one_call_over_the_whole_frame_gives(tmp_path, resolve
     pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
     assert pq.read_schema(out).equals(pa.Schema.from_pandas(whole.rows, preserve_index=False), check_metadata=False)
     assert result.counts == whole.counts
+    assert result.counts_by_provider == whole.counts_by_provider
     assert result.fields == whole.fields
     counts = result.counts
-    assert counts["rows_in"] == len(frame) == counts["rows_shared"] + counts["rows_out_of_scope"] + counts["rows_out_of_area"]
+    assert counts["rows_in"] == len(frame) == (counts["rows_shared"] + counts["rows_out_of_scope"]
+                                               + counts["rows_out_of_area"] + counts["rows_unlocated"])
     assert counts["rows_shared"] == pq.ParquetFile(out).metadata.num_rows
 
 
 def test_a_batch_without_values_keeps_the_types(tmp_path, resolver):
     result, out = _batched(tmp_path, "ed", _ed_rows(), resolver)
     blank_batch = pq.ParquetFile(out).read_row_group(2)
-    assert blank_batch.column("nhs_number_pseudonym").null_count == blank_batch.num_rows
-    assert blank_batch.column("place_status").to_pylist() == ["unlocated"] * blank_batch.num_rows
+    assert blank_batch.num_rows  # its rows placed in Cardiff are shared
+    for column in ("nhs_number_pseudonym", "age_band", "sex", "postcode_district"):
+        assert blank_batch.column(column).null_count == blank_batch.num_rows, column
     assert blank_batch.schema == pq.read_schema(out).remove_metadata()
     assert pq.read_schema(out).field("month").type == pa.date32()
 

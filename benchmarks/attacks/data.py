@@ -46,7 +46,7 @@ def agreement():
 
 
 def default_policy() -> DisclosurePolicy:
-    """The bundled agreement's policy (cell key, max_deviation 4, variance 3 when this was written)."""
+    """The bundled agreement's policy (cell key, max_deviation 4, variance 2 when this was written)."""
     return agreement().disclosure_control.policy()
 
 
@@ -95,16 +95,15 @@ class PoliceMonth:
 
 @cache
 def police_uk_month(month: str, folder: Path | None = None) -> PoliceMonth:
-    """The month's violence rows the agreement shares, as the pipeline keeps them: inside the
-    area's bounding box, or without coordinates (kept, with no cell)."""
+    """The month's violence rows the agreement shares, as the pipeline keeps them: those inside
+    the area (by their LSOA); rows with no location are never inside."""
     folder = folder or police_uk_dir()
     raw = pd.read_csv(folder / f"{month}-south-wales-street.csv", dtype=str, keep_default_na=False)
     violence = raw[raw["Crime type"] == VIOLENCE]
     lat = pd.to_numeric(violence["Latitude"], errors="coerce")
     lon = pd.to_numeric(violence["Longitude"], errors="coerce")
-    located = lat.notna() & lon.notna()
-    inside = pd.Series(True, index=violence.index)
-    inside[located] = agreement().area.bbox.contains(lat[located], lon[located]).astype(bool)
+    placed = agreement().area.geography().place(lat, lon, violence["LSOA code"])
+    inside = placed.inside
     kept = violence[inside]
     resolution = agreement().spatial.h3_resolution
     cells = [h3.latlng_to_cell(a, b, resolution) if not (math.isnan(a) or math.isnan(b)) else None
@@ -112,7 +111,7 @@ def police_uk_month(month: str, folder: Path | None = None) -> PoliceMonth:
     rows = pd.DataFrame({"crime_id": kept["Crime ID"].to_numpy(), "latitude": lat[inside].to_numpy(),
                          "longitude": lon[inside].to_numpy(), "cell_id": cells})
     return PoliceMonth(dt.date.fromisoformat(f"{month}-01"), rows, received=len(raw),
-                       out_of_scope=len(raw) - len(violence), out_of_area=int((~inside).sum()))
+                       out_of_scope=len(raw) - len(violence), out_of_area=int((placed.located & ~inside).sum()))
 
 
 # Night-time economy: assaults peak late at night and at weekends.
@@ -133,7 +132,7 @@ def venues() -> pd.DataFrame:
     lon = pd.to_numeric(pubs["longitude"], errors="coerce")
     ok = lat.notna() & lon.notna()
     pubs, lat, lon = pubs[ok], lat[ok], lon[ok]
-    ok = agreement().area.bbox.contains(lat, lon).astype(bool)
+    ok = agreement().area.geography().place(lat, lon).inside
     pubs = pubs[ok].drop_duplicates("fas_id")
     resolution = agreement().spatial.h3_resolution
     return pd.DataFrame({

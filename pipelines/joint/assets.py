@@ -150,19 +150,24 @@ def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
 
 
 def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
-    """Coverage input: one row per delivered file, from the pseudonymisation summaries."""
+    """Coverage input: one row per source and provider (several EDs, several forces a month),
+    from the pseudonymisation summaries: what each provider's files delivered, and what became
+    of its rows (scope, area, location), counted per provider as the rows were pseudonymised."""
     rows = []
     for source in SOURCES:
         summary = json.loads(istv.istv_home.summary_file(source, month).read_text())
-        for delivered in summary["files"]:
-            rows.append(
-                {
-                    "month": month, "source": source, "provider": delivered["provider"],
-                    "rows_received": delivered["rows_received"], "rows_quarantined": delivered["rows_quarantined"],
-                    # Scope, area and location are counted per source; with one file a source they match.
-                    **{k: summary[k] for k in DELIVERY_SUMMARY_COLUMNS[5:]},
-                }
-            )
+        delivered: dict[str, dict] = {}
+        for file in summary["files"]:
+            totals = delivered.setdefault(file["provider"], {"rows_received": 0, "rows_quarantined": 0})
+            totals["rows_received"] += file["rows_received"]
+            totals["rows_quarantined"] += file["rows_quarantined"]
+        # A summary written before counts were kept per provider held one provider's rows.
+        by_provider = summary.get("providers_counts", {p: summary for p in delivered if len(delivered) == 1})
+        for provider, totals in delivered.items():
+            # A provider with no row left to pseudonymise (all quarantined) has no counts: zeros.
+            counts = by_provider.get(provider, {})
+            rows.append({"month": month, "source": source, "provider": provider, **totals,
+                         **{k: counts.get(k, 0) for k in DELIVERY_SUMMARY_COLUMNS[5:]}})
     return pd.DataFrame(rows, columns=DELIVERY_SUMMARY_COLUMNS)
 
 

@@ -34,7 +34,8 @@ from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, cou
 from schemas import Schema, load_codelist
 from warehouse.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 
-__all__ = ["Extract", "ExtractError", "arrow_schema", "check_readable", "concatenate_parquet", "month_of", "parse_extract", "read_extract", "safe_file_name"]
+__all__ = ["Extract", "ExtractError", "Survey", "arrow_schema", "concatenate_parquet", "month_of", "parse_extract",
+           "read_extract", "safe_file_name", "survey"]
 
 BATCH_ROWS = 200_000  # rows typed and checked at a time: bounds memory whatever the file's size
 
@@ -498,28 +499,48 @@ def read_extract(path: Path, schema: Schema, month: dt.date, now: dt.datetime | 
     return extract
 
 
-def check_readable(path: Path, schema: Schema) -> None:
-    """Raise ExtractError for a file that cannot be read at all (encoding, header, shape), reading
-    it through once without typing a value."""
-    _read_through(TableReader(path, schema), schema, BATCH_ROWS, lambda batches: sum(1 for _ in batches))
+@dataclass(frozen=True)
+class Survey:
+    """What a delivered file holds, read before it is landed: the months its rows fall in and the
+    providers they name (each with its number of rows). Values are counted, never kept."""
+
+    file: str
+    month_header: str
+    months: Counter  # pd.Period (month) -> rows
+    providers: Counter  # provider as written (site code, force) -> rows; blank ones left out
+
+    def likeliest_month(self) -> dt.date:
+        if not self.months:
+            raise ExtractError(f"{self.file}: no row has a readable {self.month_header!r}; pass --month YYYY-MM")
+        most = max(self.months.values())
+        return min(m for m, n in self.months.items() if n == most).start_time.date()
+
+    def rows_in(self, month: dt.date) -> int:
+        return sum(n for m, n in self.months.items() if m.start_time.date() == month)
+
+
+def survey(path: Path, schema: Schema) -> Survey:
+    """Read the file through once (raising ExtractError when it cannot be read at all) and count
+    its rows by month and by provider."""
+    field_ = schema.field(schema.month_field)
+
+    def count(batches) -> tuple[Counter, Counter]:
+        months: Counter = Counter()
+        providers: Counter = Counter()
+        for raw, _ in batches:
+            when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[field_.type]).dropna()
+            months.update(when.dt.to_period("M").value_counts().to_dict())
+            named = raw[schema.provider_field].dropna()
+            providers.update(named[named != ""].value_counts().to_dict())
+        return months, providers
+
+    (months, providers), _ = _read_through(TableReader(path, schema), schema, BATCH_ROWS, count)
+    return Survey(path.name, field_.header, months, providers)
 
 
 def month_of(path: Path, schema: Schema) -> dt.date:
     """The month most rows fall in, for files delivered without one."""
-    field_ = schema.field(schema.month_field)
-
-    def count(batches) -> Counter:
-        months: Counter = Counter()
-        for raw, _ in batches:
-            when = _parse_times(raw[schema.month_field].fillna(""), TIME_FORMATS[field_.type]).dropna()
-            months.update(when.dt.to_period("M").value_counts().to_dict())
-        return months
-
-    months, _ = _read_through(TableReader(path, schema), schema, BATCH_ROWS, count)
-    if not months:
-        raise ExtractError(f"{path.name}: no row has a readable {field_.header!r}; pass --month YYYY-MM")
-    most = max(months.values())
-    return min(m for m, n in months.items() if n == most).start_time.date()
+    return survey(path, schema).likeliest_month()
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -1,9 +1,14 @@
-"""The landing zone: delivered extracts, one current file per source and month.
+"""The landing zone: delivered extracts, one current file per source, provider and month.
 
-`place` writes the file under a temporary name and renames it, then writes its manifest last:
-a file with a manifest is complete, which is what the landing sensor waits for. A re-delivery
-for the same month moves the earlier file to `superseded/`, so the month is re-run on the
-corrected extract and the earlier one is kept for the audit trail.
+A month of a source has as many deliveries as it has providers (several EDs, several forces):
+`landing/<source>/<YYYY-MM>/<provider>/<file>`. A re-delivery from the same provider moves its
+earlier file to that provider's `superseded/`, so the month is re-run on the corrected extract and
+the earlier one is kept for the audit trail; other providers' files stay as they are.
+
+`place` is all or nothing: it writes the file under a temporary name and renames it, writes its
+manifest last (a file with a manifest is complete, which is what the landing sensor waits for),
+and undoes every step if a later one fails. `withdraw` undoes a placement when what follows it
+(the audit entry) fails, so a failed ingest leaves nothing landed.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib.extract import safe_file_name
+from pipelines.lib.extract import safe_file_name, survey
 from pipelines.lib.home import IstvHome
+from schemas import schema_for_source
 
 MANIFEST_SUFFIX = ".manifest.json"
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -26,9 +34,12 @@ class Delivery:
     path: Path
     source: str
     month: dt.date
+    providers: tuple[str, ...]  # as the file's provider column names them
     sha256: str
     size: int
     superseded: tuple[Delivery, ...] = ()
+    # (from, to) of every file `place` moved, in order: what `withdraw` puts back.
+    moves: tuple[tuple[Path, Path], ...] = ()
 
 
 def sha256_of(path: Path) -> str:
@@ -46,61 +57,107 @@ class DuplicateDelivery(ValueError):
 
 def already_ingested(home: IstvHome, source: str, sha256: str) -> dict | None:
     """The manifest of an earlier delivery (current or superseded) with these exact bytes."""
-    for manifest in home.landing.glob(f"{source}/*/**/*{MANIFEST_SUFFIX}"):
+    for manifest in (home.landing / source).glob(f"**/*{MANIFEST_SUFFIX}"):
         info = json.loads(manifest.read_text())
         if info["sha256"] == sha256:
             return info
     return None
 
 
-def place(home: IstvHome, source: str, month: dt.date, file: Path) -> Delivery:
-    earlier = already_ingested(home, source, sha256_of(file))
+def provider_folder(providers: Iterable[str]) -> str:
+    """The folder of a provider's deliveries (a file naming several providers: all of them)."""
+    return "+".join(safe_file_name(p) for p in sorted(providers)) or "unknown"
+
+
+def place(home: IstvHome, source: str, month: dt.date, file: Path, providers: Iterable[str] | None = None) -> Delivery:
+    """Land `file` as the current extract of each of its providers for the month (read from the
+    file when not given), superseding their earlier deliveries and no one else's."""
+    providers = tuple(sorted(set(_providers_of(file, source) if providers is None else providers)))
+    sha256 = sha256_of(file)
+    earlier = already_ingested(home, source, sha256)
     if earlier:
         raise DuplicateDelivery(
             f"{file.name} is byte-for-byte the {source} extract already ingested for {earlier['month']} "
             f"as {earlier['file']} (sha256 {earlier['sha256'][:16]}…); nothing to do. To correct a month, "
             "ingest the corrected file"
         )
-    folder = home.landing_dir(source, month)
-    folder.mkdir(parents=True, exist_ok=True)
-    earlier_deliveries = tuple(current_deliveries(home, source, month))
-    for earlier in earlier_deliveries:
-        superseded = folder / "superseded"
-        superseded.mkdir(exist_ok=True)
-        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        earlier.path.rename(superseded / f"{stamp}_{earlier.path.name}")
-        _manifest(earlier.path).rename(superseded / f"{stamp}_{_manifest(earlier.path).name}")
+    folder = home.landing_dir(source, month) / provider_folder(providers)
     target = folder / safe_file_name(file.name)
-    partial = target.with_name(f".{target.name}.part")
-    shutil.copyfile(file, partial)
-    partial.rename(target)
-    delivery = Delivery(target, source, month, sha256_of(target), target.stat().st_size, earlier_deliveries)
-    manifest = {"source": source, "month": f"{month:%Y-%m}", "file": target.name, "sha256": delivery.sha256, "size": delivery.size}
-    _manifest(target).write_text(json.dumps(manifest, indent=2))
+    replaced = tuple(d for d in current_deliveries(home, source, month) if set(d.providers) & set(providers))
+    made: list[Path] = []
+    moves: list[tuple[Path, Path]] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part")
+        made.append(partial)
+        shutil.copyfile(file, partial)
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        for old in replaced:
+            kept = old.path.parent / SUPERSEDED
+            kept.mkdir(exist_ok=True)
+            for path in (old.path, _manifest(old.path)):
+                moves.append((path, kept / f"{stamp}_{path.name}"))
+                path.rename(moves[-1][1])
+        made.append(target)
+        partial.rename(target)
+        delivery = Delivery(target, source, month, providers, sha256, target.stat().st_size, replaced, tuple(moves))
+        manifest = {"source": source, "month": f"{month:%Y-%m}", "providers": list(providers), "file": target.name,
+                    "sha256": sha256, "size": delivery.size}
+        made.append(_manifest(target))
+        _manifest(target).write_text(json.dumps(manifest, indent=2))
+    except BaseException:
+        _undo(made, moves)
+        raise
     return delivery
+
+
+def withdraw(delivery: Delivery) -> None:
+    """Undo `place`: the file and its manifest go, the deliveries it superseded come back."""
+    _undo([delivery.path, _manifest(delivery.path)], list(delivery.moves))
+
+
+def _undo(made: list[Path], moves: list[tuple[Path, Path]]) -> None:
+    for path in reversed(made):
+        path.unlink(missing_ok=True)
+    for original, moved in reversed(moves):
+        if moved.exists():
+            moved.rename(original)
 
 
 def _manifest(path: Path) -> Path:
     return path.with_name(path.name + MANIFEST_SUFFIX)
 
 
+def _manifests(month_folder: Path) -> list[Path]:
+    """The current deliveries' manifests of a source's month: in provider folders, or (landed by
+    an earlier version of istv) in the month's folder itself."""
+    found = [*month_folder.glob(f"*/*{MANIFEST_SUFFIX}"), *month_folder.glob(f"*{MANIFEST_SUFFIX}")]
+    return sorted(m for m in found if m.parent.name != SUPERSEDED)
+
+
 def current_deliveries(home: IstvHome, source: str, month: dt.date) -> list[Delivery]:
-    """Complete files (their manifest written) for a source and month."""
-    folder = home.landing_dir(source, month)
+    """Complete files (their manifest written) for a source and month, one per provider."""
     deliveries = []
-    for manifest in sorted(folder.glob(f"*{MANIFEST_SUFFIX}")):
+    for manifest in _manifests(home.landing_dir(source, month)):
         info = json.loads(manifest.read_text())
-        path = folder / info["file"]
+        path = manifest.parent / info["file"]
         if path.exists():
-            deliveries.append(Delivery(path, source, month, info["sha256"], info["size"]))
+            providers = tuple(info["providers"]) if "providers" in info else _providers_of(path, source)
+            deliveries.append(Delivery(path, source, month, providers, info["sha256"], info["size"]))
     return deliveries
+
+
+def _providers_of(path: Path, source: str) -> tuple[str, ...]:
+    """A file landed before manifests named providers: read them from the file."""
+    return tuple(sorted(survey(path, schema_for_source(source)).providers))
 
 
 def landed_months(home: IstvHome) -> dict[str, list[str]]:
     """Partition key -> fingerprints of its complete deliveries, for the landing sensor."""
     months: dict[str, list[str]] = {}
-    for manifest in sorted(home.landing.glob(f"*/*/*{MANIFEST_SUFFIX}")):
-        info = json.loads(manifest.read_text())
-        key = dt.datetime.strptime(info["month"], "%Y-%m").date().isoformat()
-        months.setdefault(key, []).append(f"{info['source']}:{info['sha256'][:16]}")
+    for month_folder in sorted(home.landing.glob("*/*")):
+        for manifest in _manifests(month_folder):
+            info = json.loads(manifest.read_text())
+            key = dt.datetime.strptime(info["month"], "%Y-%m").date().isoformat()
+            months.setdefault(key, []).append(f"{info['source']}:{info['sha256'][:16]}")
     return months

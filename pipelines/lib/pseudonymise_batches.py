@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import tempfile
 import zlib
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -26,7 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from anonymise.apply import apply_rules
+from anonymise.apply import add_counts, apply_rules, total_counts
+from anonymise.area import LSOA_FIELD
 from anonymise.locate import LocationResolver, ResolutionMemo, text_shapes
 from pipelines.lib.allocator import keep_freed_memory
 from schemas import load_codelist, schema_for_source
@@ -42,6 +43,7 @@ BATCHES_PER_WORKER = 4
 @dataclass(frozen=True)
 class PseudonymisedFile:
     counts: dict[str, int]  # Pseudonymised.counts, summed over the batches
+    counts_by_provider: dict[str, dict[str, int]]  # the same for each provider, as delivered
     fields: dict[str, list[str]]  # what the rules did with each field
     processes: int = 1  # worker processes the batches were shared out to (1: none, done here)
 
@@ -66,10 +68,10 @@ def pseudonymise_file(
     group and its own memo of resolved places). Where a row group is shared between workers,
     its rows are written part by part (`_worker_tasks`)."""
     apply = _rules_applier(source, agreement, field_keys, resolver)
-    # The rules applied to no rows give the output's columns and types, and zero counts.
+    # The rules applied to no rows give the output's columns and types.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
     arrow_schema = _output_schema(empty.rows)
-    counts = dict(empty.counts)
+    counts_by_provider: dict[str, dict[str, int]] = {}
     metadata = parquet_file(typed).metadata
     processes = min(processes, metadata.num_rows // (batch_rows * BATCHES_PER_WORKER), metadata.num_row_groups)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,13 +85,13 @@ def pseudonymise_file(
                 for batch in rows.to_batches():  # a row group per batch
                     if batch.num_rows:
                         writer.write_batch(batch)
-                for name, count in batch_counts.items():
-                    counts[name] += count
+                add_counts(counts_by_provider, batch_counts)
         os.replace(partial_file, out)
     except BaseException:
         partial_file.unlink(missing_ok=True)
         raise
-    return PseudonymisedFile(counts=counts, fields=empty.fields, processes=max(processes, 1))
+    return PseudonymisedFile(counts=total_counts(counts_by_provider), counts_by_provider=counts_by_provider,
+                             fields=empty.fields, processes=max(processes, 1))
 
 
 @contextmanager
@@ -133,7 +135,9 @@ def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, byte
         # One memo for the file (or worker): a text met in an earlier batch is not resolved again.
         resolve_places=partial(resolver.resolve_rows, memo=ResolutionMemo()),
         h3_resolution=agreement.spatial.h3_resolution,
-        in_area=agreement.area.bbox.contains,
+        area=agreement.area.geography(),
+        provider_field=schema.provider_field,
+        lsoa_field=LSOA_FIELD if LSOA_FIELD in schema.field_names else None,
     )
 
 
@@ -148,21 +152,22 @@ def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None
                    place=places[0] if places else None)
 
 
-def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int, handoff: Path) -> tuple[Path, dict[str, int]]:
+def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int,
+               handoff: Path) -> tuple[Path, dict[str, dict[str, int]]]:
     """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here
     batch by batch: the rows written to an Arrow file in `handoff` (a record batch per batch),
-    returned with their counts. The parent process only writes them to the output."""
+    returned with their counts for each provider. The parent process only writes them to the output."""
     rows = parquet_file(typed).read_row_group(row_group)
     if parts > 1:
         rows = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part))
-    counts: Counter = Counter()
+    counts: dict[str, dict[str, int]] = {}
     path = handoff / f"{row_group}-{part}.arrow"
     with pa.ipc.new_file(path, _worker["schema"]) as handed:
         for batch in rows.to_batches(max_chunksize=batch_rows):
             shared, batch_counts = _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
             handed.write_table(shared)
-            counts.update(batch_counts)
-    return path, dict(counts)
+            add_counts(counts, batch_counts)
+    return path, counts
 
 
 def _handed_over(path: Path) -> pa.Table:
@@ -188,11 +193,11 @@ def _row_parts(rows: pa.Table, place: str | None, parts: int) -> np.ndarray:
     return np.where(row_part < 0, by_position, row_part)
 
 
-def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
-    """One batch's shared rows and counts."""
+def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """One batch's shared rows and counts for each provider."""
     with _cycle_collector_paused():
         result = apply(batch.to_pandas())  # typed as pd.read_parquet types the file
-    return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts
+    return pa.Table.from_pandas(result.rows, schema=arrow_schema, preserve_index=False), result.counts_by_provider
 
 
 def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple, handoff: Path | None):

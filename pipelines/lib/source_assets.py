@@ -61,9 +61,9 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             if result.rows_in != result.rows_passed + len(result.quarantined):
                 raise ExtractCountsError(f"{delivery.path.name}: rows in != rows passed + rows quarantined")
             if len(result.quarantined):
-                write_quarantine(
-                    result.quarantined, result.reason_counts, quarantine_folder, delivery.path.stem, istv.quarantine_cipher()
-                )
+                # Named by provider too: two providers may send files of the same name.
+                write_quarantine(result.quarantined, result.reason_counts, quarantine_folder,
+                                 f"{delivery.path.parent.name}_{delivery.path.stem}", istv.quarantine_cipher())
             ingested = {
                 "file": delivery.path.name,
                 "sha256": delivery.sha256,
@@ -134,6 +134,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         summary = {
             **extract_summary,
             **result.counts,
+            "providers_counts": result.counts_by_provider,
             "agreement_id": agreement.id,
             "agreement_version": agreement.version,
             "agreement_sha256": agreement.content_hash(),
