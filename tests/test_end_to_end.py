@@ -170,8 +170,10 @@ def test_real_south_wales_open_data_matches_a_direct_count(istv_home, synthetic_
     assert run_month(OCTOBER, istv_home).success
 
     crimes = pd.read_csv(police_file)
-    violence = crimes[(crimes["Crime type"] == "Violence and sexual offences") & crimes.Latitude.notna()]
-    inside = violence[violence.Latitude.between(51.38, 51.56) & violence.Longitude.between(-3.35, -3.05)]
+    violence = crimes[crimes["Crime type"] == "Violence and sexual offences"]
+    # Independently of istv's code: the bundled ONS list of Cardiff's LSOAs.
+    cardiff = set(pd.read_csv(DATA / "boundaries" / "W06000015-lsoas.csv", dtype=str)["lsoa_code"])
+    inside = violence[violence["LSOA code"].isin(cardiff)]
     direct = inside.apply(lambda r: h3.latlng_to_cell(r.Latitude, r.Longitude, 9), axis=1).value_counts()
 
     cells = _published(istv_home, "hotspot_cells", OCTOBER).set_index("cell_id")

@@ -110,7 +110,8 @@ def test_record_keys_are_permanent_and_a_record_without_a_pseudonym_still_gets_o
 
 def _cell_key_value(records: pd.DataFrame) -> int:
     key = int(records["record_key"].sum()) % KEY_MODULUS
-    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(4, 3.0))[0])
+    policy = DisclosurePolicy()
+    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(policy.max_deviation, policy.variance))[0])
 
 
 def test_private_dwellings_keep_no_cell_and_add_to_no_cell(zone):

@@ -51,7 +51,7 @@ def _cell_key_value(records: pd.DataFrame) -> int:
     """What the cell-key method publishes for a figure made of `records`: their count moved by
     the perturbation their summed record keys select (worked out here, apart from the SQL)."""
     key = int(records["record_key"].sum()) % KEY_MODULUS
-    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(4, 3.0))[0])
+    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(CELL_KEY.max_deviation, CELL_KEY.variance))[0])
 
 
 def test_tables_are_protected_and_stamped():

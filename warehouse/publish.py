@@ -51,7 +51,10 @@ def _sql_name(name: str) -> str:
 
 def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.DataFrame], has_live: bool) -> None:
     """Fill the empty current database: the tables of `live` (if attached) without the month's
-    rows in the tables being replaced, then those tables' new rows, with every comment."""
+    rows in the tables being replaced, then those tables' new rows, with every comment. Every
+    table's `month` is a DATE, whatever type the live file holds it as (warehouses published
+    before it was a DATE hold a TIMESTAMP at midnight: the same day), and a column new to a
+    table is added to it, NULL in the rows kept from earlier publishes."""
     described = []
     if has_live:
         described = con.execute(
@@ -63,14 +66,16 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
     specs = {s.name: s for s in table_specs()}
     for name in dict.fromkeys([*live_tables, *tables]):
         table = _sql_name(name)
-        if name in live_tables:  # CREATE AS SELECT keeps the live column types, DATE or TIMESTAMP month alike
+        if name in live_tables:
             keep = " WHERE month IS DISTINCT FROM ?" if name in tables else ""
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM live.{table}{keep}", [month] if keep else [])
+            con.execute(f"CREATE TABLE {table} AS {_with_date_month(con, f'live.{table}')}{keep}", [month] if keep else [])
         if name in tables:
             con.register("incoming", tables[name])
-            if name not in live_tables:
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming LIMIT 0")
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            if name in live_tables:
+                _add_new_columns(con, table)
+            else:
+                con.execute(f"CREATE TABLE {table} AS {_with_date_month(con, 'incoming')} LIMIT 0")
+            con.execute(f"INSERT INTO {table} BY NAME {_with_date_month(con, 'incoming')}")
             con.unregister("incoming")
             spec = specs[name]
             comments[(name, None)] = " ".join(spec.description.split())
@@ -78,6 +83,26 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
     for (name, column), text in comments.items():
         target = f"TABLE {_sql_name(name)}" if column is None else f"COLUMN {_sql_name(name)}.{_sql_name(column)}"
         con.execute(f"COMMENT ON {target} IS {_sql_text(text)}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def _with_date_month(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """SELECT every column of `relation`, `month` as a DATE (pandas hands dates over as timestamps)."""
+    if "month" not in _columns(con, relation):
+        return f"SELECT * FROM {relation}"
+    return f"SELECT * REPLACE (CAST(month AS DATE) AS month) FROM {relation}"
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Add to `table` the columns of `incoming` it lacks (a table extended since the live file
+    was published), after its own: existing columns keep their names and places."""
+    have = _columns(con, table)
+    for column, kind in _columns(con, "incoming").items():
+        if column not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_sql_name(column)} {kind}")
 
 
 def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) -> None:

@@ -9,7 +9,9 @@ opened it.
 Only published (disclosure-controlled) values are used, and the page explains them by the policy
 of the agreement they were published under (`Disclosure`): under the cell-key method every count
 is perturbed and none withheld, so the page never calls a count suppressed; under suppression and
-rounding a withheld count is always shown as "suppressed" or a marked symbol, never as 0. When the
+rounding a withheld count is always shown as "suppressed" or a marked symbol, never as 0. A figure
+the month's data cannot give (police open data has no time of day and no location description) is
+shown as "not available" with the reason, styled apart from a withheld one. When the
 rows were published under another agreement than the one loaded, the page says so rather than
 describe rules it cannot read. Nothing is derived that could undo the protection: totals come from
 `monthly_trend` (each protected as a whole) when it exists, otherwise they are the sum of published
@@ -39,6 +41,7 @@ from anonymise.gazetteer import Place
 from pipelines.lib.reference import gazetteer
 from schemas import load_codelist
 from warehouse.publish import connect_read_only
+from warehouse.tables import NOT_AVAILABLE, not_available_reasons
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -81,10 +84,12 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class Count:
-    """A published count: a number, or withheld by disclosure control (value None, suppressed)."""
+    """A published count: a number, withheld by disclosure control (value None, suppressed), or
+    not available because the month's data cannot give it (value None, `not_available` the reason)."""
 
     value: int | None
     suppressed: bool = False
+    not_available: str = ""
 
     @property
     def number(self) -> int | None:
@@ -95,11 +100,23 @@ def _count(row: dict | None, column: str) -> Count:
     if row is None:
         return Count(None)
     value = row.get(column)
-    return Count(None if value is None else int(value), bool(row.get(f"{column}_suppressed")))
+    suppressed = bool(row.get(f"{column}_suppressed"))
+    # A row's reason covers exactly its NULL counts that nothing withheld (warehouse/tables.py).
+    reason = _reason(row) if value is None and not suppressed else ""
+    return Count(None if value is None else int(value), suppressed, reason)
+
+
+def _reason(row: dict) -> str:
+    """The row's not-available code as a sentence ('' when it has none)."""
+    code = row.get(NOT_AVAILABLE)
+    return not_available_reasons().get(code, code) if code else ""
 
 
 def count_text(count: Count | None) -> str:
-    """How every count is written: '1,234', 'suppressed', or '—' when nothing was published."""
+    """How every count is written: '1,234', 'suppressed', 'not available' (the data cannot give
+    it), or '—' when nothing was published."""
+    if count is not None and count.not_available:
+        return "not available"
     if count is None or (count.value is None and not count.suppressed):
         return "—"
     if count.suppressed:
@@ -108,7 +125,10 @@ def count_text(count: Count | None) -> str:
 
 
 def show(count: Count | None) -> Markup | str:
-    """count_text for HTML: a suppressed count is styled so it stands apart from numbers."""
+    """count_text for HTML: a suppressed or not-available count is styled so it stands apart
+    from numbers and from each other."""
+    if count is not None and count.not_available:
+        return Markup('<span class="not-available">not available</span>')
     if count is not None and count.suppressed:
         return Markup('<span class="suppressed">suppressed</span>')
     return count_text(count)
@@ -137,7 +157,8 @@ def _month_rows(con, tables: set[str], table: str, month: dt.date, order: str = 
     agreement may not permit it), which the report says rather than showing an empty chart."""
     if table not in tables:
         return None
-    # `month` is stored as a timestamp by some writers: compare and return it as a DATE.
+    # Warehouses published before `month` was a DATE hold it as a timestamp until their next
+    # publish: compare and return it as a DATE.
     sql = f"SELECT * REPLACE (CAST(month AS DATE) AS month) FROM {table} WHERE CAST(month AS DATE) = ?"
     return _rows(con, sql + (f" ORDER BY {order}" if order else ""), [month])
 
@@ -784,6 +805,16 @@ def _any_police_hours(hours: list[dict]) -> bool:
     return any((r["police_violence"] or 0) > 0 or r.get("police_violence_suppressed") for r in hours)
 
 
+def _police_hours_note(hours: list[dict]) -> str:
+    """Why there is no police heat map ('' when there is one)."""
+    if not hours or _any_police_hours(hours):
+        return ""
+    reasons = _reasons(hours)
+    if reasons:
+        return f"No police hour-of-week chart: not available, because {'; '.join(reasons)}."
+    return "No police hour-of-week chart: no police-recorded violence was published for any hour this month."
+
+
 # --- trend ----------------------------------------------------------------------------------
 
 
@@ -935,6 +966,11 @@ def _change(this: Count, last: Count | None, last_published: bool) -> str:
     return "no change" if delta == 0 else f"{delta:+,}".replace("-", "−")
 
 
+def _reasons(rows: list[dict] | None) -> list[str]:
+    """The distinct reasons, as sentences, a table's rows give for figures the month's data cannot give."""
+    return list(dict.fromkeys(_reason(r) for r in rows or [] if r.get(NOT_AVAILABLE)))
+
+
 def venue_rows(venues: list[dict], previous: list[dict] | None) -> list[dict]:
     """The top venues by ED assaults with the change from last month: 'new' when the venue had
     no row last month, '—' when either month's count is suppressed (a change would reveal it)."""
@@ -962,6 +998,7 @@ class Hidden:
     without: Markup | str = ""
     rule: str = ""
     note: str = ""
+    not_available: str = ""  # why the month's data cannot give the share (not disclosure control)
 
 
 def hidden_violence(rows: list[dict] | None, disclosure: Disclosure | None = None) -> Hidden:
@@ -969,36 +1006,53 @@ def hidden_violence(rows: list[dict] | None, disclosure: Disclosure | None = Non
     if not rows:
         return Hidden(False)
     row = rows[0]
+    if row.get(NOT_AVAILABLE):
+        return Hidden(True, not_available=_reason(row))
     # The table's first version named the compared column `ed_assaults`; later `ed_assaults_compared`.
     compared_col = "ed_assaults_compared" if "ed_assaults_compared" in row else "ed_assaults"
     compared, without = _count(row, compared_col), _count(row, "ed_assaults_without_police_record")
     share = row.get("share_without_police_record")
-    if share is None and compared.number and without.number is not None:
+    # Only a table without the share column has it worked out here: a NULL share stays NULL.
+    if "share_without_police_record" not in row and compared.number and without.number is not None:
         share = without.number / compared.number
     if share is None:
-        note = ("Not available this month: " + ("a count it depends on is suppressed, or " if withholds else
-                "no ED assault with a known place and time was published to compare, or ") +
-                "no police record-management data with times was delivered to compare against.")
+        note = _no_share_note(row, compared, without, withholds)
         return Hidden(True, "", show(compared), show(without), row.get("match_rule") or "", note)
     share = float(share)
     percent = share if share > 1 else share * 100  # published as a fraction 0-1; tolerate a percentage
     return Hidden(True, f"{percent:.0f}%", show(compared), show(without), row.get("match_rule") or "")
 
 
+def _no_share_note(row: dict, compared: Count, without: Count, withholds: bool) -> str:
+    """Why a month whose data could give the share has none published."""
+    if compared.suppressed or without.suppressed:
+        return "Withheld this month: a count the share depends on is suppressed by disclosure control."
+    if NOT_AVAILABLE in row:
+        return "No share this month: the published count of ED assaults with a known place and time is 0."
+    # A table published before it gave its reasons: the causes cannot be told apart.
+    return ("Not available this month: " + ("a count it depends on is suppressed, or " if withholds else
+            "no ED assault with a known place and time was published to compare, or ") +
+            "no police record-management data with times was delivered to compare against.")
+
+
 def coverage_rows(rows: list[dict]) -> list[dict]:
+    """Per source and provider. The located share is of the rows inside the area or of unknown
+    place (shared, or unlocated and so not shared) that reached the map."""
     out = []
     for row in rows:
-        shared, located = _count(row, "rows_shared"), _count(row, "rows_located")
-        if shared.suppressed or located.suppressed:
+        shared, located, unlocated = (_count(row, c) for c in ("rows_shared", "rows_located", "rows_unlocated"))
+        # A row without a count (NULL: not published) adds none to the denominator.
+        in_area = (shared.number or 0) + (unlocated.number or 0)
+        if shared.suppressed or located.suppressed or unlocated.suppressed:
             share = show(Count(None, True))
-        elif shared.number:
-            share = f"{100 * located.number / shared.number:.0f}%"
+        elif in_area:
+            share = f"{100 * located.number / in_area:.0f}%"
         else:
-            share = "—"
+            share = "not available (no row in the area)"
         out.append({
             "source": SOURCE_NAMES.get(row["source"], row["source"]), "provider": row["provider"],
             "received": show(_count(row, "rows_received")), "quarantined": show(_count(row, "rows_quarantined")),
-            "shared": show(shared), "located": show(located), "located_share": share,
+            "shared": show(shared), "unlocated": show(unlocated), "located": show(located), "located_share": share,
         })
     return out
 
@@ -1063,13 +1117,14 @@ def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosu
         "top_cells": _top_cell_rows(cells, names),
         "published": data.tables,
         "heat_maps": heat_maps,
-        "police_hours_empty": bool(hours) and not _any_police_hours(hours),
+        "police_hours_note": _police_hours_note(hours),
         "trend": trend_chart(data.trend, data.month) if data.trend else None,
         "trend_from_cells": data.trend_source == "hotspot_cells",
         "methods": method_chart(data.methods) if data.methods else None,
         "venues": venue_rows(venues, data.previous_venues),
         "venues_suppressed": sum(1 for v in venues if v.get("ed_assaults_suppressed")),
         "venues_previous_published": bool(data.previous_venues),
+        "venues_not_available": _reasons(venues),
         "hidden": hidden_violence(data.hidden, disclosure),
         "coverage": coverage_rows(data.coverage or []),
         "ed_colour": ED_COLOUR,

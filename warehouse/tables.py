@@ -3,7 +3,7 @@ disclosure control, stamped with the agreement they were published under."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from warehouse.engine import row_level_duckdb
 from warehouse.spatial import getis_ord_gi_star, match_police
 
 WAREHOUSE_DIR = Path(__file__).parent
+# The column that says why a table's `not_available` figures are NULL for a month.
+NOT_AVAILABLE = "not_available_reason"
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -31,6 +33,8 @@ class TableSpec:
     keys: list[str]
     counts: list[str]
     columns: dict[str, str]
+    # Figures NULL, with `not_available_reason`, when the month's sources cannot give them.
+    not_available: list[str] = field(default_factory=list)
 
 
 @cache
@@ -54,9 +58,17 @@ def provenance_columns() -> dict[str, str]:
     return dict(_declarations()["provenance"])
 
 
+def not_available_reasons() -> dict[str, str]:
+    """What each code of a `not_available_reason` column means, as a sentence."""
+    return dict(_declarations()["not_available_reasons"])
+
+
 def column_descriptions(spec: TableSpec) -> dict[str, str]:
     """Every published column, the `_suppressed` flags and provenance included."""
     described = dict(spec.columns)
+    if spec.not_available:
+        codes = "; ".join(f"{code}: {text}" for code, text in not_available_reasons().items())
+        described[NOT_AVAILABLE] = f"{described[NOT_AVAILABLE].strip()} Codes: {codes}."
     for count in spec.counts:
         described[f"{count}_suppressed"] = ("True when the agreement's method withholds small counts (suppress_and_round) and "
                                             f"{count} is withheld; always false under the cell-key method, which withholds nothing.")
@@ -68,7 +80,7 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.rank(method="min", ascending=False).astype("Int64")
 
 
-# One row per delivered file, as the pipeline summarises it; coverage.sql reads these columns.
+# One row per source and provider, as the pipeline summarises them; coverage.sql reads these columns.
 DELIVERY_SUMMARY_COLUMNS = [
     "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
     "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous",
@@ -77,9 +89,10 @@ DELIVERY_SUMMARY_COLUMNS = [
 MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one hour"
 
 
-def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
+def _finish(spec: TableSpec, table: pd.DataFrame) -> pd.DataFrame:
     """Per-table columns derived after protection, from published values only, so that they
-    cannot reveal a suppressed count."""
+    cannot reveal a suppressed count; then the figures the month's sources cannot give set apart."""
+    name = spec.name
     if name in ("hotspot_cells", "hotspot_areas"):
         centres = [cell_centre(c) for c in table["cell_id"]]
         table["cell_lat"] = [round(lat, 6) for lat, _ in centres]
@@ -97,8 +110,23 @@ def _finish(name: str, table: pd.DataFrame) -> pd.DataFrame:
     elif name == "hidden_violence":
         compared = table["ed_assaults_compared"].astype("Float64")
         share = table["ed_assaults_without_police_record"].astype("Float64") / compared.where(compared > 0)
-        table["share_without_police_record"] = share.where(table["police_records_compared"].fillna(1) > 0).round(3)
+        table["share_without_police_record"] = share.round(3)
         table["match_rule"] = MATCH_RULE
+    return _mark_not_available(table, spec.not_available)
+
+
+def _mark_not_available(table: pd.DataFrame, figures: list[str]) -> pd.DataFrame:
+    """NULL, and not flagged as withheld, each of `figures` in the rows whose month cannot give
+    it (`not_available_reason` set): a count of 0 or a share of 100% there would be false."""
+    if not figures:
+        return table
+    # As text even when no month lacks anything: an all-NULL column would reach DuckDB untyped.
+    table[NOT_AVAILABLE] = table[NOT_AVAILABLE].astype("str")
+    missing = table[NOT_AVAILABLE].notna().to_numpy()
+    for figure in figures:
+        table[figure] = table[figure].mask(missing)
+        if f"{figure}_suppressed" in table:
+            table[f"{figure}_suppressed"] = table[f"{figure}_suppressed"] & ~missing
     return table
 
 
@@ -134,6 +162,7 @@ def build_tables(
         _define_figures(con)
         _register_joint(con, "joint_incidents", [joint], public_sources)
         _register_joint(con, "window_incidents", [joint, *history], public_sources)
+        con.execute((SQL_DIR / "not_available.sql").read_text(encoding="utf-8"))
         _register_areas(con, areas)
         match_police(con)
         con.register("delivery_summaries", summaries)
@@ -142,7 +171,7 @@ def build_tables(
             raw = con.execute(_figures_unpacked(spec)).df()
             if corrections is not None:
                 raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
-            table = _finish(spec.name, protect(raw, spec.counts, policy, label=spec.name))
+            table = _finish(spec, protect(raw, spec.counts, policy, label=spec.name))
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version
             ordered = [c for c in column_descriptions(spec) if c in table.columns]

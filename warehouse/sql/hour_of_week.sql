@@ -1,5 +1,6 @@
 -- A full 7 x 24 grid, so that a heat map has every hour even when nothing happened in it. The
 -- rows are counted per hour first (one pass, no join of every row), then laid on the grid.
+-- Police counts by hour need police records with a time of day (`not_available`, not_available.sql).
 WITH grid AS (
     SELECT m.month, d.weekday::INTEGER AS weekday, h.hour::INTEGER AS hour
     FROM (SELECT DISTINCT month FROM joint_incidents) AS m,
@@ -15,7 +16,9 @@ hours AS (
 )
 SELECT grid.month, grid.weekday, grid.hour,
        coalesce(hours.ed_assaults, {'n': 0, 'key': 0, 'public': 0}) AS ed_assaults,
-       coalesce(hours.police_violence, {'n': 0, 'key': 0, 'public': 0}) AS police_violence
+       coalesce(hours.police_violence, {'n': 0, 'key': 0, 'public': 0}) AS police_violence,
+       n.police_hours AS not_available_reason
 FROM grid
 LEFT JOIN hours ON hours.month = grid.month AND hours.weekday = grid.weekday AND hours.hour = grid.hour
+LEFT JOIN not_available AS n ON n.month = grid.month
 ORDER BY grid.month, grid.weekday, grid.hour
