@@ -251,7 +251,13 @@ def hotspots(month: str, limit: int) -> None:
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
     console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells))
+    # A NULL police count is "not available" (no police data placed at venues this month), never
+    # withheld: "—" stays for withheld counts.
+    venues = [(*row[:3], "n/a" if row[3] is None and row[4] else row[3]) for row in venues]
     console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
+    if any(police == "n/a" for *_, police in venues):
+        console.print("police n/a: not available, the month's police data places no record at a venue "
+                      "(data.police.uk open data has no location description)")
     console.print(_disclosure_note(published_under), highlight=False)
 
 

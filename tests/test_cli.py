@@ -85,12 +85,19 @@ def test_without_keys_nothing_moves_and_the_message_says_what_to_do(runner, istv
 
 
 @pytest.mark.slow
-def test_run_hotspots_and_query(runner, istv_home):
-    assert runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"]).exit_code == 0
+def test_run_hotspots_and_query(runner, istv_home, tmp_path):
+    from pipelines.synthetic import generate_month
+
+    ed = generate_month("2018-10", tmp_path, seed=4, ed_rows=200)["ed"]
+    for file, source in ((POLICE_UK, "police_uk"), (ed, "ed")):
+        assert runner.invoke(cli, ["ingest", str(file), "--source", source]).exit_code == 0
     run = runner.invoke(cli, ["run", "--month", "2018-10"])
     assert run.exit_code == 0, run.output
     shown = runner.invoke(cli, ["hotspots", "--month", "2018-10", "--limit", "3"])
     assert shown.exit_code == 0 and "Top hotspot cells, 2018-10" in shown.output
+    # Open data places no police record at a venue: not available, never withheld ("—") or 0.
+    venues = shown.output.split("Top venues by ED assaults, 2018-10")[1]
+    assert "n/a" in venues and "—" not in venues and "police n/a: not available" in " ".join(venues.split())
     query = runner.invoke(cli, ["query", "SELECT count(*) AS n FROM hour_of_week"])
     assert query.exit_code == 0 and "168" in query.output
     risk = runner.invoke(cli, ["risk", "--month", "2018-10"])
