@@ -41,6 +41,10 @@ class DisclosurePolicy:
     rounding_base: int = ROUNDING_BASE
     max_deviation: int = 4
     variance: float = 2.0
+    # Under the cell-key method, a coarser area or longer window (hotspot_areas) whose published
+    # combined count is below this shows no protected figure: each such figure is another noisy
+    # view of the small cells inside it, and enough views together narrow a small cell's count.
+    area_minimum: int = 20
     # Set when an agreement asks for differential privacy: discrete Laplace noise of this scale
     # (1 / epsilon) on each protected count, seeded by `noise_key` and the month's content digest.
     laplace_scale: float | None = None
@@ -52,7 +56,9 @@ class DisclosurePolicy:
         if self.method == "cell_key":
             return (f"Counts are perturbed by the cell-key method: each is moved by at most {self.max_deviation} "
                     f"(variance {self.variance:g}), consistently, so the same incidents always show the same "
-                    "figure. Police open-data counts are public and shown exactly.")
+                    "figure. Police open-data counts are public and shown exactly."
+                    + (f" Coarser areas and longer windows with a combined count below {self.area_minimum} show "
+                       "police counts only." if self.area_minimum else ""))
         return (f"Counts of 1 to {self.suppression_threshold} are suppressed (shown as —); "
                 f"others are rounded to the nearest {self.rounding_base}.")
 
@@ -105,3 +111,16 @@ def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePol
             out[column] = pd.array(shown, dtype="Int64")
             out[f"{column}_suppressed"] = withheld
     return out
+
+
+def withhold_quiet_areas(table: pd.DataFrame, policy: DisclosurePolicy, protected: list[str], total: str) -> pd.DataFrame:
+    """Under the cell-key method, the protected figures of rows whose published `total` is below
+    the policy's area minimum, withheld (NULL, flagged): the rows stay, with their public counts."""
+    if policy.method != "cell_key" or not policy.area_minimum:
+        return table
+    quiet = (table[total].fillna(0) < policy.area_minimum).to_numpy()
+    for column in protected:
+        table[column] = table[column].mask(quiet)
+        table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | quiet
+    return table
+

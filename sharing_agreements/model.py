@@ -156,6 +156,9 @@ class CellKey(_Strict):
 
     max_deviation: int = 4
     variance: float = 2.0
+    # hotspot_areas rows (coarser areas, longer windows) with a published combined count below
+    # this show their public counts only (anonymise.disclosure.withhold_quiet_areas); 0: all shown.
+    area_minimum: int = Field(default=20, ge=0)
 
     @model_validator(mode="after")
     def _reachable(self):
@@ -178,7 +181,7 @@ class DisclosureControl(_Strict):
     def policy(self) -> DisclosurePolicy:
         scale = 1 / self.differential_privacy.epsilon if self.differential_privacy else None
         return DisclosurePolicy(self.method, self.suppression_threshold, self.rounding_base,
-                                self.cell_key.max_deviation, self.cell_key.variance, scale)
+                                self.cell_key.max_deviation, self.cell_key.variance, self.cell_key.area_minimum, scale)
 
 
 class FieldRule(_Strict):

@@ -25,7 +25,9 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
     if dc.method == "cell_key":
         method = (f"Disclosure control: cell-key perturbation: every published count is moved by at most "
                   f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
-                  "the same figure; no count is suppressed")
+                  "the same figure; no count of a monthly table is suppressed"
+                  + (f"; coarser areas and longer windows with a combined count below {dc.cell_key.area_minimum} "
+                     "show police counts only" if dc.cell_key.area_minimum else ""))
     else:
         method = (f"Disclosure control: suppression and rounding: counts 1 to {dc.suppression_threshold} are "
                   f"withheld (suppressed), the others rounded to the nearest {dc.rounding_base}")

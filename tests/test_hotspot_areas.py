@@ -29,9 +29,13 @@ def _month(month: dt.date, counts: dict[str, int], source: str = "ed") -> pd.Dat
     return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
 
 
-def _tables(joint, history=(), public=()):
+# Every area shown, quiet ones too: how areas and windows are merged, apart from the area minimum.
+EVERY_AREA = DisclosurePolicy(area_minimum=0)
+
+
+def _tables(joint, history=(), public=(), policy=EVERY_AREA):
     summaries = pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS)
-    return build_tables(joint, summaries, DisclosurePolicy(), "a", 1, record_keys=KEYS, public_sources=public,
+    return build_tables(joint, summaries, policy, "a", 1, record_keys=KEYS, public_sources=public,
                         history=list(history), areas=HotspotAreas((9, 8, 7), (1, 3)))
 
 
@@ -83,3 +87,27 @@ def test_public_records_are_exact_in_areas_too():
     coarse = areas[(areas.window_months == 1) & (areas.resolution == 7)].set_index("cell_id")
     assert coarse.loc[parent, "police_violence"] == sum(5 if c == CELLS[0] else 1 for c in CELLS[:2]
                                                        if h3.cell_to_parent(c, 7) == parent)
+
+
+def test_quiet_areas_show_their_public_counts_only():
+    """Under the agreement's area minimum (20), a coarser area or window whose published combined
+    count is below it withholds its ED and combined figures (flagged), keeps its exact public
+    police count, and takes no rank; busier ones are shown as before."""
+    policy = DisclosurePolicy()
+    ed = _month(DEC, {CELLS[0]: 30, **{c: 2 for c in CELLS[1:]}})
+    police = _month(DEC, {CELLS[5]: 3}, source="police_uk")
+    areas = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_areas"]
+    every = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",))["hotspot_areas"]
+    quiet = (every.combined < policy.area_minimum).to_numpy()
+    assert quiet.any() and (~quiet).any()
+    assert areas.loc[quiet, ["ed_assaults", "combined", "rank"]].isna().all().all()
+    assert areas.loc[quiet, ["ed_assaults_suppressed", "combined_suppressed"]].all().all()
+    pd.testing.assert_series_equal(areas.police_violence, every.police_violence)
+    for column in ("ed_assaults", "combined"):
+        assert (areas.loc[~quiet, column] == every.loc[~quiet, column]).all()
+        assert not areas.loc[~quiet, f"{column}_suppressed"].any()
+    assert (areas.loc[~quiet, "combined"] >= policy.area_minimum).all()
+    # The monthly cells themselves are not touched: a small cell is shown there.
+    cells = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_cells"]
+    assert cells.ed_assaults.notna().all() and (cells.ed_assaults < policy.area_minimum).any()
+

@@ -68,10 +68,12 @@ def test_tables_are_protected_and_stamped():
     assert trend.ed_assaults == cell.ed_assaults and trend.police_violence == cell.police_violence  # the same records
     coverage = tables["coverage"].iloc[0]
     assert abs(coverage.rows_quarantined - 2) <= 4 and not coverage.rows_quarantined_suppressed
-    for table in tables.values():
+    for name, table in tables.items():
         assert set(table.agreement_id) == {"test-agreement"} and set(table.agreement_version) == {3}
         flags = [c for c in table.columns if c.endswith("_suppressed")]
-        assert flags and not table[flags].any().any()
+        # Only a quiet hotspot_areas row (combined below the area minimum: here every one) withholds.
+        shown = table[table["combined"].notna()] if name == "hotspot_areas" else table
+        assert flags and not shown[flags].any().any()
         assert not [c for c in table.columns if c.endswith(("__key", "__public"))]  # no key is published
 
 

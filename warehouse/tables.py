@@ -14,7 +14,7 @@ import pyarrow as pa
 import yaml
 
 from anonymise.cellkey import KEY_MODULUS, RecordKeys
-from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect
+from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect, withhold_quiet_areas
 from anonymise.generalise import cell_centre
 from warehouse.corrections import Corrections
 from warehouse import SQL_DIR
@@ -171,7 +171,10 @@ def build_tables(
             raw = con.execute(_figures_unpacked(spec)).df()
             if corrections is not None:
                 raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
-            table = _finish(spec, protect(raw, spec.counts, policy, label=spec.name))
+            table = protect(raw, spec.counts, policy, label=spec.name)
+            if spec.name == "hotspot_areas":
+                table = withhold_quiet_areas(table, policy, ["ed_assaults", "combined"], total="combined")
+            table = _finish(spec, table)
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version
             ordered = [c for c in column_descriptions(spec) if c in table.columns]

@@ -265,6 +265,9 @@ class _Sum:
     published: float  # the sum's published protected value
     same_records: bool  # a figure of the members' records (cell key = sum of theirs), not a hashed label
     kind: str
+    # A quiet hotspot_areas row withheld by the policy's area minimum (published NaN): its
+    # protected value is below this (the minimum less the row's public count).
+    below: int | None = None
 
 
 def _atoms(releases: Sequence[Release]) -> pd.DataFrame:
@@ -299,7 +302,7 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
                 groups.setdefault((m, resolution, h3.cell_to_parent(cell, resolution)), []).append(i)
         return groups.get((month, resolution, area), [])
 
-    def add(members, published, same, kind, truth):
+    def add(members, published, same, kind, truth, below=None):
         members = np.unique(np.asarray(members, dtype=np.int64))
         if len(members) < 2:
             return
@@ -308,7 +311,7 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
         signature = (tuple(members), same)
         if signature not in seen:
             seen.add(signature)
-            found.append(_Sum(members, published, same, kind))
+            found.append(_Sum(members, published, same, kind, below))
 
     for release in releases:
         month = release_month(release)
@@ -318,13 +321,16 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
             add(members, row["published"] - row["public"], False, "coverage located ED", row["protected"])
         for _, row in release.figure("hidden_violence", "ed_assaults_compared", month).iterrows():
             add(members, row["published"] - row["public"], True, "hidden_violence compared ED", row["protected"])
+        police = release.figure("hotspot_areas", "combined", month)["public"]
+        quiet_rule = release.policy.method == "cell_key" and release.policy.area_minimum
         for key, row in release.figure("hotspot_areas", "ed_assaults", month).iterrows():
             window, resolution, area = key.split("|")
             window, resolution = int(window), int(resolution)
             first = as_day(pd.Timestamp(month) - pd.DateOffset(months=window - 1))
             chosen = [i for m in months[(months >= first) & (months <= month)] for i in area_members(m, resolution, area)]
+            below = int(release.policy.area_minimum - police[key]) if quiet_rule and np.isnan(row["published"]) else None
             add(chosen, row["published"] - row["public"], True, f"hotspot_areas {window}-month res {resolution}",
-                row["protected"])
+                row["protected"], below)
     return found
 
 
@@ -345,10 +351,15 @@ def _message(law: Law, total: _Sum, own_published: float, others: tuple[int, np.
     offset, dist = others
     k = len(ATTACKED)
     totals = np.arange(offset + ATTACKED[0], offset + len(dist) + ATTACKED[-1])
-    lik = law.lik(total.published, totals)
+    if total.below is None:
+        lik = law.lik(total.published, totals)
+        own_shows_the_same = _same(total.published, own_published)
+    else:  # withheld as quiet: whatever it would have shown was below `below`
+        lik = sum((law.lik(float(v), totals) for v in range(total.below)), np.zeros(len(totals)))
+        own_shows_the_same = own_published < total.below
     out = np.array([np.dot(dist, lik[j:j + len(dist)]) for j in range(k)])
     if total.same_records and offset == 0:
-        out += dist[0] * (float(_same(total.published, own_published)) - lik[:k])
+        out += dist[0] * (float(own_shows_the_same) - lik[:k])
     return out
 
 
