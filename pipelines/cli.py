@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.lib.home import IstvHome
+from pipelines.lib.home import DEFAULT_HOME, IstvHome
 from pipelines.partitions import partition_of_month
 
 console = Console(soft_wrap=True)
@@ -317,7 +317,11 @@ def query(sql: str | None, saved: str | None, month: str | None, list_saved: boo
         raise click.UsageError("--format parquet needs --out FILE")
     try:
         with connect_read_only(_home().warehouse) as con:
-            frame = con.execute(sql, parameters).df()
+            result = con.execute(sql, parameters)
+            dates = [column for column, kind, *_ in result.description if str(kind) == "DATE"]
+            frame = result.df()
+            for column in dates:  # pandas holds a DATE as a midnight timestamp: show it as the date it is
+                frame[column] = frame[column].dt.date
     except FileNotFoundError as exc:
         raise IstvFailure(str(exc)) from None
     except Exception as exc:  # duckdb's errors already say what is wrong with the SQL
@@ -655,7 +659,11 @@ def demo(rows: int) -> None:
         hotspots.callback(month=month, limit=5)
     report.callback(month=months[-1][0], out=None)
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
-    console.print("Query it:  .venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"")
+    # The demo's working folder is not the default one under make: say so, or the hint reads ~/.istv.
+    elsewhere = home.root != IstvHome(DEFAULT_HOME.expanduser().resolve()).root
+    prefix = f"export ISTV_HOME={home.root}; " if elsewhere else ""
+    console.print(f"Query it:  {prefix}.venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"",
+                  highlight=False)
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")
 
 

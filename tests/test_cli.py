@@ -123,6 +123,7 @@ def test_saved_queries_and_output_formats(runner, istv_home, tmp_path):
     assert list(top["rank"])[:3] == sorted(top["rank"])[:3] and len(top) > 3
     csv = runner.invoke(cli, ["query", "SELECT month, count(*) AS cells FROM hotspot_cells GROUP BY month", "--format", "csv"])
     assert csv.exit_code == 0 and csv.output.splitlines()[0] == "month,cells"
+    assert csv.output.splitlines()[1].startswith("2018-10-01,")  # a DATE, shown as the date it is
 
 
 def test_scan_finds_planted_values_and_never_prints_them(runner, tmp_path):
