@@ -117,6 +117,23 @@ def test_each_missing_source_is_named(rows, expected):
     assert hidden.not_available_reason == expected
 
 
+@pytest.mark.parametrize(("rows", "missing", "shown"), [
+    (_ed(), "police_violence", "ed_assaults"),
+    (_police_open_data(), "ed_assaults", "police_violence"),
+    (_police_extract(), "ed_assaults", "police_violence"),
+], ids=["ed-only", "open-data-only", "extract-only"])
+def test_a_month_total_of_a_source_that_shared_nothing_is_not_available(rows, missing, shown):
+    trend = _tables(rows)["monthly_trend"].iloc[0]
+    assert pd.isna(trend[missing]) and not trend[f"{missing}_suppressed"]
+    assert trend.not_available_reason == ("no_ed_data" if missing == "ed_assaults" else "no_police_data")
+    assert trend[shown] > 0
+
+
+def test_a_month_of_both_sources_publishes_both_totals():
+    trend = _tables(_ed() + _police_open_data())["monthly_trend"].iloc[0]
+    assert (trend.ed_assaults, trend.police_violence) == (30, 12) and pd.isna(trend.not_available_reason)  # open data: exact
+
+
 def test_every_reason_is_explained():
     """Each code the SQL can give has its sentence, which the column's description carries."""
     codes = set(re.findall(r"(?:THEN|ELSE) '([a-z_]+)'", (SQL_DIR / "not_available.sql").read_text()))
@@ -219,3 +236,11 @@ def test_the_pipeline_with_real_open_data_says_not_available(istv_home, tmp_path
     assert venues == [(None, "police_open_data_has_no_location")]
     report = _text(istv_home.report_file(month).read_text(encoding="utf-8"))
     assert "Not available for October 2018 (not withheld): " + OPEN_DATA_REASON in report
+
+
+def test_the_report_of_a_month_without_police_data_says_so_in_the_headline(tmp_path):
+    warehouse = tmp_path / "istv.duckdb"
+    publish(warehouse, MONTH, _tables(_ed()))
+    html = render_report(warehouse, MONTH, tmp_path / "r.html", agreement=AGREEMENT).read_text(encoding="utf-8")
+    headline = _section(html, "headline")
+    assert "not available" in headline and "no police data was shared for this month" in _text(headline)

@@ -33,8 +33,9 @@ class TableSpec:
     keys: list[str]
     counts: list[str]
     columns: dict[str, str]
-    # Figures NULL, with `not_available_reason`, when the month's sources cannot give them.
-    not_available: list[str] = field(default_factory=list)
+    # Figures NULL, with `not_available_reason`, when the month's sources cannot give them: a
+    # list (each NULL whatever the reason), or figure -> the reasons that make it NULL.
+    not_available: list[str] | dict[str, list[str]] = field(default_factory=list)
 
 
 @cache
@@ -115,15 +116,18 @@ def _finish(spec: TableSpec, table: pd.DataFrame) -> pd.DataFrame:
     return _mark_not_available(table, spec.not_available)
 
 
-def _mark_not_available(table: pd.DataFrame, figures: list[str]) -> pd.DataFrame:
+def _mark_not_available(table: pd.DataFrame, figures: list[str] | dict[str, list[str]]) -> pd.DataFrame:
     """NULL, and not flagged as withheld, each of `figures` in the rows whose month cannot give
-    it (`not_available_reason` set): a count of 0 or a share of 100% there would be false."""
+    it (`not_available_reason` set, to one of the figure's reasons when they are listed): a count
+    of 0 or a share of 100% there would be false."""
     if not figures:
         return table
     # As text even when no month lacks anything: an all-NULL column would reach DuckDB untyped.
     table[NOT_AVAILABLE] = table[NOT_AVAILABLE].astype("str")
-    missing = table[NOT_AVAILABLE].notna().to_numpy()
-    for figure in figures:
+    reasons = figures if isinstance(figures, dict) else dict.fromkeys(figures)
+    for figure, because in reasons.items():
+        why = table[NOT_AVAILABLE]
+        missing = (why.notna() if because is None else why.isin(because)).to_numpy()
         table[figure] = table[figure].mask(missing)
         if f"{figure}_suppressed" in table:
             table[f"{figure}_suppressed"] = table[f"{figure}_suppressed"] & ~missing

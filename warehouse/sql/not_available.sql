@@ -34,5 +34,8 @@ SELECT month,
        CASE WHEN police_described > 0 THEN NULL
             WHEN police > 0 THEN 'police_extract_has_no_location'
             WHEN police_uk > 0 THEN 'police_open_data_has_no_location'
-            ELSE 'no_police_data' END AS police_venues
+            ELSE 'no_police_data' END AS police_venues,
+       -- A month's totals lack a source only when none of its rows came (a month of neither has no row).
+       CASE WHEN ed = 0 THEN 'no_ed_data'
+            WHEN police = 0 AND police_uk = 0 THEN 'no_police_data' END AS totals
 FROM shared
