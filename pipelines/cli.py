@@ -245,20 +245,36 @@ def hotspots(month: str, limit: int) -> None:
     except FileNotFoundError as exc:
         raise IstvFailure(str(exc)) from None
     with con:
-        cells = con.execute(queries["top_cells"]["sql"], {"month": when}).fetchall()[:limit]
-        venues = con.execute(queries["top_venues"]["sql"], {"month": when}).fetchall()[:limit]
+        cells, cell_reasons = _not_available_marked(con, queries["top_cells"]["sql"], when, "hotspot_cells", limit)
+        venues, venue_reasons = _not_available_marked(con, queries["top_venues"]["sql"], when, "hotspot_venues", limit)
         published_under = published_agreements(con, when)
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
     console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells))
-    # A NULL police count is "not available" (no police data placed at venues this month), never
-    # withheld: "—" stays for withheld counts.
-    venues = [(*row[:3], "n/a" if row[3] is None and row[4] else row[3]) for row in venues]
     console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
-    if any(police == "n/a" for *_, police in venues):
-        console.print("police n/a: not available, the month's police data places no record at a venue "
-                      "(data.police.uk open data has no location description)")
+    for reason in sorted(cell_reasons | venue_reasons):
+        console.print(f"n/a: not available (not withheld): {reason}", highlight=False)
     console.print(_disclosure_note(published_under), highlight=False)
+
+
+def _not_available_marked(con, sql: str, month: dt.date, table: str, limit: int) -> tuple[list[tuple], set[str]]:
+    """A saved query's rows (its last column the not-available code) with each figure the month's
+    data cannot give shown as "n/a", never as the withheld "—"; and the reasons, as sentences."""
+    from warehouse.tables import not_available_reasons, table_specs
+
+    result = con.execute(sql, {"month": month})
+    columns = [d[0] for d in result.description]
+    declared = next(s.not_available for s in table_specs() if s.name == table)
+    figures = declared if isinstance(declared, dict) else dict.fromkeys(declared)
+    rows, reasons = [], set()
+    for row in result.fetchall()[:limit]:
+        *shown, code = row
+        for i, column in enumerate(columns[:-1]):
+            if code and shown[i] is None and column in figures and (figures[column] is None or code in figures[column]):
+                shown[i] = "n/a"
+                reasons.add(not_available_reasons().get(code, code))
+        rows.append(tuple(shown))
+    return rows, reasons
 
 
 def _disclosure_note(published_under: list[tuple[str, int]]) -> str:

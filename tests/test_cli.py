@@ -97,7 +97,9 @@ def test_run_hotspots_and_query(runner, istv_home, tmp_path):
     assert shown.exit_code == 0 and "Top hotspot cells, 2018-10" in shown.output
     # Open data places no police record at a venue: not available, never withheld ("—") or 0.
     venues = shown.output.split("Top venues by ED assaults, 2018-10")[1]
-    assert "n/a" in venues and "—" not in venues and "police n/a: not available" in " ".join(venues.split())
+    assert "n/a" in venues and "—" not in venues
+    assert ("n/a: not available (not withheld): the police records this month are data.police.uk open data, which have "
+            "no location description") in " ".join(venues.split())
     query = runner.invoke(cli, ["query", "SELECT count(*) AS n FROM hour_of_week"])
     assert query.exit_code == 0 and "168" in query.output
     risk = runner.invoke(cli, ["risk", "--month", "2018-10"])
@@ -192,3 +194,15 @@ def test_hotspots_note_reads_the_policy_of_the_agreement_in_force(board, istv_ho
     note = _disclosure_note(rows)
     assert "1 to 10" in note and "nearest 10" in note and "7" not in note and "5" not in note
     assert "another v4" in _disclosure_note([("another", 4)])
+
+
+def test_hotspots_of_a_month_without_police_data_say_not_available(runner, istv_home, tmp_path):
+    from pipelines.synthetic import generate_month
+
+    ed = generate_month("2026-10", tmp_path, seed=6, ed_rows=200)["ed"]
+    assert runner.invoke(cli, ["ingest", str(ed), "--source", "ed"]).exit_code == 0
+    assert runner.invoke(cli, ["run", "--month", "2026-10"]).exit_code == 0
+    shown = runner.invoke(cli, ["hotspots", "--month", "2026-10", "--limit", "3"])
+    cells = shown.output.split("Top hotspot cells, 2026-10")[1].split("Top venues")[0]
+    assert shown.exit_code == 0 and "n/a" in cells and "—" not in cells
+    assert "n/a: not available (not withheld): no police data was shared for this month" in " ".join(shown.output.split())

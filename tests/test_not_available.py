@@ -244,3 +244,12 @@ def test_the_report_of_a_month_without_police_data_says_so_in_the_headline(tmp_p
     html = render_report(warehouse, MONTH, tmp_path / "r.html", agreement=AGREEMENT).read_text(encoding="utf-8")
     headline = _section(html, "headline")
     assert "not available" in headline and "no police data was shared for this month" in _text(headline)
+
+
+def test_cells_of_a_month_without_police_data_show_no_police_count_and_still_rank():
+    cells = _tables(_ed())["hotspot_cells"]
+    assert cells.police_violence.isna().all() and not cells.police_violence_suppressed.any()
+    assert set(cells.not_available_reason) == {"no_police_data"}
+    assert (cells.combined == cells.ed_assaults).all() and cells["rank"].notna().all()
+    both = _tables(_ed() + _police_open_data())["hotspot_cells"]
+    assert both.police_violence.notna().all() and both.not_available_reason.isna().all()
