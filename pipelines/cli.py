@@ -110,12 +110,10 @@ def ingest(file: Path, source: str, month: str | None) -> None:
 
 def _agreement_in_force():
     from sharing_agreements.model import AgreementError
-    from sharing_agreements.signing import verify
+    from sharing_agreements.signing import load_verified
 
-    path = _agreement_file(None)
-    agreement = _load(path)
     try:
-        verify(path, agreement)
+        agreement, _ = load_verified(_agreement_file(None))
         agreement.check_in_force(dt.date.today())
     except AgreementError as exc:
         raise IstvFailure(f"nothing was landed: {exc}") from None
@@ -264,8 +262,7 @@ def _not_available_marked(con, sql: str, month: dt.date, table: str, limit: int)
 
     result = con.execute(sql, {"month": month})
     columns = [d[0] for d in result.description]
-    declared = next(s.not_available for s in table_specs() if s.name == table)
-    figures = declared if isinstance(declared, dict) else dict.fromkeys(declared)
+    figures = next(s for s in table_specs() if s.name == table).unavailable_figures()
     rows, reasons = [], set()
     for row in result.fetchall()[:limit]:
         *shown, code = row
@@ -407,9 +404,9 @@ def agreements() -> None:
 
 
 def _agreement_file(file: Path | None) -> Path:
-    from sharing_agreements.model import DEFAULT_AGREEMENT
+    from sharing_agreements.model import agreement_path
 
-    return file or Path(os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
+    return agreement_path(file)
 
 
 def _load(file: Path):
@@ -676,8 +673,7 @@ def demo(rows: int) -> None:
     report.callback(month=months[-1][0], out=None)
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
     # The demo's working folder is not the default one under make: say so, or the hint reads ~/.istv.
-    elsewhere = home.root != IstvHome(DEFAULT_HOME.expanduser().resolve()).root
-    prefix = f"export ISTV_HOME={home.root}; " if elsewhere else ""
+    prefix = f"export ISTV_HOME={home.root}; " if home.root != DEFAULT_HOME.resolve() else ""
     console.print(f"Query it:  {prefix}.venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"",
                   highlight=False)
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")

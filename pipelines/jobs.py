@@ -13,8 +13,9 @@ from dagster import (
     op,
 )
 
-from pipelines.lib.retention import agreement_file, apply_retention, plan_retention, retention_agreement
+from pipelines.lib.retention import apply_retention, plan_retention, retention_agreement
 from pipelines.resources import IstvResource
+from sharing_agreements.model import agreement_path
 
 monthly_job = define_asset_job(
     "istv_monthly",
@@ -26,7 +27,7 @@ monthly_job = define_asset_job(
 @op(description="Delete what the agreement's retention periods say is due, and write a retention audit entry.")
 def enforce_retention(context: OpExecutionContext, istv: IstvResource) -> None:
     home = istv.istv_home
-    agreement = retention_agreement(home, agreement_file(istv.agreement_file))
+    agreement = retention_agreement(home, agreement_path(istv.agreement_file))
     plan = plan_retention(home, agreement.retention, dt.date.today(), context.instance)
     outcome = apply_retention(home, plan, context.instance, agreement)
     context.log.info("retention deleted: " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items()))

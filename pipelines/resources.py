@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from functools import cache
 from pathlib import Path
 
@@ -19,14 +18,8 @@ from pipelines.lib.auditing import agreement_details
 from pipelines.lib.home import IstvHome
 from pipelines.lib.reference import gazetteer
 from pipelines.lib.secrets import pseudonym_master_key, quarantine_cipher
-from sharing_agreements.model import (
-    DEFAULT_AGREEMENT,
-    Agreement,
-    AgreementError,
-    DatasetRules,
-    load_agreement,
-)
-from sharing_agreements.signing import verify as verify_signatures
+from sharing_agreements.model import Agreement, AgreementError, DatasetRules, agreement_path
+from sharing_agreements.signing import load_verified
 
 
 class IstvResource(ConfigurableResource):
@@ -45,10 +38,9 @@ class IstvResource(ConfigurableResource):
     def agreement_in_force(self, step: str) -> Agreement:
         """The agreement, refused unless well-formed, signed by a trusted board and in force;
         either way the audit log records it."""
-        path = Path(self.agreement_file or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
+        path = agreement_path(self.agreement_file)
         try:
-            agreement = load_agreement(path)
-            signatures = verify_signatures(path, agreement)
+            agreement, signatures = load_verified(path)
             agreement.check_in_force(dt.date.today())
         except AgreementError as refusal:
             self.audit("verification_failure", {"file": path.name, "step": step, "reason": str(refusal)})

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,11 @@ from warehouse.tables import published_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
 DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
+
+
+def agreement_path(configured: str | Path | None = None) -> Path:
+    """The agreement file in force: the one configured, else ISTV_AGREEMENT, else the bundled one."""
+    return Path(configured or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
 # Official boundaries (ONS, Open Government Licence) of the local authorities an area names.
 BOUNDARIES_DIR = AGREEMENT_DIR.parent / "data" / "boundaries"
 

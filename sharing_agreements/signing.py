@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from anonymise.keys import ed25519_key_id
-from sharing_agreements.model import AGREEMENT_DIR, Agreement, AgreementError
+from sharing_agreements.model import AGREEMENT_DIR, Agreement, AgreementError, load_agreement
 
 TRUSTED_KEYS_DIR = AGREEMENT_DIR / "trusted_keys"
 
@@ -89,6 +89,13 @@ def sign(agreement_file: Path, agreement: Agreement, key: Ed25519PrivateKey, sig
     kept = [s for s in read_signatures(agreement_file) if s.key_id != signature.key_id]
     signatures_path(agreement_file).write_text(json.dumps([s.__dict__ for s in [*kept, signature]], indent=2) + "\n")
     return signature
+
+
+def load_verified(agreement_file: Path) -> tuple[Agreement, list[Signature]]:
+    """The agreement, refused (AgreementError) unless well-formed and signed by a trusted board,
+    with its valid signatures. Whether it is in force is the caller's question."""
+    agreement = load_agreement(agreement_file)
+    return agreement, verify(agreement_file, agreement)
 
 
 def verify(agreement_file: Path, agreement: Agreement, trusted: dict | None = None) -> list[Signature]:

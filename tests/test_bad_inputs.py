@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.lib.extract import Extract, ExtractError, month_of, read_extract
+from pipelines.lib.extract import Extract, ExtractError, read_extract, survey
 from schemas import schema_for_source
 from tests.conftest import DATA
 
@@ -569,9 +569,9 @@ def test_bad_input(case: Case, tmp_path):
 
 def test_month_is_worked_out_below_title_rows_and_above_a_footer(tmp_path):
     case = next(c for c in CASES if c.id == "title_rows_above_the_header")
-    assert month_of(_write(case, tmp_path), ED) == OCTOBER
+    assert survey(_write(case, tmp_path), ED).likeliest_month() == OCTOBER
     case = next(c for c in CASES if c.id == "totals_footer")
-    assert month_of(_write(case, tmp_path), ED) == OCTOBER
+    assert survey(_write(case, tmp_path), ED).likeliest_month() == OCTOBER
 
 
 def test_a_bad_file_on_the_command_line_says_what_is_wrong_without_a_traceback(istv_home, tmp_path):

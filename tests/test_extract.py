@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.lib.extract import ExtractError, month_of, read_extract, survey
+from pipelines.lib.extract import ExtractError, read_extract, survey
 from schemas import load_schema, schema_for_source
 
 OCTOBER = dt.date(2018, 10, 1)
@@ -138,7 +138,7 @@ def test_survey_refuses_a_cut_off_file(tmp_path):
 
 
 def test_month_is_worked_out_from_the_rows(tmp_path):
-    assert month_of(_write(tmp_path, [HEADER, GOOD]), ED) == OCTOBER
+    assert survey(_write(tmp_path, [HEADER, GOOD]), ED).likeliest_month() == OCTOBER
 
 
 def test_real_police_open_data_reads_cleanly():

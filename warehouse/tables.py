@@ -36,6 +36,13 @@ class TableSpec:
     # Figures NULL, with `not_available_reason`, when the month's sources cannot give them: a
     # list (each NULL whatever the reason), or figure -> the reasons that make it NULL.
     not_available: list[str] | dict[str, list[str]] = field(default_factory=list)
+    # Protected figures withheld in a quiet row: one whose published combined count is below the
+    # policy's area minimum (anonymise.disclosure.withhold_quiet_areas).
+    withheld_when_quiet: list[str] = field(default_factory=list)
+
+    def unavailable_figures(self) -> dict[str, list[str] | None]:
+        """Each figure that may be not available -> the reasons that make it so (None: any)."""
+        return self.not_available if isinstance(self.not_available, dict) else dict.fromkeys(self.not_available)
 
 
 @cache
@@ -71,8 +78,11 @@ def column_descriptions(spec: TableSpec) -> dict[str, str]:
         codes = "; ".join(f"{code}: {text}" for code, text in not_available_reasons().items())
         described[NOT_AVAILABLE] = f"{described[NOT_AVAILABLE].strip()} Codes: {codes}."
     for count in spec.counts:
-        described[f"{count}_suppressed"] = ("True when the agreement's method withholds small counts (suppress_and_round) and "
-                                            f"{count} is withheld; always false under the cell-key method, which withholds nothing.")
+        described[f"{count}_suppressed"] = (
+            "True when the agreement's method withholds small counts (suppress_and_round) and "
+            f"{count} is withheld; under the cell-key method, "
+            + ("true only in a quiet row (combined below the agreement's area minimum)." if count in spec.withheld_when_quiet
+               else "which withholds nothing, always false."))
     described.update(provenance_columns())
     return described
 
@@ -113,19 +123,18 @@ def _finish(spec: TableSpec, table: pd.DataFrame) -> pd.DataFrame:
         share = table["ed_assaults_without_police_record"].astype("Float64") / compared.where(compared > 0)
         table["share_without_police_record"] = share.round(3)
         table["match_rule"] = MATCH_RULE
-    return _mark_not_available(table, spec.not_available)
+    return _mark_not_available(table, spec)
 
 
-def _mark_not_available(table: pd.DataFrame, figures: list[str] | dict[str, list[str]]) -> pd.DataFrame:
-    """NULL, and not flagged as withheld, each of `figures` in the rows whose month cannot give
-    it (`not_available_reason` set, to one of the figure's reasons when they are listed): a count
-    of 0 or a share of 100% there would be false."""
-    if not figures:
+def _mark_not_available(table: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """NULL, and not flagged as withheld, each of the spec's not-available figures in the rows
+    whose month cannot give it (`not_available_reason` set, to one of the figure's reasons when
+    they are listed): a count of 0 or a share of 100% there would be false."""
+    if not spec.not_available:
         return table
     # As text even when no month lacks anything: an all-NULL column would reach DuckDB untyped.
     table[NOT_AVAILABLE] = table[NOT_AVAILABLE].astype("str")
-    reasons = figures if isinstance(figures, dict) else dict.fromkeys(figures)
-    for figure, because in reasons.items():
+    for figure, because in spec.unavailable_figures().items():
         why = table[NOT_AVAILABLE]
         missing = (why.notna() if because is None else why.isin(because)).to_numpy()
         table[figure] = table[figure].mask(missing)
@@ -176,8 +185,8 @@ def build_tables(
             if corrections is not None:
                 raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
             table = protect(raw, spec.counts, policy, label=spec.name)
-            if spec.name == "hotspot_areas":
-                table = withhold_quiet_areas(table, policy, ["ed_assaults", "combined"], total="combined")
+            if spec.withheld_when_quiet:
+                table = withhold_quiet_areas(table, policy, spec.withheld_when_quiet, total="combined")
             table = _finish(spec, table)
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version
@@ -191,7 +200,9 @@ def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
     the selected protected records, the sum of their record keys modulo 2^29 (the figure's cell
     key) and the selected public records; `merged_figure(part)` adds such figures up (a figure of
     several cells or months). `delivery_figure(n, label)` is a count the pipeline
-    summarised (coverage), keyed by a keyed hash of what it counts and its value."""
+    summarised (coverage), keyed by a keyed hash of what it counts and its value.
+    `cell_figures(incidents)`, the located rows of a table of incidents counted per month and
+    cell, is what hotspot_cells publishes and hotspot_areas merges into areas and windows."""
     con.execute(f"""CREATE MACRO figure(selected, is_public, record_key) AS {{
         'n': count(*) FILTER (WHERE selected AND NOT is_public),
         'key': (coalesce(sum(record_key) FILTER (WHERE selected AND NOT is_public), 0) % {KEY_MODULUS})::BIGINT,
@@ -200,6 +211,14 @@ def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
         'n': sum(part.n), 'key': (sum(part.key) % {KEY_MODULUS})::BIGINT, 'public': sum(part.public)}}""")
     con.execute(f"""CREATE MACRO delivery_figure(n, label) AS {{
         'n': n, 'key': {RecordKeys.sql("md5(label || '|' || n)")}, 'public': 0}}""")
+    con.execute("""CREATE MACRO cell_figures(incidents) AS TABLE
+        SELECT month, cell_id,
+               figure(source = 'ed', is_public, record_key) AS ed_assaults,
+               figure(source IN ('police', 'police_uk'), is_public, record_key) AS police_violence,
+               figure(true, is_public, record_key) AS combined
+        FROM query_table(incidents)
+        WHERE cell_id IS NOT NULL
+        GROUP BY month, cell_id""")
 
 
 def _figures_unpacked(spec: TableSpec) -> str:

@@ -34,7 +34,7 @@ from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, cou
 from schemas import Schema, load_codelist
 from warehouse.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 
-__all__ = ["Extract", "ExtractError", "Survey", "arrow_schema", "concatenate_parquet", "month_of", "parse_extract",
+__all__ = ["Extract", "ExtractError", "Survey", "arrow_schema", "concatenate_parquet", "parse_extract",
            "read_extract", "safe_file_name", "survey"]
 
 BATCH_ROWS = 200_000  # rows typed and checked at a time: bounds memory whatever the file's size
@@ -536,11 +536,6 @@ def survey(path: Path, schema: Schema) -> Survey:
 
     (months, providers), _ = _read_through(TableReader(path, schema), schema, BATCH_ROWS, count)
     return Survey(path.name, field_.header, months, providers)
-
-
-def month_of(path: Path, schema: Schema) -> dt.date:
-    """The month most rows fall in, for files delivered without one."""
-    return survey(path, schema).likeliest_month()
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

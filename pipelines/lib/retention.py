@@ -19,7 +19,6 @@ the audit log records what retention deleted, by path relative to ISTV_HOME or D
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 from collections import Counter
@@ -31,8 +30,8 @@ from dagster import DagsterInstance, RunsFilter
 
 from pipelines.lib import auditing
 from pipelines.lib.home import IstvHome
-from sharing_agreements.model import DEFAULT_AGREEMENT, Agreement, AgreementError, Retention, load_agreement
-from sharing_agreements.signing import verify
+from sharing_agreements.model import Agreement, AgreementError, Retention
+from sharing_agreements.signing import load_verified
 
 ZONES = ("landing", "quarantine", "pseudonymised", "dagster", "reports")
 # A month folder (2024-01), a month's files (2024-01.parquet, 2024-01.released) and their
@@ -75,8 +74,7 @@ def retention_agreement(home: IstvHome, path: Path) -> Agreement:
     necessarily in force, since its periods still bind what was collected under it after it
     expires. A refusal is audited and raised."""
     try:
-        agreement = load_agreement(path)
-        verify(path, agreement)
+        agreement, _ = load_verified(path)
     except AgreementError as refusal:
         auditing.record(home, "verification_failure", {"file": path.name, "step": "retention", "reason": str(refusal)})
         raise
@@ -126,11 +124,6 @@ def apply_retention(home: IstvHome, plan: Plan, instance: DagsterInstance, agree
             "failed_items": {zone: items for zone, items in failed.items() if items},
         })
     return Outcome(deleted, failed)
-
-
-def agreement_file(configured: str = "") -> Path:
-    """As the pipeline's resource resolves it: configured, else ISTV_AGREEMENT, else the bundled one."""
-    return Path(configured or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
 
 
 def due_since(last_day: dt.date, days: int) -> dt.date:

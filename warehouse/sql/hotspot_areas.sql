@@ -1,8 +1,9 @@
 -- Incidents per cell at each declared resolution over each rolling window ending with the month.
 -- `window_incidents` is the month's joint rows and the earlier months' (warehouse/tables.py),
 -- `cell_areas` maps each cell to itself and its coarser parents, `hotspot_windows` lists the
--- windows. The rows are first counted per month and finest cell, then those figures merged into
--- areas and windows (a figure's parts add up: counts, record keys modulo 2^29, public counts).
+-- windows. The rows are first counted per month and finest cell (`cell_figures`, as hotspot_cells),
+-- then those figures merged into areas and windows (a figure's parts add up: counts, record keys
+-- modulo 2^29, public counts).
 -- months_available is counted per window, never per cell (which would tell in how many months a
 -- cell had an incident).
 WITH latest AS (SELECT max(month) AS month FROM joint_incidents),
@@ -15,21 +16,12 @@ available AS (
     FROM windows AS w
     LEFT JOIN (SELECT DISTINCT month FROM window_incidents) AS m ON m.month > w.after AND m.month <= w.month
     GROUP BY w.window_months
-),
-per_cell AS (
-    SELECT month, cell_id,
-           figure(source = 'ed', is_public, record_key) AS ed,
-           figure(source IN ('police', 'police_uk'), is_public, record_key) AS police,
-           figure(true, is_public, record_key) AS combined
-    FROM window_incidents
-    WHERE cell_id IS NOT NULL
-    GROUP BY month, cell_id
 )
 SELECT w.month, w.window_months, v.months_available, a.resolution, a.area_id AS cell_id,
-       merged_figure(c.ed) AS ed_assaults,
-       merged_figure(c.police) AS police_violence,
+       merged_figure(c.ed_assaults) AS ed_assaults,
+       merged_figure(c.police_violence) AS police_violence,
        merged_figure(c.combined) AS combined
-FROM per_cell AS c
+FROM cell_figures('window_incidents') AS c
 JOIN windows AS w ON c.month > w.after AND c.month <= w.month
 JOIN available AS v ON v.window_months = w.window_months
 JOIN cell_areas AS a ON a.cell_id = c.cell_id
