@@ -111,3 +111,21 @@ def test_quiet_areas_show_their_public_counts_only():
     cells = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_cells"]
     assert cells.ed_assaults.notna().all() and (cells.ed_assaults < policy.area_minimum).any()
 
+
+
+def test_a_source_missing_from_a_window_is_not_available_never_zero():
+    """Police data shared for October only, ED for every month: in December's own month the
+    police count is not available (with the reason), never 0; the 3-month window counts the
+    police records of October and says police data covers 1 of its 3 months."""
+    police = _month(OCT, {CELLS[0]: 4}, source="police_uk")
+    history = [pd.concat([_month(OCT, {CELLS[0]: 2}), police], ignore_index=True), _month(NOV, {CELLS[0]: 3})]
+    areas = _tables(_month(DEC, {CELLS[0]: 5}), history=history, public=("police_uk",))["hotspot_areas"]
+    fine = areas[areas.resolution == 9].set_index("window_months")
+    month = fine.loc[1]
+    assert pd.isna(month.police_violence) and not month.police_violence_suppressed
+    assert month.not_available_reason == "no_police_data_in_window"
+    assert (month.ed_months_available, month.police_months_available) == (1, 0)
+    assert month.ed_assaults >= 1 and month.combined >= 1  # combined: the ED records only
+    window = fine.loc[3]
+    assert window.police_violence == 4 and pd.isna(window.not_available_reason)
+    assert (window.months_available, window.ed_months_available, window.police_months_available) == (3, 3, 1)

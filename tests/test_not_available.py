@@ -136,7 +136,8 @@ def test_a_month_of_both_sources_publishes_both_totals():
 
 def test_every_reason_is_explained():
     """Each code the SQL can give has its sentence, which the column's description carries."""
-    codes = set(re.findall(r"(?:THEN|ELSE) '([a-z_]+)'", (SQL_DIR / "not_available.sql").read_text()))
+    codes = {code for sql in ("not_available.sql", "hotspot_areas.sql")
+             for code in re.findall(r"(?:THEN|ELSE) '([a-z_]+)'", (SQL_DIR / sql).read_text())}
     assert codes == set(not_available_reasons())
     spec = next(s for s in table_specs() if s.name == "hidden_violence")
     described = column_descriptions(spec)["not_available_reason"]
