@@ -71,7 +71,7 @@ class BudgetExceeded(ValueError):
 
 
 def _field(entry, name: str):
-    # Plain dicts in tests and callers; warehouse.audit.Entry objects straight from the log.
+    # Plain dicts in tests and callers; sharing_agreements.audit.Entry objects straight from the log.
     return entry[name] if isinstance(entry, Mapping) else getattr(entry, name)
 
 

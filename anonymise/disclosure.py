@@ -21,6 +21,7 @@ unchanged month draws the same noise (anonymise/differential_privacy.py), before
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,3 +125,18 @@ def withhold_quiet_areas(table: pd.DataFrame, policy: DisclosurePolicy, protecte
         table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | quiet
     return table
 
+
+POLICE_OPEN_DATA_SENTENCE = "Police open-data counts are public and shown exactly."
+
+
+def disclosure_legend(policy: DisclosurePolicy, public_sources: Iterable[str] = ("police_uk",)) -> str:
+    """`policy.legend()`, kept true to the agreement: its sentence on police open data only when the
+    agreement declares that source public. Plain text, for the command line (a withheld count is
+    shown there as '—')."""
+    text = policy.legend()
+    public = tuple(public_sources)
+    if POLICE_OPEN_DATA_SENTENCE in text and "police_uk" not in public:
+        text = text.replace(POLICE_OPEN_DATA_SENTENCE, "").strip()
+    elif POLICE_OPEN_DATA_SENTENCE not in text and "police_uk" in public:
+        text += " " + POLICE_OPEN_DATA_SENTENCE
+    return text

@@ -5,7 +5,7 @@ dates, the input's own identifiers and free text in data frames, column values a
 lines, event-log metadata, validation results). A Finding says what kind of value was found,
 where and how often, never the value itself, so findings are safe to print, log and store.
 
-Pure: no file I/O and no logging (warehouse/scan.py walks files and warehouses). DuckDB, in
+Pure: no file I/O and no logging (anonymise/scan.py walks files and warehouses). DuckDB, in
 memory, digests batches of known identifiers in bulk.
 """
 

@@ -24,9 +24,9 @@ def run_dagster_month(month: str, inputs: dict) -> dict:
         started = time.perf_counter()
         import pipelines.definitions  # noqa: F401  (what `istv run` imports before running)
         from pipelines.cli import run_month
-        from pipelines.lib.home import IstvHome
-        from pipelines.lib.landing import place
-        from pipelines.lib.secrets import generate_demo_keys
+        from ingest.home import IstvHome
+        from ingest.landing import place
+        from ingest.secrets import generate_demo_keys
 
         import_seconds = time.perf_counter() - started
         home = IstvHome.from_env()

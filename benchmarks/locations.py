@@ -34,7 +34,7 @@ def score(resolver, rows) -> dict[str, tuple[float, float]]:
 
 def main() -> None:
     from anonymise.locate import LocationResolver
-    from pipelines.lib.reference import gazetteer
+    from anonymise.reference import gazetteer
 
     rows = load_labelled()
     started = time.perf_counter()

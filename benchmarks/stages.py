@@ -46,8 +46,8 @@ def parse(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         from cryptography.fernet import Fernet
 
-        from pipelines.lib.extract import parse_extract
-        from pipelines.lib.quarantine import write_quarantine
+        from ingest.parse import parse_extract
+        from ingest.quarantine import write_quarantine
         from schemas import schema_for_source
     cipher = Fernet(Fernet.generate_key())
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def validate(work: str, month: str, inputs: dict) -> dict:
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
         from schemas import schema_for_source
-        from schemas.expectations import validate_parquet
+        from ingest.validate import validate_parquet
     started = time.perf_counter()
     for source in SOURCES:
         with stopwatch(figures, "compute_seconds"):
@@ -85,8 +85,8 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         from anonymise.keys import derive_field_key
         from anonymise.locate import LocationResolver
-        from pipelines.lib.pseudonymise_batches import pseudonymise_file, pseudonymise_processes
-        from pipelines.lib.reference import gazetteer
+        from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes
+        from anonymise.reference import gazetteer
         from sharing_agreements.model import load_agreement
 
         agreement = load_agreement()
@@ -116,7 +116,7 @@ def scan(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         from anonymise.leaks import LeakScanner
         from pipelines.lib.leak_checks import identifiers_in, public_text
-        from pipelines.lib.pseudonymise_batches import read_batches
+        from ingest.pseudonymise import read_batches
     started = time.perf_counter()
     findings = 0
     for source in SOURCES:

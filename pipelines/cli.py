@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.lib.home import DEFAULT_HOME, IstvHome
+from ingest.home import DEFAULT_HOME, IstvHome
 from pipelines.partitions import partition_of_month
 
 console = Console(soft_wrap=True)
@@ -71,10 +71,10 @@ def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
 def ingest(file: Path, source: str, month: str | None) -> None:
     """All or nothing: every check comes before the file is landed, and a failure after it (the
     audit entry) withdraws it, so a retry is never refused as already ingested."""
-    from pipelines.lib.auditing import writer
-    from pipelines.lib.extract import ExtractError, survey
-    from pipelines.lib.landing import DuplicateDelivery, place, withdraw
-    from pipelines.lib.secrets import MissingKeyError
+    from sharing_agreements.auditing import writer
+    from ingest.parse import ExtractError, survey
+    from ingest.landing import DuplicateDelivery, place, withdraw
+    from ingest.secrets import MissingKeyError
     from schemas import schema_for_source
 
     home = _home()
@@ -234,7 +234,7 @@ def run(month: str, processes: int) -> None:
 def hotspots(month: str, limit: int) -> None:
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
-    from warehouse.report import published_agreements
+    from report.render import published_agreements
 
     when = _month(month)
     queries = saved_queries()
@@ -277,7 +277,8 @@ def _not_available_marked(con, sql: str, month: dt.date, table: str, limit: int)
 def _disclosure_note(published_under: list[tuple[str, int]]) -> str:
     """What the published counts are, from the policy of the agreement in force; when the rows
     carry another agreement id or version, that is said instead of a rule that may not be theirs."""
-    from warehouse.report import disclosure_for, disclosure_legend
+    from anonymise.disclosure import disclosure_legend
+    from report.render import disclosure_for
 
     disclosure = disclosure_for(published_under, _agreement_file(None))
     if disclosure.policy is None:
@@ -289,7 +290,7 @@ def _disclosure_note(published_under: list[tuple[str, int]]) -> str:
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: $ISTV_HOME/reports/YYYY-MM.html")
 def report(month: str, out: Path | None) -> None:
-    from warehouse.report import ReportError, render_report
+    from report.render import ReportError, render_report
 
     when = _month(month)
     home = _home()
@@ -387,7 +388,7 @@ def risk(month: str) -> None:
 def scan(path: Path, month: str | None) -> None:
     from anonymise.leaks import LeakScanner
     from pipelines.lib.leak_checks import public_text, scanner_for
-    from warehouse.scan import scan_path
+    from anonymise.scan import scan_path
 
     scanner = scanner_for(_home(), _month(month)) if month else LeakScanner(allowed_text=public_text())
     findings = scan_path(path, scanner)
@@ -483,7 +484,7 @@ def keys() -> None:
 
 @keys.command("generate", help="Make throwaway demo keys in $ISTV_HOME/keys (never for real data).")
 def keys_generate() -> None:
-    from pipelines.lib.secrets import generate_demo_keys
+    from ingest.secrets import generate_demo_keys
 
     home = _home()
     made = generate_demo_keys(home)
@@ -493,7 +494,7 @@ def keys_generate() -> None:
 
 @keys.command("list", help="The pseudonym key ring: key ids, creation dates, status (never the keys).")
 def keys_list() -> None:
-    from pipelines.lib.secrets import MissingKeyError, pseudonym_key_ring
+    from ingest.secrets import MissingKeyError, pseudonym_key_ring
 
     try:
         ring = pseudonym_key_ring(_home())
@@ -504,7 +505,7 @@ def keys_list() -> None:
 
 @keys.command("rotate", help="Demo key ring only: make a new active pseudonym key and retire the old one.")
 def keys_rotate() -> None:
-    from pipelines.lib.secrets import rotate_demo_pseudonym_key
+    from ingest.secrets import rotate_demo_pseudonym_key
 
     home = _home()
     if os.environ.get("ISTV_PSEUDONYM_KEY") or os.environ.get("ISTV_PSEUDONYM_KEY_FILE"):
@@ -516,7 +517,7 @@ def keys_rotate() -> None:
 
 
 def _record_key_events(home: IstvHome, made) -> None:
-    from pipelines.lib.secrets import key_ids
+    from ingest.secrets import key_ids
 
     ids = key_ids(home)
     for kind, _ in made:
@@ -524,8 +525,8 @@ def _record_key_events(home: IstvHome, made) -> None:
 
 
 def _audit(home: IstvHome, kind: str, details: dict) -> None:
-    from pipelines.lib.auditing import record
-    from pipelines.lib.secrets import MissingKeyError
+    from sharing_agreements.auditing import record
+    from ingest.secrets import MissingKeyError
 
     try:
         record(home, kind, details)
@@ -540,7 +541,7 @@ def audit() -> None:
 
 @audit.command("verify", help="Check every entry and signed checkpoint; non-zero exit names the first bad entry.")
 def audit_verify() -> None:
-    from pipelines.lib.auditing import reader
+    from sharing_agreements.auditing import reader
 
     report = reader(_home()).verify()
     if not report.ok:
@@ -556,9 +557,9 @@ def audit_verify() -> None:
 def audit_report(out: Path | None) -> None:
     from rich.markdown import Markdown
 
-    from pipelines.lib.auditing import reader
+    from sharing_agreements.auditing import reader
     from sharing_agreements.model import AgreementError, load_agreement
-    from warehouse.audit_report import report_markdown
+    from sharing_agreements.audit_report import report_markdown
 
     home = _home()
     out = (out or home.audit_report_file).expanduser().resolve()
@@ -591,7 +592,7 @@ def quarantine() -> None:
 
 @quarantine.command("list", help="Reasons and counts per file (no values).")
 def quarantine_list() -> None:
-    from pipelines.lib.quarantine import quarantine_summaries
+    from ingest.quarantine import quarantine_summaries
 
     home = _home()
     rows = []
@@ -609,8 +610,8 @@ def quarantine_list() -> None:
 def quarantine_export(source: str, month: str, out: Path) -> None:
     import pandas as pd
 
-    from pipelines.lib.quarantine import read_quarantine
-    from pipelines.lib.secrets import MissingKeyError, quarantine_cipher
+    from ingest.quarantine import read_quarantine
+    from ingest.secrets import MissingKeyError, quarantine_cipher
     from schemas import schema_for_source
 
     when = _month(month)
@@ -640,8 +641,8 @@ def quarantine_export(source: str, month: str, out: Path) -> None:
 def demo(rows: int) -> None:
     from rich.progress import Progress
 
-    from pipelines.lib.landing import already_ingested, sha256_of
-    from pipelines.lib.secrets import generate_demo_keys
+    from ingest.landing import already_ingested, sha256_of
+    from ingest.secrets import generate_demo_keys
 
     home = _home()
     _record_key_events(home, generate_demo_keys(home))
@@ -683,7 +684,7 @@ def _demo_deliveries(month: str, police_source: str, synthetic: Path, rows: int)
     """What the region delivers for a demo month. December 2018 is a real region's month: two
     EDs (the second with a third of the rows) and two forces' open data, the City of London's
     from a force that is no party to the agreement, so ingest refuses it."""
-    from pipelines.lib.reference import POLICE_UK_DIR
+    from anonymise.reference import POLICE_UK_DIR
     from pipelines.synthetic import generate_month
 
     paths = generate_month(month, synthetic, seed=42, ed_rows=rows)
@@ -713,8 +714,9 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
     from dagster import DagsterInstance
 
     from pipelines.lib.instance import prepare_dagster_home
-    from pipelines.lib.retention import apply_retention, plan_retention, retention_agreement
-    from pipelines.lib.secrets import MissingKeyError
+    from pipelines.run_history import DagsterRunHistory
+    from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
+    from ingest.secrets import MissingKeyError
     from sharing_agreements.model import AgreementError
 
     if as_of and not dry_run:
@@ -725,7 +727,8 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
     try:
         agreement = retention_agreement(home, _agreement_file(None))
         with DagsterInstance.get() as instance:
-            plan = plan_retention(home, agreement.retention, today, instance)
+            runs = DagsterRunHistory(instance)
+            plan = plan_retention(home, agreement.retention, today, runs)
             periods = ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items())
             console.print(f"Retention on {today} under {agreement.label} (days: {periods})", highlight=False)
             for due in plan.due:
@@ -735,7 +738,7 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
                 counts = ", ".join(f"{zone} {n}" for zone, n in plan.counts().items())
                 console.print(f"Dry run: nothing deleted ({counts} due).", highlight=False)
                 return
-            outcome = apply_retention(home, plan, instance, agreement)
+            outcome = apply_retention(home, plan, runs, agreement)
     except (AgreementError, MissingKeyError) as exc:
         raise IstvFailure(str(exc)) from None
     console.print("Deleted " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items())

@@ -13,8 +13,9 @@ from dagster import (
     op,
 )
 
-from pipelines.lib.retention import apply_retention, plan_retention, retention_agreement
+from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
 from pipelines.resources import IstvResource
+from pipelines.run_history import DagsterRunHistory
 from sharing_agreements.model import agreement_path
 
 monthly_job = define_asset_job(
@@ -28,8 +29,9 @@ monthly_job = define_asset_job(
 def enforce_retention(context: OpExecutionContext, istv: IstvResource) -> None:
     home = istv.istv_home
     agreement = retention_agreement(home, agreement_path(istv.agreement_file))
-    plan = plan_retention(home, agreement.retention, dt.date.today(), context.instance)
-    outcome = apply_retention(home, plan, context.instance, agreement)
+    runs = DagsterRunHistory(context.instance)
+    plan = plan_retention(home, agreement.retention, dt.date.today(), runs)
+    outcome = apply_retention(home, plan, runs, agreement)
     context.log.info("retention deleted: " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items()))
     failed = sum(len(items) for items in outcome.failed.values())
     if failed:

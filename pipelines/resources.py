@@ -13,11 +13,11 @@ from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.keys import derive_disclosure_key, derive_field_key, key_id
 from anonymise.locate import LocationResolver
-from pipelines.lib import auditing
-from pipelines.lib.auditing import agreement_details
-from pipelines.lib.home import IstvHome
-from pipelines.lib.reference import gazetteer
-from pipelines.lib.secrets import pseudonym_master_key, quarantine_cipher
+from sharing_agreements import auditing
+from sharing_agreements.auditing import agreement_details
+from ingest.home import IstvHome
+from anonymise.reference import gazetteer
+from ingest.secrets import pseudonym_master_key, quarantine_cipher
 from sharing_agreements.model import Agreement, AgreementError, DatasetRules, agreement_path
 from sharing_agreements.signing import load_verified
 

@@ -9,8 +9,8 @@ from dagster import (
 )
 
 from pipelines.jobs import monthly_job
-from pipelines.lib.home import IstvHome
-from pipelines.lib.landing import landed_months
+from ingest.home import IstvHome
+from ingest.landing import landed_months
 
 
 @sensor(job=monthly_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)

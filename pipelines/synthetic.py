@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lib.reference import gazetteer
+from anonymise.reference import gazetteer
 from schemas.model import load_codelist, load_schema
 
 SITE_CODE, FORCE_CODE = "7A4BV", "SWP"

@@ -25,8 +25,8 @@ def cut_from_a_row_group(texts: list[str]):
 
 @pytest.fixture
 def istv_home(tmp_path, monkeypatch):
-    from pipelines.lib.home import IstvHome
-    from pipelines.lib.secrets import generate_demo_keys
+    from ingest.home import IstvHome
+    from ingest.secrets import generate_demo_keys
 
     monkeypatch.setenv("ISTV_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

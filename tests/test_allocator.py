@@ -1,4 +1,4 @@
-"""pipelines.lib.allocator: a pseudonymise worker keeps freed memory for its next batch."""
+"""ingest.allocator: a pseudonymise worker keeps freed memory for its next batch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PROBE = textwrap.dedent("""
     import ctypes, json, sys
     import numpy as np
     import pyarrow as pa
-    from pipelines.lib.allocator import keep_freed_memory
+    from ingest.allocator import keep_freed_memory
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [(name, ctypes.c_size_t) for name in

@@ -17,8 +17,8 @@ import pytest
 from anonymise.apply import COUNTS, apply_rules
 from anonymise.locate import LocationResolver, Resolution
 from anonymise.pseudonyms import NORMALISERS, pseudonymise
-from pipelines.lib.extract import parse_extract
-from pipelines.lib.pseudonymise_batches import pseudonymise_file
+from ingest.parse import parse_extract
+from ingest.pseudonymise import pseudonymise_file
 from schemas import schema_for_source
 from sharing_agreements.model import BOUNDARIES_DIR, AgreementError, load_agreement
 from tests.conftest import DATA, REPO

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from anonymise.keys import ed25519_key_id
-from warehouse.audit import AuditError, AuditLog, Entry
+from sharing_agreements.audit import AuditError, AuditLog, Entry
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 KINDS = ["agreement_loaded", "ingest", "pseudonymise", "publish", "key_event"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from warehouse.audit import Entry
-from warehouse.audit_report import report_markdown
+from sharing_agreements.audit import Entry
+from sharing_agreements.audit_report import report_markdown
 
 
 def _entry(seq, kind, details):

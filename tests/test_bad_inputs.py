@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.lib.extract import Extract, ExtractError, read_extract, survey
+from ingest.parse import Extract, ExtractError, read_extract, survey
 from schemas import schema_for_source
 from tests.conftest import DATA
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dagster import DefaultScheduleStatus, build_sensor_context
 
 from pipelines.definitions import defs
-from pipelines.lib.landing import place
+from ingest.landing import place
 from pipelines.sensors import landing_sensor
 from tests.conftest import DATA
 

@@ -128,7 +128,7 @@ def test_ledger_sums_distinct_content_only():
 
 
 def test_ledger_reads_audit_entry_objects():
-    from warehouse.audit import Entry
+    from sharing_agreements.audit import Entry
 
     entry = release(DIGEST_A, 0.7)
     entries = [Entry(1, "2026-11-01T00:00:00Z", entry["kind"], entry["details"], "0" * 64, "1" * 64)]

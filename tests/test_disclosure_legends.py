@@ -11,13 +11,12 @@ import re
 import duckdb
 import pytest
 
-from anonymise.disclosure import DisclosurePolicy
+from anonymise.disclosure import DisclosurePolicy, disclosure_legend
 from sharing_agreements.model import DisclosureControl, load_agreement
-from warehouse.report import (
+from report.render import (
     Disclosure,
     MonthData,
     disclosure_for,
-    disclosure_legend,
     legend_values,
     render_html,
     render_report,

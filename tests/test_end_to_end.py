@@ -17,8 +17,8 @@ import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from pipelines.cli import run_month
-from pipelines.lib.landing import place
-from pipelines.lib.reference import gazetteer
+from ingest.landing import place
+from anonymise.reference import gazetteer
 from pipelines.synthetic import generate_month
 from sharing_agreements.model import load_agreement
 from tests.conftest import DATA

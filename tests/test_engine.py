@@ -1,4 +1,4 @@
-"""Parquet writing on a thread of its own (warehouse.engine.BackgroundParquetWriter)."""
+"""Parquet writing on a thread of its own (ingest.engine.BackgroundParquetWriter)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.engine import BackgroundParquetWriter
+from ingest.engine import BackgroundParquetWriter
 
 SCHEMA = pa.schema([("n", pa.int64()), ("text", pa.string())])
 

@@ -49,7 +49,7 @@ def test_published_suite_catches_a_small_count():
 
 
 def test_batched_validation_of_a_parquet_file_matches_whole_frame_and_sees_cross_batch_duplicates(tmp_path):
-    from schemas.expectations import validate_parquet
+    from ingest.validate import validate_parquet
 
     frame = _police(50)
     frame.loc[3, "offence_code"] = "SECRET-CODE-77"
@@ -71,7 +71,7 @@ def test_batches_are_not_fingerprinted_and_the_collector_is_left_as_found(tmp_pa
 
     from great_expectations.execution_engine import pandas_execution_engine
 
-    from schemas.expectations import validate_parquet
+    from ingest.validate import validate_parquet
 
     def fingerprint(frame):
         raise AssertionError("GX hashed every value of a batch")

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.lib.extract import ExtractError, read_extract, survey
+from ingest.parse import ExtractError, read_extract, survey
 from schemas import load_schema, schema_for_source
 
 OCTOBER = dt.date(2018, 10, 1)

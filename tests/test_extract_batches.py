@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.extract import ExtractError, arrow_schema, concatenate_parquet, parse_extract
-from pipelines.lib.sniff import NotPlain, TableReader
+from ingest.parse import ExtractError, arrow_schema, concatenate_parquet, parse_extract
+from ingest.layout import NotPlain, TableReader
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 from tests.conftest import REPO
@@ -137,7 +137,7 @@ def test_plain_files_take_the_fast_reader(tmp_path, monkeypatch):
     with pytest.raises(NotPlain):
         list(TableReader(_write(tmp_path, [HEADER, GOOD, "Total,1"]), ED).plain_batches(100))
     # A quote inside a value, in the last of several of Arrow's blocks, is seen too.
-    monkeypatch.setattr("pipelines.lib.sniff.ARROW_BLOCK_BYTES", 4096)
+    monkeypatch.setattr("ingest.layout.ARROW_BLOCK_BYTES", 4096)
     inner = _row(attendance_id="ED00000009", assault_location_description='"o/s the ""kapu"" bar"')
     with pytest.raises(NotPlain):
         list(TableReader(_write(tmp_path, [HEADER] + [GOOD] * 3000 + [inner]), ED).plain_batches(100_000))

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.extract import TIME_FORMATS, _parse_numbers, _parse_times, parse_extract, read_extract
+from ingest.parse import TIME_FORMATS, _parse_numbers, _parse_times, parse_extract, read_extract
 from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
 
 NAT = None

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli, run_month
-from pipelines.lib.landing import place
+from ingest.landing import place
 from sharing_agreements.model import load_agreement
 from sharing_agreements.signing import generate_board_key, load_private_key, sign
 from tests.conftest import DATA

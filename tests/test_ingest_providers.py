@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.lib import landing
-from pipelines.lib.landing import current_deliveries, landed_months
+from ingest import landing
+from ingest.landing import current_deliveries, landed_months
 from pipelines.synthetic import generate_month
 from tests.conftest import DATA
-from warehouse.audit import AuditLog
+from sharing_agreements.audit import AuditLog
 
 SOUTH_WALES = DATA / "police_uk" / "2018-10-south-wales-street.csv"
 CITY_OF_LONDON = DATA / "police_uk" / "2024-06-city-of-london-street.csv"

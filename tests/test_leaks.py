@@ -19,7 +19,7 @@ from anonymise.generalise import spatial_cells
 from anonymise.leaks import KINDS, Finding, LeakScanner
 from anonymise.nhs_number import is_valid_nhs_number
 from anonymise.pseudonyms import pseudonymise
-from warehouse.scan import scan_path
+from anonymise.scan import scan_path
 
 KNOWN = ["EDPLANT7731", "Zebedee Quartermaine", "SW/888777/26", "Philippa Thistlewood"]
 VENUE = "The Prince of Wales Wetherspoon"

@@ -17,7 +17,7 @@ import anonymise.locate as locate
 from anonymise.gazetteer import Place
 from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, _digits_as_zeros, clean, postcode_district
 from benchmarks.locations import load_labelled, score
-from pipelines.lib.reference import gazetteer
+from anonymise.reference import gazetteer
 from tests.conftest import cut_from_a_row_group
 
 LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"

@@ -16,7 +16,7 @@ from anonymise.leaks import LeakScanner
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import connect_read_only, publish
-from warehouse.report import render_report
+from report.render import render_report
 from warehouse import SQL_DIR
 from warehouse.tables import build_tables, column_descriptions, not_available_reasons, table_specs
 
@@ -220,7 +220,7 @@ def test_the_report_shows_the_share_when_the_extract_is_there(tmp_path):
 def test_the_pipeline_with_real_open_data_says_not_available(istv_home, tmp_path):
     """The real South Wales open data and a synthetic ED month through the whole Dagster graph."""
     from pipelines.cli import run_month
-    from pipelines.lib.landing import place
+    from ingest.landing import place
     from pipelines.synthetic import generate_month
     from tests.conftest import DATA
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from pipelines.cli import run_month
-from pipelines.lib.landing import place
+from ingest.landing import place
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 
@@ -100,7 +100,7 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
     # The leak scanner agrees, over the warehouse file, Dagster's run storage and event logs,
     # the audit log and the pseudonymised zone; and it does find the planted values in landing.
     from pipelines.lib.leak_checks import scanner_for
-    from warehouse.scan import scan_path
+    from anonymise.scan import scan_path
 
     scanner = scanner_for(istv_home, MONTH)
     for zone in (istv_home.warehouse, istv_home.dagster, istv_home.audit, istv_home.pseudonymised):
@@ -109,8 +109,8 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
     assert {"nhs_number", "postcode", "phone"} <= landing_findings
 
     # The bad planted row was quarantined, not lost, and its reason names the column only.
-    from pipelines.lib.quarantine import quarantine_summaries, read_quarantine
-    from pipelines.lib.secrets import quarantine_cipher
+    from ingest.quarantine import quarantine_summaries, read_quarantine
+    from ingest.secrets import quarantine_cipher
 
     summaries = quarantine_summaries(istv_home.quarantine / "ed")
     assert any("assault_method: code not in the assault_method code list" in s["reasons"] for _, s in summaries)

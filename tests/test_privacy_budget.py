@@ -9,7 +9,7 @@ import pytest
 
 from anonymise.differential_privacy import BudgetExceeded
 from pipelines.joint.assets import _privacy_budget_spend, month_content_sha256
-from pipelines.lib import auditing
+from sharing_agreements import auditing
 from pipelines.resources import IstvResource
 from sharing_agreements.model import load_agreement
 from warehouse.tables import table_specs

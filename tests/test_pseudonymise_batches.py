@@ -15,15 +15,15 @@ import pytest
 
 from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver
-from pipelines.lib.extract import parse_extract
-from pipelines.lib.pseudonymise_batches import (
+from ingest.parse import parse_extract
+from ingest.pseudonymise import (
     BATCHES_PER_WORKER,
     _row_parts,
     pseudonymise_file,
     pseudonymise_processes,
     read_batches,
 )
-from pipelines.lib.reference import gazetteer
+from anonymise.reference import gazetteer
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
 from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame

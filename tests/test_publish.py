@@ -16,7 +16,7 @@ from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.disclosure import DisclosurePolicy
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import PublishError, connect_read_only, publish
-from warehouse.engine import row_level_duckdb
+from ingest.engine import row_level_duckdb
 from warehouse.tables import build_tables, column_descriptions, table_specs
 
 MONTH = dt.date(2026, 9, 1)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipelines.lib import auditing
+from sharing_agreements import auditing
 
 from pipelines.cli import cli, run_month
 from pipelines.synthetic import generate_month
@@ -119,7 +119,7 @@ def _publish_slowly(home_root: str, marker: str) -> None:
 
     publish_module._build = stalling
     os.environ["ISTV_HOME"] = home_root
-    from pipelines.lib.home import IstvHome
+    from ingest.home import IstvHome
 
     run_month(WHEN, IstvHome.from_env())
 

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 from anonymise.disclosure import DisclosurePolicy
-from pipelines.lib.reference import gazetteer
+from anonymise.reference import gazetteer
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import connect_read_only, publish
-from warehouse.report import (
+from report.render import (
     SECTION_IDS,
     ReportError,
     busiest_group,

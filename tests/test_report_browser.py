@@ -27,7 +27,7 @@ import pytest
 from test_report import MONTH, SUPPRESSING, warehouse  # noqa: F401  (warehouse is the shared fixture)
 
 from warehouse.publish import connect_read_only
-from warehouse.report import render_report
+from report.render import render_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "apt-get install -y chromium chromium-driver"

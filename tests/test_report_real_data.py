@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import run_month
-from pipelines.lib.landing import place
+from ingest.landing import place
 from pipelines.synthetic import generate_month
 from tests.conftest import DATA
-from warehouse.report import render_report
+from report.render import render_report
 
 pytestmark = pytest.mark.slow
 MONTHS = ("2018-10", "2018-11", "2018-12")

@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from dagster import DagsterInstance, job, op
 
 from pipelines.cli import cli
-from pipelines.lib.auditing import reader, record
+from sharing_agreements.auditing import reader, record
 from pipelines.lib.instance import prepare_dagster_home
-from pipelines.lib.retention import apply_retention, due_since, month_end, plan_retention
+from pipelines.run_history import DagsterRunHistory
+from sharing_agreements.retention import apply_retention, due_since, month_end, plan_retention
 from sharing_agreements.model import Retention, load_agreement
 
 TODAY = dt.date.today()
@@ -76,6 +77,11 @@ def instance(istv_home):
         yield instance
 
 
+@pytest.fixture
+def runs(instance):
+    return DagsterRunHistory(instance)
+
+
 def _snapshot(paths: list[Path]) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in paths}
 
@@ -87,17 +93,17 @@ def test_a_month_is_kept_its_full_period_after_it_ends():
     assert due_since(dt.date(2024, 1, 31), 90) == dt.date(2024, 5, 1)
 
 
-def test_due_on_the_day_after_the_period_and_not_before(istv_home, instance):
+def test_due_on_the_day_after_the_period_and_not_before(istv_home, runs):
     folder = _write(istv_home.landing / "ed" / "2024-01" / "ed.csv").parent
     retention = load_agreement().retention
-    assert not plan_retention(istv_home, retention, dt.date(2024, 4, 30), instance).due
-    (due,) = plan_retention(istv_home, retention, dt.date(2024, 5, 1), instance).due
+    assert not plan_retention(istv_home, retention, dt.date(2024, 4, 30), runs).due
+    (due,) = plan_retention(istv_home, retention, dt.date(2024, 5, 1), runs).due
     assert (due.zone, due.item, due.due_since, due.path) == ("landing", "landing/ed/2024-01", dt.date(2024, 5, 1), folder)
     assert due.rule == "90 days after the end of 2024-01"
 
 
-def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home, zones, instance):
-    plan = plan_retention(istv_home, load_agreement().retention, TODAY, instance)
+def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home, zones, runs):
+    plan = plan_retention(istv_home, load_agreement().retention, TODAY, runs)
     assert sorted(d.item for d in plan.due) == sorted([
         f"landing/ed/{OLD}", f"landing/police/{OLD}", f"quarantine/ed/{OLD}", f"quarantine/police/{OLD}",
         f"pseudonymised/ed/{OLD}.parquet", f"pseudonymised/ed/{OLD}.summary.json",
@@ -161,13 +167,13 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     assert "Deleted landing 0, quarantine 0, pseudonymised 0, dagster 0, reports 0" in again.output
 
 
-def test_a_link_is_deleted_never_what_it_points_to(istv_home, instance):
+def test_a_link_is_deleted_never_what_it_points_to(istv_home, runs):
     _write(istv_home.warehouse, "published tables")
     link = istv_home.reports / f"{OLD}.html"
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(istv_home.warehouse)
     retention = load_agreement().retention
-    apply_retention(istv_home, plan_retention(istv_home, retention, TODAY, instance), instance, load_agreement())
+    apply_retention(istv_home, plan_retention(istv_home, retention, TODAY, runs), runs, load_agreement())
     assert not link.is_symlink() and istv_home.warehouse.read_text() == "published tables"
 
 
@@ -209,18 +215,18 @@ def _tiny():
     _noop()
 
 
-def test_dagster_runs_go_once_their_period_has_passed(istv_home, instance):
+def test_dagster_runs_go_once_their_period_has_passed(istv_home, instance, runs):
     run_id = _tiny.execute_in_process(instance=instance).run_id
     logs = _write(istv_home.dagster / "storage" / run_id / "compute_logs" / "_noop.out")
     retention = Retention(landing=90, quarantine=180, pseudonymised=730, dagster=100)
     ended = dt.date.fromtimestamp(instance.get_run_record_by_id(run_id).end_time)
 
-    assert not plan_retention(istv_home, retention, ended + dt.timedelta(days=100), instance).due
-    plan = plan_retention(istv_home, retention, ended + dt.timedelta(days=101), instance)
+    assert not plan_retention(istv_home, retention, ended + dt.timedelta(days=100), runs).due
+    plan = plan_retention(istv_home, retention, ended + dt.timedelta(days=101), runs)
     assert [(d.zone, d.item) for d in plan.due] == [("dagster", f"run {run_id}")]
     assert plan.due[0].rule == f"100 days after the _tiny run ended on {ended}"
 
-    outcome = apply_retention(istv_home, plan, instance, load_agreement())
+    outcome = apply_retention(istv_home, plan, runs, load_agreement())
     assert outcome.deleted["dagster"] == [f"run {run_id}"]
     assert instance.get_run_record_by_id(run_id) is None
     assert not logs.exists() and not instance.all_logs(run_id)

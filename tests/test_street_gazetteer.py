@@ -7,7 +7,7 @@ import pytest
 
 from anonymise.gazetteer import streets_as_places
 from anonymise.locate import LocationResolver
-from pipelines.lib.reference import STREETS, gazetteer
+from anonymise.reference import STREETS, gazetteer
 
 # The Cardiff local authority, with a margin: every bundled street lies inside it.
 CARDIFF_LAT, CARDIFF_LON = (51.37, 51.57), (-3.35, -3.05)

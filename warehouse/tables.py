@@ -18,7 +18,7 @@ from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, pr
 from anonymise.generalise import cell_centre
 from warehouse.corrections import Corrections
 from warehouse import SQL_DIR
-from warehouse.engine import row_level_duckdb
+from ingest.engine import row_level_duckdb
 from warehouse.spatial import getis_ord_gi_star, match_police
 
 WAREHOUSE_DIR = Path(__file__).parent

@@ -28,15 +28,15 @@ from dagster import (
 from anonymise.cellkey import RecordKeys
 from anonymise.differential_privacy import BudgetExceeded, check_budget
 from anonymise.risk import k_anonymity
-from pipelines.lib import auditing
+from sharing_agreements import auditing
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas.expectations import published_suite, validate
 from warehouse.corrections import Corrections, released_figures, released_folder
 from warehouse.publish import publish
-from warehouse.report import render_report
-from warehouse.engine import row_level_duckdb
+from report.render import render_report
+from ingest.engine import row_level_duckdb
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")

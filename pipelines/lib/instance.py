@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipelines.lib.home import IstvHome
+from ingest.home import IstvHome
 
 DAGSTER_YAML = """\
 # Written by istv. Nothing phones home.

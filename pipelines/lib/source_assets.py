@@ -14,15 +14,15 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.lib.extract import arrow_schema, concatenate_parquet, parse_extract
-from pipelines.lib.landing import current_deliveries
+from ingest.parse import arrow_schema, concatenate_parquet, parse_extract
+from ingest.landing import current_deliveries
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
-from pipelines.lib.pseudonymise_batches import pseudonymise_file, pseudonymise_processes, read_batches
-from pipelines.lib.quarantine import write_quarantine
+from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes, read_batches
+from ingest.quarantine import write_quarantine
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas import schema_for_source
-from schemas.expectations import validate_parquet
+from ingest.validate import validate_parquet
 
 GROUP = {"ed": "ed", "police": "police", "police_uk": "police"}
 

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from anonymise.leaks import Finding, LeakScanner
-from warehouse.engine import parquet_file
 
 TEXT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".log", ".txt", ".md", ".html"})
 _BATCH_ROWS = 65_536
@@ -116,7 +116,7 @@ def _scan_duckdb(file: Path, label: str, scanner: LeakScanner) -> list[tuple[str
 
 
 def _scan_parquet(file: Path, scanner: LeakScanner) -> list[Finding]:
-    parquet = parquet_file(file)
+    parquet = pq.ParquetFile(file, pre_buffer=False)  # read batch by batch: no read-ahead held
     findings: list[Finding] = []
     for value in (parquet.schema_arrow.metadata or {}).values():  # e.g. pandas' own metadata
         findings += scanner.scan_text(value.decode("utf-8", errors="ignore"), "parquet metadata")

@@ -4,7 +4,7 @@ Every row ends up either passed (typed) or quarantined with the reasons it faile
 rows in = rows passed + rows quarantined always holds. Title rows above the header, blank rows
 and footer rows ("Total,123", "End of report") are not data rows: they are counted apart. Messages
 name the file, the line and the column, never a value: the file holds identifiers. How the file
-itself is read (encoding, delimiter, header row, footer) is in `pipelines.lib.sniff`.
+itself is read (encoding, delimiter, header row, footer) is in `ingest.layout`.
 
 Dates are read day first, as in the UK: DD/MM/YYYY, YYYY-MM-DD or DD-MMM-YYYY (06-Oct-2018), with
 or without a time (HH:MM or HH:MM:SS), and a file may mix them. A US-style month-first date is never
@@ -30,9 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymise.nhs_number import valid_nhs_numbers
-from pipelines.lib.sniff import ExtractError, Layout, NotPlain, TableReader, count_fields
+from ingest.layout import ExtractError, Layout, NotPlain, TableReader, count_fields
 from schemas import Schema, load_codelist
-from warehouse.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
+from ingest.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 
 __all__ = ["Extract", "ExtractError", "Survey", "arrow_schema", "concatenate_parquet", "parse_extract",
            "read_extract", "safe_file_name", "survey"]

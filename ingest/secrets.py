@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from anonymise.keys import KeyError_, KeyRing, ed25519_key_id, key_id
-from pipelines.lib.home import IstvHome
+from ingest.home import IstvHome
 
 PSEUDONYM_FILE = "pseudonym.key"
 QUARANTINE_FILE = "quarantine.key"

@@ -22,14 +22,13 @@ import datetime as dt
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from dagster import DagsterInstance, RunsFilter
-
-from pipelines.lib import auditing
-from pipelines.lib.home import IstvHome
+from sharing_agreements import auditing
+from ingest.home import IstvHome
 from sharing_agreements.model import Agreement, AgreementError, Retention
 from sharing_agreements.signing import load_verified
 
@@ -37,6 +36,16 @@ ZONES = ("landing", "quarantine", "pseudonymised", "dagster", "reports")
 # A month folder (2024-01), a month's files (2024-01.parquet, 2024-01.released) and their
 # half-written forms (.2024-01.parquet.partial).
 _MONTH_NAMED = re.compile(r"^\.?(\d{4})-(\d{2})(?:\.|$)")
+
+
+class RunHistory(Protocol):
+    """The orchestrator's run history (pipelines.run_history holds Dagster's): runs last updated
+    before a moment, and their deletion with everything they logged."""
+
+    def runs_updated_before(self, cutoff: dt.datetime) -> Iterable[tuple[str, str, dt.date]]:
+        """(run id, job name, the day the run ended or was last updated)."""
+
+    def delete(self, run_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,21 +90,21 @@ def retention_agreement(home: IstvHome, path: Path) -> Agreement:
     return agreement
 
 
-def plan_retention(home: IstvHome, retention: Retention, today: dt.date, instance: DagsterInstance) -> Plan:
+def plan_retention(home: IstvHome, retention: Retention, today: dt.date, runs: RunHistory) -> Plan:
     """What is due on `today`, zone by zone; nothing is deleted."""
     due = [
         *_month_named(home, "landing", home.landing, _source_folders(home.landing), retention.landing, today),
         *_month_named(home, "quarantine", home.quarantine, _source_folders(home.quarantine), retention.quarantine, today),
         *_month_named(home, "pseudonymised", home.pseudonymised, _source_folders(home.pseudonymised),
                       retention.pseudonymised, today),
-        *_runs(instance, retention.dagster, today),
+        *_runs(runs, retention.dagster, today),
         *_month_named(home, "reports", home.reports, [home.reports], retention.reports, today),
         *_audit_reports(home, retention.reports, today),
     ]
     return Plan(today, retention, tuple(due))
 
 
-def apply_retention(home: IstvHome, plan: Plan, instance: DagsterInstance, agreement: Agreement) -> Outcome:
+def apply_retention(home: IstvHome, plan: Plan, runs: RunHistory, agreement: Agreement) -> Outcome:
     """Delete what the plan holds and write one `retention` audit entry. The audit key is
     loaded first: nothing is deleted that could not be recorded."""
     log = auditing.writer(home)
@@ -105,7 +114,7 @@ def apply_retention(home: IstvHome, plan: Plan, instance: DagsterInstance, agree
         for due in plan.due:
             try:
                 if due.run_id is not None:
-                    _delete_run(instance, due.run_id)
+                    runs.delete(due.run_id)
                 else:
                     _delete(due.path, due.root)
             except OSError:
@@ -180,23 +189,14 @@ def _audit_reports(home: IstvHome, days: int, today: dt.date) -> Iterator[Due]:
                       since, path=report, root=home.audit_reports)
 
 
-def _runs(instance: DagsterInstance, days: int, today: dt.date) -> Iterator[Due]:
-    # Only runs last updated before this local midnight can have ended long enough ago; Dagster
-    # compares in UTC, ignoring the time zone it is given.
+def _runs(runs: RunHistory, days: int, today: dt.date) -> Iterator[Due]:
+    # Only runs last updated before this local midnight can have ended long enough ago.
     cutoff = dt.datetime.combine(today - dt.timedelta(days=days), dt.time.min).astimezone(dt.timezone.utc)
-    for record in instance.get_run_records(RunsFilter(updated_before=cutoff)):
-        ended = dt.date.fromtimestamp(record.end_time or record.update_timestamp.timestamp())
+    for run_id, job_name, ended in runs.runs_updated_before(cutoff):
         since = due_since(ended, days)
         if today >= since:
-            run = record.dagster_run
-            yield Due("dagster", f"run {run.run_id}", f"{days} days after the {run.job_name} run ended on {ended}",
-                      since, run_id=run.run_id)
-
-
-def _delete_run(instance: DagsterInstance, run_id: str) -> None:
-    # Compute logs first: once the run is gone nothing would point at them.
-    instance.compute_log_manager.delete_logs(prefix=[run_id])
-    instance.delete_run(run_id)
+            yield Due("dagster", f"run {run_id}", f"{days} days after the {job_name} run ended on {ended}",
+                      since, run_id=run_id)
 
 
 def _delete(path: Path, root: Path) -> None:

@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,12 @@ import pyarrow.parquet as pq
 from anonymise.apply import add_counts, apply_rules, total_counts
 from anonymise.area import LSOA_FIELD
 from anonymise.locate import LocationResolver, ResolutionMemo, text_shapes
-from pipelines.lib.allocator import keep_freed_memory
+from ingest.allocator import keep_freed_memory
 from schemas import load_codelist, schema_for_source
-from sharing_agreements.model import Agreement
-from warehouse.engine import parquet_file
+from ingest.engine import parquet_file
+
+if TYPE_CHECKING:  # the agreement is passed in: governance sits above ingestion
+    from sharing_agreements.model import Agreement
 
 BATCH_ROWS = 100_000  # rows pseudonymised at a time: bounds memory whatever the month's size
 # A worker process costs a fresh interpreter's start (about two seconds of imports): worth it for

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from warehouse.audit import Entry
+from sharing_agreements.audit import Entry
 
 EXPIRY_WARNING_DAYS = 90
 TITLE = "# istv audit report: exact counts, for the governance board only"
@@ -91,7 +91,7 @@ def _disclosure_section(agreement, problem: str) -> list[str]:
         why = f": {problem}" if problem else ""
         return ["## Disclosure control in force", "", f"The agreement in force could not be read{why}.", ""]
     from sharing_agreements.review import disclosure_lines
-    from warehouse.report import disclosure_legend
+    from anonymise.disclosure import disclosure_legend
 
     policy = agreement.disclosure_control.policy()
     lines = ["## Disclosure control in force", "", f"Under {agreement.label}:", ""]

@@ -7,9 +7,9 @@ identifiable field, never key material.
 
 from __future__ import annotations
 
-from pipelines.lib.home import IstvHome
-from pipelines.lib.secrets import audit_public_key, audit_signing_key
-from warehouse.audit import AuditLog
+from ingest.home import IstvHome
+from ingest.secrets import audit_public_key, audit_signing_key
+from sharing_agreements.audit import AuditLog
 
 
 def writer(home: IstvHome) -> AuditLog:

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib.extract import safe_file_name, survey
-from pipelines.lib.home import IstvHome
+from ingest.parse import safe_file_name, survey
+from ingest.home import IstvHome
 from schemas import schema_for_source
 
 MANIFEST_SUFFIX = ".manifest.json"

@@ -36,9 +36,9 @@ import h3
 import jinja2
 from markupsafe import Markup
 
-from anonymise.disclosure import DisclosurePolicy
+from anonymise.disclosure import POLICE_OPEN_DATA_SENTENCE, DisclosurePolicy, disclosure_legend
 from anonymise.gazetteer import Place
-from pipelines.lib.reference import gazetteer
+from anonymise.reference import gazetteer
 from schemas import load_codelist
 from warehouse.publish import connect_read_only
 from warehouse.tables import NOT_AVAILABLE, not_available_reasons
@@ -220,22 +220,6 @@ def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
 
 
 # --- how the counts were protected ----------------------------------------------------------
-
-
-POLICE_OPEN_DATA_SENTENCE = "Police open-data counts are public and shown exactly."
-
-
-def disclosure_legend(policy: DisclosurePolicy, public_sources: Iterable[str] = ("police_uk",)) -> str:
-    """`policy.legend()`, kept true to the agreement: its sentence on police open data only when the
-    agreement declares that source public. Plain text, for the command line (a withheld count is
-    shown there as '—')."""
-    text = policy.legend()
-    public = tuple(public_sources)
-    if POLICE_OPEN_DATA_SENTENCE in text and "police_uk" not in public:
-        text = text.replace(POLICE_OPEN_DATA_SENTENCE, "").strip()
-    elif POLICE_OPEN_DATA_SENTENCE not in text and "police_uk" in public:
-        text += " " + POLICE_OPEN_DATA_SENTENCE
-    return text
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from anonymise.gazetteer import (
     venues_from_open_pubs,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 OPEN_PUBS = DATA_DIR / "open_pubs_cardiff.csv"
 STREETS = DATA_DIR / "streets_cardiff.csv"
 POLICE_UK_DIR = DATA_DIR / "police_uk"
