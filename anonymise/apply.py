@@ -34,8 +34,16 @@ GENERALISED_COLUMNS = {
 # rows_out_of_area + rows_unlocated + rows_shared. Of the rows shared, rows_located have a map
 # cell; of the unlocated ones (never shared: nothing says they happened in the area),
 # rows_private were at a private dwelling and rows_ambiguous named several places.
-COUNTS = ("rows_in", "rows_out_of_scope", "rows_out_of_area", "rows_shared", "rows_located",
-          "rows_unlocated", "rows_private", "rows_ambiguous")
+COUNTS = (
+    "rows_in",
+    "rows_out_of_scope",
+    "rows_out_of_area",
+    "rows_shared",
+    "rows_located",
+    "rows_unlocated",
+    "rows_private",
+    "rows_ambiguous",
+)
 UNKNOWN_PROVIDER = "unknown"  # a row whose provider field is missing
 
 
@@ -143,8 +151,9 @@ def apply_rules(
     return Pseudonymised(rows=out[placement.inside].reset_index(drop=True), counts_by_provider=counts, fields=actions)
 
 
-def _counts_by_provider(provider: pd.Series, in_scope: pd.Series, placement: Placement, cells: pd.Series,
-                        place_status: pd.Series | None) -> dict[str, dict[str, int]]:
+def _counts_by_provider(
+    provider: pd.Series, in_scope: pd.Series, placement: Placement, cells: pd.Series, place_status: pd.Series | None
+) -> dict[str, dict[str, int]]:
     """COUNTS for each provider. `provider` and `in_scope` are on every row; the rest on the
     rows in scope."""
     scoped = in_scope.to_numpy(dtype=bool)
@@ -160,15 +169,18 @@ def _counts_by_provider(provider: pd.Series, in_scope: pd.Series, placement: Pla
         return (place_status == status).fillna(False).to_numpy(dtype=bool)
 
     located, inside = placement.located.to_numpy(dtype=bool), placement.inside.to_numpy(dtype=bool)
-    flags = pd.DataFrame({
-        "rows_in": np.ones(len(scoped), dtype=bool),
-        "rows_out_of_scope": ~scoped,
-        "rows_out_of_area": on_every_row(located & ~inside),
-        "rows_shared": on_every_row(inside),
-        "rows_located": on_every_row(inside & cells.notna().to_numpy(dtype=bool)),
-        "rows_unlocated": on_every_row(~located),
-        "rows_private": on_every_row(~located & status_is("private")),
-        "rows_ambiguous": on_every_row(~located & status_is("ambiguous")),
-    }, columns=list(COUNTS))
+    flags = pd.DataFrame(
+        {
+            "rows_in": np.ones(len(scoped), dtype=bool),
+            "rows_out_of_scope": ~scoped,
+            "rows_out_of_area": on_every_row(located & ~inside),
+            "rows_shared": on_every_row(inside),
+            "rows_located": on_every_row(inside & cells.notna().to_numpy(dtype=bool)),
+            "rows_unlocated": on_every_row(~located),
+            "rows_private": on_every_row(~located & status_is("private")),
+            "rows_ambiguous": on_every_row(~located & status_is("ambiguous")),
+        },
+        columns=list(COUNTS),
+    )
     sums = flags.groupby(provider.to_numpy(dtype=object)).sum()
     return {str(name): {count: int(n) for count, n in row.items()} for name, row in sums.iterrows()}

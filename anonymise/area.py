@@ -44,7 +44,11 @@ class AreaGeography:
         inside[named] = codes[named].isin(self.lsoa_codes).to_numpy(dtype=bool)
         by_point = has_point & ~named
         if by_point.any():
-            inside[by_point] = shapely.contains_xy(self.boundary, longitude[by_point].to_numpy(dtype=np.float64),
-                                                   latitude[by_point].to_numpy(dtype=np.float64))
-        return Placement(located=pd.Series(named | has_point, index=latitude.index),
-                         inside=pd.Series(inside, index=latitude.index))
+            inside[by_point] = shapely.contains_xy(
+                self.boundary,
+                longitude[by_point].to_numpy(dtype=np.float64),
+                latitude[by_point].to_numpy(dtype=np.float64),
+            )
+        return Placement(
+            located=pd.Series(named | has_point, index=latitude.index), inside=pd.Series(inside, index=latitude.index)
+        )

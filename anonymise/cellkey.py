@@ -44,6 +44,7 @@ class PerturbationTable:
 def _max_entropy_row(support: np.ndarray, variance: float) -> np.ndarray:
     """p(v) proportional to exp(a v + b v^2): the maximum-entropy law on `support` with mean 0
     and the given variance, found by minimising the convex dual."""
+
     def dual(params):
         a, b = params
         logits = a * support + b * support**2
@@ -101,7 +102,7 @@ class RecordKeys:
     def from_secret(cls, secret: bytes) -> RecordKeys:
         if len(secret) < 12:
             raise ValueError("a record-key secret needs at least 12 bytes")
-        a1, a2, b = (int.from_bytes(secret[i:i + 4], "big") for i in (0, 4, 8))
+        a1, a2, b = (int.from_bytes(secret[i : i + 4], "big") for i in (0, 4, 8))
         return cls(a1 | 1, a2 | 1, b)
 
     VARIABLES = ("istv_record_key_a1", "istv_record_key_a2", "istv_record_key_b")
@@ -116,8 +117,10 @@ class RecordKeys:
         """The record key of a hexadecimal pseudonym column, once `bind` has run."""
         piece = "('0x' || substr({p}, {start}, 7))::BIGINT"
         a1, a2, b = (f"getvariable('{v}')::BIGINT" for v in RecordKeys.VARIABLES)
-        return (f"(({a1} * {piece.format(p=pseudonym, start=1)} + {a2} * {piece.format(p=pseudonym, start=8)} + {b})"
-                f" >> 16) % {KEY_MODULUS}")
+        return (
+            f"(({a1} * {piece.format(p=pseudonym, start=1)} + {a2} * {piece.format(p=pseudonym, start=8)} + {b})"
+            f" >> 16) % {KEY_MODULUS}"
+        )
 
     def of(self, pseudonym: str) -> int:
         """The same key in Python (tests, and frames built by hand)."""

@@ -97,8 +97,9 @@ def epsilon_spent(entries: Iterable, agreement_id: str, month: str) -> float:
     return sum(_releases(entries, agreement_id, month).values())
 
 
-def check_budget(entries: Iterable, agreement_id: str, month: str, content_sha256: str,
-                 epsilon: float, budget: float) -> float:
+def check_budget(
+    entries: Iterable, agreement_id: str, month: str, content_sha256: str, epsilon: float, budget: float
+) -> float:
     """The epsilon this release would add: 0.0 if this content was already released at this epsilon.
 
     Raises BudgetExceeded, with a message for the governance board, when the month's spend would

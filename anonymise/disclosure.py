@@ -55,13 +55,21 @@ class DisclosurePolicy:
     def legend(self) -> str:
         """What a published count is, in words a reader of the report understands."""
         if self.method == "cell_key":
-            return (f"Counts are perturbed by the cell-key method: each is moved by at most {self.max_deviation} "
-                    f"(variance {self.variance:g}), consistently, so the same incidents always show the same "
-                    "figure. Police open-data counts are public and shown exactly."
-                    + (f" Coarser areas and longer windows with a combined count below {self.area_minimum} show "
-                       "police counts only." if self.area_minimum else ""))
-        return (f"Counts of 1 to {self.suppression_threshold} are suppressed (shown as —); "
-                f"others are rounded to the nearest {self.rounding_base}.")
+            return (
+                f"Counts are perturbed by the cell-key method: each is moved by at most {self.max_deviation} "
+                f"(variance {self.variance:g}), consistently, so the same incidents always show the same "
+                "figure. Police open-data counts are public and shown exactly."
+                + (
+                    f" Coarser areas and longer windows with a combined count below {self.area_minimum} show "
+                    "police counts only."
+                    if self.area_minimum
+                    else ""
+                )
+            )
+        return (
+            f"Counts of 1 to {self.suppression_threshold} are suppressed (shown as —); "
+            f"others are rounded to the nearest {self.rounding_base}."
+        )
 
     def largest_withheld(self, with_public: bool = False) -> int:
         """Counts from 1 to this are never published (0: none). With public sources, whose counts
@@ -70,7 +78,11 @@ class DisclosurePolicy:
 
     def smallest_shown(self) -> int:
         """The smallest positive count a reader may see published."""
-        return 1 if self.method == "cell_key" else (self.suppression_threshold // self.rounding_base + 1) * self.rounding_base
+        return (
+            1
+            if self.method == "cell_key"
+            else (self.suppression_threshold // self.rounding_base + 1) * self.rounding_base
+        )
 
 
 def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
@@ -89,7 +101,9 @@ def protect_count(count: int, policy: DisclosurePolicy) -> int | None:
 def _noised(counts: np.ndarray, policy: DisclosurePolicy, label: str) -> np.ndarray:
     if not policy.laplace_scale:
         return counts
-    return discrete_laplace(counts, policy.laplace_scale, noise_seed(policy.noise_key, policy.content_sha256, label=label))
+    return discrete_laplace(
+        counts, policy.laplace_scale, noise_seed(policy.noise_key, policy.content_sha256, label=label)
+    )
 
 
 def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePolicy, label: str = "") -> pd.DataFrame:
@@ -108,13 +122,17 @@ def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePol
             out[f"{column}_suppressed"] = False
         else:
             withheld = (protected >= 1) & (protected <= policy.suppression_threshold)
-            shown = [None if w else protect_count(int(c), policy) + int(p) for c, p, w in zip(protected, public, withheld)]
+            shown = [
+                None if w else protect_count(int(c), policy) + int(p) for c, p, w in zip(protected, public, withheld)
+            ]
             out[column] = pd.array(shown, dtype="Int64")
             out[f"{column}_suppressed"] = withheld
     return out
 
 
-def withhold_quiet_areas(table: pd.DataFrame, policy: DisclosurePolicy, protected: list[str], total: str) -> pd.DataFrame:
+def withhold_quiet_areas(
+    table: pd.DataFrame, policy: DisclosurePolicy, protected: list[str], total: str
+) -> pd.DataFrame:
     """Under the cell-key method, the protected figures of rows whose published `total` is below
     the policy's area minimum, withheld (NULL, flagged): the rows stay, with their public counts."""
     if policy.method != "cell_key" or not policy.area_minimum:

@@ -15,11 +15,27 @@ import pandas as pd
 # data.police.uk snaps some crimes to a kind of place rather than a street; those are not streets.
 POLICE_UK_PLACE_CATEGORIES = frozenset(
     {
-        "Shopping Area", "Nightclub", "Supermarket", "Sports/Recreation Area", "Parking Area",
-        "Petrol Station", "Police Station", "Further/Higher Educational Building", "Hospital",
-        "Park/Open Space", "Prison", "Theatre/Concert Hall", "Ferry Terminal",
-        "Conference/Exhibition Centre", "Pedestrian Subway", "Bus/Coach Station", "Airport/Airfield",
-        "Hotel/Motel", "Train Station", "Sports Ground", "Place of Worship",
+        "Shopping Area",
+        "Nightclub",
+        "Supermarket",
+        "Sports/Recreation Area",
+        "Parking Area",
+        "Petrol Station",
+        "Police Station",
+        "Further/Higher Educational Building",
+        "Hospital",
+        "Park/Open Space",
+        "Prison",
+        "Theatre/Concert Hall",
+        "Ferry Terminal",
+        "Conference/Exhibition Centre",
+        "Pedestrian Subway",
+        "Bus/Coach Station",
+        "Airport/Airfield",
+        "Hotel/Motel",
+        "Train Station",
+        "Sports Ground",
+        "Place of Worship",
     }
 )
 _ON_OR_NEAR = re.compile(r"^On or near (.+)$")
@@ -64,7 +80,7 @@ def venues_from_open_pubs(pubs: pd.DataFrame) -> list[Place]:
 
 
 def _outward_code(postcode: str) -> str | None:
-    """"CF10 1BR" -> "CF10": a UK postcode's inward code is always its last three characters."""
+    """ "CF10 1BR" -> "CF10": a UK postcode's inward code is always its last three characters."""
     compact = re.sub(r"\s+", "", postcode).upper()
     return compact[:-3] or None
 
@@ -73,9 +89,7 @@ def streets_from_police_uk(crimes: pd.DataFrame, lsoa_prefix: str) -> pd.DataFra
     """Street names and a representative point (median of snapped points) for one area."""
     rows = crimes[crimes["LSOA name"].fillna("").str.startswith(lsoa_prefix)]
     names = rows["Location"].fillna("").str.extract(_ON_OR_NEAR, expand=False)
-    points = pd.DataFrame(
-        {"name": names, "latitude": rows["Latitude"], "longitude": rows["Longitude"]}
-    ).dropna()
+    points = pd.DataFrame({"name": names, "latitude": rows["Latitude"], "longitude": rows["Longitude"]}).dropna()
     points = points[~points["name"].isin(POLICE_UK_PLACE_CATEGORIES)]
     points = points[~points["name"].str.contains("/", regex=False)]
     streets = points.groupby("name", as_index=False)[["latitude", "longitude"]].median()
@@ -90,7 +104,13 @@ def streets_as_places(streets: pd.DataFrame) -> list[Place]:
     its own id, point and (optional) district column."""
     districts = streets["district"] if "district" in streets else pd.Series(None, index=streets.index)
     return [
-        Place(r.street_id, "street", r.name, float(r.latitude), float(r.longitude),
-              district if isinstance(district, str) and district else None)
+        Place(
+            r.street_id,
+            "street",
+            r.name,
+            float(r.latitude),
+            float(r.longitude),
+            district if isinstance(district, str) and district else None,
+        )
         for r, district in zip(streets.itertuples(index=False), districts)
     ]

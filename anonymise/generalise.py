@@ -21,9 +21,7 @@ def age_bands(date_of_birth: pd.Series, at: pd.Series, width: int) -> pd.Series:
     """Age at the event, as a band label such as '20-24'; missing when either date is."""
     dob = pd.to_datetime(date_of_birth)
     when = pd.to_datetime(at)
-    had_birthday = (when.dt.month > dob.dt.month) | (
-        (when.dt.month == dob.dt.month) & (when.dt.day >= dob.dt.day)
-    )
+    had_birthday = (when.dt.month > dob.dt.month) | ((when.dt.month == dob.dt.month) & (when.dt.day >= dob.dt.day))
     age = when.dt.year - dob.dt.year - (~had_birthday).astype("Int64")
     low = ((age // width) * width).where(age.notna() & (age >= 0))
     # A label per distinct band, spread back to the rows: a month has a few dozen bands.
@@ -48,8 +46,9 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             # The first of the month as an Arrow date, never a Python object per row.
-            "month": pd.arrays.ArrowExtensionArray(pa.array(when.to_numpy().astype("datetime64[M]").astype("datetime64[D]"),
-                                                            pa.date32(), from_pandas=True)),
+            "month": pd.arrays.ArrowExtensionArray(
+                pa.array(when.to_numpy().astype("datetime64[M]").astype("datetime64[D]"), pa.date32(), from_pandas=True)
+            ),
             "weekday": (when.dt.day_of_week + 1).astype("Int64"),
             "hour": when.dt.hour.astype("Int64"),
             "event_hour": when.dt.floor("h"),
@@ -61,14 +60,24 @@ def time_parts(when: pd.Series) -> pd.DataFrame:
 def spatial_cells(latitude: pd.Series, longitude: pd.Series, resolution: int) -> pd.Series:
     """H3 cell of each point; missing where either coordinate is. Each distinct point is looked
     up once: resolved places and repeated police locations share their coordinates."""
-    lat = pd.to_numeric(latitude).astype("float64").to_numpy(na_value=np.nan) if latitude.dtype != "float64" else latitude.to_numpy()
-    lon = pd.to_numeric(longitude).astype("float64").to_numpy(na_value=np.nan) if longitude.dtype != "float64" else longitude.to_numpy()
+    lat = (
+        pd.to_numeric(latitude).astype("float64").to_numpy(na_value=np.nan)
+        if latitude.dtype != "float64"
+        else latitude.to_numpy()
+    )
+    lon = (
+        pd.to_numeric(longitude).astype("float64").to_numpy(na_value=np.nan)
+        if longitude.dtype != "float64"
+        else longitude.to_numpy()
+    )
     located = ~(np.isnan(lat) | np.isnan(lon))
     # Each (latitude, longitude) pair seen as one complex number, for pandas' hash table.
     pairs = np.column_stack([lat[located], lon[located]]).view(np.complex128).ravel()
     which, points = pd.factorize(pairs)
     to_cell = h3.api.basic_int.latlng_to_cell  # as a number: written as text below, all at once
-    cells = np.array([to_cell(a, b, resolution) for a, b in zip(points.real.tolist(), points.imag.tolist())], dtype=np.uint64)
+    cells = np.array(
+        [to_cell(a, b, resolution) for a, b in zip(points.real.tolist(), points.imag.tolist())], dtype=np.uint64
+    )
     codes = np.full(len(lat), len(cells))  # unlocated rows take the null after the cells
     codes[located] = which
     text = pa.concat_arrays([_hex(cells), pa.nulls(1, pa.large_string())])

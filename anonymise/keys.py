@@ -91,7 +91,9 @@ class KeyRing:
         try:
             entries = [(e["secret"], e["created"], e["status"]) for e in json.loads(text)["keys"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise KeyError_(f"the pseudonym key ring is not valid JSON with a 'keys' list ({type(exc).__name__})") from None
+            raise KeyError_(
+                f"the pseudonym key ring is not valid JSON with a 'keys' list ({type(exc).__name__})"
+            ) from None
         return cls([_ring_key(*entry) for entry in entries])
 
     def rotated(self, new_secret: bytes, today: str) -> KeyRing:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import secrets
 import re
+import secrets
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -61,9 +61,7 @@ _NHS = re.compile(_START + r"(\d{3}([ -]?)\d{3}\2\d{4})(\.0+)?" + _END)
 _POSTCODE = re.compile(_START + r"[A-Z]{1,2}\d[A-Z\d]?[ \t]{0,2}\d[ABD-HJLNP-UW-Z]{2}" + _END, re.I)
 # +44 / 0044 (maybe with "(0)") or a trunk 0 (maybe in brackets), then the number in groups;
 # the digit count and first digit are checked in _is_uk_phone.
-_PHONE = re.compile(
-    _START + r"(?:(?:\+|00)44[ -]?(?:\(0\)[ -]?)?|\(?0)\d{2,5}\)?(?:[ -]?\d){5,8}" + _END
-)
+_PHONE = re.compile(_START + r"(?:(?:\+|00)44[ -]?(?:\(0\)[ -]?)?|\(?0)\d{2,5}\)?(?:[ -]?\d){5,8}" + _END)
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _ISO_DATE = re.compile(_START + r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _DATE_END)
 _DMY_DATE = re.compile(_START + r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
@@ -168,9 +166,7 @@ class LeakScanner:
         # Dates still to come are deadlines (an agreement's review date), not birthdays; public
         # dates given in allowed_text (when an agreement came into force) are allowed too.
         self._today = dt.date.today()
-        self._public_dates = frozenset(
-            h.date for text in self._allowed for h in _find_dates(text, self._today)
-        )
+        self._public_dates = frozenset(h.date for text in self._allowed for h in _find_dates(text, self._today))
         # A fresh salt per scanner: digests cannot be looked up in precomputed tables or linked
         # between scanners. (Short or guessable identifiers such as NHS numbers could still be
         # brute-forced from a pickled scanner, so scanners are not persisted.)
@@ -260,7 +256,9 @@ class LeakScanner:
         label, findings = self._column_label(column)
         return findings + [Finding(k, label, counts[k]) for k in KINDS if counts[k]]
 
-    def _kind_counts(self, column: str, counted: Iterable[tuple[object, int]], memo: dict | None = None) -> Counter[str]:
+    def _kind_counts(
+        self, column: str, counted: Iterable[tuple[object, int]], memo: dict | None = None
+    ) -> Counter[str]:
         """Each distinct value is examined once and counted as often as it occurs; `memo` (value ->
         kinds, up to _MEMO_VALUES of them) carries what was examined over to later calls."""
         counts: Counter[str] = Counter()
@@ -369,17 +367,18 @@ class LeakScanner:
 
     def _date_hits(self, text: str, column: str | None) -> int:
         found = [
-            h for h in _find_dates(text, self._today)
-            if h.date <= self._today and h.date not in self._public_dates
+            h for h in _find_dates(text, self._today) if h.date <= self._today and h.date not in self._public_dates
         ]
         if column is None:
             # Text is full of machine dates: timestamps with a time of day, ISO month keys
             # (Dagster's monthly partitions) and version numbers. A date at midnight is kept:
             # that is how a parsed date of birth is printed.
             return sum(
-                1 for h in found
+                1
+                for h in found
                 if not (h.time is not None and h.time != (0, 0, 0))
-                and not (h.iso and h.month_key) and not h.short_dotted
+                and not (h.iso and h.month_key)
+                and not h.short_dotted
             )
         if _BIRTH_COLUMN.search(column) or column.casefold() not in self._date_columns:
             return len(found)
@@ -410,7 +409,7 @@ class LeakScanner:
             ends.add(offset)
         hits, covered = 0, 0
         for start in starts:
-            if start < covered or self._digest(joined[start:start + _MIN_IDENTIFIER]) not in self._heads:
+            if start < covered or self._digest(joined[start : start + _MIN_IDENTIFIER]) not in self._heads:
                 continue
             for length in self._lengths:
                 end = start + length
@@ -538,8 +537,10 @@ class _KnownForms:
         try:
             # Into a table, then read back as numbers: DuckDB builds a table on all its threads,
             # while handing a query's rows to Arrow runs on one.
-            con.execute("CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
-                        {"salt": self._salt, "shortest": _MIN_IDENTIFIER})
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
+                {"salt": self._salt, "shortest": _MIN_IDENTIFIER},
+            )
             for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
                 self.add(raw)
         finally:
@@ -613,4 +614,6 @@ _MACHINE_HEX_RE2 = "^(?:[0-9a-f]*[a-f][0-9a-f]*[0-9]|[0-9a-f]*[0-9][0-9a-f]*[a-f
 
 def _machine_hex(values: pa.Array, lengths: pa.Array) -> pa.Array:
     """Where a text is what _MACHINE_HEX matches whole, written in lower case."""
-    return pc.and_kleene(pc.greater_equal(lengths, _MACHINE_HEX_SHORTEST), pc.match_substring_regex(values, _MACHINE_HEX_RE2))
+    return pc.and_kleene(
+        pc.greater_equal(lengths, _MACHINE_HEX_SHORTEST), pc.match_substring_regex(values, _MACHINE_HEX_RE2)
+    )

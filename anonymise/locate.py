@@ -11,9 +11,10 @@ district, so no input text (names, phone numbers, house numbers) can leak throug
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import cos, hypot, radians
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -65,11 +66,30 @@ _PHRASES = [  # on lower-cased raw text, before tokenising
     (re.compile(r"['’`]"), ""),  # "o'neills" -> "oneills", "mary's" -> "marys"
 ]
 _ABBREVIATIONS = {
-    "nr": "near", "opp": "opposite", "opps": "opposite", "rd": "road", "ave": "avenue",
-    "av": "avenue", "ln": "lane", "sq": "square", "tce": "terrace", "terr": "terrace",
-    "cres": "crescent", "pl": "place", "cl": "close", "ct": "court", "dr": "drive",
-    "gdns": "gardens", "pde": "parade", "stn": "station", "hse": "house", "ph": "public house",
-    "pt": "patient", "pts": "patients", "frnds": "friends", "cc": "city centre",
+    "nr": "near",
+    "opp": "opposite",
+    "opps": "opposite",
+    "rd": "road",
+    "ave": "avenue",
+    "av": "avenue",
+    "ln": "lane",
+    "sq": "square",
+    "tce": "terrace",
+    "terr": "terrace",
+    "cres": "crescent",
+    "pl": "place",
+    "cl": "close",
+    "ct": "court",
+    "dr": "drive",
+    "gdns": "gardens",
+    "pde": "parade",
+    "stn": "station",
+    "hse": "house",
+    "ph": "public house",
+    "pt": "patient",
+    "pts": "patients",
+    "frnds": "friends",
+    "cc": "city centre",
 }
 _EXPANSIONS = {word: expansion.split() for word, expansion in _ABBREVIATIONS.items()}
 # Punctuation that separates clauses: a place name never spans it ("kapu, st mary st").
@@ -83,8 +103,9 @@ FILLERS = frozenset(
 )
 _LOCATIVES = frozenset("outside inside in at near opposite by behind of on past into from".split())
 # Words that say the word before them is a premises: "kapu toilets", "pulse club".
-_VENUE_WORDS = frozenset("bar pub club nightclub hotel inn public tavern toilets toilet entrance "
-                         "door doors doorway queue smoking".split())
+_VENUE_WORDS = frozenset(
+    "bar pub club nightclub hotel inn public tavern toilets toilet entrance door doors doorway queue smoking".split()
+)
 STREET_TYPES = frozenset(
     "street road avenue lane close crescent terrace place drive way court gardens grove square "
     "walk mews rise row parade view heol clos ffordd lon stryd cwrt plas rhodfa".split()
@@ -129,9 +150,13 @@ def _segments(text: str) -> list[list[str]]:
 
 
 def _street_follows(ahead: list[str]) -> bool:
-    """"st" is Saint when a name then a street type follow it: "kapu st mary st"."""
-    return (len(ahead) > 1 and ahead[0].isalpha() and ahead[0] not in FILLERS
-            and any(_ABBREVIATIONS.get(a, a) in STREET_TYPES or a == "st" for a in ahead[1:]))
+    """ "st" is Saint when a name then a street type follow it: "kapu st mary st"."""
+    return (
+        len(ahead) > 1
+        and ahead[0].isalpha()
+        and ahead[0] not in FILLERS
+        and any(_ABBREVIATIONS.get(a, a) in STREET_TYPES or a == "st" for a in ahead[1:])
+    )
 
 
 def clean(text: str) -> str:
@@ -160,9 +185,7 @@ def postcode_district(text: str) -> tuple[str | None, bool]:
 
 
 # ---- Private dwellings ----
-_DWELLING = frozenset(
-    "home house flat flats apartment residence address bedroom bathroom bedsit".split()
-)
+_DWELLING = frozenset("home house flat flats apartment residence address bedroom bathroom bedsit".split())
 _KIN = frozenset(
     "mums mams moms nans nanas dads parents friends friend mates boyfriends girlfriends partners "
     "brothers sisters cousins aunties uncles neighbours grandparents exs".split()
@@ -220,8 +243,21 @@ class _Hit(NamedTuple):
 # A chain's name cannot say which branch was meant: such "venues" are not matched, and a text
 # naming only the chain is ambiguous.
 _CHAIN_WORDS = frozenset("wetherspoon wetherspoons weatherspoons spoons".split())
-_NAME_TAILS = [t.split() for t in ("public house", "hotel", "inn", "pub", "bar", "tavern",
-                                   "pub and carvery", "bar and kitchen", "bar and grill", "cafe bar")]
+_NAME_TAILS = [
+    t.split()
+    for t in (
+        "public house",
+        "hotel",
+        "inn",
+        "pub",
+        "bar",
+        "tavern",
+        "pub and carvery",
+        "bar and kitchen",
+        "bar and grill",
+        "cafe bar",
+    )
+]
 _NOISE_TAIL = _AREAS | frozenset("ltd limited co company plc".split())
 TIE_MARGIN = 3  # scores this close count as equal
 FAR_METRES = 300  # same-named candidates further apart than this are different places
@@ -304,8 +340,9 @@ class LocationResolver:
         # as typed; other house numbers are written as zeros of the same length. Digits never
         # match a letter, so the rewrite leaves every score against a digit-free name unchanged;
         # the few names with digits ("Bar 105", "A4054") are checked segment by segment instead.
-        self._name_numbers = {t for p in self._places for seg in _segments(p.name) for t in seg
-                              if _NUMBER_TOKEN.match(t)}
+        self._name_numbers = {
+            t for p in self._places for seg in _segments(p.name) for t in seg if _NUMBER_TOKEN.match(t)
+        }
         self._name_numbers |= {t for k in self._keys for t in re.findall(r"[0-9]+[a-z]?", k)}
         self._digit_keys = [k for k in self._keys if any(c.isdigit() for c in k)]
         self._digit_key_letters = [_DIGIT.sub("", k) for k in self._digit_keys]
@@ -314,8 +351,11 @@ class LocationResolver:
         self._key_lengths = np.array([len(k) for k in self._keys])
         # Lengths of runs of words that could come near a name with digits (rewriting keeps lengths).
         digit_key_lengths = np.array([len(k) for k in self._digit_keys])
-        self._digit_key_reach = {n for n in range(1, 2 * max(self._key_lengths, default=0) + 1)
-                                 if _may_reach(n, digit_key_lengths, self._cutoff - 1).any()}
+        self._digit_key_reach = {
+            n
+            for n in range(1, 2 * max(self._key_lengths, default=0) + 1)
+            if _may_reach(n, digit_key_lengths, self._cutoff - 1).any()
+        }
 
     def resolve_many(self, texts: Iterable[str | None], memo: ResolutionMemo | None = None) -> list[Resolution]:
         """Each text's Resolution, in input order (anything but a str is unlocated): see
@@ -411,8 +451,9 @@ class LocationResolver:
             if _PHONE_SHAPE.search(shape) or _FULL_POSTCODE.search(shape) or _DISTRICT.search(shape):
                 matter.add(shape)
             else:
-                runs_of[shape] = {run for seg in _segments(shape) for _, _, run in self._segment_runs(seg)
-                                  if _DIGIT.search(run)}
+                runs_of[shape] = {
+                    run for seg in _segments(shape) for _, _, run in self._segment_runs(seg) if _DIGIT.search(run)
+                }
         near = self._near_digit_keys(list(set().union(*runs_of.values())))
         return matter | {shape for shape, runs in runs_of.items() if not runs.isdisjoint(near)}
 
@@ -425,7 +466,11 @@ class LocationResolver:
         common = process.cdist(letters, self._digit_key_letters, scorer=LCSseq.similarity, workers=-1)
         digits = np.array([len(run) - len(plain) for run, plain in zip(runs, letters)])
         lengths = np.array([len(run) for run in runs])
-        best = 200 * (common + np.minimum(digits[:, None], self._digit_key_digits)) / (lengths[:, None] + self._digit_key_lengths)
+        best = (
+            200
+            * (common + np.minimum(digits[:, None], self._digit_key_digits))
+            / (lengths[:, None] + self._digit_key_lengths)
+        )
         return {run for run, near in zip(runs, (best >= self._cutoff - 1).any(axis=1)) if near}
 
     def resolve(self, text: str | None) -> Resolution:
@@ -441,8 +486,11 @@ class LocationResolver:
         for key in new:
             if forms[key] not in memo.by_form:
                 todo.setdefault(forms[key], key)
-        windows = {key: self._windows(prepared[key][0]) for key in todo.values()
-                   if key is not None and self._without_matching(*prepared[key]) is None}
+        windows = {
+            key: self._windows(prepared[key][0])
+            for key in todo.values()
+            if key is not None and self._without_matching(*prepared[key]) is None
+        }
         self._score_runs((run for _, runs in windows.values() for run in runs), memo.scores)
         for form, key in todo.items():
             resolution = self._resolve(new[key], memo.scores, prepared.get(key), windows.get(key))
@@ -471,13 +519,18 @@ class LocationResolver:
             for seg in segments if not full_postcode else ():
                 typed = tuple(seg)
                 if typed not in zeroed:
-                    zeroed[typed] = tuple(_ZEROS.sub("0", t) if _NUMBER_TOKEN.match(t) and t not in self._name_numbers
-                                          else t for t in typed)
+                    zeroed[typed] = tuple(
+                        _ZEROS.sub("0", t) if _NUMBER_TOKEN.match(t) and t not in self._name_numbers else t
+                        for t in typed
+                    )
         kept = self._numbers_that_matter({typed: z for typed, z in zeroed.items() if z != typed})
         written = {typed: " ".join(typed if typed in kept else z) for typed, z in zeroed.items()}
-        return {key: ("private", district) if full_postcode else
-                ("words", district, "|".join(written[tuple(seg)] for seg in segments))
-                for key, (segments, district, full_postcode) in prepared.items()}
+        return {
+            key: ("private", district)
+            if full_postcode
+            else ("words", district, "|".join(written[tuple(seg)] for seg in segments))
+            for key, (segments, district, full_postcode) in prepared.items()
+        }
 
     def _numbers_that_matter(self, rewritten: dict[tuple[str, ...], tuple[str, ...]]) -> set[tuple[str, ...]]:
         """The segments in which a run of words holding a rewritten number, as typed or rewritten,
@@ -487,14 +540,16 @@ class LocationResolver:
             return set()
         runs_of: dict[tuple[str, ...], set[str]] = {}
         for typed, z in rewritten.items():
-            runs_of[typed] = {run for i, j, as_typed in self._segment_runs(typed)
-                              if len(as_typed) in self._digit_key_reach and typed[i:j] != z[i:j]
-                              for run in (as_typed, "".join(z[i:j]))}
+            runs_of[typed] = {
+                run
+                for i, j, as_typed in self._segment_runs(typed)
+                if len(as_typed) in self._digit_key_reach and typed[i:j] != z[i:j]
+                for run in (as_typed, "".join(z[i:j]))
+            }
         distinct = list(set().union(*runs_of.values()))
         if not distinct:
             return set()
-        scores = process.cdist(distinct, self._digit_keys, scorer=fuzz.ratio, score_cutoff=self._cutoff - 1,
-                               workers=-1)
+        scores = process.cdist(distinct, self._digit_keys, scorer=fuzz.ratio, score_cutoff=self._cutoff - 1, workers=-1)
         near = {run for run, close in zip(distinct, scores.any(axis=1)) if close}
         return {typed for typed, runs in runs_of.items() if not runs.isdisjoint(near)}
 
@@ -507,8 +562,9 @@ class LocationResolver:
             return _unplaced("unlocated", district)
         return None
 
-    def _resolve(self, text: str | None, cache: dict[str, list], prepared: tuple | None = None,
-                 windows: tuple | None = None) -> Resolution:
+    def _resolve(
+        self, text: str | None, cache: dict[str, list], prepared: tuple | None = None, windows: tuple | None = None
+    ) -> Resolution:
         """cache: runs of words already scored; prepared: `_prepare(text)` and windows: its
         `_windows`, with every run in the cache, if already done."""
         if not isinstance(text, str):
@@ -523,8 +579,7 @@ class LocationResolver:
         streets = [h for h in hits if self._places[h.place].kind == "street"]
         # Words inside a matched name are not dwelling cues ("Cathays Beer House", "Blue House Road"),
         # but a street matched only fuzzily must not hide them ("her place" is not Herne Place).
-        covered = {(h.segment, k) for h in hits for k in range(h.start, h.end)
-                   if h in venues or h.score == 100}
+        covered = {(h.segment, k) for h in hits for k in range(h.start, h.end) if h in venues or h.score == 100}
         strong, weak = _private_cues(segments, covered, {(h.segment, h.start) for h in streets})
         if strong or (weak and not venues):
             return _unplaced("private", district)
@@ -538,8 +593,7 @@ class LocationResolver:
         if best is None:
             return _unplaced("ambiguous" if hits else "unlocated", district)
         place = self._places[best.place]
-        return Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude,
-                          district)
+        return Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude, district)
 
     def _score_runs(self, runs: Iterable[str], cache: dict[str, list]) -> None:
         """Score the runs of words not yet in the cache against every name, in vectorised
@@ -555,8 +609,14 @@ class LocationResolver:
             candidates = np.flatnonzero(_may_reach(length, self._key_lengths, self._cutoff))
             if not len(candidates):
                 continue
-            scores = process.cdist(same_length, [self._keys[k] for k in candidates], scorer=fuzz.ratio,
-                                   score_cutoff=self._cutoff, dtype=np.uint8, workers=-1)  # uint8 keeps nonzero() cheap
+            scores = process.cdist(
+                same_length,
+                [self._keys[k] for k in candidates],
+                scorer=fuzz.ratio,
+                score_cutoff=self._cutoff,
+                dtype=np.uint8,
+                workers=-1,
+            )  # uint8 keeps nonzero() cheap
             for row, column in zip(*scores.nonzero()):
                 cache[same_length[row]].append((int(candidates[column]), float(scores[row, column])))
 
@@ -580,9 +640,14 @@ class LocationResolver:
         for h in sorted(raw, key=lambda h: (h.score, h.end - h.start)):
             best[h.place] = h
         hits = list(best.values())
-        return [h for h in hits if not any(
-            g.segment == h.segment and g.start <= h.start and h.end <= g.end
-            and g.end - g.start > h.end - h.start for g in hits)]
+        return [
+            h
+            for h in hits
+            if not any(
+                g.segment == h.segment and g.start <= h.start and h.end <= g.end and g.end - g.start > h.end - h.start
+                for g in hits
+            )
+        ]
 
     def _windows(self, segments: list[list[str]]) -> tuple[list[tuple[int, int, int]], list[str]]:
         """Every run of words that may be a place name: its (segment, start, end) and its letters."""
@@ -620,13 +685,15 @@ class LocationResolver:
         if not hits:
             return None
         best = max(hits, key=lambda h: (h.score, h.end - h.start, -h.place))
-        rivals = [h for h in hits if h.place != best.place
-                  and h.score >= best.score - TIE_MARGIN and self._far(h.place, best.place)]
+        rivals = [
+            h
+            for h in hits
+            if h.place != best.place and h.score >= best.score - TIE_MARGIN and self._far(h.place, best.place)
+        ]
         if not rivals:
             return best
         if streets:  # "o'neills st mary st": the street says which O'Neills
-            near = [h for h in [best, *rivals] if any(
-                not self._far(h.place, s.place, FAR_METRES / 2) for s in streets)]
+            near = [h for h in [best, *rivals] if any(not self._far(h.place, s.place, FAR_METRES / 2) for s in streets)]
             if len(near) == 1:
                 return near[0]
         # "high st cf5", "high street llandaff": the district says which High Street
@@ -654,7 +721,7 @@ def text_shapes(texts: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
 
 
 _ZERO_DIGITS = np.arange(256, dtype=np.uint8)
-_ZERO_DIGITS[ord("1"):ord("9") + 1] = ord("0")
+_ZERO_DIGITS[ord("1") : ord("9") + 1] = ord("0")
 
 
 def _digits_as_zeros(texts: pa.Array) -> pa.Array:
@@ -681,10 +748,16 @@ def _in_context(seg: list[str], hit: _Hit) -> bool:
     after = seg[hit.end] if hit.end < len(seg) else None
     if after in _PLACE_NOUNS:  # "church st", "railway station": the word names something else
         return False
-    rest = [t for k, t in enumerate(seg) if not hit.start <= k < hit.end and t not in FILLERS
-            and t not in _AREAS and t.isalpha()]  # "henrys 2am", "broadway cardiff" are alone
+    rest = [
+        t
+        for k, t in enumerate(seg)
+        if not hit.start <= k < hit.end and t not in FILLERS and t not in _AREAS and t.isalpha()
+    ]  # "henrys 2am", "broadway cardiff" are alone
     if not rest:
         return True
     before = [t for t in seg[: hit.start] if t != "the"]
-    return (bool(before) and before[-1] in _LOCATIVES) or after in _VENUE_WORDS \
+    return (
+        (bool(before) and before[-1] in _LOCATIVES)
+        or after in _VENUE_WORDS
         or any(t in STREET_TYPES for t in seg[hit.end :])
+    )

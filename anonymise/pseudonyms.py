@@ -84,8 +84,11 @@ def hex_array(raw: bytes, width: int) -> pa.Array:
 def text_array(values: Iterable[str | None]) -> pa.Array:
     """The values as an Arrow string array: text as it is, other values as str(value), missing
     ones (None, NaN, pd.NA) null."""
-    if isinstance(values, pd.Series) and pd.api.types.is_string_dtype(values.dtype) \
-            and not pd.api.types.is_object_dtype(values.dtype):
+    if (
+        isinstance(values, pd.Series)
+        and pd.api.types.is_string_dtype(values.dtype)
+        and not pd.api.types.is_object_dtype(values.dtype)
+    ):
         texts = pa.array(values, pa.string())  # a chunked array when the column's storage is
         return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)

@@ -22,9 +22,7 @@ POLICE_UK_DIR = DATA_DIR / "police_uk"
 
 def build_streets_file(out: Path = STREETS) -> pd.DataFrame:
     """Derive the Cardiff street gazetteer from the bundled data.police.uk files."""
-    crimes = pd.concat(
-        pd.read_csv(p, dtype=str) for p in sorted(POLICE_UK_DIR.glob("*-south-wales-street.csv"))
-    )
+    crimes = pd.concat(pd.read_csv(p, dtype=str) for p in sorted(POLICE_UK_DIR.glob("*-south-wales-street.csv")))
     crimes[["Latitude", "Longitude"]] = crimes[["Latitude", "Longitude"]].astype(float)
     streets = streets_from_police_uk(crimes, lsoa_prefix="Cardiff")
     streets.to_csv(out, index=False)

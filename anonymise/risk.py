@@ -51,7 +51,9 @@ FROM (SELECT count(*) AS size FROM qi_rows GROUP BY {quasi_identifiers})
 """
 
 
-def k_anonymity(rows: duckdb.DuckDBPyRelation | pd.DataFrame, quasi_identifiers: list[str], target_k: int) -> RiskReport:
+def k_anonymity(
+    rows: duckdb.DuckDBPyRelation | pd.DataFrame, quasi_identifiers: list[str], target_k: int
+) -> RiskReport:
     """k-anonymity of `rows`: a DuckDB relation (e.g. over a month's joint Parquet file) or a
     frame, which DuckDB scans where it is; only group sizes are computed, no row is fetched.
     Missing values form their own category, as GROUP BY makes them (an attacker who knows a

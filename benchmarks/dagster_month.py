@@ -8,8 +8,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ISTV_KEY_VARIABLES = ("ISTV_PSEUDONYM_KEY", "ISTV_PSEUDONYM_KEY_FILE", "ISTV_QUARANTINE_KEY",
-                      "ISTV_QUARANTINE_KEY_FILE", "ISTV_AGREEMENT", "DAGSTER_HOME")
+ISTV_KEY_VARIABLES = (
+    "ISTV_PSEUDONYM_KEY",
+    "ISTV_PSEUDONYM_KEY_FILE",
+    "ISTV_QUARANTINE_KEY",
+    "ISTV_QUARANTINE_KEY_FILE",
+    "ISTV_AGREEMENT",
+    "DAGSTER_HOME",
+)
 
 
 def run_dagster_month(month: str, inputs: dict) -> dict:
@@ -23,10 +29,10 @@ def run_dagster_month(month: str, inputs: dict) -> dict:
             os.environ.pop(name, None)
         started = time.perf_counter()
         import pipelines.definitions  # noqa: F401  (what `istv run` imports before running)
-        from pipelines.cli import run_month
         from ingest.home import IstvHome
         from ingest.landing import place
         from ingest.secrets import generate_demo_keys
+        from pipelines.cli import run_month
 
         import_seconds = time.perf_counter() - started
         home = IstvHome.from_env()
@@ -39,5 +45,9 @@ def run_dagster_month(month: str, inputs: dict) -> dict:
         seconds = time.perf_counter() - started
         if not result.success:
             raise RuntimeError(f"the Dagster run for {month} failed")
-    return {"seconds": seconds, "import_seconds": import_seconds, "total_seconds": import_seconds + seconds,
-            "target_seconds": 30}
+    return {
+        "seconds": seconds,
+        "import_seconds": import_seconds,
+        "total_seconds": import_seconds + seconds,
+        "target_seconds": 30,
+    }

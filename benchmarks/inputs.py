@@ -55,8 +55,14 @@ def ensure_inputs(size: str, month: str, seed: int, work: Path) -> dict:
     if "error" in made:
         raise RuntimeError(f"could not generate the {size} inputs: {made['error']}")
     ed_rows, police_rows = SIZES[size]
-    meta = {**wanted, **made["paths"], "ed_rows": ed_rows, "police_rows": police_rows,
-            "generate_seconds": round(made["generate_seconds"], 3), "generate_peak_rss_mb": made["peak_rss_mb"]}
+    meta = {
+        **wanted,
+        **made["paths"],
+        "ed_rows": ed_rows,
+        "police_rows": police_rows,
+        "generate_seconds": round(made["generate_seconds"], 3),
+        "generate_peak_rss_mb": made["peak_rss_mb"],
+    }
     meta.update({f"{s}_bytes": Path(meta[s]).stat().st_size for s in ("ed", "police")})
     meta_path.write_text(json.dumps(meta, indent=2))
     return {**meta, "cached": False}

@@ -83,8 +83,9 @@ def _tree(pid: int) -> list[int]:
     while todo:
         found.append(todo.pop())
         try:
-            todo += [int(c) for t in Path(f"/proc/{found[-1]}/task").iterdir()
-                     for c in (t / "children").read_text().split()]
+            todo += [
+                int(c) for t in Path(f"/proc/{found[-1]}/task").iterdir() for c in (t / "children").read_text().split()
+            ]
         except OSError:
             pass  # ended meanwhile, or no /proc
     return found
@@ -106,8 +107,12 @@ def _measured(fn, kwargs: dict, profile_to: str | None) -> dict:
     own = peak_rss_mb()
     if result.get("worker_processes", 1) <= 1:
         return {**result, "rss_start_mb": start_rss, "peak_rss_mb": own}
-    return {**result, "rss_start_mb": start_rss, "own_peak_rss_mb": own,
-            "peak_rss_mb": round(max(own, tree.peak_mb), 1)}
+    return {
+        **result,
+        "rss_start_mb": start_rss,
+        "own_peak_rss_mb": own,
+        "peak_rss_mb": round(max(own, tree.peak_mb), 1),
+    }
 
 
 def isolated(fn, profile_to: Path | None = None, **kwargs) -> dict:

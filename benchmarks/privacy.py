@@ -57,35 +57,52 @@ def _verdict(failures: list[str]) -> str:
 
 
 def _score_table(scores: list[A.Score]) -> None:
-    header = (f"{'attack':<32} {'setting':<52} {'counts':>6} {'exact':>7} {'exact':>7} {'pinned':>7} "
-              f"{'narrowed':>8} {'|F|':>5} {'guess':>7} {'vs guess':>9} {'criterion':>9}")
+    header = (
+        f"{'attack':<32} {'setting':<52} {'counts':>6} {'exact':>7} {'exact':>7} {'pinned':>7} "
+        f"{'narrowed':>8} {'|F|':>5} {'guess':>7} {'vs guess':>9} {'criterion':>9}"
+    )
     _say(header)
     _say(f"{'':<32} {'':<52} {'':>6} {'(face)':>7} {'(Bayes)':>7}")
     _say("-" * len(header))
     for s in scores:
         gain = s.exact - s.baseline
         verdict = "<=" if gain <= 0 else f"+{100 * gain:.1f} pt"
-        _say(f"{s.attack:<32} {s.setting:<52} {s.attacked:>6} {_pct(s.exact_published):>7} {_pct(s.exact_bayes):>7} "
-             f"{_pct(s.pinned):>7} {_pct(s.narrowed):>8} {s.mean_feasible:>5.2f} {_pct(s.baseline):>7} {verdict:>9} "
-             f"{_verdict(A.criterion_failures(s)):>9}")
+        _say(
+            f"{s.attack:<32} {s.setting:<52} {s.attacked:>6} {_pct(s.exact_published):>7} {_pct(s.exact_bayes):>7} "
+            f"{_pct(s.pinned):>7} {_pct(s.narrowed):>8} {s.mean_feasible:>5.2f} {_pct(s.baseline):>7} {verdict:>9} "
+            f"{_verdict(A.criterion_failures(s)):>9}"
+        )
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.privacy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ed-rows", type=int, default=1000, help="synthetic ED assaults a month (default 1000, size city)")
-    parser.add_argument("--ledger-trials", type=int, default=200,
-                        help="one-row corrections of each kind (remove, add) published as production publishes them "
-                             "(Corrections ledger): one build_tables call each (default 200, a random subsample; 0: as "
-                             "many as the month's ED rows, every attacked row removed)")
-    parser.add_argument("--trials", type=int, default=300,
-                        help="one-row corrections of each kind published without the ledger (the contrast), built "
-                             "together (default 300, a random subsample; 0: as many as the month's ED rows)")
+    parser.add_argument(
+        "--ed-rows", type=int, default=1000, help="synthetic ED assaults a month (default 1000, size city)"
+    )
+    parser.add_argument(
+        "--ledger-trials",
+        type=int,
+        default=200,
+        help="one-row corrections of each kind (remove, add) published as production publishes them "
+        "(Corrections ledger): one build_tables call each (default 200, a random subsample; 0: as "
+        "many as the month's ED rows, every attacked row removed)",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=300,
+        help="one-row corrections of each kind published without the ledger (the contrast), built "
+        "together (default 300, a random subsample; 0: as many as the month's ED rows)",
+    )
     parser.add_argument("--reruns", type=int, default=20, help="re-runs averaged in attack 4 (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--police-dir", type=Path, default=None, help="data.police.uk files (default data/police_uk)")
-    parser.add_argument("--sweep", action="store_true",
-                        help="also run the cell-key parameter sweep (six parameter pairs, attack 2 with the ledger on "
-                             "--ledger-trials removals each: several minutes)")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also run the cell-key parameter sweep (six parameter pairs, attack 2 with the ledger on "
+        "--ledger-trials removals each: several minutes)",
+    )
     return parser.parse_args(argv)
 
 
@@ -101,20 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     old = A.suppress_and_round(default)
     areas = A.hotspot_areas()
     _say("Privacy attacks on the published tables")
-    _say(f"data: data.police.uk South Wales {', '.join(m.police.month.strftime('%Y-%m') for m in months)} from {folder} "
-         f"({', '.join(str(len(m.police.rows)) for m in months)} violence rows in the agreement's area) + "
-         f"{args.ed_rows} synthetic ED assaults a month (seed {args.seed})")
-    _say(f"agreement: {A.agreement().id} v{A.agreement().version}; cell_key max_deviation {default.max_deviation}, "
-         f"variance {default.variance:g}; suppress_and_round threshold {old.suppression_threshold}, base {old.rounding_base}; "
-         f"public sources: {', '.join(A.public_sources()) or 'none'}; hotspot_areas resolutions "
-         f"{', '.join(map(str, areas.resolutions))} over {', '.join(map(str, areas.windows_months))} months; "
-         f"corrected releases: figures moved by fewer than {default.suppression_threshold} records keep their released value")
+    _say(
+        f"data: data.police.uk South Wales {', '.join(m.police.month.strftime('%Y-%m') for m in months)} from {folder} "
+        f"({', '.join(str(len(m.police.rows)) for m in months)} violence rows in the agreement's area) + "
+        f"{args.ed_rows} synthetic ED assaults a month (seed {args.seed})"
+    )
+    _say(
+        f"agreement: {A.agreement().id} v{A.agreement().version}; cell_key max_deviation {default.max_deviation}, "
+        f"variance {default.variance:g}; suppress_and_round threshold {old.suppression_threshold}, base {old.rounding_base}; "
+        f"public sources: {', '.join(A.public_sources()) or 'none'}; hotspot_areas resolutions "
+        f"{', '.join(map(str, areas.resolutions))} over {', '.join(map(str, areas.windows_months))} months; "
+        f"corrected releases: figures moved by fewer than {default.suppression_threshold} records keep their released value"
+    )
     _say()
 
     timings = {}
     t = time.perf_counter()
-    released = {"cell_key": A.monthly_releases(months, default), "suppress_and_round": A.monthly_releases(months, old),
-                "suppress_and_round, police not public (old)": A.monthly_releases(months, old, public=())}
+    released = {
+        "cell_key": A.monthly_releases(months, default),
+        "suppress_and_round": A.monthly_releases(months, old),
+        "suppress_and_round, police not public (old)": A.monthly_releases(months, old, public=()),
+    }
     timings["monthly releases"] = time.perf_counter() - t
 
     scores: list[A.Score] = []
@@ -130,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     corrections = {}
     month = months[0]
     ledger_trials, trials = (k if k > 0 else args.ed_rows for k in (args.ledger_trials, args.trials))
-    for setting, policy, ledger, count in (("cell_key + ledger (production)", default, True, ledger_trials),
-                                           ("cell_key, no ledger (old)", default, False, trials),
-                                           ("suppress_and_round, no ledger (old)", old, False, trials)):
+    for setting, policy, ledger, count in (
+        ("cell_key + ledger (production)", default, True, ledger_trials),
+        ("cell_key, no ledger (old)", default, False, trials),
+        ("suppress_and_round, no ledger (old)", old, False, trials),
+    ):
         results = A.one_row_corrections(month, policy, count, seed=args.seed, ledger=ledger, setting=setting)
         for mode, result in results.items():
             corrections[setting, mode] = result
@@ -166,23 +192,29 @@ def main(argv: list[str] | None = None) -> int:
     _score_table(scores)
     _say()
     _say("Notes:")
-    _say(f"  1: every cell of hotspot_cells with a true ED count 1-7, all {len(months)} months; the intruder's police "
-         "count per cell is counted from the open-data file itself. 'police not public (old)': police_uk protected "
-         "together with ED, as before c23185c.")
+    _say(
+        f"  1: every cell of hotspot_cells with a true ED count 1-7, all {len(months)} months; the intruder's police "
+        "count per cell is counted from the open-data file itself. 'police not public (old)': police_uk protected "
+        "together with ED, as before c23185c."
+    )
     for s in scores:
         if s.attack.startswith("1") and "agree" in s.extra:
-            _say(f"     {s.setting}: published combined - open-data police equals the published ED column in {_pct(s.extra['agree'])} of attacked cells")
-    _say(f"  2: month {month.month:%Y-%m}; each correction removes one ED row of the month, or adds one new synthetic "
-         "row, in a cell holding 1-7 ED records with the row (drawn at random among those: the counts attacked), and "
-         "is published on its own and compared with the month's first release; the intruder knows the corrected cell, "
-         "the direction and the publication rule. 'ledger (production)': built as production publishes a re-delivered "
-         "month, one build_tables call per correction with Corrections(threshold, what the pipeline kept of the first "
-         "release), every table compared; 'first release alone': the same intruder without the corrected release (what "
-         "the correction adds is the difference); a random subsample of "
-         f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals and "
-         f"{corrections['cell_key + ledger (production)', 'add'].trials} additions. 'no ledger (old)': each version "
-         f"published afresh, {corrections['cell_key, no ledger (old)', 'remove'].trials} of each kind, built together "
-         "(hotspot_areas and coverage not compared).")
+            _say(
+                f"     {s.setting}: published combined - open-data police equals the published ED column in {_pct(s.extra['agree'])} of attacked cells"
+            )
+    _say(
+        f"  2: month {month.month:%Y-%m}; each correction removes one ED row of the month, or adds one new synthetic "
+        "row, in a cell holding 1-7 ED records with the row (drawn at random among those: the counts attacked), and "
+        "is published on its own and compared with the month's first release; the intruder knows the corrected cell, "
+        "the direction and the publication rule. 'ledger (production)': built as production publishes a re-delivered "
+        "month, one build_tables call per correction with Corrections(threshold, what the pipeline kept of the first "
+        "release), every table compared; 'first release alone': the same intruder without the corrected release (what "
+        "the correction adds is the difference); a random subsample of "
+        f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals and "
+        f"{corrections['cell_key + ledger (production)', 'add'].trials} additions. 'no ledger (old)': each version "
+        f"published afresh, {corrections['cell_key, no ledger (old)', 'remove'].trials} of each kind, built together "
+        "(hotspot_areas and coverage not compared)."
+    )
     for s in scores:
         if s.attack.startswith("3"):
             _say(f"  3 ({s.setting}): {s.note}")
@@ -190,25 +222,35 @@ def main(argv: list[str] | None = None) -> int:
         if s.attack.startswith("4"):
             _say(f"  4 ({s.setting}): {s.note}; byte-identical re-runs: {identical[s.setting]}")
     _say()
-    _say("PRIVACY: one-row corrections, what the intruder learns of the changed row "
-         "(named: the figure that changed in each table; if none did, the largest published figure)")
-    header = (f"{'setting':<36} {'change':<7} {'trials':>6} {'visible':>8} {'cell':>7} {'(guess)':>8} {'hour/wk':>8} "
-              f"{'(guess)':>8} {'method':>7} {'(guess)':>8} {'all 3':>7} {'criterion':>9}")
+    _say(
+        "PRIVACY: one-row corrections, what the intruder learns of the changed row "
+        "(named: the figure that changed in each table; if none did, the largest published figure)"
+    )
+    header = (
+        f"{'setting':<36} {'change':<7} {'trials':>6} {'visible':>8} {'cell':>7} {'(guess)':>8} {'hour/wk':>8} "
+        f"{'(guess)':>8} {'method':>7} {'(guess)':>8} {'all 3':>7} {'criterion':>9}"
+    )
     _say(header)
     _say("-" * len(header))
     for (setting, mode), r in corrections.items():
-        _say(f"{setting:<36} {mode:<7} {r.trials:>6} {_pct(r.visible):>8} {_pct(r.learned['cell']):>7} {_pct(r.baseline['cell']):>8} "
-             f"{_pct(r.learned['hour_of_week']):>8} {_pct(r.baseline['hour_of_week']):>8} {_pct(r.learned['method']):>7} "
-             f"{_pct(r.baseline['method']):>8} {_pct(r.all_three):>7} {_verdict(r.attribute_failures()):>9}")
-    _say("  visible: some published figure differs between the two releases; guess: share of the changed rows in the most "
-         "common cell / hour of week / method; all 3: cell, hour and method all named; criterion: each attribute named "
-         f"at most {100 * A.TOLERANCE:g} percentage points more often than guessed")
+        _say(
+            f"{setting:<36} {mode:<7} {r.trials:>6} {_pct(r.visible):>8} {_pct(r.learned['cell']):>7} {_pct(r.baseline['cell']):>8} "
+            f"{_pct(r.learned['hour_of_week']):>8} {_pct(r.baseline['hour_of_week']):>8} {_pct(r.learned['method']):>7} "
+            f"{_pct(r.baseline['method']):>8} {_pct(r.all_three):>7} {_verdict(r.attribute_failures()):>9}"
+        )
+    _say(
+        "  visible: some published figure differs between the two releases; guess: share of the changed rows in the most "
+        "common cell / hour of week / method; all 3: cell, hour and method all named; criterion: each attribute named "
+        f"at most {100 * A.TOLERANCE:g} percentage points more often than guessed"
+    )
     _say()
 
     t = time.perf_counter()
     utilities = {setting: A.utility(released[setting], setting) for setting in ("cell_key", "suppress_and_round")}
     timings["utility"] = time.perf_counter() - t
-    _say(f"UTILITY against the unprotected truth, default agreement, real South Wales police data ({len(months)} months)")
+    _say(
+        f"UTILITY against the unprotected truth, default agreement, real South Wales police data ({len(months)} months)"
+    )
     rows = [
         ("incidents in cells showing a usable count", "usable_share", True),
         ("published count figures withheld", "withheld_share", True),
@@ -223,24 +265,32 @@ def main(argv: list[str] | None = None) -> int:
         values = [getattr(utilities[s], name) for s in ("cell_key", "suppress_and_round")]
         shown = [_pct(v) if share else f"{v:.3f}" for v in values]
         _say(f"{label:<58} {shown[0]:>10} {shown[1]:>19}")
-    _say("  usable: cell_key, published combined >= 1; suppress_and_round, combined not suppressed. Error: over the figures "
-         "published (withheld ones excluded). Recall: expected share of the 20 cells with the highest published combined "
-         "count (withheld as 0, ties at the 20th broken at random) whose true count is at least the 20th highest true count. "
-         f"3-month window: hotspot_areas, resolution {A.agreement().spatial.h3_resolution}, ending {months[-1].month:%Y-%m}.")
+    _say(
+        "  usable: cell_key, published combined >= 1; suppress_and_round, combined not suppressed. Error: over the figures "
+        "published (withheld ones excluded). Recall: expected share of the 20 cells with the highest published combined "
+        "count (withheld as 0, ties at the 20th broken at random) whose true count is at least the 20th highest true count. "
+        f"3-month window: hotspot_areas, resolution {A.agreement().spatial.h3_resolution}, ending {months[-1].month:%Y-%m}."
+    )
     _say()
 
-    _say(f"REQUIREMENT on the default policy (cell_key): (a) nothing pinned, (b) exact at most {100 * A.TOLERANCE:g} "
-         "percentage points above guess; attack 2 also its attributes")
+    _say(
+        f"REQUIREMENT on the default policy (cell_key): (a) nothing pinned, (b) exact at most {100 * A.TOLERANCE:g} "
+        "percentage points above guess; attack 2 also its attributes"
+    )
     for attack, failures in requirement.items():
         _say(f"  {attack:<44} {_verdict(failures)}{': ' + '; '.join(failures) if failures else ''}")
     _say()
 
     if args.sweep:
         t = time.perf_counter()
-        _say("PARAMETER SWEEP (cell_key; max_deviation x variance): the same attacks and utility measures; attack 2 on "
-             f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals published with the Corrections ledger")
-        header = (f"{'D':>3} {'var':>5} {'1 exact':>8} {'3 exact':>8} {'guess':>7} {'2 exact':>8} {'2 pinned':>9} {'guess':>7} "
-                  f"{'MAE':>6} {'usable':>7} {'top20 1m':>9} {'top20 3m':>9}")
+        _say(
+            "PARAMETER SWEEP (cell_key; max_deviation x variance): the same attacks and utility measures; attack 2 on "
+            f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals published with the Corrections ledger"
+        )
+        header = (
+            f"{'D':>3} {'var':>5} {'1 exact':>8} {'3 exact':>8} {'guess':>7} {'2 exact':>8} {'2 pinned':>9} {'guess':>7} "
+            f"{'MAE':>6} {'usable':>7} {'top20 1m':>9} {'top20 3m':>9}"
+        )
         _say(header)
         _say("-" * len(header))
         for deviation, variance in ((4, 3.0), (4, 6.0), (6, 3.0), (8, 3.0), (10, 3.0), (10, 6.0)):
@@ -248,18 +298,27 @@ def main(argv: list[str] | None = None) -> int:
             releases = A.monthly_releases(months, policy)
             one = A.public_subtraction(releases, police, "sweep")
             three = A.linear_bounds(releases, "sweep")
-            two = A.one_row_corrections(month, policy, ledger_trials, ["remove"], seed=args.seed, setting="sweep")["remove"]
+            two = A.one_row_corrections(month, policy, ledger_trials, ["remove"], seed=args.seed, setting="sweep")[
+                "remove"
+            ]
             useful = A.utility(releases, "sweep")
-            _say(f"{deviation:>3} {variance:>5g} {_pct(one.exact):>8} {_pct(three.exact):>8} {_pct(one.baseline):>7} "
-                 f"{_pct(two.pin.exact):>8} {_pct(two.pin.pinned):>9} {_pct(two.pin.baseline):>7} "
-                 f"{useful.mae_all:>6.3f} {_pct(useful.usable_share):>7} {_pct(useful.recall_monthly):>9} {_pct(useful.recall_3_months):>9}")
-        _say("  1/3 exact: the better exact share of attacks 1 and 3; 2: one-row removals (count recovered, pinned); "
-             "MAE over all published figures")
+            _say(
+                f"{deviation:>3} {variance:>5g} {_pct(one.exact):>8} {_pct(three.exact):>8} {_pct(one.baseline):>7} "
+                f"{_pct(two.pin.exact):>8} {_pct(two.pin.pinned):>9} {_pct(two.pin.baseline):>7} "
+                f"{useful.mae_all:>6.3f} {_pct(useful.usable_share):>7} {_pct(useful.recall_monthly):>9} {_pct(useful.recall_3_months):>9}"
+            )
+        _say(
+            "  1/3 exact: the better exact share of attacks 1 and 3; 2: one-row removals (count recovered, pinned); "
+            "MAE over all published figures"
+        )
         timings["parameter sweep"] = time.perf_counter() - t
         _say()
 
-    _say("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-         + f"; total {time.perf_counter() - started:.1f} s")
+    _say(
+        "timings: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        + f"; total {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 

@@ -60,8 +60,17 @@ def machine_limits(ed: str, hmac_values: int = 100_000) -> dict:
     rows = pyarrow.csv.read_csv(ed).num_rows
     seconds = min(_timed(lambda: pyarrow.csv.read_csv(ed)) for _ in range(3))
     return {
-        "hmac": {"message_bytes": 32, "values": hmac_values, **{f"{k}_per_second": v for k, v in hmac_rates.items()},
-                 "values_per_second": max(hmac_rates.values())},
-        "arrow_csv": {"rows": rows, "bytes": size, "seconds": seconds, "rows_per_second": rows / seconds,
-                      "mb_per_second": size / 2**20 / seconds},
+        "hmac": {
+            "message_bytes": 32,
+            "values": hmac_values,
+            **{f"{k}_per_second": v for k, v in hmac_rates.items()},
+            "values_per_second": max(hmac_rates.values()),
+        },
+        "arrow_csv": {
+            "rows": rows,
+            "bytes": size,
+            "seconds": seconds,
+            "rows_per_second": rows / seconds,
+            "mb_per_second": size / 2**20 / seconds,
+        },
     }

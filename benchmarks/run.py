@@ -34,7 +34,9 @@ def _stages(value: str) -> list[str]:
     chosen = [s.strip() for s in value.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(STAGES + EXTRA))
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES + EXTRA)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES + EXTRA)}"
+        )
     return chosen
 
 
@@ -42,9 +44,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", required=True, choices=SIZES, help="tiny, city, region or national")
     parser.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/<size>-<timestamp>.json)")
-    parser.add_argument("--stages", type=_stages, help=f"comma-separated subset of {','.join(STAGES + EXTRA)} "
-                        "(default: all; dagster only at size city)")
-    parser.add_argument("--work", type=Path, help="where inputs and stage outputs are kept (default: a folder under the temp dir)")
+    parser.add_argument(
+        "--stages",
+        type=_stages,
+        help=f"comma-separated subset of {','.join(STAGES + EXTRA)} (default: all; dagster only at size city)",
+    )
+    parser.add_argument(
+        "--work", type=Path, help="where inputs and stage outputs are kept (default: a folder under the temp dir)"
+    )
     parser.add_argument("--month", default=last_full_month(), help="YYYY-MM (default: last full month)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", type=Path, help="write a cProfile file per stage into this folder")
@@ -62,10 +69,14 @@ def _say(text: str) -> None:
 
 def _machine() -> dict:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "memory_gib": round(memory / 2**30, 1) if memory else None,
-            # Other work on the machine skews every figure: compare runs at a similar load.
-            "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1) if memory else None,
+        # Other work on the machine skews every figure: compare runs at a similar load.
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
 
 
 def _code() -> dict:
@@ -74,9 +85,16 @@ def _code() -> dict:
 
     repo = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return {}
     return {"commit": commit, "modified_files": dirty.count("\n") + 1 if dirty else 0}
@@ -85,14 +103,25 @@ def _code() -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ed_rows, police_rows = SIZES[args.size]
-    _say(f"size {args.size}: {ed_rows:,} ED + {police_rows:,} police rows, month {args.month}; "
-         f"stages {','.join(args.stages)}; work {args.work}; results {args.out}")
+    _say(
+        f"size {args.size}: {ed_rows:,} ED + {police_rows:,} police rows, month {args.month}; "
+        f"stages {','.join(args.stages)}; work {args.work}; results {args.out}"
+    )
     if args.dry_run:
         return 0
     inputs = ensure_inputs(args.size, args.month, args.seed, args.work)
     _say(f"inputs {'reused' if inputs['cached'] else 'generated'}: {inputs['ed']}, {inputs['police']}")
-    results = {"size": args.size, "month": args.month, "seed": args.seed, "created": dt.datetime.now().isoformat(),
-               "machine": _machine(), "code": _code(), "rss_method": RSS_METHOD, "inputs": inputs, "stages": {}}
+    results = {
+        "size": args.size,
+        "month": args.month,
+        "seed": args.seed,
+        "created": dt.datetime.now().isoformat(),
+        "machine": _machine(),
+        "code": _code(),
+        "rss_method": RSS_METHOD,
+        "inputs": inputs,
+        "stages": {},
+    }
     common = {"work": str(args.work), "month": args.month, "inputs": {s: inputs[s] for s in ("ed", "police")}}
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -105,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in (s for s in STAGES if s in args.stages):
         profile = args.profile / f"{args.size}-{name}.prof" if args.profile else None
         results["stages"][name] = figures = isolated(FUNCTIONS[name], profile_to=profile, **common)
-        _say(f"{name}: " + (figures.get("error") or f"{figures['seconds']:.2f} s, peak {figures['peak_rss_mb']:.0f} MB"))
+        _say(
+            f"{name}: " + (figures.get("error") or f"{figures['seconds']:.2f} s, peak {figures['peak_rss_mb']:.0f} MB")
+        )
     for name in (s for s in EXTRA if s in args.stages):
         results[name] = figures = faster(name, before[name], steps[name]()) if name in before else steps[name]()
         _say(f"{name}: {figures.get('error') or 'done'}")
@@ -115,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2, default=str))
     print(table(results))
     print(f"\nresults: {args.out}")
-    return 0 if all("error" not in v for v in [*results["stages"].values(), *(results.get(e, {}) for e in EXTRA)]) else 1
+    return (
+        0 if all("error" not in v for v in [*results["stages"].values(), *(results.get(e, {}) for e in EXTRA)]) else 1
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,11 @@ def parse(work: str, month: str, inputs: dict) -> dict:
         assert result.rows_in == result.rows_passed + len(result.quarantined)
         if len(result.quarantined):
             write_quarantine(result.quarantined, result.reason_counts, out / "quarantine", source, cipher)
-        summary[source] = {"provider": result.provider, "rows_received": result.rows_in,
-                           "rows_quarantined": len(result.quarantined)}
+        summary[source] = {
+            "provider": result.provider,
+            "rows_received": result.rows_in,
+            "rows_quarantined": len(result.quarantined),
+        }
         figures["rows_in"] += result.rows_in
     (out / "parse_summary.json").write_text(json.dumps(summary))
     return {**figures, "seconds": time.perf_counter() - started}
@@ -69,8 +72,8 @@ def validate(work: str, month: str, inputs: dict) -> dict:
     """The Great Expectations suite on the passed rows, as the blocking asset check runs it."""
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
-        from schemas import schema_for_source
         from ingest.validate import validate_parquet
+        from schemas import schema_for_source
     started = time.perf_counter()
     for source in SOURCES:
         with stopwatch(figures, "compute_seconds"):
@@ -85,8 +88,8 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         from anonymise.keys import derive_field_key
         from anonymise.locate import LocationResolver
-        from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes
         from anonymise.reference import gazetteer
+        from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes
         from sharing_agreements.model import load_agreement
 
         agreement = load_agreement()
@@ -96,12 +99,16 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     started = time.perf_counter()
     for source in SOURCES:
         rules = agreement.rules_for(source)
-        keys = {name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
-                for name, rule in rules.fields.items() if rule.action == "pseudonymise"}
+        keys = {
+            name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
+            for name, rule in rules.fields.items()
+            if rule.action == "pseudonymise"
+        }
         typed = _need(out / f"{source}_typed.parquet", "parse")
         with stopwatch(figures, "compute_seconds"):
-            result = pseudonymise_file(typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver,
-                                       processes=processes)
+            result = pseudonymise_file(
+                typed, out / f"{source}_pseudonymised.parquet", source, agreement, keys, resolver, processes=processes
+            )
         counts[source] = result.counts
         figures["worker_processes"] = max(figures["worker_processes"], result.processes)
         figures["rows_in"] += result.counts["rows_in"]
@@ -115,15 +122,17 @@ def scan(work: str, month: str, inputs: dict) -> dict:
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
         from anonymise.leaks import LeakScanner
-        from pipelines.lib.leak_checks import identifiers_in, public_text
         from ingest.pseudonymise import read_batches
+        from pipelines.lib.leak_checks import identifiers_in, public_text
     started = time.perf_counter()
     findings = 0
     for source in SOURCES:
         with stopwatch(figures, "compute_seconds"):
             known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse")})
             scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
-            findings += len(scanner.scan_frames(read_batches(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise"))))
+            findings += len(
+                scanner.scan_frames(read_batches(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise")))
+            )
     return {**figures, "findings": findings, "seconds": time.perf_counter() - started}
 
 
@@ -137,8 +146,6 @@ def joint(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "compute_seconds"):
         rows = write_joint_incidents(files, out / "joint.parquet", spill_zone=out, record_keys=_bench_record_keys())
     return {**figures, "rows_in": sum(rows.values()), "seconds": time.perf_counter() - started}
-
-
 
 
 def _bench_record_keys():
@@ -155,8 +162,7 @@ def _delivery_summaries(out: Path, month: dt.date) -> pd.DataFrame:
 
     parsed = json.loads(_need(out / "parse_summary.json", "parse").read_text())
     counted = json.loads(_need(out / "pseudonymise_summary.json", "pseudonymise").read_text())
-    rows = [{"month": month, "source": s, **parsed[s], **{k: counted[s][k] for k in columns[5:]}}
-            for s in SOURCES]
+    rows = [{"month": month, "source": s, **parsed[s], **{k: counted[s][k] for k in columns[5:]}} for s in SOURCES]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -166,8 +172,8 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         import pyarrow.parquet as pq
 
-        from sharing_agreements.model import load_agreement
         from pipelines.joint.assets import hotspot_areas
+        from sharing_agreements.model import load_agreement
         from warehouse.tables import build_tables
 
         agreement = load_agreement()
@@ -175,13 +181,24 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
     joint_file = _need(out / "joint.parquet", "joint")
     summaries = _delivery_summaries(out, _month(month))
     with stopwatch(figures, "compute_seconds"):
-        tables = build_tables(joint_file, summaries, agreement.disclosure_control.policy(), agreement.id,
-                              agreement.version, record_keys=_bench_record_keys(),
-                              public_sources=agreement.public_sources(), spill_zone=out,
-                              areas=hotspot_areas(agreement))
+        tables = build_tables(
+            joint_file,
+            summaries,
+            agreement.disclosure_control.policy(),
+            agreement.id,
+            agreement.version,
+            record_keys=_bench_record_keys(),
+            public_sources=agreement.public_sources(),
+            spill_zone=out,
+            areas=hotspot_areas(agreement),
+        )
     (out / "tables.pickle").write_bytes(pickle.dumps(tables))
-    return {**figures, "rows_in": pq.ParquetFile(joint_file).metadata.num_rows,
-            "rows_out": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
+    return {
+        **figures,
+        "rows_in": pq.ParquetFile(joint_file).metadata.num_rows,
+        "rows_out": sum(len(t) for t in tables.values()),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def publish(work: str, month: str, inputs: dict) -> dict:
@@ -199,4 +216,12 @@ def publish(work: str, month: str, inputs: dict) -> dict:
     return {**figures, "rows_in": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
 
 
-FUNCTIONS = {"parse": parse, "validate": validate, "pseudonymise": pseudonymise, "scan": scan, "joint": joint, "aggregate": aggregate, "publish": publish}
+FUNCTIONS = {
+    "parse": parse,
+    "validate": validate,
+    "pseudonymise": pseudonymise,
+    "scan": scan,
+    "joint": joint,
+    "aggregate": aggregate,
+    "publish": publish,
+}

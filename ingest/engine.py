@@ -70,7 +70,9 @@ class BackgroundParquetWriter:
 
 
 @contextmanager
-def row_level_duckdb(spill_zone: Path | None = None, memory_limit: str = ROW_LEVEL_MEMORY) -> Iterator[duckdb.DuckDBPyConnection]:
+def row_level_duckdb(
+    spill_zone: Path | None = None, memory_limit: str = ROW_LEVEL_MEMORY
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with bounded memory for work over row-level data.
 
     What it spills is row-level data too, so it goes to a fresh folder inside `spill_zone` (the

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.parse import safe_file_name, survey
 from ingest.home import IstvHome
+from ingest.parse import safe_file_name, survey
 from schemas import schema_for_source
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -101,8 +101,14 @@ def place(home: IstvHome, source: str, month: dt.date, file: Path, providers: It
         made.append(target)
         partial.rename(target)
         delivery = Delivery(target, source, month, providers, sha256, target.stat().st_size, replaced, tuple(moves))
-        manifest = {"source": source, "month": f"{month:%Y-%m}", "providers": list(providers), "file": target.name,
-                    "sha256": sha256, "size": delivery.size}
+        manifest = {
+            "source": source,
+            "month": f"{month:%Y-%m}",
+            "providers": list(providers),
+            "file": target.name,
+            "sha256": sha256,
+            "size": delivery.size,
+        }
         made.append(_manifest(target))
         _manifest(target).write_text(json.dumps(manifest, indent=2))
     except BaseException:

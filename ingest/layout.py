@@ -60,7 +60,9 @@ MAGIC = (
     (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text' format)"),
     (b"\xfe\xff", "UTF-16 text (Excel's 'Unicode Text' format)"),
 )
-_UTF8_SEQUENCE = re.compile(rb"([\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})(?![\x80-\xbf])")
+_UTF8_SEQUENCE = re.compile(
+    rb"([\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})(?![\x80-\xbf])"
+)
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 # First cell of a footer row, matched case-insensitively at its start.
@@ -150,8 +152,12 @@ def detect_encoding(path: Path) -> tuple[str, int]:
         nul = chunk.find(b"\x00")
         if nul >= 0:
             if head[1::2].count(0) > len(head) // 5 or head[0::2].count(0) > len(head) // 5:
-                raise ExtractError(f"{name}: this is not a CSV file, it looks like UTF-16 text without a byte-order mark; {EXPORT}")
-            raise ExtractError(f"{name}, line {_line_of(path, offset + nul)}: the file holds binary data (NUL bytes), not CSV text; {EXPORT}")
+                raise ExtractError(
+                    f"{name}: this is not a CSV file, it looks like UTF-16 text without a byte-order mark; {EXPORT}"
+                )
+            raise ExtractError(
+                f"{name}, line {_line_of(path, offset + nul)}: the file holds binary data (NUL bytes), not CSV text; {EXPORT}"
+            )
         has_text = has_text or bool(chunk.strip().removeprefix(b"\xef\xbb\xbf").strip())
         if bad_utf8 is None:
             try:
@@ -241,7 +247,9 @@ def _shown(header: str, index: int) -> str:
     return header
 
 
-def _match_columns(name: str, header: list[str], line: int, schema: Schema, found: bool) -> tuple[dict[str, int], list[str]]:
+def _match_columns(
+    name: str, header: list[str], line: int, schema: Schema, found: bool
+) -> tuple[dict[str, int], list[str]]:
     """Declared header -> position, and the undeclared headers; `found` says the row carries at
     least half the declared headers, so is surely the header row."""
     positions: dict[str, list[int]] = {}
@@ -272,7 +280,9 @@ def _match_columns(name: str, header: list[str], line: int, schema: Schema, foun
         problems = []
         # Header names are not personal data, so a likely renaming is shown; but only when the
         # header row was recognised: otherwise the "header" may be a data row.
-        choices = {i: normalise(h) for i, h in enumerate(header) if i not in used and _shown(h, i) == h} if found else {}
+        choices = (
+            {i: normalise(h) for i, h in enumerate(header) if i not in used and _shown(h, i) == h} if found else {}
+        )
         for declared in missing:
             hit = process.extractOne(normalise(declared), choices, scorer=fuzz.WRatio, score_cutoff=75)
             if hit:
@@ -343,7 +353,9 @@ def _holds_quote(column: pa.ChunkedArray) -> bool:
     for chunk in column.chunks:
         if chunk.buffers()[2] is None:
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        offsets = np.frombuffer(
+            chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        )
         start, end = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
         if b'"' in chunk.buffers()[2].slice(start, end - start).to_pybytes():
             return True
@@ -398,11 +410,19 @@ class TableReader:
         names = [f"c{i}" for i in range(len(layout.header))]
         wanted = {declared: names[i] for declared, i in layout.columns.items()}
         options = dict(
-            read_options=pacsv.ReadOptions(skip_rows=header_line, column_names=names, block_size=ARROW_BLOCK_BYTES,
-                                           encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding),
+            read_options=pacsv.ReadOptions(
+                skip_rows=header_line,
+                column_names=names,
+                block_size=ARROW_BLOCK_BYTES,
+                encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding,
+            ),
             # A row of another width is an error to Arrow (its message holds the row: never shown).
-            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False
+            ),
         )
         line = header_line + 1
         try:
@@ -548,7 +568,7 @@ class _ShapeCheck:
     def see(self, record: list[str], line: int) -> None:
         self.bad += 1
         self.first_bad = self.first_bad or (line, len(record))
-        self.all_trailing = self.all_trailing and len(record) > self.width and not "".join(record[self.width:]).strip()
+        self.all_trailing = self.all_trailing and len(record) > self.width and not "".join(record[self.width :]).strip()
         if self.run_on is None and any("\n" in c or "\r" in c for c in record):
             self.run_on = (line, len(record))
 

@@ -30,12 +30,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymise.nhs_number import valid_nhs_numbers
+from ingest.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 from ingest.layout import ExtractError, Layout, NotPlain, TableReader, count_fields
 from schemas import Schema, load_codelist
-from ingest.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 
-__all__ = ["Extract", "ExtractError", "Survey", "arrow_schema", "concatenate_parquet", "parse_extract",
-           "read_extract", "safe_file_name", "survey"]
+__all__ = [
+    "Extract",
+    "ExtractError",
+    "Survey",
+    "arrow_schema",
+    "concatenate_parquet",
+    "parse_extract",
+    "read_extract",
+    "safe_file_name",
+    "survey",
+]
 
 BATCH_ROWS = 200_000  # rows typed and checked at a time: bounds memory whatever the file's size
 
@@ -48,13 +57,20 @@ DATETIME_FORMATS = (
 )
 MONTH_FORMATS = ("%Y-%m",)
 TIME_FORMATS = {"date": DATE_FORMATS, "datetime": DATETIME_FORMATS, "month": MONTH_FORMATS}
-ARROW_TYPES = {"date": pa.timestamp("us"), "datetime": pa.timestamp("us"), "month": pa.timestamp("us"), "float": pa.float64(),
-               "integer": pa.int64()}
+ARROW_TYPES = {
+    "date": pa.timestamp("us"),
+    "datetime": pa.timestamp("us"),
+    "month": pa.timestamp("us"),
+    "float": pa.float64(),
+    "integer": pa.int64(),
+}
 
 
 def arrow_schema(schema: Schema) -> pa.Schema:
     """The passed rows' columns and types, the same for every batch and every file."""
-    return pa.schema([("source_line", pa.int64())] + [(f.name, ARROW_TYPES.get(f.type, pa.string())) for f in schema.fields])
+    return pa.schema(
+        [("source_line", pa.int64())] + [(f.name, ARROW_TYPES.get(f.type, pa.string())) for f in schema.fields]
+    )
 
 
 @dataclass
@@ -84,7 +100,9 @@ def _text_column(values: tuple[str, ...]) -> pd.Series:
     return pd.Series(pc.utf8_trim_whitespace(pa.array(values, type=pa.string())), dtype="str")
 
 
-def _frames(records: list[list[str]], lines: list[int], layout: Layout, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(
+    records: list[list[str]], lines: list[int], layout: Layout, schema: Schema
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Well-formed rows as text (declared columns only), and rows with the wrong number of fields.
 
     A misshapen row cannot be split into columns with any confidence, so it is quarantined with
@@ -94,14 +112,18 @@ def _frames(records: list[list[str]], lines: list[int], layout: Layout, schema: 
     misshapen = pd.DataFrame({"source_line": pd.array([lines[i] for i in bad], dtype="int64")})
     for name in schema.field_names:
         misshapen[name] = pd.Series([None] * len(bad), dtype="str")
-    misshapen["reasons"] = pd.Series([f"row has {count_fields(len(records[i]))} where the header has {width}" for i in bad], dtype="str")
+    misshapen["reasons"] = pd.Series(
+        [f"row has {count_fields(len(records[i]))} where the header has {width}" for i in bad], dtype="str"
+    )
     if bad:
         misfits = set(bad)
         lines = [line for i, line in enumerate(lines) if i not in misfits]
         records = [r for i, r in enumerate(records) if i not in misfits]
     by_position = list(zip(*records)) if records else [()] * width
-    frame = pd.DataFrame({f.name: _text_column(by_position[layout.columns[f.header]]) for f in schema.fields},
-                         index=pd.RangeIndex(len(records)))
+    frame = pd.DataFrame(
+        {f.name: _text_column(by_position[layout.columns[f.header]]) for f in schema.fields},
+        index=pd.RangeIndex(len(records)),
+    )
     frame.insert(0, "source_line", pd.array(lines, dtype="int64"))
     return frame, misshapen
 
@@ -200,7 +222,9 @@ _PLAIN_NUMBER_LENGTH = 15
 def _parse_numbers(values: pd.Series) -> pd.Series:
     """The numbers as pandas' to_numeric reads them (NaN where none), Arrow reading the plain ones."""
     text = _text(values)
-    plain = pc.and_(pc.match_substring_regex(text, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(text), _PLAIN_NUMBER_LENGTH))
+    plain = pc.and_(
+        pc.match_substring_regex(text, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(text), _PLAIN_NUMBER_LENGTH)
+    )
     numbers = pc.cast(pc.if_else(plain, text, None), pa.float64()).to_numpy(zero_copy_only=False)
     rest = ~_flags(plain) & _flags(pc.not_equal(text, ""))
     if rest.any():
@@ -268,12 +292,20 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> dict[str, 
             out = pc.if_else(blank, pa.scalar(None, pa.string()), text)
             if f.codelist:
                 codes = pa.array(sorted(load_codelist(f.codelist).codes_set()), type=pa.string())
-                problems.add(f.name, ~blank & ~_flags(pc.is_in(text, value_set=codes)), f"{f.name}: code not in the {f.codelist} code list")
+                problems.add(
+                    f.name,
+                    ~blank & ~_flags(pc.is_in(text, value_set=codes)),
+                    f"{f.name}: code not in the {f.codelist} code list",
+                )
             if f.pattern:
                 bad = ~blank & ~values.str.fullmatch(f.pattern)
                 problems.add(f.name, bad, f"{f.name}: does not match the expected pattern")
             if f.max_length:
-                problems.add(f.name, _flags(pc.greater(pc.utf8_length(text), f.max_length)), f"{f.name}: longer than {f.max_length} characters")
+                problems.add(
+                    f.name,
+                    _flags(pc.greater(pc.utf8_length(text), f.max_length)),
+                    f"{f.name}: longer than {f.max_length} characters",
+                )
             if f.check == "nhs_number":
                 bad = ~blank & ~valid_nhs_numbers(values)
                 problems.add(f.name, bad, f"{f.name}: fails the NHS number Modulus 11 check")
@@ -281,7 +313,9 @@ def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> dict[str, 
     return typed
 
 
-def _date_logic(typed: dict[str, pd.Series | pa.ChunkedArray], schema: Schema, problems: _Problems, now: dt.datetime) -> None:
+def _date_logic(
+    typed: dict[str, pd.Series | pa.ChunkedArray], schema: Schema, problems: _Problems, now: dt.datetime
+) -> None:
     for f in schema.fields:
         value = typed[f.name]
         if f.not_in_future:
@@ -294,7 +328,9 @@ def _date_logic(typed: dict[str, pd.Series | pa.ChunkedArray], schema: Schema, p
             problems.add(f.name, outside, f"{f.name}: outside {f.within[0]} to {f.within[1]}")
 
 
-def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[dict[str, pd.Series | pa.ChunkedArray], _Problems]:
+def _problems(
+    raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime
+) -> tuple[dict[str, pd.Series | pa.ChunkedArray], _Problems]:
     """Typed columns, and why rows fail."""
     problems = _Problems(len(raw), schema.field_names)
     typed = _typed(raw, schema, problems)
@@ -302,7 +338,9 @@ def _problems(raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetim
     when = typed[schema.month_field]
     first_day = when.to_numpy().astype("datetime64[M]").astype("datetime64[D]")  # of the month each row falls in
     other_month = when.notna() & (first_day != np.datetime64(month, "D"))
-    problems.add(schema.month_field, other_month, f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested")
+    problems.add(
+        schema.month_field, other_month, f"{schema.month_field}: not in {month:%Y-%m}, the month being ingested"
+    )
     return typed, problems
 
 
@@ -315,7 +353,11 @@ class _Quarantine:
     once uniqueness, which no batch can judge alone, has been checked over the whole file."""
 
     def __init__(self, schema: Schema):
-        self.raw = [pd.DataFrame({"source_line": pd.Series(dtype="int64"), **{n: pd.Series(dtype="str") for n in schema.field_names}})]
+        self.raw = [
+            pd.DataFrame(
+                {"source_line": pd.Series(dtype="int64"), **{n: pd.Series(dtype="str") for n in schema.field_names}}
+            )
+        ]
         self.problems = [pd.DataFrame(columns=schema.field_names, dtype=object)]
         self.misshapen: list[pd.DataFrame] = []
 
@@ -327,7 +369,10 @@ class _Quarantine:
             self.misshapen.append(misshapen)
 
     def merged(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        self.raw, self.problems = [pd.concat(self.raw, ignore_index=True)], [pd.concat(self.problems, ignore_index=True)]
+        self.raw, self.problems = (
+            [pd.concat(self.raw, ignore_index=True)],
+            [pd.concat(self.problems, ignore_index=True)],
+        )
         return self.raw[0], self.problems[0]
 
     def rows(self) -> pd.DataFrame:
@@ -380,8 +425,15 @@ def _provider(counts: Counter) -> str:
     return str(min(p for p, n in counts.items() if n == most))
 
 
-def _quarantine_repeats(partial: Path, quarantine: _Quarantine, reader: TableReader, schema: Schema,
-                        arrow: pa.Schema, batch_rows: int, plain: bool) -> pd.DataFrame:
+def _quarantine_repeats(
+    partial: Path,
+    quarantine: _Quarantine,
+    reader: TableReader,
+    schema: Schema,
+    arrow: pa.Schema,
+    batch_rows: int,
+    plain: bool,
+) -> pd.DataFrame:
     """Quarantine every row whose unique key repeats an earlier row's; the rows moved out of the
     passed rows, as delivered."""
     moved_rows = [_frames([], [], reader.layout, schema)[0]]
@@ -432,7 +484,9 @@ def _counts(values: pa.ChunkedArray) -> dict[str, int]:
     return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
 
 
-def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime) -> tuple[_Quarantine, Counter, int]:
+def _parse_batches(
+    batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime
+) -> tuple[_Quarantine, Counter, int]:
     """Type and check each batch; passed rows to `partial`, failed ones held in the quarantine."""
     arrow, quarantine, providers, passed_rows = arrow_schema(schema), _Quarantine(schema), Counter(), 0
     with BackgroundParquetWriter(partial, arrow) as writer:  # a batch is written as the next is typed
@@ -447,8 +501,9 @@ def _parse_batches(batches, partial: Path, schema: Schema, month: dt.date, now: 
     return quarantine, providers, passed_rows
 
 
-def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt.datetime | None = None,
-                  batch_rows: int = BATCH_ROWS) -> Extract:
+def parse_extract(
+    path: Path, schema: Schema, month: dt.date, out: Path, now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS
+) -> Extract:
     """Parse `path` a batch at a time: passed rows go to `out` (Parquet, typed, with `source_line`),
     failed rows come back with their reasons. Rows outside `month` (by the schema's month field)
     are quarantined too. `out` appears only once the whole file has been read and checked."""
@@ -457,7 +512,8 @@ def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt
     partial = out.with_name(out.name + ".partial")
     try:
         (quarantine, providers, passed_rows), plain = _read_through(
-            reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, month, now))
+            reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, month, now)
+        )
         moved = _quarantine_repeats(partial, quarantine, reader, schema, arrow, batch_rows, plain)
         passed_rows -= len(moved)
         # A passed row's provider is its text as delivered (blank: none), so the moved rows' own come off.
@@ -469,9 +525,18 @@ def parse_extract(path: Path, schema: Schema, month: dt.date, out: Path, now: dt
     finally:
         partial.unlink(missing_ok=True)
     layout = reader.layout
-    return Extract(quarantined, reader.rows, passed_rows, _provider(providers), layout.undeclared,
-                   title_rows=layout.title_rows, footer_rows=reader.footer_rows, blank_rows=reader.blank_rows,
-                   encoding=layout.encoding, delimiter=layout.delimiter)
+    return Extract(
+        quarantined,
+        reader.rows,
+        passed_rows,
+        _provider(providers),
+        layout.undeclared,
+        title_rows=layout.title_rows,
+        footer_rows=reader.footer_rows,
+        blank_rows=reader.blank_rows,
+        encoding=layout.encoding,
+        delimiter=layout.delimiter,
+    )
 
 
 def concatenate_parquet(parts: list[Path], out: Path, arrow: pa.Schema) -> None:

@@ -31,8 +31,8 @@ from anonymise.apply import add_counts, apply_rules, total_counts
 from anonymise.area import LSOA_FIELD
 from anonymise.locate import LocationResolver, ResolutionMemo, text_shapes
 from ingest.allocator import keep_freed_memory
-from schemas import load_codelist, schema_for_source
 from ingest.engine import parquet_file
+from schemas import load_codelist, schema_for_source
 
 if TYPE_CHECKING:  # the agreement is passed in: governance sits above ingestion
     from sharing_agreements.model import Agreement
@@ -80,11 +80,13 @@ def pseudonymise_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
-        with _handoff_folder(out, processes) as handoff, \
-                pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer:
-            for rows, batch_counts in _pseudonymised_parts(typed, batch_rows, processes, apply,
-                                                           (source, agreement, field_keys, resolver, arrow_schema),
-                                                           handoff):
+        with (
+            _handoff_folder(out, processes) as handoff,
+            pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer,
+        ):
+            for rows, batch_counts in _pseudonymised_parts(
+                typed, batch_rows, processes, apply, (source, agreement, field_keys, resolver, arrow_schema), handoff
+            ):
                 for batch in rows.to_batches():  # a row group per batch
                     if batch.num_rows:
                         writer.write_batch(batch)
@@ -93,8 +95,12 @@ def pseudonymise_file(
     except BaseException:
         partial_file.unlink(missing_ok=True)
         raise
-    return PseudonymisedFile(counts=total_counts(counts_by_provider), counts_by_provider=counts_by_provider,
-                             fields=empty.fields, processes=max(processes, 1))
+    return PseudonymisedFile(
+        counts=total_counts(counts_by_provider),
+        counts_by_provider=counts_by_provider,
+        fields=empty.fields,
+        processes=max(processes, 1),
+    )
 
 
 @contextmanager
@@ -113,8 +119,10 @@ def _writer_options(arrow_schema: pa.Schema) -> dict:
     """Pseudonyms are random hex, nearly every one distinct: neither a dictionary nor compression makes
     them smaller (3% larger files without), and trying costs about a third of the writing."""
     pseudonyms = {name for name in arrow_schema.names if name.endswith("_pseudonym")}
-    return {"use_dictionary": [name for name in arrow_schema.names if name not in pseudonyms],
-            "compression": {name: "none" if name in pseudonyms else "snappy" for name in arrow_schema.names}}
+    return {
+        "use_dictionary": [name for name in arrow_schema.names if name not in pseudonyms],
+        "compression": {name: "none" if name in pseudonyms else "snappy" for name in arrow_schema.names},
+    }
 
 
 def pseudonymise_processes() -> int:
@@ -149,14 +157,21 @@ _worker: dict = {}  # in a worker process: its rules applier, the output schema,
 
 def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None:
     keep_freed_memory()  # a worker does nothing but pseudonymise batches of one size
-    places = [name for name, rule in agreement.rules_for(source).fields.items()
-              if rule.action == "generalise" and rule.to == "place"]
-    _worker.update(apply=_rules_applier(source, agreement, field_keys, resolver), schema=arrow_schema,
-                   place=places[0] if places else None)
+    places = [
+        name
+        for name, rule in agreement.rules_for(source).fields.items()
+        if rule.action == "generalise" and rule.to == "place"
+    ]
+    _worker.update(
+        apply=_rules_applier(source, agreement, field_keys, resolver),
+        schema=arrow_schema,
+        place=places[0] if places else None,
+    )
 
 
-def _in_worker(typed: Path, row_group: int, part: int, parts: int, batch_rows: int,
-               handoff: Path) -> tuple[Path, dict[str, dict[str, int]]]:
+def _in_worker(
+    typed: Path, row_group: int, part: int, parts: int, batch_rows: int, handoff: Path
+) -> tuple[Path, dict[str, dict[str, int]]]:
     """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here
     batch by batch: the rows written to an Arrow file in `handoff` (a record batch per batch),
     returned with their counts for each provider. The parent process only writes them to the output."""
@@ -196,7 +211,9 @@ def _row_parts(rows: pa.Table, place: str | None, parts: int) -> np.ndarray:
     return np.where(row_part < 0, by_position, row_part)
 
 
-def _pseudonymised_batch(batch: pa.RecordBatch, apply, arrow_schema: pa.Schema) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+def _pseudonymised_batch(
+    batch: pa.RecordBatch, apply, arrow_schema: pa.Schema
+) -> tuple[pa.Table, dict[str, dict[str, int]]]:
     """One batch's shared rows and counts for each provider."""
     with _cycle_collector_paused():
         result = apply(batch.to_pandas())  # typed as pd.read_parquet types the file
@@ -219,24 +236,34 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
     with ExitStack() as stack:
         # Where a worker must get the same part of every row group, one executor per worker process;
         # otherwise one for all, whose idle worker takes the next row group.
-        executors = [stack.enter_context(ProcessPoolExecutor(1 if shared else processes, mp_context=context,
-                                                             initializer=_start_worker, initargs=setup))
-                     for _ in range(processes if shared else 1)]
-        for path, counts in _in_order(executors, _worker_tasks(typed, groups, batch_rows, processes, shared, handoff),
-                                      ahead=2 * processes):
+        executors = [
+            stack.enter_context(
+                ProcessPoolExecutor(
+                    1 if shared else processes, mp_context=context, initializer=_start_worker, initargs=setup
+                )
+            )
+            for _ in range(processes if shared else 1)
+        ]
+        for path, counts in _in_order(
+            executors, _worker_tasks(typed, groups, batch_rows, processes, shared, handoff), ahead=2 * processes
+        ):
             yield _handed_over(path), counts
 
 
-def _worker_tasks(typed: Path, groups: int, batch_rows: int, processes: int, shared: bool,
-                  handoff: Path) -> Iterator[tuple[int, partial]]:
+def _worker_tasks(
+    typed: Path, groups: int, batch_rows: int, processes: int, shared: bool, handoff: Path
+) -> Iterator[tuple[int, partial]]:
     """The typed file's parts in order, each with the executor it goes to: a row group each, or
     where the row groups are `shared`, a part of every row group for each worker, the same rows'
     part every time (`_row_parts`). Each part reads its whole row group, which costs far less
     than pseudonymising its rows."""
     if not shared:
         return ((0, partial(_in_worker, typed, group, 0, 1, batch_rows, handoff)) for group in range(groups))
-    return ((part, partial(_in_worker, typed, group, part, processes, batch_rows, handoff))
-            for group in range(groups) for part in range(processes))
+    return (
+        (part, partial(_in_worker, typed, group, part, processes, batch_rows, handoff))
+        for group in range(groups)
+        for part in range(processes)
+    )
 
 
 def _in_order(executors: list[ProcessPoolExecutor], tasks: Iterator[tuple[int, partial]], ahead: int):

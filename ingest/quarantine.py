@@ -14,7 +14,9 @@ import pandas as pd
 from cryptography.fernet import Fernet
 
 
-def write_quarantine(rows: pd.DataFrame, reason_counts: dict[str, int], folder: Path, stem: str, cipher: Fernet) -> Path:
+def write_quarantine(
+    rows: pd.DataFrame, reason_counts: dict[str, int], folder: Path, stem: str, cipher: Fernet
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     rows.astype("string").to_parquet(buffer, index=False)

@@ -86,7 +86,9 @@ def audit_public_key(home: IstvHome) -> Ed25519PublicKey:
 
 def _audit_pair() -> tuple[bytes, bytes]:
     key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, public
 
@@ -97,7 +99,11 @@ def generate_demo_keys(home: IstvHome) -> list[tuple[str, Path]]:
     home.keys.mkdir(parents=True, exist_ok=True)
     made = []
     for kind, name, make in (
-        ("pseudonym", PSEUDONYM_FILE, lambda: KeyRing.new(secrets.token_bytes(32), dt.date.today().isoformat()).dumps().encode()),
+        (
+            "pseudonym",
+            PSEUDONYM_FILE,
+            lambda: KeyRing.new(secrets.token_bytes(32), dt.date.today().isoformat()).dumps().encode(),
+        ),
         ("quarantine", QUARANTINE_FILE, Fernet.generate_key),
     ):
         path = home.keys / name

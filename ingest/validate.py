@@ -49,9 +49,16 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
             for o in outcomes:
                 key = (o.expectation, o.column, o.severity)
                 before = merged.get(key)
-                merged[key] = o if before is None else ExpectationOutcome(
-                    o.expectation, o.column, before.success and o.success, before.unexpected_count + o.unexpected_count,
-                    o.severity,
+                merged[key] = (
+                    o
+                    if before is None
+                    else ExpectationOutcome(
+                        o.expectation,
+                        o.column,
+                        before.success and o.success,
+                        before.unexpected_count + o.unexpected_count,
+                        o.severity,
+                    )
                 )
     outcomes = list(merged.values())
     for column in schema.unique:
@@ -60,7 +67,10 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
         with row_level_duckdb(spill_zone=path.parent, memory_limit=KEYS_MEMORY) as con:
             duplicates = con.execute(
                 f'SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) WHERE "{column}" IS NOT NULL '
-                f'GROUP BY "{column}" HAVING count(*) > 1)', [str(path)]
+                f'GROUP BY "{column}" HAVING count(*) > 1)',
+                [str(path)],
             ).fetchone()[0]
-        outcomes.append(ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error"))
+        outcomes.append(
+            ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error")
+        )
     return ValidationSummary(suite.name, tuple(outcomes))

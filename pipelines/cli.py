@@ -45,7 +45,9 @@ def _home() -> IstvHome:
     return home
 
 
-@click.group(help="Share ED and police violence data the Cardiff Model way. Working folder: $ISTV_HOME (default ~/.istv).")
+@click.group(
+    help="Share ED and police violence data the Cardiff Model way. Working folder: $ISTV_HOME (default ~/.istv)."
+)
 def cli() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -71,11 +73,11 @@ def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
 def ingest(file: Path, source: str, month: str | None) -> None:
     """All or nothing: every check comes before the file is landed, and a failure after it (the
     audit entry) withdraws it, so a retry is never refused as already ingested."""
-    from sharing_agreements.auditing import writer
-    from ingest.parse import ExtractError, survey
     from ingest.landing import DuplicateDelivery, place, withdraw
+    from ingest.parse import ExtractError, survey
     from ingest.secrets import MissingKeyError
     from schemas import schema_for_source
+    from sharing_agreements.auditing import writer
 
     home = _home()
     try:
@@ -96,16 +98,29 @@ def ingest(file: Path, source: str, month: str | None) -> None:
         audit_log.append("duplicate_refused", {"source": source, "month": f"{when:%Y-%m}", "file": file.name})
         raise IstvFailure(str(exc)) from None
     try:
-        audit_log.append("delivery", {"source": source, "month": f"{when:%Y-%m}", "file": delivery.path.name,
-                                      "providers": list(delivery.providers), "size": delivery.size,
-                                      "sha256": delivery.sha256, "superseded": [d.sha256 for d in delivery.superseded]})
+        audit_log.append(
+            "delivery",
+            {
+                "source": source,
+                "month": f"{when:%Y-%m}",
+                "file": delivery.path.name,
+                "providers": list(delivery.providers),
+                "size": delivery.size,
+                "sha256": delivery.sha256,
+                "superseded": [d.sha256 for d in delivery.superseded],
+            },
+        )
     except BaseException:
         withdraw(delivery)
         raise
-    console.print(f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {when:%Y-%m} "
-                  f"(sha256 {delivery.sha256[:16]}…)")
+    console.print(
+        f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {when:%Y-%m} "
+        f"(sha256 {delivery.sha256[:16]}…)"
+    )
     for earlier in delivery.superseded:
-        console.print(f"It replaces {earlier.path.name} (sha256 {earlier.sha256[:16]}…), kept in superseded/ for the audit trail")
+        console.print(
+            f"It replaces {earlier.path.name} (sha256 {earlier.sha256[:16]}…), kept in superseded/ for the audit trail"
+        )
 
 
 def _agreement_in_force():
@@ -124,18 +139,23 @@ def _check_month(found, month: dt.date, source: str) -> None:
     """A file declared for a month most of its rows are not in was sent for the wrong month (or
     with the wrong --month): every row would be quarantined as outside the month."""
     if not found.months:
-        raise IstvFailure(f"{found.file}: no row has a readable {found.month_header!r}, so it cannot be placed in "
-                          f"{month:%Y-%m}; nothing was landed. Ask the provider for a file with that column filled in")
+        raise IstvFailure(
+            f"{found.file}: no row has a readable {found.month_header!r}, so it cannot be placed in "
+            f"{month:%Y-%m}; nothing was landed. Ask the provider for a file with that column filled in"
+        )
     seems = found.likeliest_month()
     if seems != month:
         total = sum(found.months.values())
         raise IstvFailure(
             f"{found.file}: declared as the {source} extract for {month:%Y-%m}, but it seems to hold {seems:%Y-%m} "
             f"({found.rows_in(seems)} of {total} rows by {found.month_header!r}; {found.rows_in(month)} in {month:%Y-%m}); "
-            f"nothing was landed. If it is the {seems:%Y-%m} extract, ingest it with --month {seems:%Y-%m}")
+            f"nothing was landed. If it is the {seems:%Y-%m} extract, ingest it with --month {seems:%Y-%m}"
+        )
 
 
-_ORGANISATION = re.compile(r"^[A-Z0-9]{2,12}$|\b(police|constabulary|health|hospital|board|trust|service)\b", re.IGNORECASE)
+_ORGANISATION = re.compile(
+    r"^[A-Z0-9]{2,12}$|\b(police|constabulary|health|hospital|board|trust|service)\b", re.IGNORECASE
+)
 
 
 def _provider_shown(name: str) -> str:
@@ -151,17 +171,28 @@ def _provider_shown(name: str) -> str:
 def _check_providers(found, source: str, agreement, audit) -> None:
     """Deny by default, for providers as for fields: every provider the file names must be a party
     to the agreement for this dataset."""
-    strangers = {_provider_shown(name): rows for name, rows in found.providers.items()
-                 if agreement.provider_party(source, name) is None}
+    strangers = {
+        _provider_shown(name): rows
+        for name, rows in found.providers.items()
+        if agreement.provider_party(source, name) is None
+    }
     if not found.providers or strangers:
         parties = ", ".join(p.name for p in agreement.providers_of(source)) or "none"
         named = "; ".join(f"{name!r} ({rows} rows)" for name, rows in sorted(strangers.items())) or "no provider at all"
-        audit({"source": source, "file": found.file, "providers": sorted(strangers), "agreement_id": agreement.id,
-               "agreement_version": agreement.version})
+        audit(
+            {
+                "source": source,
+                "file": found.file,
+                "providers": sorted(strangers),
+                "agreement_id": agreement.id,
+                "agreement_version": agreement.version,
+            }
+        )
         raise IstvFailure(
             f"{found.file}: names {named} as provider, not a party to {agreement.label} for {source} data "
             f"(its {source} providers: {parties}); nothing was landed. If this provider should share, the board "
-            "must add it to the agreement and sign it again; otherwise do not ingest this file")
+            "must add it to the agreement and sign it again; otherwise do not ingest this file"
+        )
 
 
 def run_month(month: dt.date, home: IstvHome, processes: int = 0):
@@ -181,11 +212,17 @@ def run_month(month: dt.date, home: IstvHome, processes: int = 0):
             from dagster import execute_job, reconstructable
 
             config = quiet | {"execution": {"config": {"multiprocess": {"max_concurrent": processes}}}}
-            with execute_job(reconstructable(monthly_job_definition), instance=instance, run_config=config,
-                             tags={"dagster/partition": partition}, raise_on_error=False) as result:
+            with execute_job(
+                reconstructable(monthly_job_definition),
+                instance=instance,
+                run_config=config,
+                tags={"dagster/partition": partition},
+                raise_on_error=False,
+            ) as result:
                 return _Outcome(result.success, list(result.all_events))
         return monthly_job_definition().execute_in_process(
-            partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet)
+            partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet
+        )
 
 
 def monthly_job_definition():
@@ -215,9 +252,14 @@ def _failure_message(result) -> str:
 
 @cli.command(help="Run a month: validate, pseudonymise and publish it under the agreement in force.")
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--processes", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run each step in a fresh process, this many at once (0: all in this process). "
-              "For large months: each step's memory is then its own.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Run each step in a fresh process, this many at once (0: all in this process). "
+    "For large months: each step's memory is then its own.",
+)
 def run(month: str, processes: int) -> None:
     when = _month(month)
     home = _home()
@@ -232,9 +274,9 @@ def run(month: str, processes: int) -> None:
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--limit", default=10, show_default=True)
 def hotspots(month: str, limit: int) -> None:
+    from report.render import published_agreements
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
-    from report.render import published_agreements
 
     when = _month(month)
     queries = saved_queries()
@@ -248,7 +290,11 @@ def hotspots(month: str, limit: int) -> None:
         published_under = published_agreements(con, when)
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
-    console.print(_table(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells))
+    console.print(
+        _table(
+            f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells
+        )
+    )
     console.print(_table(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
     for reason in sorted(cell_reasons | venue_reasons):
         console.print(f"n/a: not available (not withheld): {reason}", highlight=False)
@@ -307,14 +353,20 @@ def report(month: str, out: Path | None) -> None:
 @click.option("--month", help="YYYY-MM, for saved queries that take one.")
 @click.option("--list", "list_saved", is_flag=True, help="List the saved queries.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File for csv or parquet output (csv: default stdout).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File for csv or parquet output (csv: default stdout).",
+)
 def query(sql: str | None, saved: str | None, month: str | None, list_saved: bool, fmt: str, out: Path | None) -> None:
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
 
     queries = saved_queries()
     if list_saved:
-        console.print(_table("Saved queries", ["name", "what it shows"], [(n, q["description"]) for n, q in queries.items()]))
+        console.print(
+            _table("Saved queries", ["name", "what it shows"], [(n, q["description"]) for n, q in queries.items()])
+        )
         return
     if bool(sql) == bool(saved):
         raise click.UsageError("give either SQL or --saved NAME")
@@ -361,7 +413,9 @@ def _table(title: str | None, columns: list[str], rows) -> Table:
     return table
 
 
-@cli.command(help="Re-identification risk of a month's row-level zone (k-anonymity over the agreement's quasi-identifiers).")
+@cli.command(
+    help="Re-identification risk of a month's row-level zone (k-anonymity over the agreement's quasi-identifiers)."
+)
 @click.option("--month", required=True, help="YYYY-MM")
 def risk(month: str) -> None:
     import duckdb
@@ -378,8 +432,10 @@ def risk(month: str) -> None:
     report = k_anonymity(duckdb.read_parquet(str(path)), agreement.risk.quasi_identifiers, agreement.risk.k)
     console.print(_table(f"Risk, {month}", ["measure", "value"], list(report.as_metadata().items())))
     if report.below_target:
-        console.print(f"[yellow]Warning:[/] {report.rows_below_target} rows are in groups smaller than k = {report.target_k}; "
-                      "coarser generalisation (wider age bands, a coarser cell resolution) would raise k.")
+        console.print(
+            f"[yellow]Warning:[/] {report.rows_below_target} rows are in groups smaller than k = {report.target_k}; "
+            "coarser generalisation (wider age bands, a coarser cell resolution) would raise k."
+        )
 
 
 @cli.command(help="Scan a file, a folder or a DuckDB warehouse for identifiable values; non-zero exit if any.")
@@ -387,14 +443,18 @@ def risk(month: str) -> None:
 @click.option("--month", help="YYYY-MM: also look for that month's own identifiers (from the landing zone).")
 def scan(path: Path, month: str | None) -> None:
     from anonymise.leaks import LeakScanner
-    from pipelines.lib.leak_checks import public_text, scanner_for
     from anonymise.scan import scan_path
+    from pipelines.lib.leak_checks import public_text, scanner_for
 
     scanner = scanner_for(_home(), _month(month)) if month else LeakScanner(allowed_text=public_text())
     findings = scan_path(path, scanner)
     if findings:
         rows = [(where, f.kind, f.column, f.count) for where, f in findings]
-        console.print(_table("Possible identifiable values (locations and counts only)", ["where", "kind", "column", "values"], rows))
+        console.print(
+            _table(
+                "Possible identifiable values (locations and counts only)", ["where", "kind", "column", "values"], rows
+            )
+        )
         raise IstvFailure(f"{len(findings)} finding(s) in {path}")
     console.print(f"[green]OK[/] nothing identifiable found in {path}")
 
@@ -464,7 +524,9 @@ def agreements_sign(file: Path, key_file: Path, signer: str) -> None:
 
     agreement = _load(file)
     signature = sign(file, agreement, load_private_key(key_file), signer)
-    console.print(f"{signer} signed {agreement.label} (key {signature.key_id}, content sha256 {signature.content_sha256[:16]}…)")
+    console.print(
+        f"{signer} signed {agreement.label} (key {signature.key_id}, content sha256 {signature.content_sha256[:16]}…)"
+    )
 
 
 @agreements.command("keygen", help="Make a board's Ed25519 key pair; keep the private key outside the repository.")
@@ -500,7 +562,9 @@ def keys_list() -> None:
         ring = pseudonym_key_ring(_home())
     except MissingKeyError as exc:
         raise IstvFailure(str(exc)) from None
-    console.print(_table("Pseudonym keys", ["key id", "created", "status"], [(k.key_id, k.created, k.status) for k in ring.keys]))
+    console.print(
+        _table("Pseudonym keys", ["key id", "created", "status"], [(k.key_id, k.created, k.status) for k in ring.keys])
+    )
 
 
 @keys.command("rotate", help="Demo key ring only: make a new active pseudonym key and retire the old one.")
@@ -511,8 +575,16 @@ def keys_rotate() -> None:
     if os.environ.get("ISTV_PSEUDONYM_KEY") or os.environ.get("ISTV_PSEUDONYM_KEY_FILE"):
         raise IstvFailure("keys from the environment are rotated by their custodian, not by istv")
     ring = rotate_demo_pseudonym_key(home)
-    _audit(home, "key_event", {"event": "rotated (demo)", "key": "pseudonym", "key_id": ring.active.key_id,
-                               "retired": [k.key_id for k in ring.keys if k.status == "retired"]})
+    _audit(
+        home,
+        "key_event",
+        {
+            "event": "rotated (demo)",
+            "key": "pseudonym",
+            "key_id": ring.active.key_id,
+            "retired": [k.key_id for k in ring.keys if k.status == "retired"],
+        },
+    )
     console.print(f"new active pseudonym key {ring.active.key_id}; every pseudonym changes from the next run")
 
 
@@ -525,8 +597,8 @@ def _record_key_events(home: IstvHome, made) -> None:
 
 
 def _audit(home: IstvHome, kind: str, details: dict) -> None:
-    from sharing_agreements.auditing import record
     from ingest.secrets import MissingKeyError
+    from sharing_agreements.auditing import record
 
     try:
         record(home, kind, details)
@@ -547,26 +619,36 @@ def audit_verify() -> None:
     if not report.ok:
         raise IstvFailure(f"audit log FAILED verification: {report.message}")
     tail = f"; {report.unsigned_tail} newest not yet checkpointed" if report.unsigned_tail else ""
-    console.print(f"[green]OK[/] audit log verified: {report.entries} entries, hash chain and signed checkpoints intact{tail}")
+    console.print(
+        f"[green]OK[/] audit log verified: {report.entries} entries, hash chain and signed checkpoints intact{tail}"
+    )
 
 
-@audit.command("report", help="What was shared under each agreement and month, with exact counts, for the "
-               "governance board only; writes Markdown too, into the audit zone.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Default: $ISTV_HOME/audit/reports/audit.md (the audit zone, governance boards only).")
+@audit.command(
+    "report",
+    help="What was shared under each agreement and month, with exact counts, for the "
+    "governance board only; writes Markdown too, into the audit zone.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Default: $ISTV_HOME/audit/reports/audit.md (the audit zone, governance boards only).",
+)
 def audit_report(out: Path | None) -> None:
     from rich.markdown import Markdown
 
+    from sharing_agreements.audit_report import report_markdown
     from sharing_agreements.auditing import reader
     from sharing_agreements.model import AgreementError, load_agreement
-    from sharing_agreements.audit_report import report_markdown
 
     home = _home()
     out = (out or home.audit_report_file).expanduser().resolve()
     if out.is_relative_to(home.reports):
         # The analysts' folder: the audit report's exact counts must never sit beside their reports.
-        raise IstvFailure(f"the audit report holds exact counts for the board only: not in {home.reports}, "
-                          f"which analysts read; leave out --out to write it to {home.audit_report_file}")
+        raise IstvFailure(
+            f"the audit report holds exact counts for the board only: not in {home.reports}, "
+            f"which analysts read; leave out --out to write it to {home.audit_report_file}"
+        )
     log = reader(home)
     report = log.verify()
     status = f"verified, {report.entries} entries" if report.ok else f"FAILED verification: {report.message}"
@@ -579,8 +661,10 @@ def audit_report(out: Path | None) -> None:
     out.write_text(text, encoding="utf-8")
     out.chmod(0o600)
     console.print(Markdown(text))
-    console.print(f"Audit report written to {out} (exact counts: for the governance board only, do not circulate)",
-                  highlight=False)
+    console.print(
+        f"Audit report written to {out} (exact counts: for the governance board only, do not circulate)",
+        highlight=False,
+    )
     if not report.ok:
         raise IstvFailure("the audit log did not verify; the report shows nothing from it")
 
@@ -606,7 +690,12 @@ def quarantine_list() -> None:
 @quarantine.command("export", help="Decrypt a month's quarantined rows for the providing data officer to fix.")
 @click.option("--source", required=True, type=click.Choice(SOURCES))
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV to write (holds identifiers: keep it safe).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write (holds identifiers: keep it safe).",
+)
 def quarantine_export(source: str, month: str, out: Path) -> None:
     import pandas as pd
 
@@ -630,8 +719,17 @@ def quarantine_export(source: str, month: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out, index=False)
     out.chmod(0o600)
-    _audit(home, "quarantine_export", {"source": source, "month": f"{when:%Y-%m}", "rows": len(rows),
-                                       "files": [f.name for f in files], "out": out.name})
+    _audit(
+        home,
+        "quarantine_export",
+        {
+            "source": source,
+            "month": f"{when:%Y-%m}",
+            "rows": len(rows),
+            "files": [f.name for f in files],
+            "out": out.name,
+        },
+    )
     console.print(f"{len(rows)} quarantined rows written to {out} (identifiable: delete it once fixed)")
     console.print("Fix the rows in the provider's system and deliver a corrected extract for the whole month.")
 
@@ -675,8 +773,10 @@ def demo(rows: int) -> None:
     console.print(f"\nWarehouse: [bold]{home.warehouse}[/]")
     # The demo's working folder is not the default one under make: say so, or the hint reads ~/.istv.
     prefix = f"export ISTV_HOME={home.root}; " if home.root != DEFAULT_HOME.resolve() else ""
-    console.print(f"Query it:  {prefix}.venv/bin/istv query \"SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10\"",
-                  highlight=False)
+    console.print(
+        f'Query it:  {prefix}.venv/bin/istv query "SELECT * FROM hotspot_cells ORDER BY month, rank LIMIT 10"',
+        highlight=False,
+    )
     console.print(f"Dagster UI: make dagster-ui  (run history in {home.dagster})")
 
 
@@ -705,19 +805,25 @@ def ui() -> None:
     os.execv(dagster, [dagster, "dev", "--host", "127.0.0.1", "-m", "pipelines.definitions"])
 
 
-@cli.command(help="Delete what the agreement's retention periods say is due (landing, quarantine, row-level zone, "
-             "Dagster run history, reports) and audit it; never the published warehouse or the audit log.")
+@cli.command(
+    help="Delete what the agreement's retention periods say is due (landing, quarantine, row-level zone, "
+    "Dagster run history, reports) and audit it; never the published warehouse or the audit log."
+)
 @click.option("--dry-run", is_flag=True, help="List what is due; delete nothing.")
-@click.option("--today", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="YYYY-MM-DD, with --dry-run only: what would be due on that day.")
+@click.option(
+    "--today",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="YYYY-MM-DD, with --dry-run only: what would be due on that day.",
+)
 def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
     from dagster import DagsterInstance
 
+    from ingest.secrets import MissingKeyError
     from pipelines.lib.instance import prepare_dagster_home
     from pipelines.run_history import DagsterRunHistory
-    from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
-    from ingest.secrets import MissingKeyError
     from sharing_agreements.model import AgreementError
+    from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
 
     if as_of and not dry_run:
         raise click.UsageError("--today previews another day and needs --dry-run: retention deletes only as of today")
@@ -732,8 +838,11 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
             periods = ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items())
             console.print(f"Retention on {today} under {agreement.label} (days: {periods})", highlight=False)
             for due in plan.due:
-                console.print(f"  {due.zone:<14} {due.item}  ({due.rule}; due since {due.due_since})",
-                              markup=False, highlight=False)
+                console.print(
+                    f"  {due.zone:<14} {due.item}  ({due.rule}; due since {due.due_since})",
+                    markup=False,
+                    highlight=False,
+                )
             if dry_run:
                 counts = ", ".join(f"{zone} {n}" for zone, n in plan.counts().items())
                 console.print(f"Dry run: nothing deleted ({counts} due).", highlight=False)
@@ -741,12 +850,18 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
             outcome = apply_retention(home, plan, runs, agreement)
     except (AgreementError, MissingKeyError) as exc:
         raise IstvFailure(str(exc)) from None
-    console.print("Deleted " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items())
-                  + "; recorded in the audit log.", highlight=False)
+    console.print(
+        "Deleted "
+        + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items())
+        + "; recorded in the audit log.",
+        highlight=False,
+    )
     failed = [item for items in outcome.failed.values() for item in items]
     if failed:
-        raise IstvFailure(f"could not delete {len(failed)} item(s): {', '.join(failed)}; check their permissions "
-                          "and run `istv retention` again")
+        raise IstvFailure(
+            f"could not delete {len(failed)} item(s): {', '.join(failed)}; check their permissions "
+            "and run `istv retention` again"
+        )
 
 
 def main() -> None:

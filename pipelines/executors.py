@@ -14,8 +14,10 @@ import os
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 
-EXTRAS = {"k8s": ("dagster_k8s", "k8s_job_executor", "dagster-k8s"),
-          "celery": ("dagster_celery", "celery_executor", "dagster-celery")}
+EXTRAS = {
+    "k8s": ("dagster_k8s", "k8s_job_executor", "dagster-k8s"),
+    "celery": ("dagster_celery", "celery_executor", "dagster-celery"),
+}
 
 
 class ExecutorSettingError(ValueError):
@@ -28,7 +30,9 @@ def executor_from_env(env: dict[str, str] | None = None) -> ExecutorDefinition:
     if kind == "multiprocess":
         processes = env.get("ISTV_MAX_PROCESSES", "2")
         if not processes.isdigit() or int(processes) < 1:
-            raise ExecutorSettingError(f"ISTV_MAX_PROCESSES must be a whole number of processes, 1 or more (it is {processes!r})")
+            raise ExecutorSettingError(
+                f"ISTV_MAX_PROCESSES must be a whole number of processes, 1 or more (it is {processes!r})"
+            )
         return multiprocess_executor.configured({"max_concurrent": int(processes)})
     if kind == "in_process":
         return in_process_executor

@@ -13,10 +13,10 @@ from dagster import (
     op,
 )
 
-from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
 from pipelines.resources import IstvResource
 from pipelines.run_history import DagsterRunHistory
 from sharing_agreements.model import agreement_path
+from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
 
 monthly_job = define_asset_job(
     "istv_monthly",
@@ -32,7 +32,9 @@ def enforce_retention(context: OpExecutionContext, istv: IstvResource) -> None:
     runs = DagsterRunHistory(context.instance)
     plan = plan_retention(home, agreement.retention, dt.date.today(), runs)
     outcome = apply_retention(home, plan, runs, agreement)
-    context.log.info("retention deleted: " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items()))
+    context.log.info(
+        "retention deleted: " + ", ".join(f"{zone} {len(items)}" for zone, items in outcome.deleted.items())
+    )
     failed = sum(len(items) for items in outcome.failed.values())
     if failed:
         raise Failure(f"retention could not delete {failed} item(s); the audit log's retention entry names them")

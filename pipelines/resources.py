@@ -13,11 +13,11 @@ from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.keys import derive_disclosure_key, derive_field_key, key_id
 from anonymise.locate import LocationResolver
+from anonymise.reference import gazetteer
+from ingest.home import IstvHome
+from ingest.secrets import pseudonym_master_key, quarantine_cipher
 from sharing_agreements import auditing
 from sharing_agreements.auditing import agreement_details
-from ingest.home import IstvHome
-from anonymise.reference import gazetteer
-from ingest.secrets import pseudonym_master_key, quarantine_cipher
 from sharing_agreements.model import Agreement, AgreementError, DatasetRules, agreement_path
 from sharing_agreements.signing import load_verified
 
@@ -45,8 +45,14 @@ class IstvResource(ConfigurableResource):
         except AgreementError as refusal:
             self.audit("verification_failure", {"file": path.name, "step": step, "reason": str(refusal)})
             raise
-        self.audit("agreement_loaded", {**agreement_details(agreement, path), "step": step,
-                                        "signed_by": [f"{s.signer} ({s.key_id})" for s in signatures]})
+        self.audit(
+            "agreement_loaded",
+            {
+                **agreement_details(agreement, path),
+                "step": step,
+                "signed_by": [f"{s.signer} ({s.key_id})" for s in signatures],
+            },
+        )
         return agreement
 
     def audit(self, kind: str, details: dict) -> None:

@@ -8,9 +8,9 @@ from dagster import (
     sensor,
 )
 
-from pipelines.jobs import monthly_job
 from ingest.home import IstvHome
 from ingest.landing import landed_months
+from pipelines.jobs import monthly_job
 
 
 @sensor(job=monthly_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)

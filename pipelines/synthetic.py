@@ -33,38 +33,91 @@ BAD_ROW_SHARE, MIN_ROWS_FOR_BAD = 0.01, 50
 CENTRE = (51.475, 51.487, -3.185, -3.165)  # lat min, lat max, lon min, lon max
 # A dozen heavily weighted places, so that hotspots emerge as they do in the real data.
 HOT_PLACES = (
-    "Caroline Street", "St Mary Street", "Queen Street", "Fford Churchill", "Heol Y Brodyr Llwydion",
-    "Heol Y Castell", "The Prince of Wales", "Popworld", "Great Western Lloyds Bar",
-    "Tonight Josephine Cardiff", "PULSE", "The Live Lounge", "Kapu",
+    "Caroline Street",
+    "St Mary Street",
+    "Queen Street",
+    "Fford Churchill",
+    "Heol Y Brodyr Llwydion",
+    "Heol Y Castell",
+    "The Prince of Wales",
+    "Popworld",
+    "Great Western Lloyds Bar",
+    "Tonight Josephine Cardiff",
+    "PULSE",
+    "The Live Lounge",
+    "Kapu",
 )
 # What people call a street; the gazetteer (from data.police.uk) often has the Welsh name.
 STREET_ALIASES = {
-    "Fford Churchill": "Churchill Way", "Heol Y Brodyr Llwydion": "Greyfriars Road",
-    "Heol Y Castell": "Castle Street", "Stryd Y Cei": "Quay Street", "Heol Siarl": "Charles Street",
-    "Stryd Herbert": "Herbert Street", "Stryd John": "John Street", "St Mary Street": "St Marys Street",
+    "Fford Churchill": "Churchill Way",
+    "Heol Y Brodyr Llwydion": "Greyfriars Road",
+    "Heol Y Castell": "Castle Street",
+    "Stryd Y Cei": "Quay Street",
+    "Heol Siarl": "Charles Street",
+    "Stryd Herbert": "Herbert Street",
+    "Stryd John": "John Street",
+    "St Mary Street": "St Marys Street",
 }
 ABBREVIATIONS = {"Street": "st", "Road": "rd", "Avenue": "ave", "Lane": "ln", "Terrace": "tce"}
-METHOD_SHARES = {"01": .45, "02": .15, "03": .10, "04": .08, "05": .07, "06": .10, "99": .05}
-OTHER_METHOD_TEXTS = ("headbutt", "bitten", "pushed to ground", "stamped on", "slapped",
-                      "pushed down stairs", "hit with phone", "strangled", "scratched")
-OFFENCE_SHARES = {"105/01": .45, "008/01": .33, "008/02": .08, "005/01": .07, "008/10": .04,
-                  "009/01": .03}
+METHOD_SHARES = {"01": 0.45, "02": 0.15, "03": 0.10, "04": 0.08, "05": 0.07, "06": 0.10, "99": 0.05}
+OTHER_METHOD_TEXTS = (
+    "headbutt",
+    "bitten",
+    "pushed to ground",
+    "stamped on",
+    "slapped",
+    "pushed down stairs",
+    "hit with phone",
+    "strangled",
+    "scratched",
+)
+OFFENCE_SHARES = {"105/01": 0.45, "008/01": 0.33, "008/02": 0.08, "005/01": 0.07, "008/10": 0.04, "009/01": 0.03}
 # Receptionists' location text. {venue}/{street} are filled with the place as people say it.
-VENUE_TEMPLATES = ("{venue}", "o/s {venue}", "in {venue}", "inside {venue}", "nr {venue} pub",
-                   "outside {venue}", "o/s {venue} {street}", "{venue} cc", "opp {venue}",
-                   "smoking area {venue}", "bouncers at {venue}", "{venue} toilets")
-STREET_TEMPLATES = ("{street}", "{street} cc", "on {street}", "nr {street}", "o/s shop on {street}",
-                    "top of {street}", "taxi rank {street}", "bus stop {street}",
-                    "corner of {street}", "{street}, cardiff", "walking down {street}")
-HOME_TEMPLATES = ("home", "at home", "my flat", "friends house", "{num} {street}",
-                  "his house on {street}", "flat {flat}, {num} {street} {postcode}",
-                  "outside {name}'s house", "{name}'s flat {street}", "partners house",
-                  "pt's mum {phone}", "at home - contact {phone}")
+VENUE_TEMPLATES = (
+    "{venue}",
+    "o/s {venue}",
+    "in {venue}",
+    "inside {venue}",
+    "nr {venue} pub",
+    "outside {venue}",
+    "o/s {venue} {street}",
+    "{venue} cc",
+    "opp {venue}",
+    "smoking area {venue}",
+    "bouncers at {venue}",
+    "{venue} toilets",
+)
+STREET_TEMPLATES = (
+    "{street}",
+    "{street} cc",
+    "on {street}",
+    "nr {street}",
+    "o/s shop on {street}",
+    "top of {street}",
+    "taxi rank {street}",
+    "bus stop {street}",
+    "corner of {street}",
+    "{street}, cardiff",
+    "walking down {street}",
+)
+HOME_TEMPLATES = (
+    "home",
+    "at home",
+    "my flat",
+    "friends house",
+    "{num} {street}",
+    "his house on {street}",
+    "flat {flat}, {num} {street} {postcode}",
+    "outside {name}'s house",
+    "{name}'s flat {street}",
+    "partners house",
+    "pt's mum {phone}",
+    "at home - contact {phone}",
+)
 UNKNOWN_TEXTS = ("", "", "", "unknown", "n/k", "NK", "?", "can't remember", "pt unsure", "town")
 ED_LOCATION_TEMPLATES = VENUE_TEMPLATES + STREET_TEMPLATES + HOME_TEMPLATES + UNKNOWN_TEXTS
 POLICE_LOCATION_TEMPLATES = {
-    "venue": ("O/S {venue}, {street}", "{venue}, {street}, CARDIFF", "{venue} PUBLIC HOUSE",
-              "INSIDE {venue}"),
+    "venue": ("O/S {venue}, {street}", "{venue}, {street}, CARDIFF", "{venue} PUBLIC HOUSE", "INSIDE {venue}"),
     "street": ("{street}, CARDIFF", "{street}", "NEAR {num} {street}"),
     "home": ("{num} {street}", "{num} {street}, CARDIFF", "FLAT {flat}, {num} {street}, CARDIFF"),
 }
@@ -72,16 +125,23 @@ NAMES = ("Dave", "Gaz", "Kelly", "Jamie", "Rhys", "Ceri", "Sian", "Dai", "Lee", 
 PHONES = tuple(f"07700 900{i:03d}" for i in range(1000))  # Ofcom's range for drama: nobody's
 # ED location type codes, consistent with the kind of place the text describes.
 LOCATION_TYPES = {
-    "venue": (("01", "02", "07"), (.85, .10, .05)),
-    "street": (("02", "06", "04", "05", "07", "99"), (.82, .06, .03, .02, .04, .03)),
-    "home": (("03", "99"), (.95, .05)),
-    "unknown": (("99", "02", "07"), (.60, .25, .15)),
+    "venue": (("01", "02", "07"), (0.85, 0.10, 0.05)),
+    "street": (("02", "06", "04", "05", "07", "99"), (0.82, 0.06, 0.03, 0.02, 0.04, 0.03)),
+    "home": (("03", "99"), (0.95, 0.05)),
+    "unknown": (("99", "02", "07"), (0.60, 0.25, 0.15)),
 }
-POSTCODE_DISTRICTS = {"CF10": .12, "CF11": .14, "CF14": .16, "CF15": .06, "CF23": .10, "CF24": .22,
-                      "CF3": .10, "CF5": .10}
+POSTCODE_DISTRICTS = {
+    "CF10": 0.12,
+    "CF11": 0.14,
+    "CF14": 0.16,
+    "CF15": 0.06,
+    "CF23": 0.10,
+    "CF24": 0.22,
+    "CF3": 0.10,
+    "CF5": 0.10,
+}
 UNIT_LETTERS = tuple("ABDEFGHJLNPQRSTUWXYZ")  # letters used in the inward code of UK postcodes
-ED_BAD_KINDS = ("unknown_method", "assault_after_arrival", "impossible_date", "nhs_check_digit",
-                "blank_attendance_id")
+ED_BAD_KINDS = ("unknown_method", "assault_after_arrival", "impossible_date", "nhs_check_digit", "blank_attendance_id")
 POLICE_BAD_KINDS = ("blank_crime_reference", "unknown_offence", "bad_latitude")
 MINUTE = np.timedelta64(1, "m")
 KINDS = ("venue", "street", "home", "unknown")  # what a location text describes, coded 0..3
@@ -154,7 +214,7 @@ def _valid_nhs_stems(rng, n: int) -> np.ndarray:
 
 
 def _nhs_strings(nine: np.ndarray, check: np.ndarray, spaced: np.ndarray) -> pa.Array:
-    """"943 476 5919" where `spaced`, else "9434765919"."""
+    """ "943 476 5919" where `spaced`, else "9434765919"."""
     plain = _int_str(nine @ 10 ** np.arange(9, 0, -1) + check, 10)
     cut = [pc.utf8_slice_codeunits(plain, a, b) for a, b in ((0, 3), (3, 6), (6, 10))]
     return _where(spaced, _join(cut[0], " ", cut[1], " ", cut[2]), plain)
@@ -170,8 +230,13 @@ def _postcodes(rng, n: int) -> pa.Array:
     """Cardiff-style full postcodes, e.g. "CF24 4HU"."""
     district = rng.choice(len(POSTCODE_DISTRICTS), n, p=list(POSTCODE_DISTRICTS.values()))
     letters = rng.integers(0, len(UNIT_LETTERS), (n, 2))
-    return _join(_take(list(POSTCODE_DISTRICTS), district), " ", _int_str(rng.integers(0, 10, n)),
-                 _take(UNIT_LETTERS, letters[:, 0]), _take(UNIT_LETTERS, letters[:, 1]))
+    return _join(
+        _take(list(POSTCODE_DISTRICTS), district),
+        " ",
+        _int_str(rng.integers(0, 10, n)),
+        _take(UNIT_LETTERS, letters[:, 0]),
+        _take(UNIT_LETTERS, letters[:, 1]),
+    )
 
 
 @cache
@@ -186,8 +251,9 @@ def _places() -> pd.DataFrame:
     g["venue_short"] = g["spoken"].str.removeprefix("The ")
     g["alias"] = g["name"].map(STREET_ALIASES).fillna(g["spoken"])
     for c in ("name", "alias"):  # "caroline st", "richmond rd"
-        g[f"{c}_abbr"] = g[c].str.replace(r"\b(Street|Road|Avenue|Lane|Terrace)$",
-                                          lambda m: ABBREVIATIONS[m[1]], regex=True)
+        g[f"{c}_abbr"] = g[c].str.replace(
+            r"\b(Street|Road|Avenue|Lane|Terrace)$", lambda m: ABBREVIATIONS[m[1]], regex=True
+        )
     lat, lon = g["latitude"].to_numpy(float), g["longitude"].to_numpy(float)
     # Officers write "O/S <venue>, <street>": give each venue its nearest street.
     d = (lat[:, None] - lat[street]) ** 2 + ((lon[:, None] - lon[street]) * 0.62) ** 2
@@ -203,8 +269,10 @@ def _places() -> pd.DataFrame:
 @cache
 def _place_text() -> dict[str, pa.Array]:
     g = _places()
-    return {c: _s(g[c]) for c in ("place_id", "name", "spoken", "venue_short", "alias", "name_abbr",
-                                   "alias_abbr", "near_street")}
+    return {
+        c: _s(g[c])
+        for c in ("place_id", "name", "spoken", "venue_short", "alias", "name_abbr", "alias_abbr", "near_street")
+    }
 
 
 def _draw_places(rng, n: int, shares: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +331,7 @@ def _typed(rng, text: pa.Array) -> pa.Array:
     for i, s in zip(rows.tolist(), _take(text, rows).to_pylist()):
         if len(s) > 4:
             j = 1 + pos[i] % (len(s) - 3)
-            s = s[:j] + s[j + 1:] if u[i, 1] < 0.035 else s[:j] + s[j + 1] + s[j] + s[j + 2:]
+            s = s[:j] + s[j + 1 :] if u[i, 1] < 0.035 else s[:j] + s[j + 1] + s[j] + s[j + 2 :]
         slips.append(s)
     return _put(text, rows, slips)
 
@@ -277,11 +345,13 @@ def _ed_location_text(rng, kind: np.ndarray, place: np.ndarray, num, postcode: p
     fields = {
         "venue": _take(pa.concat_arrays([p["venue_short"], p["spoken"]]), (u[:, 0] >= 0.4) * P + place),
         "street": _where(kind == VENUE, _take(p["near_street"], place), _take(streets, form * P + place)),
-        "num": _int_str(num), "flat": _int_str(1 + k[:, 1] % 9), "postcode": postcode,
-        "name": _take(NAMES, k[:, 2] % len(NAMES)), "phone": _take(PHONES, k[:, 1] % 1000),
+        "num": _int_str(num),
+        "flat": _int_str(1 + k[:, 1] % 9),
+        "postcode": postcode,
+        "name": _take(NAMES, k[:, 2] % len(NAMES)),
+        "phone": _take(PHONES, k[:, 1] % 1000),
     }
-    groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES,
-              "unknown": UNKNOWN_TEXTS}
+    groups = {"venue": VENUE_TEMPLATES, "street": STREET_TEMPLATES, "home": HOME_TEMPLATES, "unknown": UNKNOWN_TEXTS}
     return _typed(rng, _fill(*_pick_template(groups, kind, k[:, 0]), fields))
 
 
@@ -289,8 +359,12 @@ def _police_location_text(rng, kind: np.ndarray, place: np.ndarray, num) -> pa.A
     n, p = len(kind), _place_text()
     u, k = rng.random((n, 2)), rng.integers(0, 10**6, n)
     street = _where(u[:, 0] < 0.5, _take(p["alias"], place), _take(p["name"], place))
-    fields = {"venue": _take(p["spoken"], place), "num": _int_str(num), "flat": _int_str(1 + k % 9),
-              "street": _where(kind == VENUE, _take(p["near_street"], place), street)}
+    fields = {
+        "venue": _take(p["spoken"], place),
+        "num": _int_str(num),
+        "flat": _int_str(1 + k % 9),
+        "street": _where(kind == VENUE, _take(p["near_street"], place), street),
+    }
     text = pc.utf8_upper(_fill(*_pick_template(POLICE_LOCATION_TEMPLATES, kind, k), fields))
     text = pc.replace_substring(text, ", CARDIFF, CARDIFF", ", CARDIFF")  # venue without a street
     return _where(u[:, 1] < 0.03, "", text)
@@ -335,8 +409,9 @@ def _coord(x: np.ndarray, blank: np.ndarray) -> pa.Array:
     return _where(blank, "", _join(_take(("", "-"), micro < 0), whole, ".", frac))
 
 
-def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_rows: bool | int,
-              site_code: str = SITE_CODE):
+def _generate(
+    month: str, seed: int, ed_rows: int, police_rows: int | None, bad_rows: bool | int, site_code: str = SITE_CODE
+):
     """Both extracts as {header: Arrow strings, or one str for every row}, plus truth columns.
 
     Rows are made in time order (exports are), so each row's other draws are independent of it.
@@ -352,14 +427,14 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
     arrival = assault + np.minimum(10 + rng.gamma(1.5, 30, ed_rows), 360).astype(np.int64) * MINUTE
     order = np.argsort(arrival, kind="stable")
     assault, arrival = assault[order], arrival[order]
-    place, home = _draw_places(rng, ed_rows, {"centre": .61, "other": .22, "home": .17})
+    place, home = _draw_places(rng, ed_rows, {"centre": 0.61, "other": 0.22, "home": 0.17})
     kind = np.where(home, HOME, place_kind[place])
     text_kind = np.where(rng.random(ed_rows) < 0.10, UNKNOWN, kind)  # 55/20/15% + 10% useless text
     person = np.arange(ed_rows)  # ~3% are repeat victims: the same person as another row
     repeat = rng.random(ed_rows) < 0.03
     person[repeat] = rng.integers(0, max(ed_rows, 1), repeat.sum())
     nine, dob = _valid_nhs_stems(rng, ed_rows)[person], _dobs(rng, ed_rows, assault)[person]
-    sex = _pick(rng, {"1": .75, "2": .23, "9": .01, "X": .01}, ed_rows)[person]
+    sex = _pick(rng, {"1": 0.75, "2": 0.23, "9": 0.01, "X": 0.01}, ed_rows)[person]
     postcode = _take(_postcodes(rng, ed_rows), person)
     spaced = rng.random(ed_rows) < 0.5
     nhs = _where(rng.random(ed_rows) < 0.03, "", _nhs_strings(nine, _nhs_check_digit(nine), spaced))
@@ -376,8 +451,10 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
     ed = {
         "REPORTING PERIOD START DATE": start.strftime("%d/%m/%Y"),
         "REPORTING PERIOD END DATE": end.strftime("%d/%m/%Y"),
-        "SITE CODE (OF TREATMENT)": site_code, "ATTENDANCE IDENTIFIER": _join("ED", _int_str(ids, 8)),
-        "NHS NUMBER": nhs, "PERSON BIRTH DATE": _fmt(dob, "%d/%m/%Y"),
+        "SITE CODE (OF TREATMENT)": site_code,
+        "ATTENDANCE IDENTIFIER": _join("ED", _int_str(ids, 8)),
+        "NHS NUMBER": nhs,
+        "PERSON BIRTH DATE": _fmt(dob, "%d/%m/%Y"),
         "PERSON STATED GENDER CODE": _take(("1", "2", "9", "X"), sex),
         "POSTCODE OF USUAL ADDRESS": _where(rng.random(ed_rows) < 0.04, "", postcode),
         "ARRIVAL DATE AND TIME AT A&E": _fmt(arrival, "%d/%m/%Y %H:%M"),
@@ -386,28 +463,31 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
         "ASSAULT METHOD OTHER DESCRIPTION": _take(("",) + OTHER_METHOD_TEXTS, other),
         "ASSAULT LOCATION TYPE": _take(codes, loc_type),
         "ASSAULT LOCATION DESCRIPTION": _ed_location_text(rng, text_kind, place, num, postcode),
-        "_incident": np.arange(ed_rows), "_place_id": _take(p["place_id"], place),
+        "_incident": np.arange(ed_rows),
+        "_place_id": _take(p["place_id"], place),
     }
 
     # --- Police: ~40% of ED assaults (same place, within 30 minutes), then police-only crimes ---
     n_link = min(round(LINK_SHARE * ed_rows), police_rows)
     n_only = police_rows - n_link
     linked = np.r_[np.sort(rng.choice(ed_rows, n_link, replace=False)), np.full(n_only, -1)]
-    p_place, p_home = _draw_places(rng, n_only, {"centre": .45, "other": .25, "home": .30})
+    p_place, p_home = _draw_places(rng, n_only, {"centre": 0.45, "other": 0.25, "home": 0.30})
     p_kind = np.r_[kind[linked[:n_link]], np.where(p_home, HOME, place_kind[p_place])]
     p_place = np.r_[place[linked[:n_link]], p_place]
     drift = rng.integers(-30, 31, n_link) * MINUTE
-    committed = np.r_[np.clip(assault[linked[:n_link]] + drift, t0, t0 + (end.day * 1440 - 1) * MINUTE),
-                      _times(rng, n_only, t0, weights)]
+    committed = np.r_[
+        np.clip(assault[linked[:n_link]] + drift, t0, t0 + (end.day * 1440 - 1) * MINUTE),
+        _times(rng, n_only, t0, weights),
+    ]
     order = np.argsort(committed, kind="stable")
     linked, p_place, p_kind, committed = linked[order], p_place[order], p_kind[order], committed[order]
     known, src = linked >= 0, np.maximum(linked, 0)  # `src`: the ED row, for linked crimes
     offence = _pick(rng, OFFENCE_SHARES, police_rows)
     labels = {c.code: c.label.upper() for c in load_codelist("violent_offence").codes}
     p_dob = np.where(known, dob[src], _dobs(rng, police_rows, committed))  # the same victim as in ED
-    p_sex = np.where(known, sex[src], _pick(rng, {"1": .60, "2": .38, "9": 0, "X": .02}, police_rows))
+    p_sex = np.where(known, sex[src], _pick(rng, {"1": 0.60, "2": 0.38, "9": 0, "X": 0.02}, police_rows))
     gbh = offence == list(OFFENCE_SHARES).index("005/01")
-    armed = np.where(known, np.isin(method[src], [2, 3, 4]), rng.random(police_rows) < np.where(gbh, .6, .15))
+    armed = np.where(known, np.isin(method[src], [2, 3, 4]), rng.random(police_rows) < np.where(gbh, 0.6, 0.15))
     p_num = np.where(known, num[src], rng.integers(1, 180, police_rows))
     jitter = rng.normal(0, 30, (police_rows, 2)) / [111_320, 111_320 * 0.62]  # ~30 m, in degrees
     lat = g["latitude"].to_numpy(float)[p_place] + jitter[:, 0]
@@ -423,11 +503,13 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
         "COMMITTED FROM": _fmt(committed, "%Y-%m-%d %H:%M:%S"),
         "COMMITTED TO": _where(rng.random(police_rows) < 0.30, "", _fmt(to, "%Y-%m-%d %H:%M:%S")),
         "LOCATION": _police_location_text(rng, p_kind, p_place, p_num),
-        "LATITUDE": _coord(lat, no_point), "LONGITUDE": _coord(lon, no_point),
+        "LATITUDE": _coord(lat, no_point),
+        "LONGITUDE": _coord(lon, no_point),
         "VICTIM DATE OF BIRTH": _where(rng.random(police_rows) < 0.10, "", _fmt(p_dob, "%d/%m/%Y")),
         "VICTIM SEX": _take(("1", "2", "9", "X"), p_sex),
         "WEAPON USED": _take(("N", "Y", ""), np.where(rng.random(police_rows) < 0.05, 2, armed)),
-        "_incident": linked, "_place_id": _take(p["place_id"], p_place),
+        "_incident": linked,
+        "_place_id": _take(p["place_id"], p_place),
     }
 
     # --- Deliberate faults, so that validation and quarantine have something to catch ---
@@ -435,8 +517,9 @@ def _generate(month: str, seed: int, ed_rows: int, police_rows: int | None, bad_
     for col in ("ASSAULT METHOD", "ASSAULT METHOD OTHER DESCRIPTION"):
         ed[col] = _put(ed[col], rows["unknown_method"], "7" if col == "ASSAULT METHOD" else "")
     i = rows["assault_after_arrival"]
-    ed["ARRIVAL DATE AND TIME AT A&E"] = _put(ed["ARRIVAL DATE AND TIME AT A&E"], i,
-                                              _fmt(assault[i] - 45 * MINUTE, "%d/%m/%Y %H:%M"))
+    ed["ARRIVAL DATE AND TIME AT A&E"] = _put(
+        ed["ARRIVAL DATE AND TIME AT A&E"], i, _fmt(assault[i] - 45 * MINUTE, "%d/%m/%Y %H:%M")
+    )
     i = rows["impossible_date"]
     year = pc.utf8_slice_codeunits(_take(ed["PERSON BIRTH DATE"], i), 6)
     ed["PERSON BIRTH DATE"] = _put(ed["PERSON BIRTH DATE"], i, _join("31/02/", year))
@@ -459,8 +542,9 @@ def _columns(data: dict, names) -> dict[str, pa.Array]:
     return {c: _take([data[c]], np.zeros(n)) if isinstance(data[c], str) else data[c] for c in names}
 
 
-def generate_frames(month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None,
-                    bad_rows: bool | int = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_frames(
+    month: str, seed: int = 0, ed_rows: int = 1000, police_rows: int | None = None, bad_rows: bool | int = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two extracts as frames of strings, exactly as `generate_month` writes them, plus truth.
 
     After the schema headers come `_incident` (the ED row number; the same number on a
@@ -476,13 +560,20 @@ def _quote(col: pa.Array) -> pa.Array:
     data = col.buffers()[2].to_pybytes() if col.buffers()[2] else b""  # may hold unused bytes: a hint
     if not any(ch in data for ch in (b",", b'"', b"\r", b"\n")):
         return col
-    return pc.if_else(pc.match_substring_regex(col, r'[",\r\n]'),
-                      _join('"', pc.replace_substring(col, '"', '""'), '"'), col)
+    return pc.if_else(
+        pc.match_substring_regex(col, r'[",\r\n]'), _join('"', pc.replace_substring(col, '"', '""'), '"'), col
+    )
 
 
-def generate_month(month: str, out_dir: Path, seed: int = 0, ed_rows: int = 1000,
-                   police_rows: int | None = None, bad_rows: bool | int = True,
-                   site_code: str = SITE_CODE) -> dict[str, Path]:
+def generate_month(
+    month: str,
+    out_dir: Path,
+    seed: int = 0,
+    ed_rows: int = 1000,
+    police_rows: int | None = None,
+    bad_rows: bool | int = True,
+    site_code: str = SITE_CODE,
+) -> dict[str, Path]:
     """Write `ed_<month>.csv` and `police_<month>.csv` into out_dir; same seed, same bytes. An ED
     site other than the default one (a second ED of the region) writes `ed_<month>_<site>.csv`.
 

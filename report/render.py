@@ -49,8 +49,16 @@ TEMPLATE = "report.html.j2"
 # Element ids a reader (or a test) can rely on: the figures carry the ids, the text-only
 # sections carry them on their <section>.
 SECTION_IDS = (
-    "headline", "how-to-read", "hotspot-map", "top-cells", "hour-of-week", "trend", "methods",
-    "top-venues", "hidden-violence", "coverage",
+    "headline",
+    "how-to-read",
+    "hotspot-map",
+    "top-cells",
+    "hour-of-week",
+    "trend",
+    "methods",
+    "top-venues",
+    "hidden-violence",
+    "coverage",
 )
 
 # A sequential ramp (ColorBrewer YlOrRd, 5 classes): light = few, dark red = many. It reads in
@@ -184,14 +192,18 @@ def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[l
     as a whole, so it is preferred; without it the published cell values are summed (suppressed
     cells excluded), which undercounts and is labelled as such."""
     if "monthly_trend" in tables:
-        sql = ("SELECT * REPLACE (CAST(month AS DATE) AS month) FROM monthly_trend "
-               "WHERE CAST(month AS DATE) BETWEEN ? AND ? ORDER BY month")
+        sql = (
+            "SELECT * REPLACE (CAST(month AS DATE) AS month) FROM monthly_trend "
+            "WHERE CAST(month AS DATE) BETWEEN ? AND ? ORDER BY month"
+        )
         return _rows(con, sql, [first, last]), "monthly_trend"
     if "hotspot_cells" not in tables:
         return [], "hotspot_cells"
-    sql = ("SELECT CAST(month AS DATE) AS month, sum(ed_assaults)::BIGINT AS ed_assaults, "
-           "sum(police_violence)::BIGINT AS police_violence FROM hotspot_cells "
-           "WHERE CAST(month AS DATE) BETWEEN ? AND ? GROUP BY ALL ORDER BY month")
+    sql = (
+        "SELECT CAST(month AS DATE) AS month, sum(ed_assaults)::BIGINT AS ed_assaults, "
+        "sum(police_violence)::BIGINT AS police_violence FROM hotspot_cells "
+        "WHERE CAST(month AS DATE) BETWEEN ? AND ? GROUP BY ALL ORDER BY month"
+    )
     rows = _rows(con, sql, [first, last])
     for row in rows:  # a sum of published values is never itself suppressed; NULL sum means 0
         row["ed_assaults"] = row["ed_assaults"] or 0
@@ -210,11 +222,12 @@ def published_agreements(con, month: dt.date, tables: set[str] | None = None) ->
 def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
     for table in sorted(tables):
-        columns = {r["column_name"] for r in _rows(
-            con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table])}
+        columns = {
+            r["column_name"]
+            for r in _rows(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table])
+        }
         if {"month", "agreement_id", "agreement_version"} <= columns:
-            sql = (f"SELECT DISTINCT agreement_id, agreement_version FROM {table} "
-                   "WHERE CAST(month AS DATE) = ?")
+            sql = f"SELECT DISTINCT agreement_id, agreement_version FROM {table} WHERE CAST(month AS DATE) = ?"
             found |= {(r["agreement_id"], int(r["agreement_version"])) for r in _rows(con, sql, [month])}
     return sorted(found)
 
@@ -283,12 +296,16 @@ class Disclosure:
         """The reader-facing sentence: the policy's own legend under the cell-key method; under
         suppression and rounding the same rule in the words this page uses for a withheld count."""
         if self.policy is None:
-            return ("How these counts were protected cannot be stated here (see the note on disclosure control "
-                    "at the top). They are the published, disclosure-controlled figures.")
+            return (
+                "How these counts were protected cannot be stated here (see the note on disclosure control "
+                "at the top). They are the published, disclosure-controlled figures."
+            )
         if self.perturbs:
             return disclosure_legend(self.policy, self.public_sources)
-        text = (f"Counts of 1 to {self.threshold} are suppressed (shown as “suppressed”, never as 0); "
-                f"others are rounded to the nearest {self.rounding}.")
+        text = (
+            f"Counts of 1 to {self.threshold} are suppressed (shown as “suppressed”, never as 0); "
+            f"others are rounded to the nearest {self.rounding}."
+        )
         return text + (" " + POLICE_OPEN_DATA_SENTENCE if self.public_exact else "")
 
     @property
@@ -318,30 +335,50 @@ def disclosure_for(published: Sequence[tuple[str, int]], agreement=None, flagged
         elif isinstance(agreement, (str, os.PathLike)):
             agreement = load_agreement(Path(agreement))
     except AgreementError as exc:
-        return Disclosure(None, warning=f"the sharing agreement could not be read ({exc})",
-                          flagged_withheld=flagged_withheld)
+        return Disclosure(
+            None, warning=f"the sharing agreement could not be read ({exc})", flagged_withheld=flagged_withheld
+        )
     loaded = (agreement.id, agreement.version)
     other = sorted(set(published) - {loaded})
     if not published:
-        return Disclosure(None, agreement=agreement.label, flagged_withheld=flagged_withheld, warning=(
-            f"the published rows do not name the agreement they were published under, so the rules of "
-            f"{agreement.label}, the agreement loaded here, may not be the ones applied"))
+        return Disclosure(
+            None,
+            agreement=agreement.label,
+            flagged_withheld=flagged_withheld,
+            warning=(
+                f"the published rows do not name the agreement they were published under, so the rules of "
+                f"{agreement.label}, the agreement loaded here, may not be the ones applied"
+            ),
+        )
     if other:
         names = "; ".join(f"agreement {i} v{v}" for i, v in other)
         which = "some of these figures were" if loaded in published else "these figures were"
-        return Disclosure(None, agreement=agreement.label, flagged_withheld=flagged_withheld, warning=(
-            f"{which} published under {names}, not under {agreement.label}, the agreement loaded here, whose "
-            "rules may not be the ones applied; ask the data officer for the agreement they were published under"))
+        return Disclosure(
+            None,
+            agreement=agreement.label,
+            flagged_withheld=flagged_withheld,
+            warning=(
+                f"{which} published under {names}, not under {agreement.label}, the agreement loaded here, whose "
+                "rules may not be the ones applied; ask the data officer for the agreement they were published under"
+            ),
+        )
     dp = agreement.disclosure_control.differential_privacy
-    return Disclosure(agreement.disclosure_control.policy(), agreement.public_sources(),
-                      dp.epsilon if dp else None, agreement.label)
+    return Disclosure(
+        agreement.disclosure_control.policy(), agreement.public_sources(), dp.epsilon if dp else None, agreement.label
+    )
 
 
 def _flags_withheld(data: MonthData) -> bool:
     """Whether any of the month's published rows flags a count as withheld."""
     tables = (data.cells, data.venues, data.hours, data.methods, data.coverage, data.hidden, data.trend)
-    return any(v is not None and bool(v) for rows in tables if rows for row in rows
-               for k, v in row.items() if k.endswith("_suppressed"))
+    return any(
+        v is not None and bool(v)
+        for rows in tables
+        if rows
+        for row in rows
+        for k, v in row.items()
+        if k.endswith("_suppressed")
+    )
 
 
 def _read_month(warehouse: Path, month: dt.date) -> MonthData:
@@ -368,7 +405,7 @@ def _read_month(warehouse: Path, month: dt.date) -> MonthData:
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def ramp_colour(t: float) -> str:
@@ -429,8 +466,9 @@ class Projection:
         return self.scale / KM_PER_DEGREE
 
 
-def fit_projection(points: Iterable[tuple[float, float]], x0: float, y0: float, width: float, height: float,
-                   min_extent_km: float = 2.0) -> Projection:
+def fit_projection(
+    points: Iterable[tuple[float, float]], x0: float, y0: float, width: float, height: float, min_extent_km: float = 2.0
+) -> Projection:
     """Fit (lat, lon) points into the box at (x0, y0), centred; at least `min_extent_km` across so
     that one or two cells do not fill the page."""
     points = list(points)
@@ -564,8 +602,10 @@ def _map_legend(vmin: int, vmax: int, has_suppressed: bool, disclosure: Disclosu
     disclosure = disclosure or Disclosure(None)
     legend = []
     if vmax:
-        legend = [LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}")
-                  for v in legend_values(vmin, vmax, root=True, base=disclosure.legend_base)]
+        legend = [
+            LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}")
+            for v in legend_values(vmin, vmax, root=True, base=disclosure.legend_base)
+        ]
     if has_suppressed:
         legend.append(LegendSwatch("url(#hatch)", disclosure.suppressed_label))
     return legend
@@ -581,8 +621,10 @@ def _hexagons(cells: list[dict], boundaries: dict[str, tuple], projection: Proje
         combined = _count(cell, "combined")
         points = " ".join(f"{x},{y}" for x, y in (projection.xy(lat, lon) for lat, lon in boundaries[cell["cell_id"]]))
         rank = f"rank {cell['rank']}, " if cell["rank"] is not None else ""
-        title = (f"{rank}combined {count_text(combined)}; ED {count_text(_count(cell, 'ed_assaults'))}; "
-                 f"police {count_text(_count(cell, 'police_violence'))}")
+        title = (
+            f"{rank}combined {count_text(combined)}; ED {count_text(_count(cell, 'ed_assaults'))}; "
+            f"police {count_text(_count(cell, 'police_violence'))}"
+        )
         hexagons.append(Hexagon(cell["cell_id"], points, _cell_colour(combined, vmax), combined.number is None, title))
     # Suppressed first, so coloured cells are drawn over their hatched neighbours' edges.
     hexagons.sort(key=lambda h: not h.suppressed)
@@ -646,8 +688,9 @@ def _venue_points(venues: list[dict], places: Sequence[Place]) -> list[tuple[dic
     return points
 
 
-def _callouts(labels: list[tuple[str, str, int]], marked: list[tuple[float, float]], zoom: Zoom,
-              panel_height: float) -> list[Callout]:
+def _callouts(
+    labels: list[tuple[str, str, int]], marked: list[tuple[float, float]], zoom: Zoom, panel_height: float
+) -> list[Callout]:
     """A callout per (kind, name, rank), marked on the enlarged panel when it shows the place and
     on the whole-area panel otherwise."""
     callouts = []
@@ -658,8 +701,13 @@ def _callouts(labels: list[tuple[str, str, int]], marked: list[tuple[float, floa
     return callouts
 
 
-def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[dict],
-                places: Sequence[Place], disclosure: Disclosure | None = None) -> HotspotMap | None:
+def hotspot_map(
+    cells: list[dict],
+    cell_names: dict[str, str],
+    top_venues: list[dict],
+    places: Sequence[Place],
+    disclosure: Disclosure | None = None,
+) -> HotspotMap | None:
     """Every cell of the month as its hexagon, shaded by the combined count, with the top cells
     and venues marked and named on an enlarged panel of the busiest area."""
     if not cells:
@@ -683,8 +731,9 @@ def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[
     marked += [projection.xy(lat, lon) for _, (lat, lon) in venue_points]
     group = busiest_group(marked, ZOOM_WINDOW_KM * projection.units_per_km) if marked else []
     focus = [marked[i] for i in group]
-    focus += [projection.xy(lat, lon) for i in group if i < len(top_cells)
-              for lat, lon in boundaries[top_cells[i]["cell_id"]]]
+    focus += [
+        projection.xy(lat, lon) for i in group if i < len(top_cells) for lat, lon in boundaries[top_cells[i]["cell_id"]]
+    ]
     zoom = _fit_zoom(focus or [projection.xy(*all_points[0])], panel_height, projection.units_per_km)
     x0, y0 = zoom.inverse(ZOOM_X, MAP_TOP)
     x1, y1 = zoom.inverse(ZOOM_X + ZOOM_WIDTH, MAP_TOP + panel_height)
@@ -697,13 +746,30 @@ def hotspot_map(cells: list[dict], cell_names: dict[str, str], top_venues: list[
     has_suppressed = any(h.suppressed for h in hexagons)
     bottom = MAP_TOP + panel_height
     return HotspotMap(
-        width=MAP_SVG_WIDTH, height=bottom + LEGEND_HEIGHT, top=MAP_TOP, panel_height=panel_height,
-        overview_width=OVERVIEW_WIDTH, zoom_x=ZOOM_X, zoom_width=ZOOM_WIDTH, zoom=zoom,
-        zoom_box=(max(x0, 0.0), max(y0, MAP_TOP), min(x1, OVERVIEW_WIDTH) - max(x0, 0.0), min(y1, bottom) - max(y0, MAP_TOP)),
-        label_x=LABEL_X, hexagons=hexagons, callouts=callouts, elsewhere_y=elsewhere_y,
-        legend=_map_legend(vmin, vmax, has_suppressed, disclosure), legend_y=bottom + 12,
-        scale_bars=[_scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 14, bottom - 12),
-                    _scale_bar(projection.units_per_km * zoom.factor, ZOOM_X + ZOOM_WIDTH - 14, bottom - 12)],
+        width=MAP_SVG_WIDTH,
+        height=bottom + LEGEND_HEIGHT,
+        top=MAP_TOP,
+        panel_height=panel_height,
+        overview_width=OVERVIEW_WIDTH,
+        zoom_x=ZOOM_X,
+        zoom_width=ZOOM_WIDTH,
+        zoom=zoom,
+        zoom_box=(
+            max(x0, 0.0),
+            max(y0, MAP_TOP),
+            min(x1, OVERVIEW_WIDTH) - max(x0, 0.0),
+            min(y1, bottom) - max(y0, MAP_TOP),
+        ),
+        label_x=LABEL_X,
+        hexagons=hexagons,
+        callouts=callouts,
+        elsewhere_y=elsewhere_y,
+        legend=_map_legend(vmin, vmax, has_suppressed, disclosure),
+        legend_y=bottom + 12,
+        scale_bars=[
+            _scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 14, bottom - 12),
+            _scale_bar(projection.units_per_km * zoom.factor, ZOOM_X + ZOOM_WIDTH - 14, bottom - 12),
+        ],
         has_suppressed=has_suppressed,
     )
 
@@ -749,8 +815,9 @@ class HeatMap:
     has_suppressed: bool
 
 
-def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun: str,
-             disclosure: Disclosure | None = None) -> HeatMap:
+def heat_map(
+    hours: list[dict], column: str, element_id: str, caption: str, noun: str, disclosure: Disclosure | None = None
+) -> HeatMap:
     """7 x 24 grid, Monday at the top; colour by count, '•' on grey for a suppressed hour."""
     disclosure = disclosure or Disclosure(None)
     cell_w, cell_h, left, top = 36.0, 28.0, 44.0, 22.0
@@ -767,21 +834,40 @@ def heat_map(hours: list[dict], column: str, element_id: str, caption: str, noun
             fill, text = ZERO_FILL, ""
         else:
             fill, text = ramp_colour(count.value / vmax), f"{count.value}"
-        cells.append(HeatCell(x, y, fill, text, text_colour(fill) if count.number else "#444444",
-                              f"{when}: {count_text(count)} {noun}"))
+        cells.append(
+            HeatCell(
+                x,
+                y,
+                fill,
+                text,
+                text_colour(fill) if count.number else "#444444",
+                f"{when}: {count_text(count)} {noun}",
+            )
+        )
     legend = [LegendSwatch(ZERO_FILL, "none")]
     if vmax:
-        legend += [LegendSwatch(ramp_colour(v / vmax), f"{v:,}")
-                   for v in legend_values(min(published), vmax, steps=4, base=disclosure.legend_base)]
+        legend += [
+            LegendSwatch(ramp_colour(v / vmax), f"{v:,}")
+            for v in legend_values(min(published), vmax, steps=4, base=disclosure.legend_base)
+        ]
     has_suppressed = any(c.text == "•" for c in cells)
     if has_suppressed:
         legend.append(LegendSwatch(SUPPRESSED_FILL, f"• {disclosure.suppressed_label}"))
     return HeatMap(
-        id=element_id, caption=caption, cells=cells, width=left + 24 * cell_w + 4, height=top + 7 * cell_h + 44,
-        cell_w=cell_w, cell_h=cell_h, left=left, top=top,
+        id=element_id,
+        caption=caption,
+        cells=cells,
+        width=left + 24 * cell_w + 4,
+        height=top + 7 * cell_h + 44,
+        cell_w=cell_w,
+        cell_h=cell_h,
+        left=left,
+        top=top,
         rows=[(top + i * cell_h + cell_h / 2, d) for i, d in enumerate(WEEKDAYS)],
         columns=[(left + h * cell_w + cell_w / 2, f"{h:02d}") for h in range(24)],
-        legend=legend, legend_y=top + 7 * cell_h + 14, has_suppressed=has_suppressed,
+        legend=legend,
+        legend_y=top + 7 * cell_h + 14,
+        has_suppressed=has_suppressed,
     )
 
 
@@ -852,8 +938,10 @@ def trend_chart(rows: list[dict], month: dt.date) -> LineChart:
         return round(bottom - (bottom - top) * v / ymax, 1)
 
     series = []
-    for column, name, colour in (("ed_assaults", "ED assaults", ED_COLOUR),
-                                 ("police_violence", "Police violence", POLICE_COLOUR)):
+    for column, name, colour in (
+        ("ed_assaults", "ED assaults", ED_COLOUR),
+        ("police_violence", "Police violence", POLICE_COLOUR),
+    ):
         segments, current, points, suppressed = [], [], [], []
         for i, m in enumerate(months):
             count = _count(by_month.get(m), column)
@@ -879,13 +967,25 @@ def trend_chart(rows: list[dict], month: dt.date) -> LineChart:
         mid = (upper.end_label[1] + lower.end_label[1]) / 2
         upper.end_label = (upper.end_label[0], mid - 7, upper.end_label[2])
         lower.end_label = (lower.end_label[0], mid + 7, lower.end_label[2])
-    table = [{"month": f"{m:%b %Y}", "ed": show(_count(by_month.get(m), "ed_assaults")),
-              "police": show(_count(by_month.get(m), "police_violence"))} for m in months]
+    table = [
+        {
+            "month": f"{m:%b %Y}",
+            "ed": show(_count(by_month.get(m), "ed_assaults")),
+            "police": show(_count(by_month.get(m), "police_violence")),
+        }
+        for m in months
+    ]
     return LineChart(
-        width=width, height=height, left=left, right=right, top=top, bottom=bottom,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
         y_ticks=[(y_of(t), f"{t:,}") for t in ticks],
         x_ticks=[(x_of(i), f"{m:%b %Y}" if m.month == 1 or i == 0 else f"{m:%b}") for i, m in enumerate(months)],
-        series=series, table=table,
+        series=series,
+        table=table,
     )
 
 
@@ -925,8 +1025,15 @@ def method_chart(rows: list[dict]) -> BarChart:
     bars = []
     for i, (method, count) in enumerate(counts):
         length = bar_area * (count.number or 0) / vmax if vmax else 0
-        bars.append(Bar(labels.get(method, method.replace("_", " ")), 6 + i * row_h, round(length, 1),
-                        show(count), count.suppressed))
+        bars.append(
+            Bar(
+                labels.get(method, method.replace("_", " ")),
+                6 + i * row_h,
+                round(length, 1),
+                show(count),
+                count.suppressed,
+            )
+        )
     return BarChart(width=width, height=12 + len(bars) * row_h, left=left, bar_height=bar_h, bars=bars)
 
 
@@ -965,12 +1072,16 @@ def venue_rows(venues: list[dict], previous: list[dict] | None) -> list[dict]:
     for venue in ranked:
         ed = _count(venue, "ed_assaults")
         before = last.get(venue["venue_id"])
-        rows.append({
-            "rank": venue["rank"], "name": venue["venue_name"], "ed": show(ed),
-            "police": show(_count(venue, "police_violence")),
-            "last": show(before) if before is not None else ("—" if last_published else "not published"),
-            "change": _change(ed, before, last_published),
-        })
+        rows.append(
+            {
+                "rank": venue["rank"],
+                "name": venue["venue_name"],
+                "ed": show(ed),
+                "police": show(_count(venue, "police_violence")),
+                "last": show(before) if before is not None else ("—" if last_published else "not published"),
+                "change": _change(ed, before, last_published),
+            }
+        )
     return rows
 
 
@@ -1014,9 +1125,15 @@ def _no_share_note(row: dict, compared: Count, without: Count, withholds: bool) 
     if NOT_AVAILABLE in row:
         return "No share this month: the published count of ED assaults with a known place and time is 0."
     # A table published before it gave its reasons: the causes cannot be told apart.
-    return ("Not available this month: " + ("a count it depends on is suppressed, or " if withholds else
-            "no ED assault with a known place and time was published to compare, or ") +
-            "no police record-management data with times was delivered to compare against.")
+    return (
+        "Not available this month: "
+        + (
+            "a count it depends on is suppressed, or "
+            if withholds
+            else "no ED assault with a known place and time was published to compare, or "
+        )
+        + "no police record-management data with times was delivered to compare against."
+    )
 
 
 def coverage_rows(rows: list[dict]) -> list[dict]:
@@ -1033,11 +1150,18 @@ def coverage_rows(rows: list[dict]) -> list[dict]:
             share = f"{100 * located.number / in_area:.0f}%"
         else:
             share = "not available (no row in the area)"
-        out.append({
-            "source": SOURCE_NAMES.get(row["source"], row["source"]), "provider": row["provider"],
-            "received": show(_count(row, "rows_received")), "quarantined": show(_count(row, "rows_quarantined")),
-            "shared": show(shared), "unlocated": show(unlocated), "located": show(located), "located_share": share,
-        })
+        out.append(
+            {
+                "source": SOURCE_NAMES.get(row["source"], row["source"]),
+                "provider": row["provider"],
+                "received": show(_count(row, "rows_received")),
+                "quarantined": show(_count(row, "rows_quarantined")),
+                "shared": show(shared),
+                "unlocated": show(unlocated),
+                "located": show(located),
+                "located_share": share,
+            }
+        )
     return out
 
 
@@ -1048,11 +1172,17 @@ def _top_cell_rows(cells: list[dict], names: dict[str, str]) -> list[dict]:
     rows = []
     for cell in (c for c in cells if c["cell_id"] in names):
         z = cell.get("gi_star_z")
-        rows.append({
-            "rank": cell["rank"], "cell_id": cell["cell_id"], "place": names[cell["cell_id"]], "ed": show(_count(cell, "ed_assaults")),
-            "police": show(_count(cell, "police_violence")), "combined": show(_count(cell, "combined")),
-            "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
-        })
+        rows.append(
+            {
+                "rank": cell["rank"],
+                "cell_id": cell["cell_id"],
+                "place": names[cell["cell_id"]],
+                "ed": show(_count(cell, "ed_assaults")),
+                "police": show(_count(cell, "police_violence")),
+                "combined": show(_count(cell, "combined")),
+                "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
+            }
+        )
     return rows
 
 
@@ -1084,8 +1214,16 @@ def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosu
     if hours:
         heat_maps.append(heat_map(hours, "ed_assaults", "hour-of-week", "ED assaults", "ED assaults", disclosure))
         if _any_police_hours(hours):
-            heat_maps.append(heat_map(hours, "police_violence", "hour-of-week-police", "Police-recorded violence",
-                                      "police-recorded violent crimes", disclosure))
+            heat_maps.append(
+                heat_map(
+                    hours,
+                    "police_violence",
+                    "hour-of-week-police",
+                    "Police-recorded violence",
+                    "police-recorded violent crimes",
+                    disclosure,
+                )
+            )
     resolution = h3.get_resolution(cells[0]["cell_id"]) if cells else None
     return {
         "month": data.month,
@@ -1135,8 +1273,9 @@ def render_html(data: MonthData, places: Sequence[Place] | None = None, disclosu
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def render_report(warehouse: Path, month: dt.date, out: Path, agreement=None,
-                  disclosure: Disclosure | None = None) -> Path:
+def render_report(
+    warehouse: Path, month: dt.date, out: Path, agreement=None, disclosure: Disclosure | None = None
+) -> Path:
     """Write the month's hotspot report to `out` (one self-contained HTML file) and return it.
 
     Reads the warehouse read-only, so it can run while a publish is under way. Raises
@@ -1148,8 +1287,9 @@ def render_report(warehouse: Path, month: dt.date, out: Path, agreement=None,
     month = month.replace(day=1)
     data = _read_month(warehouse, month)
     if not data.cells and not data.venues and not data.hours and not data.methods:
-        raise ReportError(f"nothing published for {month:%Y-%m} in {warehouse}: "
-                          f"run `istv run --month {month:%Y-%m}` first")
+        raise ReportError(
+            f"nothing published for {month:%Y-%m} in {warehouse}: run `istv run --month {month:%Y-%m}` first"
+        )
     if disclosure is None:
         disclosure = disclosure_for(data.agreements, agreement, flagged_withheld=_flags_withheld(data))
     html = render_html(data, disclosure=disclosure)

@@ -65,7 +65,8 @@ class ValidationSummary:
             "suite": self.suite,
             "expectations": len(self.outcomes),
             "failed_expectations": len(failed),
-            "failed": ", ".join(f"{o.severity} {o.expectation}({o.column}): {o.unexpected_count}" for o in failed) or "none",
+            "failed": ", ".join(f"{o.severity} {o.expectation}({o.column}): {o.unexpected_count}" for o in failed)
+            or "none",
         }
 
 
@@ -97,7 +98,9 @@ def extract_suite(schema: Schema, uniqueness: bool = True) -> gx.ExpectationSuit
     return gx.ExpectationSuite(name=f"{schema.name}_passed_rows", expectations=expectations)
 
 
-def published_suite(table: str, count_columns: list[str], key_columns: list[str], threshold: int) -> gx.ExpectationSuite:
+def published_suite(
+    table: str, count_columns: list[str], key_columns: list[str], threshold: int
+) -> gx.ExpectationSuite:
     """A published table: keys present, no negative count and none between 1 and `threshold`
     (the largest count the agreement's method withholds; 0 when it withholds none)."""
     expectations = []

@@ -13,11 +13,11 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -76,10 +76,10 @@ def _entry_hash(entry: dict) -> str:
 
 
 def _utc_seconds(now: datetime | None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:  # a naive time could be in any zone; an audit trail must not guess
         raise ValueError("now must be timezone-aware")
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse(raw: bytes, fields: dict) -> dict:
@@ -121,8 +121,9 @@ def _append_synced(path: Path, data: bytes) -> None:
 
 
 class AuditLog:
-    def __init__(self, folder: Path, signing_key: Ed25519PrivateKey | None,
-                 trusted_keys: Sequence[Ed25519PublicKey] = ()):
+    def __init__(
+        self, folder: Path, signing_key: Ed25519PrivateKey | None, trusted_keys: Sequence[Ed25519PublicKey] = ()
+    ):
         self.folder = Path(folder)
         self.log_path, self.checkpoint_path = self.folder / _LOG, self.folder / _CHECKPOINTS
         self.signing_key = signing_key
@@ -224,8 +225,12 @@ class AuditLog:
             self._verify_chain(log, signed)
             last = max(signed, default=0)
             if last > len(log):
-                raise _Bad(f"the log ends at entry {len(log)} but checkpoint line {signed[last][1]} signed entry "
-                           f"{last}: entries were removed from the end", len(log) + 1, checked=len(log))
+                raise _Bad(
+                    f"the log ends at entry {len(log)} but checkpoint line {signed[last][1]} signed entry "
+                    f"{last}: entries were removed from the end",
+                    len(log) + 1,
+                    checked=len(log),
+                )
             return VerifyReport(True, len(log), unsigned_tail=len(log) - last)
         except _Bad as bad:
             return bad.report
@@ -248,9 +253,13 @@ class AuditLog:
                 body = _canonical({k: c[k] for k in ("seq", "head_hash", "time", "key_id")})
                 self.trusted[key_id].verify(base64.b64decode(c["signature"], validate=True), body)
             except (ValueError, InvalidSignature):
-                raise _Bad(f"{where}: its signature does not verify against key {key_id}", seq, n, _CHECKPOINTS) from None
+                raise _Bad(
+                    f"{where}: its signature does not verify against key {key_id}", seq, n, _CHECKPOINTS
+                ) from None
             if seq <= last:  # appends are serialised, so each checkpoint signs a later entry than the last
-                raise _Bad(f"{where} follows the one for entry {last}: checkpoints were reordered", seq, n, _CHECKPOINTS)
+                raise _Bad(
+                    f"{where} follows the one for entry {last}: checkpoints were reordered", seq, n, _CHECKPOINTS
+                )
             signed[seq], last = (c["head_hash"], n), seq
         return signed
 
@@ -265,11 +274,17 @@ class AuditLog:
             if e["hash"] != _entry_hash(e):
                 raise _Bad(f"{at} was altered: its hash does not match its content", seq, n, checked=n - 1)
             if seq != n:
-                why = f"entry {n} was deleted or entries were reordered" if seq > n else "an entry was inserted or moved"
+                why = (
+                    f"entry {n} was deleted or entries were reordered" if seq > n else "an entry was inserted or moved"
+                )
                 raise _Bad(f"line {n} holds entry {seq} but entry {n} was expected: {why}", n, n, checked=n - 1)
             if e["prev_hash"] != prev:
                 raise _Bad(f"{at} does not chain to entry {n - 1}: an entry was replaced", seq, n, checked=n - 1)
             if seq in signed and signed[seq][0] != e["hash"]:
-                raise _Bad(f"{at} is not the entry that checkpoint line {signed[seq][1]} signed: it was replaced "
-                           "or forged", seq, n, checked=n - 1)
+                raise _Bad(
+                    f"{at} is not the entry that checkpoint line {signed[seq][1]} signed: it was replaced or forged",
+                    seq,
+                    n,
+                    checked=n - 1,
+                )
             prev = e["hash"]

@@ -29,8 +29,9 @@ def _version_key(details: dict) -> tuple[str, int]:
     return details["agreement_id"], details["agreement_version"]
 
 
-def report_markdown(entries: list[Entry], today: dt.date, verified: str, agreement=None,
-                    agreement_problem: str = "") -> str:
+def report_markdown(
+    entries: list[Entry], today: dt.date, verified: str, agreement=None, agreement_problem: str = ""
+) -> str:
     """The report as Markdown. `agreement`: the agreement in force, whose disclosure policy the
     report describes (None with `agreement_problem` when it could not be read)."""
     shared: dict = defaultdict(lambda: defaultdict(list))  # (id, version) -> month -> pseudonymise entries
@@ -58,25 +59,45 @@ def report_markdown(entries: list[Entry], today: dt.date, verified: str, agreeme
         lines += [f"## Agreement {key[0]} version {key[1]}", ""]
         if key in loaded:
             details, last = loaded[key]
-            lines += [f"Content SHA-256 `{details['agreement_sha256'][:16]}…`, signed by {', '.join(details['signed_by'])}; last used {last}.", ""]
+            lines += [
+                f"Content SHA-256 `{details['agreement_sha256'][:16]}…`, signed by {', '.join(details['signed_by'])}; last used {last}.",
+                "",
+            ]
         if key == in_force:
-            lines += ["Disclosure control: the agreement in force (above)."
-                      + (" Its method withholds no count, so no cell is withheld." if not agreement.disclosure_control.policy().largest_withheld() else ""), ""]
+            lines += [
+                "Disclosure control: the agreement in force (above)."
+                + (
+                    " Its method withholds no count, so no cell is withheld."
+                    if not agreement.disclosure_control.policy().largest_withheld()
+                    else ""
+                ),
+                "",
+            ]
         else:
-            lines += ["Disclosure control: not recorded in the audit log for this version (the section above describes "
-                      "the agreement in force only).", ""]
-        lines += ["| month | source | providers | rows received | quarantined | shared | located | tables published | cells withheld |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "Disclosure control: not recorded in the audit log for this version (the section above describes "
+                "the agreement in force only).",
+                "",
+            ]
+        lines += [
+            "| month | source | providers | rows received | quarantined | shared | located | tables published | cells withheld |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for month in sorted(set(shared[key]) | set(published[key])):
             publish = published[key].get(month, {})
             tables = ", ".join(sorted(publish.get("tables", {}))) or "not published"
             suppressed = sum(t["cells_suppressed"] for t in publish.get("tables", {}).values())
             for d in sorted(shared[key][month], key=lambda d: d["source"]):
-                lines.append(f"| {month} | {d['source']} | {', '.join(d['providers']) or '—'} | {d['rows_received']} | "
-                             f"{d['rows_quarantined']} | {d['rows_shared']} | {d['rows_located']} | {tables} | {suppressed} |")
+                lines.append(
+                    f"| {month} | {d['source']} | {', '.join(d['providers']) or '—'} | {d['rows_received']} | "
+                    f"{d['rows_quarantined']} | {d['rows_shared']} | {d['rows_located']} | {tables} | {suppressed} |"
+                )
         lines.append("")
-        lines += [f"- **{source}**: " + "; ".join(f"{action} {', '.join(names) or 'none'}" for action, names in actions.items())
-                  for source, actions in sorted(fields[key].items())]
+        lines += [
+            f"- **{source}**: "
+            + "; ".join(f"{action} {', '.join(names) or 'none'}" for action, names in actions.items())
+            for source, actions in sorted(fields[key].items())
+        ]
         lines.append("")
     lines += _changes_section(fields)
     if refusals:
@@ -90,13 +111,16 @@ def _disclosure_section(agreement, problem: str) -> list[str]:
     if agreement is None:
         why = f": {problem}" if problem else ""
         return ["## Disclosure control in force", "", f"The agreement in force could not be read{why}.", ""]
-    from sharing_agreements.review import disclosure_lines
     from anonymise.disclosure import disclosure_legend
+    from sharing_agreements.review import disclosure_lines
 
     policy = agreement.disclosure_control.policy()
     lines = ["## Disclosure control in force", "", f"Under {agreement.label}:", ""]
     lines += [f"- {line}" for line in disclosure_lines(agreement)]
-    lines += [f"- What a reader of the published figures is told: {disclosure_legend(policy, agreement.public_sources())}", ""]
+    lines += [
+        f"- What a reader of the published figures is told: {disclosure_legend(policy, agreement.public_sources())}",
+        "",
+    ]
     return lines
 
 
@@ -127,7 +151,9 @@ def _changes_section(fields: dict) -> list[str]:
                 after = _action_of(fields[(agreement_id, new)].get(source, {}))
                 for name in sorted(set(before) | set(after)):
                     if before.get(name) != after.get(name):
-                        changes.append(f"- {source}.{name}: {before.get(name, 'absent')} -> {after.get(name, 'absent')}")
+                        changes.append(
+                            f"- {source}.{name}: {before.get(name, 'absent')} -> {after.get(name, 'absent')}"
+                        )
             lines += [f"## Changes from {agreement_id} v{old} to v{new}", "", *(changes or ["- no field changes"]), ""]
     return lines
 

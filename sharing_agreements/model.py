@@ -41,6 +41,8 @@ DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
 def agreement_path(configured: str | Path | None = None) -> Path:
     """The agreement file in force: the one configured, else ISTV_AGREEMENT, else the bundled one."""
     return Path(configured or os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT)
+
+
 # Official boundaries (ONS, Open Government Licence) of the local authorities an area names.
 BOUNDARIES_DIR = AGREEMENT_DIR.parent / "data" / "boundaries"
 
@@ -94,8 +96,7 @@ class Area(_Strict):
 
     @model_validator(mode="after")
     def _boundaries_bundled(self):
-        missing = [code for code in self.local_authorities
-                   if not all(path.is_file() for path in _boundary_files(code))]
+        missing = [code for code in self.local_authorities if not all(path.is_file() for path in _boundary_files(code))]
         if missing:
             raise ValueError(
                 f"no boundary is bundled for local authority {', '.join(missing)}: add its ONS boundary "
@@ -118,7 +119,9 @@ def _geography(codes: tuple[str, ...]) -> AreaGeography:
     parts = []
     for code in codes:
         boundary, lsoas = _boundary_files(code)
-        parts += [shape(feature["geometry"]) for feature in json.loads(boundary.read_text(encoding="utf-8"))["features"]]
+        parts += [
+            shape(feature["geometry"]) for feature in json.loads(boundary.read_text(encoding="utf-8"))["features"]
+        ]
         with lsoas.open(newline="", encoding="utf-8") as rows:
             lsoa_codes.update(row["lsoa_code"] for row in csv.DictReader(rows))
     return AreaGeography(frozenset(lsoa_codes), shapely.union_all(parts))
@@ -186,8 +189,15 @@ class DisclosureControl(_Strict):
 
     def policy(self) -> DisclosurePolicy:
         scale = 1 / self.differential_privacy.epsilon if self.differential_privacy else None
-        return DisclosurePolicy(self.method, self.suppression_threshold, self.rounding_base,
-                                self.cell_key.max_deviation, self.cell_key.variance, self.cell_key.area_minimum, scale)
+        return DisclosurePolicy(
+            self.method,
+            self.suppression_threshold,
+            self.rounding_base,
+            self.cell_key.max_deviation,
+            self.cell_key.variance,
+            self.cell_key.area_minimum,
+            scale,
+        )
 
 
 class FieldRule(_Strict):
@@ -238,7 +248,9 @@ class Risk(_Strict):
 
 class Approval(_Strict):
     board: str
-    role: Literal["caldicott_guardian", "data_protection_officer", "senior_information_risk_owner", "community_safety_board"]
+    role: Literal[
+        "caldicott_guardian", "data_protection_officer", "senior_information_risk_owner", "community_safety_board"
+    ]
     date: dt.date
 
 
@@ -329,9 +341,7 @@ class Agreement(_Strict):
         if today < self.valid_from:
             raise AgreementError(f"{where} is not yet valid: it starts on {self.valid_from}")
         if today > self.valid_to:
-            raise AgreementError(
-                f"{where} expired on {self.valid_to}: the board must renew it before data flows"
-            )
+            raise AgreementError(f"{where} expired on {self.valid_to}: the board must renew it before data flows")
 
     def check_against_schemas(self) -> None:
         """Deny by default: each declared field must exist, and each schema field be declared."""

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sharing_agreements import auditing
 from ingest.home import IstvHome
+from sharing_agreements import auditing
 from sharing_agreements.model import Agreement, AgreementError, Retention
 from sharing_agreements.signing import load_verified
 
@@ -94,9 +94,17 @@ def plan_retention(home: IstvHome, retention: Retention, today: dt.date, runs: R
     """What is due on `today`, zone by zone; nothing is deleted."""
     due = [
         *_month_named(home, "landing", home.landing, _source_folders(home.landing), retention.landing, today),
-        *_month_named(home, "quarantine", home.quarantine, _source_folders(home.quarantine), retention.quarantine, today),
-        *_month_named(home, "pseudonymised", home.pseudonymised, _source_folders(home.pseudonymised),
-                      retention.pseudonymised, today),
+        *_month_named(
+            home, "quarantine", home.quarantine, _source_folders(home.quarantine), retention.quarantine, today
+        ),
+        *_month_named(
+            home,
+            "pseudonymised",
+            home.pseudonymised,
+            _source_folders(home.pseudonymised),
+            retention.pseudonymised,
+            today,
+        ),
         *_runs(runs, retention.dagster, today),
         *_month_named(home, "reports", home.reports, [home.reports], retention.reports, today),
         *_audit_reports(home, retention.reports, today),
@@ -122,16 +130,19 @@ def apply_retention(home: IstvHome, plan: Plan, runs: RunHistory, agreement: Agr
             else:
                 deleted[due.zone].append(due.item)
     finally:  # whatever stopped the loop, what was deleted is on record
-        log.append("retention", {
-            "agreement_id": agreement.id,
-            "agreement_version": agreement.version,
-            "agreement_sha256": agreement.content_hash(),
-            "as_of": plan.today.isoformat(),
-            "periods_days": plan.retention.model_dump(),
-            "deleted": {zone: len(items) for zone, items in deleted.items()},
-            "deleted_items": {zone: items for zone, items in deleted.items() if items},
-            "failed_items": {zone: items for zone, items in failed.items() if items},
-        })
+        log.append(
+            "retention",
+            {
+                "agreement_id": agreement.id,
+                "agreement_version": agreement.version,
+                "agreement_sha256": agreement.content_hash(),
+                "as_of": plan.today.isoformat(),
+                "periods_days": plan.retention.model_dump(),
+                "deleted": {zone: len(items) for zone, items in deleted.items()},
+                "deleted_items": {zone: items for zone, items in deleted.items() if items},
+                "failed_items": {zone: items for zone, items in failed.items() if items},
+            },
+        )
     return Outcome(deleted, failed)
 
 
@@ -162,8 +173,9 @@ def _month_of(name: str) -> dt.date | None:
         return None
 
 
-def _month_named(home: IstvHome, zone: str, root: Path, folders: list[Path], days: int,
-                 today: dt.date) -> Iterator[Due]:
+def _month_named(
+    home: IstvHome, zone: str, root: Path, folders: list[Path], days: int, today: dt.date
+) -> Iterator[Due]:
     """The entries of `folders` named after a month that is due."""
     for folder in folders:
         if not folder.is_dir():
@@ -174,8 +186,14 @@ def _month_named(home: IstvHome, zone: str, root: Path, folders: list[Path], day
                 continue
             since = due_since(month_end(month), days)
             if today >= since:
-                yield Due(zone, str(entry.relative_to(home.root)), f"{days} days after the end of {month:%Y-%m}",
-                          since, path=entry, root=root)
+                yield Due(
+                    zone,
+                    str(entry.relative_to(home.root)),
+                    f"{days} days after the end of {month:%Y-%m}",
+                    since,
+                    path=entry,
+                    root=root,
+                )
 
 
 def _audit_reports(home: IstvHome, days: int, today: dt.date) -> Iterator[Due]:
@@ -185,18 +203,29 @@ def _audit_reports(home: IstvHome, days: int, today: dt.date) -> Iterator[Due]:
         written = dt.date.fromtimestamp(report.stat().st_mtime)
         since = due_since(written, days)
         if today >= since:
-            yield Due("reports", str(report.relative_to(home.root)), f"{days} days after it was written on {written}",
-                      since, path=report, root=home.audit_reports)
+            yield Due(
+                "reports",
+                str(report.relative_to(home.root)),
+                f"{days} days after it was written on {written}",
+                since,
+                path=report,
+                root=home.audit_reports,
+            )
 
 
 def _runs(runs: RunHistory, days: int, today: dt.date) -> Iterator[Due]:
     # Only runs last updated before this local midnight can have ended long enough ago.
-    cutoff = dt.datetime.combine(today - dt.timedelta(days=days), dt.time.min).astimezone(dt.timezone.utc)
+    cutoff = dt.datetime.combine(today - dt.timedelta(days=days), dt.time.min).astimezone(dt.UTC)
     for run_id, job_name, ended in runs.runs_updated_before(cutoff):
         since = due_since(ended, days)
         if today >= since:
-            yield Due("dagster", f"run {run_id}", f"{days} days after the {job_name} run ended on {ended}",
-                      since, run_id=run_id)
+            yield Due(
+                "dagster",
+                f"run {run_id}",
+                f"{days} days after the {job_name} run ended on {ended}",
+                since,
+                run_id=run_id,
+            )
 
 
 def _delete(path: Path, root: Path) -> None:

@@ -23,21 +23,35 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
     the sources it declares public (published exactly), and differential privacy when declared."""
     dc = agreement.disclosure_control
     if dc.method == "cell_key":
-        method = (f"Disclosure control: cell-key perturbation: every published count is moved by at most "
-                  f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
-                  "the same figure; no count of a monthly table is suppressed"
-                  + (f"; coarser areas and longer windows with a combined count below {dc.cell_key.area_minimum} "
-                     "show police counts only" if dc.cell_key.area_minimum else ""))
+        method = (
+            f"Disclosure control: cell-key perturbation: every published count is moved by at most "
+            f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
+            "the same figure; no count of a monthly table is suppressed"
+            + (
+                f"; coarser areas and longer windows with a combined count below {dc.cell_key.area_minimum} "
+                "show police counts only"
+                if dc.cell_key.area_minimum
+                else ""
+            )
+        )
     else:
-        method = (f"Disclosure control: suppression and rounding: counts 1 to {dc.suppression_threshold} are "
-                  f"withheld (suppressed), the others rounded to the nearest {dc.rounding_base}")
+        method = (
+            f"Disclosure control: suppression and rounding: counts 1 to {dc.suppression_threshold} are "
+            f"withheld (suppressed), the others rounded to the nearest {dc.rounding_base}"
+        )
     public = agreement.public_sources()
-    lines = [method, ("Public sources, counted exactly (never perturbed or rounded): " + ", ".join(public)) if public
-             else "Public sources: none declared; every source is protected"]
+    lines = [
+        method,
+        ("Public sources, counted exactly (never perturbed or rounded): " + ", ".join(public))
+        if public
+        else "Public sources: none declared; every source is protected",
+    ]
     if dc.differential_privacy:
         dp = dc.differential_privacy
-        lines.append(f"Differential privacy: epsilon {dp.epsilon:g} per published count, "
-                     f"at most {dp.budget_per_month:g} per month over every release of it")
+        lines.append(
+            f"Differential privacy: epsilon {dp.epsilon:g} per published count, "
+            f"at most {dp.budget_per_month:g} per month over every release of it"
+        )
     else:
         lines.append("Differential privacy: not declared")
     return lines
@@ -66,8 +80,17 @@ def summary_lines(agreement: Agreement) -> list[str]:
 def differences(old: Agreement, new: Agreement) -> list[str]:
     """Plain sentences, one per change, in the order a board would review them."""
     changes = []
-    for name in ("version", "title", "status", "valid_from", "valid_to", "review_date", "purpose", "lawful_basis",
-                 "published_tables"):
+    for name in (
+        "version",
+        "title",
+        "status",
+        "valid_from",
+        "valid_to",
+        "review_date",
+        "purpose",
+        "lawful_basis",
+        "published_tables",
+    ):
         before, after = getattr(old, name), getattr(new, name)
         if before != after:
             changes.append(f"{name.replace('_', ' ')}: {before} -> {after}")

@@ -59,7 +59,9 @@ def generate_board_key(private_out: Path, public_out: Path) -> str:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     private_out.chmod(0o600)
-    public_out.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public_out.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return ed25519_key_id(key.public_key())
 
 
@@ -77,7 +79,9 @@ def read_signatures(agreement_file: Path) -> list[Signature]:
     return [Signature(**s) for s in json.loads(path.read_text())]
 
 
-def sign(agreement_file: Path, agreement: Agreement, key: Ed25519PrivateKey, signer: str, now: dt.datetime | None = None) -> Signature:
+def sign(
+    agreement_file: Path, agreement: Agreement, key: Ed25519PrivateKey, signer: str, now: dt.datetime | None = None
+) -> Signature:
     """Add a board's signature; an earlier signature by the same key is replaced."""
     signature = Signature(
         key_id=ed25519_key_id(key.public_key()),

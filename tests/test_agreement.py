@@ -88,9 +88,14 @@ def test_an_agreement_from_before_dagster_and_report_retention_keeps_loading(tmp
 @pytest.mark.parametrize(
     "retention, message",
     [
-        ({"landing": 0, "quarantine": 180, "pseudonymised": 730}, r"line \d+, retention: .*retention of landing must be at least 1 day"),
-        ({"landing": 90, "quarantine": 180, "pseudonymised": 730, "dagster": 30},
-         r"retention: .*dagster: 30 days\) must be kept at least as long as the landing zone \(landing: 90 days\)"),
+        (
+            {"landing": 0, "quarantine": 180, "pseudonymised": 730},
+            r"line \d+, retention: .*retention of landing must be at least 1 day",
+        ),
+        (
+            {"landing": 90, "quarantine": 180, "pseudonymised": 730, "dagster": 30},
+            r"retention: .*dagster: 30 days\) must be kept at least as long as the landing zone \(landing: 90 days\)",
+        ),
     ],
 )
 def test_retention_periods_that_cannot_work_are_refused_with_their_place(tmp_path, retention, message):

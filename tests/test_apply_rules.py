@@ -38,8 +38,12 @@ PLACE_TEXTS = {
 # The same texts where the gazetteer placed every one but the Bristol bar in Cardiff: for the
 # tests of what the rules do to a shared row's fields, all rows but one are shared.
 CARDIFF_STREET = Resolution("street", "street:st-mary-st", "St Mary Street", 51.4780, -3.1770, None)
-PLACED_TEXTS = {**PLACE_TEXTS, "pts flat 12 acacia avenue cf24 3as": CARDIFF_STREET, "n/k": CARDIFF_STREET,
-                None: CARDIFF_STREET}
+PLACED_TEXTS = {
+    **PLACE_TEXTS,
+    "pts flat 12 acacia avenue cf24 3as": CARDIFF_STREET,
+    "n/k": CARDIFF_STREET,
+    None: CARDIFF_STREET,
+}
 
 
 class FakeResolver:
@@ -96,18 +100,34 @@ def ed_frame() -> pd.DataFrame:
             "reporting_period_start": _ts(["2024-03-01"] * n, "date"),
             "reporting_period_end": _ts(["2024-03-31"] * n, "date"),
             "site_code": _str(["7A4BV"] * n),
-            "attendance_id": _str(["ATT-000101", "att-000102 ", "ATT-000103", "ATT-000104", "ATT-000105", "ATT-000106"]),
+            "attendance_id": _str(
+                ["ATT-000101", "att-000102 ", "ATT-000103", "ATT-000104", "ATT-000105", "ATT-000106"]
+            ),
             "nhs_number": _str([NHS_SPACED, NHS_PLAIN, NHS_OTHER, None, "401 023 2137", "450 557 7104"]),
             "date_of_birth": _ts([DOB_0, "1990-03-10", None, "2004-12-31", "1961-08-02", "2001-01-15"], "date"),
             "sex": _str(["1", "1", "2", None, "X", "9"]),
             "home_postcode": _str(["CF24 4HU", "cf10 1aa", None, "not a postcode", "CF5 2XX", "BS1 4DJ"]),
             "arrival_datetime": _ts(
-                [ARRIVAL_0, "2024-03-10 03:12:00", "2024-03-16 23:58:00", "2024-03-17 04:41:00", "2024-03-20 15:33:00", "2024-03-31 23:59:00"],
+                [
+                    ARRIVAL_0,
+                    "2024-03-10 03:12:00",
+                    "2024-03-16 23:58:00",
+                    "2024-03-17 04:41:00",
+                    "2024-03-20 15:33:00",
+                    "2024-03-31 23:59:00",
+                ],
                 "datetime",
             ),
             "assault_datetime": _ts(
                 # Sat 23:30 (day before the 34th birthday), Sun 02:15 (on it), Sat, Sun, Wed, Sun
-                ["2024-03-09 23:30:00", "2024-03-10 02:15:00", "2024-03-16 22:00:00", "2024-03-17 03:00:00", "2024-03-20 14:00:00", "2024-03-31 23:00:00"],
+                [
+                    "2024-03-09 23:30:00",
+                    "2024-03-10 02:15:00",
+                    "2024-03-16 22:00:00",
+                    "2024-03-17 03:00:00",
+                    "2024-03-20 14:00:00",
+                    "2024-03-31 23:00:00",
+                ],
                 "datetime",
             ),
             "assault_method": _str(["03", "01", "06", "99", "04", "02"]),
@@ -273,8 +293,9 @@ def test_ed_counts_and_out_of_area(ed_result):
     assert counts["rows_ambiguous"] == 0
     assert counts["rows_shared"] == len(result.rows) == 2
     assert counts["rows_located"] == 2
-    assert counts["rows_in"] == (counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"]
-                                 + counts["rows_shared"])
+    assert counts["rows_in"] == (
+        counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"] + counts["rows_shared"]
+    )
     assert result.counts_by_provider == {"7A4BV": counts}
     assert result.rows["place_id"].tolist() == ["venue:kapu", "street:queen-st"]
 
@@ -406,10 +427,24 @@ CARDIFF_LSOA = ("W01001939", "Cardiff 032F")
 def police_uk_frame() -> pd.DataFrame:
     rows = [
         # crime_id, lat, lon, crime_type, location, context, (LSOA code, LSOA name)
-        ("a" * 64, *IN_CARDIFF[0], "Violence and sexual offences", "On or near Womanby Street", "ctx-one", CARDIFF_LSOA),
+        (
+            "a" * 64,
+            *IN_CARDIFF[0],
+            "Violence and sexual offences",
+            "On or near Womanby Street",
+            "ctx-one",
+            CARDIFF_LSOA,
+        ),
         ("b" * 64, *IN_CARDIFF[1], "Violence and sexual offences", "On or near Bute Street", None, CARDIFF_LSOA),
-        ("c" * 64, 51.5074, -0.1278, "Violence and sexual offences", "On or near Whitehall", None,
-         ("E01004736", "Westminster 018C")),  # London
+        (
+            "c" * 64,
+            51.5074,
+            -0.1278,
+            "Violence and sexual offences",
+            "On or near Whitehall",
+            None,
+            ("E01004736", "Westminster 018C"),
+        ),  # London
         ("d" * 64, None, None, "Violence and sexual offences", "No location", None, (None, None)),
         (None, *IN_CARDIFF[2], "Anti-social behaviour", "On or near Park Place", None, CARDIFF_LSOA),
         ("e" * 64, 51.4545, -2.5879, "Burglary", "On or near Corn Street", None, ("E01014540", "Bristol 032B")),
@@ -455,8 +490,9 @@ def test_police_uk_scope_and_area_counts(police_uk_result):
     assert counts["rows_unlocated"] == 1  # no location: it could be anywhere in the force
     assert counts["rows_shared"] == len(result.rows) == 2
     assert counts["rows_located"] == 2
-    assert counts["rows_in"] == (counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"]
-                                 + counts["rows_shared"])
+    assert counts["rows_in"] == (
+        counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"] + counts["rows_shared"]
+    )
     assert result.counts_by_provider == {"South Wales Police": counts}
 
 
@@ -474,7 +510,19 @@ def test_police_uk_columns_and_values(police_uk_result):
     assert rows["lsoa_code"].tolist() == [CARDIFF_LSOA[0]] * 2
     assert rows["cell_id"].tolist() == [h3.latlng_to_cell(lat, lon, 9) for lat, lon in IN_CARDIFF[:2]]
     text = " ".join(_all_cells_as_text(rows)).lower()
-    for secret in ("womanby", "bute street", "whitehall", "no location", "cardiff 032f", "ctx-one", "investigation", "falls", "aaaaaaaa", "51.48", "-3.17"):
+    for secret in (
+        "womanby",
+        "bute street",
+        "whitehall",
+        "no location",
+        "cardiff 032f",
+        "ctx-one",
+        "investigation",
+        "falls",
+        "aaaaaaaa",
+        "51.48",
+        "-3.17",
+    ):
         assert secret not in text, secret
 
 

@@ -44,8 +44,13 @@ def _violence(path: Path) -> pd.DataFrame:
 
 def _typed(path: Path, folder: Path) -> Path:
     typed = folder / f"{path.stem}.parquet"
-    extract = parse_extract(path, schema_for_source("police_uk"), dt.date.fromisoformat(f"{path.name[:7]}-01"), typed,
-                            now=dt.datetime(2026, 12, 1))
+    extract = parse_extract(
+        path,
+        schema_for_source("police_uk"),
+        dt.date.fromisoformat(f"{path.name[:7]}-01"),
+        typed,
+        now=dt.datetime(2026, 12, 1),
+    )
     assert extract.quarantined.empty  # so that the CSV's rows are the rows pseudonymised
     return typed
 
@@ -98,8 +103,9 @@ def test_the_neighbours_lsoas_are_outside(month):
 def test_the_counts_add_up(month):
     violence, result, _ = month
     counts = result.counts
-    assert counts["rows_in"] == (counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"]
-                                 + counts["rows_shared"])
+    assert counts["rows_in"] == (
+        counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"] + counts["rows_shared"]
+    )
     assert counts["rows_located"] == counts["rows_shared"]  # police open data: a point wherever an LSOA
     assert result.counts_by_provider == {violence["Reported by"].iloc[0]: counts}  # one force's file
 
@@ -110,7 +116,9 @@ def test_a_file_of_several_forces_is_counted_for_each(tmp_path):
     alone = {}
     for path in (BUNDLED, LONDON):
         typed = _typed(path, tmp_path)
-        alone[_violence(path)["Reported by"].iloc[0]] = _pseudonymised(typed, tmp_path / f"{path.stem}-out.parquet")[0].counts
+        alone[_violence(path)["Reported by"].iloc[0]] = _pseudonymised(typed, tmp_path / f"{path.stem}-out.parquet")[
+            0
+        ].counts
     both = tmp_path / "both.parquet"
     pq.write_table(pa.concat_tables([pq.read_table(_typed(p, tmp_path)) for p in (BUNDLED, LONDON)]), both)
     result, rows, _ = _pseudonymised(both, tmp_path / "both-out.parquet")
@@ -126,30 +134,40 @@ def test_a_file_of_several_forces_is_counted_for_each(tmp_path):
 def _police(points: list[tuple[float | None, float | None]], texts: list[str | None] | None = None) -> pd.DataFrame:
     """Police record-management rows: no LSOA, a point measured or resolved from the text."""
     n = len(points)
-    return pd.DataFrame({
-        "force_code": _str(["62"] * n),
-        "crime_reference": _str([f"SW/{100 + i}/18" for i in range(n)]),
-        "offence_code": _str(["008/01"] * n),
-        "offence_description": _str(["ABH"] * n),
-        "committed_from": _ts(["2024-03-09 23:30:00"] * n, "datetime"),
-        "committed_to": _ts([None] * n, "datetime"),
-        "location_text": _str(texts or [None] * n),
-        "latitude": pd.Series([p[0] for p in points], dtype="float64"),
-        "longitude": pd.Series([p[1] for p in points], dtype="float64"),
-        "victim_date_of_birth": _ts([None] * n, "date"),
-        "victim_sex": _str(["2"] * n),
-        "weapon_flag": _str(["N"] * n),
-    })
+    return pd.DataFrame(
+        {
+            "force_code": _str(["62"] * n),
+            "crime_reference": _str([f"SW/{100 + i}/18" for i in range(n)]),
+            "offence_code": _str(["008/01"] * n),
+            "offence_description": _str(["ABH"] * n),
+            "committed_from": _ts(["2024-03-09 23:30:00"] * n, "datetime"),
+            "committed_to": _ts([None] * n, "datetime"),
+            "location_text": _str(texts or [None] * n),
+            "latitude": pd.Series([p[0] for p in points], dtype="float64"),
+            "longitude": pd.Series([p[1] for p in points], dtype="float64"),
+            "victim_date_of_birth": _ts([None] * n, "date"),
+            "victim_sex": _str(["2"] * n),
+            "weapon_flag": _str(["N"] * n),
+        }
+    )
 
 
 def _apply_police(frame: pd.DataFrame, resolved: dict | None = None):
     nowhere = Resolution("unlocated", None, None, None, None, None)
     rules = AGREEMENT.rules_for("police")
     return apply_rules(
-        frame, rules, field_keys=_keys(rules), code_keys=_code_keys("police"), normalisers=_normalisers("police"),
-        resolve_places=lambda column: ([(resolved or {}).get(t, nowhere) for t in column.to_pylist()],
-                                       np.arange(len(column))),
-        h3_resolution=9, area=AGREEMENT.area.geography(), provider_field="force_code",
+        frame,
+        rules,
+        field_keys=_keys(rules),
+        code_keys=_code_keys("police"),
+        normalisers=_normalisers("police"),
+        resolve_places=lambda column: (
+            [(resolved or {}).get(t, nowhere) for t in column.to_pylist()],
+            np.arange(len(column)),
+        ),
+        h3_resolution=9,
+        area=AGREEMENT.area.geography(),
+        provider_field="force_code",
     )
 
 
@@ -170,8 +188,10 @@ def test_police_rows_are_placed_by_their_point():
 
 
 def test_a_place_resolved_from_text_is_a_point_like_any_other():
-    resolved = {"castle st": Resolution("street", "street:castle-st", "Castle Street", 51.4813, -3.1820, None),
-                "penarth pier": Resolution("venue", "venue:pier", "Penarth Pier", 51.4346, -3.1665, None)}
+    resolved = {
+        "castle st": Resolution("street", "street:castle-st", "Castle Street", 51.4813, -3.1820, None),
+        "penarth pier": Resolution("venue", "venue:pier", "Penarth Pier", 51.4346, -3.1665, None),
+    }
     result = _apply_police(_police([(None, None)] * 3, ["castle st", "penarth pier", "at home"]), resolved)
     assert result.rows["place_id"].tolist() == ["street:castle-st"]
     assert (result.counts["rows_out_of_area"], result.counts["rows_unlocated"]) == (1, 1)
@@ -208,8 +228,11 @@ def test_the_bundled_agreement_names_cardiff_by_its_ons_code():
 
 
 def test_an_area_given_only_as_a_box_is_refused(tmp_path):
-    path = _agreement_with_area(tmp_path, "area:\n  name: Cardiff\n  bbox: {min_latitude: 51.38, max_latitude: 51.56, "
-                                          "min_longitude: -3.35, max_longitude: -3.05}\n")
+    path = _agreement_with_area(
+        tmp_path,
+        "area:\n  name: Cardiff\n  bbox: {min_latitude: 51.38, max_latitude: 51.56, "
+        "min_longitude: -3.35, max_longitude: -3.05}\n",
+    )
     with pytest.raises(AgreementError, match="line [0-9]+, area: .*declare local_authorities"):
         load_agreement(path)
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import multiprocessing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from anonymise.keys import ed25519_key_id
 from sharing_agreements.audit import AuditError, AuditLog, Entry
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 KINDS = ["agreement_loaded", "ingest", "pseudonymise", "publish", "key_event"]
 
 
@@ -154,8 +154,9 @@ def test_inserted_forged_entry(log):
     """A forged entry 4 with a correct hash and prev_hash: the checkpoint for entry 4 exposes it."""
     all_lines = lines(log.log_path)
     entry3 = json.loads(all_lines[2])
-    forged = rehash({"seq": 4, "time": entry3["time"], "kind": "publish", "details": {"rows": 1},
-                     "prev_hash": entry3["hash"]})
+    forged = rehash(
+        {"seq": 4, "time": entry3["time"], "kind": "publish", "details": {"rows": 1}, "prev_hash": entry3["hash"]}
+    )
     all_lines.insert(3, json.dumps(forged) + "\n")
     rewrite(log.log_path, all_lines)
     assert_fails(log, "entry 4 (line 4) is not the entry that checkpoint line 4 signed", seq=4, line=4)
@@ -192,8 +193,12 @@ def test_forged_entry_without_rechaining(log, key):
 
 def test_truncated_tail(log):
     rewrite(log.log_path, lines(log.log_path)[:-2])
-    assert_fails(log, "the log ends at entry 8 but checkpoint line 10 signed entry 10",
-                 "entries were removed from the end", seq=9)
+    assert_fails(
+        log,
+        "the log ends at entry 8 but checkpoint line 10 signed entry 10",
+        "entries were removed from the end",
+        seq=9,
+    )
 
 
 def test_log_emptied_but_checkpoints_remain(log):
@@ -226,8 +231,9 @@ def test_checkpoint_signed_by_an_unknown_key(log):
     cps = lines(log.checkpoint_path)
     cp = json.loads(cps[2])
     cp["key_id"] = ed25519_key_id(intruder.public_key())
-    body = json.dumps({k: cp[k] for k in ("seq", "head_hash", "time", "key_id")},
-                      sort_keys=True, separators=(",", ":")).encode()
+    body = json.dumps(
+        {k: cp[k] for k in ("seq", "head_hash", "time", "key_id")}, sort_keys=True, separators=(",", ":")
+    ).encode()
     cp["signature"] = base64.b64encode(intruder.sign(body)).decode()
     cps[2] = json.dumps(cp) + "\n"
     rewrite(log.checkpoint_path, cps)
@@ -248,11 +254,14 @@ def test_reordered_checkpoints(log):
     assert_fails(log, "checkpoint line 5 (entry 4) follows the one for entry 5: checkpoints were reordered", line=5)
 
 
-@pytest.mark.parametrize("garbage, why", [
-    ("this is not json\n", "is not valid JSON"),
-    ('{"seq": 4, "kind": "ingest"}\n', "is missing"),
-    ("[1, 2, 3]\n", "is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "garbage, why",
+    [
+        ("this is not json\n", "is not valid JSON"),
+        ('{"seq": 4, "kind": "ingest"}\n', "is missing"),
+        ("[1, 2, 3]\n", "is not a JSON object"),
+    ],
+)
 def test_garbage_line(log, garbage, why):
     all_lines = lines(log.log_path)
     all_lines[3] = garbage
@@ -305,5 +314,7 @@ def test_concurrent_appends_from_four_processes(tmp_path, key):
     assert audit.verify_or_raise() == 100
     entries = audit.entries()
     assert [e.seq for e in entries] == list(range(1, 101))
-    assert sorted((e.details["worker"], e.details["i"]) for e in entries) == [(w, i) for w in range(4) for i in range(25)]
+    assert sorted((e.details["worker"], e.details["i"]) for e in entries) == [
+        (w, i) for w in range(4) for i in range(25)
+    ]
     assert audit.verify().unsigned_tail == 0

@@ -39,8 +39,21 @@ REAL_POLICE_UK = DATA / "police_uk" / "2018-10-south-wales-street.csv"
 
 NHS = "9434765919"  # a valid (Modulus 11) but fake NHS number
 NAME = "Zebedee Quartermaine"
-PLANTED = (NHS, "943 476 5919", "9434765918", "Zebedee", "Quartermaine", "CF24 4HU", "1995", "ED00000", "62/0000", "caf\xe9")
-WHAT_TO_DO = re.compile(r"ask the provider|save it from Excel|Re-export|re-export|remove or rename|Fix the quoting|pass --month")
+PLANTED = (
+    NHS,
+    "943 476 5919",
+    "9434765918",
+    "Zebedee",
+    "Quartermaine",
+    "CF24 4HU",
+    "1995",
+    "ED00000",
+    "62/0000",
+    "caf\xe9",
+)
+WHAT_TO_DO = re.compile(
+    r"ask the provider|save it from Excel|Re-export|re-export|remove or rename|Fix the quoting|pass --month"
+)
 
 ED_HEADER = [f.header for f in ED.fields]
 POLICE_HEADER = [f.header for f in POLICE.fields]
@@ -177,7 +190,10 @@ def _no_name_anywhere(extract: Extract) -> None:
 
 def _three_date_formats(extract: Extract) -> None:
     assert set(extract.rows.assault_datetime) == {dt.datetime(2018, 10, 6, 23, 5)}
-    assert set(extract.rows.arrival_datetime) == {dt.datetime(2018, 10, 6, 23, 40), dt.datetime(2018, 10, 6, 23, 40, 30)}
+    assert set(extract.rows.arrival_datetime) == {
+        dt.datetime(2018, 10, 6, 23, 40),
+        dt.datetime(2018, 10, 6, 23, 40, 30),
+    }
     assert set(extract.rows.date_of_birth) == {dt.datetime(1995, 3, 2)}
     assert set(extract.rows.reporting_period_start) == {dt.datetime(2018, 10, 1)}
 
@@ -206,7 +222,11 @@ CASES = [
         lambda: text([ED_HEADER, ed_row()]).encode("utf-16-le"),
         error=("ed.csv: this is not a CSV file, it looks like UTF-16 text without a byte-order mark", "CSV UTF-8"),
     ),
-    Case("xlsx_renamed_csv", xlsx, error=("ed.csv: this is not a CSV file, it looks like an Excel workbook (.xlsx)", "CSV UTF-8")),
+    Case(
+        "xlsx_renamed_csv",
+        xlsx,
+        error=("ed.csv: this is not a CSV file, it looks like an Excel workbook (.xlsx)", "CSV UTF-8"),
+    ),
     Case(
         "xls_renamed_csv",
         lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + NAME.encode(),
@@ -219,13 +239,18 @@ CASES = [
     ),
     Case(
         "nul_bytes_in_the_middle",
-        lambda: text([ED_HEADER, ed_row(1), ed_row(2)]).encode().replace(b"o/s walkabout", b"o/s\x00walkabout", 2)[:-1] + b"\x00",
+        lambda: (
+            text([ED_HEADER, ed_row(1), ed_row(2)]).encode().replace(b"o/s walkabout", b"o/s\x00walkabout", 2)[:-1]
+            + b"\x00"
+        ),
         error=("ed.csv, line 2: the file holds binary data (NUL bytes)", "CSV UTF-8"),
     ),
     Case(
         "mixed_utf8_and_cp1252",
-        lambda: (text([ED_HEADER, ed_row(1, assault_location_description="caf\xe9")]).encode("utf-8")
-                 + text([ed_row(2, assault_location_description="caf\xe9")]).encode("cp1252")),
+        lambda: (
+            text([ED_HEADER, ed_row(1, assault_location_description="caf\xe9")]).encode("utf-8")
+            + text([ed_row(2, assault_location_description="caf\xe9")]).encode("cp1252")
+        ),
         error=("ed.csv, line 3: the file mixes UTF-8 and Windows-1252 text", "CSV UTF-8"),
     ),
     Case(
@@ -236,20 +261,29 @@ CASES = [
     Case(
         "renamed_column",
         ed(ed_row(), header=[h if h != "ASSAULT METHOD" else "ASSAULT METHOD CODE" for h in ED_HEADER]),
-        error=("ed.csv, line 1: column(s) 'ASSAULT METHOD' (the header has 'ASSAULT METHOD CODE': renamed?) missing",
-               "Re-export it with the columns listed in schemas/ed_extract.yaml"),
+        error=(
+            "ed.csv, line 1: column(s) 'ASSAULT METHOD' (the header has 'ASSAULT METHOD CODE': renamed?) missing",
+            "Re-export it with the columns listed in schemas/ed_extract.yaml",
+        ),
     ),
     Case(
         "renamed_column_below_title_rows",
-        lambda: text(["ED Assault Report", [h if h != "NHS NUMBER" else "NHS No" for h in ED_HEADER], ed_row()]).encode(),
+        lambda: text(
+            ["ED Assault Report", [h if h != "NHS NUMBER" else "NHS No" for h in ED_HEADER], ed_row()]
+        ).encode(),
         error=("ed.csv, line 2: column(s) 'NHS NUMBER' (the header has 'NHS No': renamed?) missing",),
     ),
     Case(
         "no_header_row_at_all",
         lambda: text([ed_row(1), ed_row(2)]).encode(),
-        error=(("ed.csv, line 1: no header row found: none of the first 50 rows carries any of the columns of the "
-                "Emergency department assault attendances extract"),
-               "'REPORTING PERIOD START DATE', 'REPORTING PERIOD END DATE'", "its header row is missing"),
+        error=(
+            (
+                "ed.csv, line 1: no header row found: none of the first 50 rows carries any of the columns of the "
+                "Emergency department assault attendances extract"
+            ),
+            "'REPORTING PERIOD START DATE', 'REPORTING PERIOD END DATE'",
+            "its header row is missing",
+        ),
     ),
     Case(
         "police_open_data_delivered_as_ed",
@@ -261,43 +295,78 @@ CASES = [
         lambda: "\n".join(real_police_uk("header") + real_police_uk("rows")).encode(),
         source="police",
         name="police.csv",
-        error=(("police.csv, line 1: column(s) 'FORCE CODE', 'CRIME REFERENCE', 'HOME OFFICE OFFENCE CODE', 'OFFENCE DESCRIPTION', "
-                "'COMMITTED FROM', 'COMMITTED TO', 'VICTIM DATE OF BIRTH', 'VICTIM SEX', 'WEAPON USED' missing from the header"),
-               "not the expected kind of file (Police recorded violence (record-management extract))"),
+        error=(
+            (
+                "police.csv, line 1: column(s) 'FORCE CODE', 'CRIME REFERENCE', 'HOME OFFICE OFFENCE CODE', 'OFFENCE DESCRIPTION', "
+                "'COMMITTED FROM', 'COMMITTED TO', 'VICTIM DATE OF BIRTH', 'VICTIM SEX', 'WEAPON USED' missing from the header"
+            ),
+            "not the expected kind of file (Police recorded violence (record-management extract))",
+        ),
     ),
     Case(
         "data_values_in_the_header_row",
-        ed(ed_row(1), header=[*ED_HEADER[:4], "NHS NUMBER\r\n" + NHS, *ED_HEADER[5:], "943 476 5919", f"{NAME} 02/03/1995"]),
+        ed(
+            ed_row(1),
+            header=[*ED_HEADER[:4], "NHS NUMBER\r\n" + NHS, *ED_HEADER[5:], "943 476 5919", f"{NAME} 02/03/1995"],
+        ),
         error=("ed.csv, line 1: column(s) 'NHS NUMBER' missing from the header",),
     ),
     Case(
         "duplicate_header",
         ed(ed_row() + [NHS], header=ED_HEADER + ["nhs number "]),
-        error=("ed.csv, line 1: column 'NHS NUMBER' appears 2 times in the header (columns 5 and 15)", "remove or rename"),
+        error=(
+            "ed.csv, line 1: column 'NHS NUMBER' appears 2 times in the header (columns 5 and 15)",
+            "remove or rename",
+        ),
     ),
     Case(
         "truncated_last_row",
         lambda: (text([ED_HEADER, ed_row(1), ed_row(2)]) + _cut_row(3, 10)).encode(),
-        error=("ed.csv, line 4: 10 fields where the header has 14; this is the last row",
-               "stops after column 'ASSAULT DATE AND TIME'", "cut off", "ask the provider"),
+        error=(
+            "ed.csv, line 4: 10 fields where the header has 14; this is the last row",
+            "stops after column 'ASSAULT DATE AND TIME'",
+            "cut off",
+            "ask the provider",
+        ),
     ),
     Case(
         "unterminated_quote_at_end_of_file",
         lambda: (text([ED_HEADER, ed_row(1), ed_row(2)]) + ",".join(ed_row(3)[:13]) + ',"o/s walkabout, near').encode(),
-        error=("ed.csv, line 4: a quoted field in column 'ASSAULT LOCATION DESCRIPTION' opens here and is never closed",
-               "Fix the quoting"),
+        error=(
+            "ed.csv, line 4: a quoted field in column 'ASSAULT LOCATION DESCRIPTION' opens here and is never closed",
+            "Fix the quoting",
+        ),
     ),
     Case(
         "unbalanced_quote_swallows_the_rest",
-        lambda: text([ED_HEADER, ed_row(1), ",".join(ed_row(2)[:13]) + ',"o/s walkabout',
-                      *(ed_row(n, assault_location_description="o/s walkabout") for n in (3, 4))]).encode(),
-        error=("ed.csv, line 3: a quoted field in column 'ASSAULT LOCATION DESCRIPTION' opens here and is never closed",),
+        lambda: text(
+            [
+                ED_HEADER,
+                ed_row(1),
+                ",".join(ed_row(2)[:13]) + ',"o/s walkabout',
+                *(ed_row(n, assault_location_description="o/s walkabout") for n in (3, 4)),
+            ]
+        ).encode(),
+        error=(
+            "ed.csv, line 3: a quoted field in column 'ASSAULT LOCATION DESCRIPTION' opens here and is never closed",
+        ),
     ),
     Case(
         "unbalanced_quote_swallows_rows",
-        lambda: text([ED_HEADER, ed_row(1), ",".join(ed_row(2)[:13]) + ',"o/s walkabout', ed_row(3),
-                      ",".join(ed_row(4)[:13]) + ',"Tiger Tiger"', ed_row(5)]).encode(),
-        error=("ed.csv, line 3: a quoted field opens on this line and runs on over the lines below it", "Fix the quoting"),
+        lambda: text(
+            [
+                ED_HEADER,
+                ed_row(1),
+                ",".join(ed_row(2)[:13]) + ',"o/s walkabout',
+                ed_row(3),
+                ",".join(ed_row(4)[:13]) + ',"Tiger Tiger"',
+                ed_row(5),
+            ]
+        ).encode(),
+        error=(
+            "ed.csv, line 3: a quoted field opens on this line and runs on over the lines below it",
+            "Fix the quoting",
+        ),
     ),
     Case(
         "footer_count_disagrees",
@@ -307,19 +376,30 @@ CASES = [
     Case(
         "header_commas_rows_semicolons",
         lambda: (text([ED_HEADER]) + text([ed_row(1), ed_row(2), ed_row(3)], delimiter=";")).encode(),
-        error=("ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: 2 fields",
-               "the delimiter (comma) or the quoting is wrong"),
+        error=(
+            "ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: 2 fields",
+            "the delimiter (comma) or the quoting is wrong",
+        ),
     ),
     Case(
         "delimiter_at_the_end_of_every_row",
-        lambda: text([ED_HEADER]).encode() + b"".join(",".join(ed_row(n, assault_location_description="x")).encode() + b",\r\n" for n in (1, 2, 3)),
-        error=(("ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: 15 fields where "
-                "the header has 14); the rows end with empty fields the header does not have"),),
+        lambda: (
+            text([ED_HEADER]).encode()
+            + b"".join(",".join(ed_row(n, assault_location_description="x")).encode() + b",\r\n" for n in (1, 2, 3))
+        ),
+        error=(
+            (
+                "ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: 15 fields where "
+                "the header has 14); the rows end with empty fields the header does not have"
+            ),
+        ),
     ),
     # --- files read, every row passed or quarantined -----------------------------------------
     Case(
         "title_rows_above_the_header",
-        lambda: text(["ED Assault Report,,,,", f"Generated 01/11/2018 for {NAME}", "", ED_HEADER, ed_row(1), ed_row(2)]).encode(),
+        lambda: text(
+            ["ED Assault Report,,,,", f"Generated 01/11/2018 for {NAME}", "", ED_HEADER, ed_row(1), ed_row(2)]
+        ).encode(),
         rows_in=2,
         check=_all(_lines(5, 6), _attr(title_rows=3, footer_rows=0)),
     ),
@@ -329,26 +409,48 @@ CASES = [
         rows_in=3,
         check=_attr(footer_rows=4, title_rows=0, blank_rows=0),
     ),
-    Case("total_rows_footer_in_one_cell", ed(ed_row(1), ed_row(2), "TOTAL ROWS: 2"), rows_in=2, check=_attr(footer_rows=1)),
+    Case(
+        "total_rows_footer_in_one_cell",
+        ed(ed_row(1), ed_row(2), "TOTAL ROWS: 2"),
+        rows_in=2,
+        check=_attr(footer_rows=1),
+    ),
     Case(
         "header_only_with_a_zero_total",
         ed("Record count: 0"),
         rows_in=0,
         check=_attr(footer_rows=1),
     ),
-    Case("header_only", ed(), rows_in=0, check=lambda e: e.rows.empty and list(e.rows.columns) == ["source_line", *ED.field_names]),
+    Case(
+        "header_only",
+        ed(),
+        rows_in=0,
+        check=lambda e: e.rows.empty and list(e.rows.columns) == ["source_line", *ED.field_names],
+    ),
     Case(
         "semicolons_with_commas_in_free_text",
         ed(ed_row(1, assault_location_description="o/s Walkabout, St Mary St, Cardiff"), ed_row(2), delimiter=";"),
         rows_in=2,
-        check=_all(_attr(delimiter=";"), _value("assault_location_description", ["o/s Walkabout, St Mary St, Cardiff", f"o/s walkabout, {NAME} was there"])),
+        check=_all(
+            _attr(delimiter=";"),
+            _value(
+                "assault_location_description",
+                ["o/s Walkabout, St Mary St, Cardiff", f"o/s walkabout, {NAME} was there"],
+            ),
+        ),
     ),
     Case("tabs", ed(ed_row(1), ed_row(2), delimiter="\t"), rows_in=2, check=_attr(delimiter="\t")),
     Case(
         "undeclared_headers_that_look_like_values",
         ed(ed_row(1) + ["x", "y", ""], header=ED_HEADER + ["943 476 5919", f"{NAME}\nCF24 4HU", ""]),
         rows_in=1,
-        check=_attr(undeclared_columns=["(column 15: header not shown)", "(column 16: header not shown)", "(column 17: blank header)"]),
+        check=_attr(
+            undeclared_columns=[
+                "(column 15: header not shown)",
+                "(column 16: header not shown)",
+                "(column 17: blank header)",
+            ]
+        ),
     ),
     Case("pipes", ed(ed_row(1), ed_row(2), delimiter="|"), rows_in=2, check=_attr(delimiter="|")),
     Case(
@@ -361,7 +463,9 @@ CASES = [
         "windows_1252_pound_and_e_acute",
         ed(ed_row(1, assault_location_description="caf\xe9 on Queen St, \xa35 entry"), encoding="cp1252"),
         rows_in=1,
-        check=_all(_attr(encoding="cp1252"), _value("assault_location_description", ["caf\xe9 on Queen St, \xa35 entry"])),
+        check=_all(
+            _attr(encoding="cp1252"), _value("assault_location_description", ["caf\xe9 on Queen St, \xa35 entry"])
+        ),
     ),
     Case(
         "utf8_with_bom",
@@ -377,16 +481,34 @@ CASES = [
     Case("crlf", ed(ed_row(1), ed_row(2), newline="\r\n"), rows_in=2, check=_lines(2, 3)),
     Case(
         "mixed_line_ends",
-        lambda: "".join(line + end for line, end in zip(ed_lines(ED_HEADER, ed_row(1), ed_row(2), ed_row(3)), ("\r\n", "\n", "\r", "\r\n"))).encode(),
+        lambda: "".join(
+            line + end
+            for line, end in zip(ed_lines(ED_HEADER, ed_row(1), ed_row(2), ed_row(3)), ("\r\n", "\n", "\r", "\r\n"))
+        ).encode(),
         rows_in=3,
         check=_lines(2, 3, 4),
     ),
     Case(
         "line_break_inside_quoted_text",
-        ed(ed_row(1), ed_row(2, assault_location_description="o/s walkabout\r\nnear the taxi rank"), ed_row(3), ed_row(4, assault_method="07")),
+        ed(
+            ed_row(1),
+            ed_row(2, assault_location_description="o/s walkabout\r\nnear the taxi rank"),
+            ed_row(3),
+            ed_row(4, assault_method="07"),
+        ),
         rows_in=4,
         quarantined={6: "assault_method: code not in the assault_method code list"},
-        check=_all(_lines(2, 3, 5), _value("assault_location_description", [f"o/s walkabout, {NAME} was there", "o/s walkabout\r\nnear the taxi rank", f"o/s walkabout, {NAME} was there"])),
+        check=_all(
+            _lines(2, 3, 5),
+            _value(
+                "assault_location_description",
+                [
+                    f"o/s walkabout, {NAME} was there",
+                    "o/s walkabout\r\nnear the taxi rank",
+                    f"o/s walkabout, {NAME} was there",
+                ],
+            ),
+        ),
     ),
     Case(
         "unusual_line_separators_inside_text",
@@ -396,21 +518,54 @@ CASES = [
     ),
     Case(
         "extra_column_holding_names",
-        ed(ed_row(1) + ["Ignatius Planted"], ed_row(2, nhs_number="9434765918") + ["Ignatius Planted"], header=ED_HEADER + ["PATIENT NAME"]),
+        ed(
+            ed_row(1) + ["Ignatius Planted"],
+            ed_row(2, nhs_number="9434765918") + ["Ignatius Planted"],
+            header=ED_HEADER + ["PATIENT NAME"],
+        ),
         rows_in=2,
         quarantined={3: "nhs_number: fails the NHS number Modulus 11 check"},
         check=_no_name_anywhere,
     ),
     Case(
         "row_with_extra_fields",
-        lambda: text([ED_HEADER, ed_row(1), ",".join(ed_row(2, assault_method="06", assault_method_other="hit with chair", assault_location_description="o/s walkabout")).replace("hit with chair", "hit with chair, bottle"), ed_row(3), ed_row(4)]).encode(),
+        lambda: text(
+            [
+                ED_HEADER,
+                ed_row(1),
+                ",".join(
+                    ed_row(
+                        2,
+                        assault_method="06",
+                        assault_method_other="hit with chair",
+                        assault_location_description="o/s walkabout",
+                    )
+                ).replace("hit with chair", "hit with chair, bottle"),
+                ed_row(3),
+                ed_row(4),
+            ]
+        ).encode(),
         rows_in=4,
         quarantined={3: "row has 15 fields where the header has 14"},
         check=_lines(2, 4, 5),
     ),
     Case(
         "row_split_by_an_unquoted_line_break",
-        lambda: text([ED_HEADER, ed_row(1), ",".join(ed_row(2, assault_method="06", assault_method_other="hit with a\r\nchair", assault_location_description="o/s walkabout")), ed_row(3)]).encode(),
+        lambda: text(
+            [
+                ED_HEADER,
+                ed_row(1),
+                ",".join(
+                    ed_row(
+                        2,
+                        assault_method="06",
+                        assault_method_other="hit with a\r\nchair",
+                        assault_location_description="o/s walkabout",
+                    )
+                ),
+                ed_row(3),
+            ]
+        ).encode(),
         rows_in=4,
         quarantined={3: "row has 12 fields where the header has 14", 4: "row has 3 fields where the header has 14"},
         check=_lines(2, 5),
@@ -424,9 +579,25 @@ CASES = [
     Case(
         "dates_in_three_formats",
         ed(
-            ed_row(1, reporting_period_start="2018-10-01", arrival_datetime="06/10/2018 23:40", assault_datetime="06/10/2018 23:05"),
-            ed_row(2, reporting_period_start="01-Oct-2018", arrival_datetime="2018-10-06 23:40:30", assault_datetime="2018-10-06 23:05:00", date_of_birth="1995-03-02"),
-            ed_row(3, arrival_datetime="06-OCT-2018 23:40", assault_datetime="06-Oct-2018 23:05", date_of_birth="02-Mar-1995"),
+            ed_row(
+                1,
+                reporting_period_start="2018-10-01",
+                arrival_datetime="06/10/2018 23:40",
+                assault_datetime="06/10/2018 23:05",
+            ),
+            ed_row(
+                2,
+                reporting_period_start="01-Oct-2018",
+                arrival_datetime="2018-10-06 23:40:30",
+                assault_datetime="2018-10-06 23:05:00",
+                date_of_birth="1995-03-02",
+            ),
+            ed_row(
+                3,
+                arrival_datetime="06-OCT-2018 23:40",
+                assault_datetime="06-Oct-2018 23:05",
+                date_of_birth="02-Mar-1995",
+            ),
             ed_row(4, arrival_datetime="2018-10-06T23:40:30", assault_datetime="06/10/2018 23:05:00"),
         ),
         rows_in=4,
@@ -440,13 +611,16 @@ CASES = [
     ),
     Case(
         "us_month_first_dates",
-        ed(ed_row(1), ed_row(2, arrival_datetime="10/31/2018 23:40", assault_datetime="10/31/2018 23:05"),
-           ed_row(3, arrival_datetime="10/06/2018 23:40", assault_datetime="10/06/2018 23:05")),
+        ed(
+            ed_row(1),
+            ed_row(2, arrival_datetime="10/31/2018 23:40", assault_datetime="10/31/2018 23:05"),
+            ed_row(3, arrival_datetime="10/06/2018 23:40", assault_datetime="10/06/2018 23:05"),
+        ),
         rows_in=3,
         quarantined={
             3: "arrival_datetime: not a valid datetime; assault_datetime: not a valid datetime",
             4: "assault_datetime: outside reporting_period_start to reporting_period_end; "
-               "assault_datetime: not in 2018-10, the month being ingested",
+            "assault_datetime: not in 2018-10, the month being ingested",
         },
     ),
     Case(
@@ -458,8 +632,20 @@ CASES = [
     Case(
         "future_date",
         ed(
-            ed_row(1, reporting_period_start="01/11/2026", reporting_period_end="30/11/2026", arrival_datetime="21/11/2026 23:40", assault_datetime="21/11/2026 23:05"),
-            ed_row(2, reporting_period_start="01/11/2026", reporting_period_end="30/11/2026", arrival_datetime="23/11/2026 01:40", assault_datetime="23/11/2026 01:05"),
+            ed_row(
+                1,
+                reporting_period_start="01/11/2026",
+                reporting_period_end="30/11/2026",
+                arrival_datetime="21/11/2026 23:40",
+                assault_datetime="21/11/2026 23:05",
+            ),
+            ed_row(
+                2,
+                reporting_period_start="01/11/2026",
+                reporting_period_end="30/11/2026",
+                arrival_datetime="23/11/2026 01:40",
+                assault_datetime="23/11/2026 01:05",
+            ),
         ),
         rows_in=2,
         quarantined={3: "arrival_datetime: in the future; assault_datetime: in the future"},
@@ -467,7 +653,16 @@ CASES = [
     ),
     Case(
         "rows_from_another_month",
-        ed(ed_row(1), ed_row(2, reporting_period_start="01/09/2018", reporting_period_end="30/09/2018", arrival_datetime="15/09/2018 23:40", assault_datetime="15/09/2018 23:05")),
+        ed(
+            ed_row(1),
+            ed_row(
+                2,
+                reporting_period_start="01/09/2018",
+                reporting_period_end="30/09/2018",
+                arrival_datetime="15/09/2018 23:40",
+                assault_datetime="15/09/2018 23:05",
+            ),
+        ),
         rows_in=2,
         quarantined={3: "assault_datetime: not in 2018-10, the month being ingested"},
     ),
@@ -475,7 +670,10 @@ CASES = [
         "unknown_method_code",
         ed(ed_row(1), ed_row(2, assault_method="QQ"), ed_row(3, assault_method="1")),
         rows_in=3,
-        quarantined={3: "assault_method: code not in the assault_method code list", 4: "assault_method: code not in the assault_method code list"},
+        quarantined={
+            3: "assault_method: code not in the assault_method code list",
+            4: "assault_method: code not in the assault_method code list",
+        },
     ),
     Case(
         "nhs_number_fails_modulus_11",
@@ -497,8 +695,15 @@ CASES = [
     ),
     Case(
         "police_coordinates_out_of_range_or_not_numbers",
-        lambda: text([POLICE_HEADER, police_row(1), police_row(2, latitude="95.2"), police_row(3, latitude="fifty-one", longitude="-200"),
-                      police_row(4, latitude="51,479")]).encode(),
+        lambda: text(
+            [
+                POLICE_HEADER,
+                police_row(1),
+                police_row(2, latitude="95.2"),
+                police_row(3, latitude="fifty-one", longitude="-200"),
+                police_row(4, latitude="51,479"),
+            ]
+        ).encode(),
         source="police",
         name="police.csv",
         rows_in=4,
@@ -510,7 +715,10 @@ CASES = [
     ),
     Case(
         "police_uk_no_location_rows_are_kept",
-        lambda: "\n".join(real_police_uk("header") + real_police_uk("rows") + real_police_uk("no location")).encode() + b"\n",
+        lambda: (
+            "\n".join(real_police_uk("header") + real_police_uk("rows") + real_police_uk("no location")).encode()
+            + b"\n"
+        ),
         source="police_uk",
         name="2018-10-south-wales-street.csv",
         rows_in=6,
@@ -558,7 +766,11 @@ def test_bad_input(case: Case, tmp_path):
         return
     extract = read_extract(path, schema, case.month, now=case.now)
     assert extract.rows_in == case.rows_in == len(extract.rows) + len(extract.quarantined)
-    got = dict(zip(extract.quarantined["source_line"], extract.quarantined["reasons"])) if len(extract.quarantined) else {}
+    got = (
+        dict(zip(extract.quarantined["source_line"], extract.quarantined["reasons"]))
+        if len(extract.quarantined)
+        else {}
+    )
     assert got == case.quarantined
     _assert_nothing_planted(" ".join(extract.reason_counts) + " ".join(extract.undeclared_columns))
     assert sum(extract.reason_counts.values()) >= len(extract.quarantined)
@@ -603,4 +815,6 @@ if __name__ == "__main__":  # write the corpus out, to look at or to try with `i
         folder.mkdir(parents=True, exist_ok=True)
         _write(case, folder)
     print(f"{len(CASES)} files written under {out}")
-    pd.DataFrame([{"case": c.id, "source": c.source, "refused": bool(c.error)} for c in CASES]).to_csv(out / "index.csv", index=False)
+    pd.DataFrame([{"case": c.id, "source": c.source, "refused": bool(c.error)} for c in CASES]).to_csv(
+        out / "index.csv", index=False
+    )

@@ -21,7 +21,11 @@ def tiny_run(tmp_path_factory):
     out = folder / "tiny.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--size", "tiny", "--out", str(out), "--work", str(folder / "work")],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout

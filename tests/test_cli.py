@@ -19,8 +19,17 @@ def runner(istv_home):
 
 
 def test_every_command_has_help(runner):
-    for command in (["generate"], ["ingest"], ["run"], ["hotspots"], ["query"], ["keys", "generate"], ["quarantine", "list"], ["demo"],
-                    ["retention"]):
+    for command in (
+        ["generate"],
+        ["ingest"],
+        ["run"],
+        ["hotspots"],
+        ["query"],
+        ["keys", "generate"],
+        ["quarantine", "list"],
+        ["demo"],
+        ["retention"],
+    ):
         result = runner.invoke(cli, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -98,8 +107,10 @@ def test_run_hotspots_and_query(runner, istv_home, tmp_path):
     # Open data places no police record at a venue: not available, never withheld ("—") or 0.
     venues = shown.output.split("Top venues by ED assaults, 2018-10")[1]
     assert "n/a" in venues and "—" not in venues
-    assert ("n/a: not available (not withheld): the police records this month are data.police.uk open data, which have "
-            "no location description") in " ".join(venues.split())
+    assert (
+        "n/a: not available (not withheld): the police records this month are data.police.uk open data, which have "
+        "no location description"
+    ) in " ".join(venues.split())
     query = runner.invoke(cli, ["query", "SELECT count(*) AS n FROM hour_of_week"])
     assert query.exit_code == 0 and "168" in query.output
     risk = runner.invoke(cli, ["risk", "--month", "2018-10"])
@@ -119,11 +130,15 @@ def test_saved_queries_and_output_formats(runner, istv_home, tmp_path):
     needs_month = runner.invoke(cli, ["query", "--saved", "top_cells"])
     assert needs_month.exit_code == 1 and "needs --month" in needs_month.output
     out = tmp_path / "top.parquet"
-    saved = runner.invoke(cli, ["query", "--saved", "top_cells", "--month", "2018-10", "--format", "parquet", "--out", str(out)])
+    saved = runner.invoke(
+        cli, ["query", "--saved", "top_cells", "--month", "2018-10", "--format", "parquet", "--out", str(out)]
+    )
     assert saved.exit_code == 0, saved.output
     top = pd.read_parquet(out)
     assert list(top["rank"])[:3] == sorted(top["rank"])[:3] and len(top) > 3
-    csv = runner.invoke(cli, ["query", "SELECT month, count(*) AS cells FROM hotspot_cells GROUP BY month", "--format", "csv"])
+    csv = runner.invoke(
+        cli, ["query", "SELECT month, count(*) AS cells FROM hotspot_cells GROUP BY month", "--format", "csv"]
+    )
     assert csv.exit_code == 0 and csv.output.splitlines()[0] == "month,cells"
     assert csv.output.splitlines()[1].startswith("2018-10-01,")  # a DATE, shown as the date it is
 
@@ -205,4 +220,6 @@ def test_hotspots_of_a_month_without_police_data_say_not_available(runner, istv_
     shown = runner.invoke(cli, ["hotspots", "--month", "2026-10", "--limit", "3"])
     cells = shown.output.split("Top hotspot cells, 2026-10")[1].split("Top venues")[0]
     assert shown.exit_code == 0 and "n/a" in cells and "—" not in cells
-    assert "n/a: not available (not withheld): no police data was shared for this month" in " ".join(shown.output.split())
+    assert "n/a: not available (not withheld): no police data was shared for this month" in " ".join(
+        shown.output.split()
+    )

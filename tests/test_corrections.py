@@ -25,17 +25,35 @@ def _rows(counts: dict[str, int], tag: str = "") -> pd.DataFrame:
     for c, (cell, n) in enumerate(counts.items()):
         for i in range(n):
             weekday, hour = HOURS[c % len(HOURS)]
-            rows.append({"source": "ed", "month": MONTH, "weekday": weekday, "hour": hour,
-                         "event_hour": pd.Timestamp("2026-09-05") + pd.Timedelta(hours=hour), "cell_id": cell,
-                         "place_status": "street", "place_id": None, "place_name": None,
-                         "method": ["fist", "knife", "glass", "foot"][c % 4],
-                         "record_key": KEYS.of(hashlib.sha256(f"{tag}{cell}{i}".encode()).hexdigest())})
+            rows.append(
+                {
+                    "source": "ed",
+                    "month": MONTH,
+                    "weekday": weekday,
+                    "hour": hour,
+                    "event_hour": pd.Timestamp("2026-09-05") + pd.Timedelta(hours=hour),
+                    "cell_id": cell,
+                    "place_status": "street",
+                    "place_id": None,
+                    "place_name": None,
+                    "method": ["fist", "knife", "glass", "foot"][c % 4],
+                    "record_key": KEYS.of(hashlib.sha256(f"{tag}{cell}{i}".encode()).hexdigest()),
+                }
+            )
     return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
 
 
 def _release(joint: pd.DataFrame, corrections: Corrections) -> dict[str, pd.DataFrame]:
-    return build_tables(joint, pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS), DisclosurePolicy(), "a", 1,
-                        record_keys=KEYS, areas=HotspotAreas((9, 8), (1,)), corrections=corrections)
+    return build_tables(
+        joint,
+        pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS),
+        DisclosurePolicy(),
+        "a",
+        1,
+        record_keys=KEYS,
+        areas=HotspotAreas((9, 8), (1,)),
+        corrections=corrections,
+    )
 
 
 def _ledger_of(corrections: Corrections) -> dict[str, pd.DataFrame]:

@@ -6,8 +6,8 @@ import datetime as dt
 
 from dagster import DefaultScheduleStatus, build_sensor_context
 
-from pipelines.definitions import defs
 from ingest.landing import place
+from pipelines.definitions import defs
 from pipelines.sensors import landing_sensor
 from tests.conftest import DATA
 
@@ -53,7 +53,15 @@ def test_checks_are_blocking():
     checks = {(k.asset_key.to_user_string(), k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
     for source in ("ed", "police", "police_uk"):
         assert checks[(f"{source}_extract", "passed_rows_meet_schema")].blocking
-    for table in ("hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods", "monthly_trend", "hidden_violence", "coverage"):
+    for table in (
+        "hotspot_cells",
+        "hotspot_venues",
+        "hour_of_week",
+        "assault_methods",
+        "monthly_trend",
+        "hidden_violence",
+        "coverage",
+    ):
         assert checks[(table, "disclosure_control")].blocking
 
 
@@ -78,7 +86,9 @@ def test_sensor_requests_a_run_per_landed_month_and_again_on_redelivery(istv_hom
     first = list(landing_sensor(build_sensor_context()))
     assert [r.partition_key for r in first] == ["2018-10-01"]
     corrected = tmp_path / "corrected.csv"
-    corrected.write_bytes((DATA / "police_uk" / "2018-10-south-wales-street.csv").read_bytes()[:-200].rsplit(b"\n", 1)[0] + b"\n")
+    corrected.write_bytes(
+        (DATA / "police_uk" / "2018-10-south-wales-street.csv").read_bytes()[:-200].rsplit(b"\n", 1)[0] + b"\n"
+    )
     place(istv_home, "police_uk", october, corrected)
     second = list(landing_sensor(build_sensor_context()))
     assert second[0].partition_key == "2018-10-01" and second[0].run_key != first[0].run_key

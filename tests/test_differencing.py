@@ -40,11 +40,22 @@ SUMMARIES = pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS)
 TRIALS = 3000
 
 
-def _record(month: dt.date, cell: str, pseudonym: str, *, weekday: int = 6, hour: int = 23, method: str = "fist") -> dict:
-    return {"source": "ed", "month": month, "weekday": weekday, "hour": hour,
-            "event_hour": pd.Timestamp(month) + pd.Timedelta(days=weekday, hours=hour),
-            "cell_id": cell, "place_status": "street", "place_id": None, "place_name": None, "method": method,
-            "record_pseudonym": pseudonym}
+def _record(
+    month: dt.date, cell: str, pseudonym: str, *, weekday: int = 6, hour: int = 23, method: str = "fist"
+) -> dict:
+    return {
+        "source": "ed",
+        "month": month,
+        "weekday": weekday,
+        "hour": hour,
+        "event_hour": pd.Timestamp(month) + pd.Timedelta(days=weekday, hours=hour),
+        "cell_id": cell,
+        "place_status": "street",
+        "place_id": None,
+        "place_name": None,
+        "method": method,
+        "record_pseudonym": pseudonym,
+    }
 
 
 def _joint(records: list[dict]) -> pd.DataFrame:
@@ -63,8 +74,10 @@ def _months(n: int) -> list[dt.date]:
 def _by(table: pd.DataFrame, *keys: str) -> dict:
     """A table's published ED counts by its keys (months as dates)."""
     table = table.assign(month=pd.to_datetime(table["month"]).dt.date)
-    return {tuple(k) if len(keys) > 1 else k[0]: v
-            for k, v in zip(table[list(keys)].itertuples(index=False), table["ed_assaults"])}
+    return {
+        tuple(k) if len(keys) > 1 else k[0]: v
+        for k, v in zip(table[list(keys)].itertuples(index=False), table["ed_assaults"])
+    }
 
 
 def _modal_share(values) -> float:
@@ -77,9 +90,18 @@ def _modal_share(values) -> float:
 
 def test_the_same_records_give_byte_identical_releases():
     rng = np.random.default_rng(11)
-    records = [_record(MONTH, cell, made_up_pseudonym(f"same/{cell}/{i}"), weekday=int(rng.integers(1, 8)),
-                       hour=int(rng.integers(0, 24)), method=str(rng.choice(["fist", "kick", "knife"])))
-               for cell in CELLS for i in range(int(rng.integers(1, 15)))]
+    records = [
+        _record(
+            MONTH,
+            cell,
+            made_up_pseudonym(f"same/{cell}/{i}"),
+            weekday=int(rng.integers(1, 8)),
+            hour=int(rng.integers(0, 24)),
+            method=str(rng.choice(["fist", "kick", "knife"])),
+        )
+        for cell in CELLS
+        for i in range(int(rng.integers(1, 15)))
+    ]
     first = _release(records)
     # The same records delivered again in another order: every table is the same, to the byte.
     again = _release([records[i] for i in rng.permutation(len(records))])
@@ -98,7 +120,11 @@ def test_the_same_records_show_the_same_figure_in_every_table():
     the attacker four copies of one perturbation, never four independent ones to average."""
     months = _months(300)
     rng = np.random.default_rng(12)
-    records = [_record(m, CELLS[0], made_up_pseudonym(f"one-place/{m}/{i}")) for m in months for i in range(int(rng.integers(1, 12)))]
+    records = [
+        _record(m, CELLS[0], made_up_pseudonym(f"one-place/{m}/{i}"))
+        for m in months
+        for i in range(int(rng.integers(1, 12)))
+    ]
     tables = _release(records)
     cells = _by(tables["hotspot_cells"], "month")
     totals = _by(tables["monthly_trend"], "month")
@@ -158,18 +184,31 @@ def test_a_one_row_correction_does_not_reveal_its_size():
     months = _months(TRIALS)
     first, corrected, change, where = [], [], {}, {}
     for m in months:
-        month_records = [_record(m, cell, made_up_pseudonym(f"correction/{m}/{cell}/{i}"),
-                                 weekday=int(rng.integers(1, 8)), hour=int(rng.choice([0, 1, 22, 23])))
-                         for cell in CELLS for i in range(int(rng.integers(2, 13)))]
+        month_records = [
+            _record(
+                m,
+                cell,
+                made_up_pseudonym(f"correction/{m}/{cell}/{i}"),
+                weekday=int(rng.integers(1, 8)),
+                hour=int(rng.choice([0, 1, 22, 23])),
+            )
+            for cell in CELLS
+            for i in range(int(rng.integers(2, 13)))
+        ]
         first += month_records
         if rng.random() < 0.5:
-            added = _record(m, str(rng.choice(CELLS)), made_up_pseudonym(f"correction/{m}/added"),
-                            weekday=int(rng.integers(1, 8)), hour=int(rng.choice([0, 1, 22, 23])))
+            added = _record(
+                m,
+                str(rng.choice(CELLS)),
+                made_up_pseudonym(f"correction/{m}/added"),
+                weekday=int(rng.integers(1, 8)),
+                hour=int(rng.choice([0, 1, 22, 23])),
+            )
             corrected += month_records + [added]
             change[m], where[m] = +1, added
         else:
             dropped = int(rng.integers(len(month_records)))
-            corrected += month_records[:dropped] + month_records[dropped + 1:]
+            corrected += month_records[:dropped] + month_records[dropped + 1 :]
             change[m], where[m] = -1, month_records[dropped]
     before, after = _release(first), _release(corrected)
 
@@ -178,13 +217,18 @@ def test_a_one_row_correction_does_not_reveal_its_size():
         b, a = _by(before[table], *keys), _by(after[table], *keys)
         same = [k for k in b if k not in touched]
         assert same and all(a[k] == b[k] for k in same), table
+
     untouched("hotspot_cells", ["month", "cell_id"], {(m, where[m]["cell_id"]) for m in months})
-    untouched("hour_of_week", ["month", "weekday", "hour"], {(m, where[m]["weekday"], where[m]["hour"]) for m in months})
+    untouched(
+        "hour_of_week", ["month", "weekday", "hour"], {(m, where[m]["weekday"], where[m]["hour"]) for m in months}
+    )
 
     # The figures the row is part of: its cell, its hour of the week and the month's total.
-    figures = {"hotspot_cells": (("month", "cell_id"), lambda m: (m, where[m]["cell_id"])),
-               "hour_of_week": (("month", "weekday", "hour"), lambda m: (m, where[m]["weekday"], where[m]["hour"])),
-               "monthly_trend": (("month",), lambda m: m)}
+    figures = {
+        "hotspot_cells": (("month", "cell_id"), lambda m: (m, where[m]["cell_id"])),
+        "hour_of_week": (("month", "weekday", "hour"), lambda m: (m, where[m]["weekday"], where[m]["hour"])),
+        "monthly_trend": (("month",), lambda m: m),
+    }
     guesses = {}
     for table, (keys, figure) in figures.items():
         b, a = _by(before[table], *keys), _by(after[table], *keys)
@@ -205,15 +249,20 @@ def test_a_one_row_correction_does_not_reveal_its_size():
     # Control: on unprotected figures the difference is the correction, every time.
     true_before = Counter((r["month"], r["cell_id"]) for r in first)
     true_after = Counter((r["month"], r["cell_id"]) for r in corrected)
-    assert all(true_after[(m, where[m]["cell_id"])] - true_before[(m, where[m]["cell_id"])] == change[m] for m in months)
+    assert all(
+        true_after[(m, where[m]["cell_id"])] - true_before[(m, where[m]["cell_id"])] == change[m] for m in months
+    )
 
 
 # --- suppression and rounding -------------------------------------------------------------------
 
 
 def _suppressed_release(counts: list[int]) -> dict[str, pd.DataFrame]:
-    records = [_record(MONTH, cell, made_up_pseudonym(f"suppressed/{cell}/{i}")) for cell, n in zip(CELLS, counts)
-               for i in range(n)]
+    records = [
+        _record(MONTH, cell, made_up_pseudonym(f"suppressed/{cell}/{i}"))
+        for cell, n in zip(CELLS, counts)
+        for i in range(n)
+    ]
     return _release(records, SUPPRESS_AND_ROUND)
 
 
@@ -225,8 +274,13 @@ def _consistent(release: dict[str, pd.DataFrame]) -> set[tuple[int, ...]]:
     for cell in CELLS[:3]:
         published = cells.loc[cell, "ed_assaults"]
         candidates = range(0, 60)
-        ranges.append([n for n in candidates
-                       if n > 0 and protect_count(n, SUPPRESS_AND_ROUND) == (None if pd.isna(published) else published)])
+        ranges.append(
+            [
+                n
+                for n in candidates
+                if n > 0 and protect_count(n, SUPPRESS_AND_ROUND) == (None if pd.isna(published) else published)
+            ]
+        )
     return {combo for combo in itertools.product(*ranges) if protect_count(sum(combo), SUPPRESS_AND_ROUND) == total}
 
 
@@ -250,8 +304,12 @@ def test_suppress_and_round_two_releases_of_one_month_cannot_be_differenced():
 
 
 def test_suppress_and_round_combined_and_component_counts_leave_the_suppressed_component_open():
-    police_and_ed = [(ed, police) for ed in range(1, 8) for police in range(8, 60)
-                     if protect_count(police, SUPPRESS_AND_ROUND) == 40 and protect_count(ed + police, SUPPRESS_AND_ROUND) == 45]
+    police_and_ed = [
+        (ed, police)
+        for ed in range(1, 8)
+        for police in range(8, 60)
+        if protect_count(police, SUPPRESS_AND_ROUND) == 40 and protect_count(ed + police, SUPPRESS_AND_ROUND) == 45
+    ]
     assert len({ed for ed, _ in police_and_ed}) > 3  # ED suppressed beside police 40 and combined 45
 
 
@@ -260,7 +318,11 @@ def test_derived_columns_come_from_published_values_only(policy):
     """rank (and Gi*) are worked out from the published combined counts: ranking the cells by them
     tells nothing the published counts do not."""
     rng = np.random.default_rng(15)
-    records = [_record(MONTH, cell, made_up_pseudonym(f"rank/{cell}/{i}")) for cell in CELLS for i in range(int(rng.integers(1, 30)))]
+    records = [
+        _record(MONTH, cell, made_up_pseudonym(f"rank/{cell}/{i}"))
+        for cell in CELLS
+        for i in range(int(rng.integers(1, 30)))
+    ]
     cells = _release(records, policy)["hotspot_cells"]
     published = cells.combined.astype("Float64")
     expected = published.rank(method="min", ascending=False).astype("Int64")

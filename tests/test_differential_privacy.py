@@ -19,12 +19,20 @@ AGREEMENT = "cardiff-violence-prevention"
 
 
 def release(content, epsilon, month="2026-10", agreement=AGREEMENT, version=1):
-    return {"kind": "dp_release", "details": {
-        "agreement_id": agreement, "agreement_version": version, "month": month,
-        "content_sha256": content, "epsilon": epsilon}}
+    return {
+        "kind": "dp_release",
+        "details": {
+            "agreement_id": agreement,
+            "agreement_version": version,
+            "month": month,
+            "content_sha256": content,
+            "epsilon": epsilon,
+        },
+    }
 
 
 # --- the seed and the noise -------------------------------------------------------------------
+
 
 def test_seed_is_keyed_hmac_of_the_content():
     seed = noise_seed(KEY, DIGEST_A)
@@ -89,6 +97,7 @@ def test_scale_must_be_positive():
 
 # --- the attack this module exists for -------------------------------------------------------
 
+
 def test_averaging_twenty_reruns_of_an_unchanged_month_gains_nothing():
     true = np.random.default_rng(7).integers(1, 8, 2000)  # the small counts suppression hides
     scale = 1.0
@@ -112,6 +121,7 @@ def test_averaging_twenty_reruns_of_an_unchanged_month_gains_nothing():
 
 
 # --- the budget ledger -----------------------------------------------------------------------
+
 
 def test_ledger_sums_distinct_content_only():
     entries = [

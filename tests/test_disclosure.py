@@ -20,8 +20,9 @@ NOISE_KEY = bytes(range(32))
 DIGEST_A, DIGEST_B = "a" * 64, "b" * 64
 
 
-def figures(table: dict | pd.DataFrame, counts: list[str], keys: dict | None = None, public: dict | None = None,
-            seed: int = 0) -> pd.DataFrame:
+def figures(
+    table: dict | pd.DataFrame, counts: list[str], keys: dict | None = None, public: dict | None = None, seed: int = 0
+) -> pd.DataFrame:
     """`table` with the key and public columns protect expects beside each count: the keys given
     (else uniform random ones, as summed record keys are) and the public counts given (else 0)."""
     out = pd.DataFrame(table).copy()
@@ -123,7 +124,19 @@ def test_flag_column_for_every_count_column_and_only_those():
 
 @pytest.mark.parametrize(
     "count, expected",
-    [(0, 0), (1, None), (5, None), (10, None), (15, 20), (16, 20), (24, 20), (25, 30), (100, 100), (104, 100), (105, 110)],
+    [
+        (0, 0),
+        (1, None),
+        (5, None),
+        (10, None),
+        (15, 20),
+        (16, 20),
+        (24, 20),
+        (25, 30),
+        (100, 100),
+        (104, 100),
+        (105, 110),
+    ],
 )
 def test_custom_threshold_ten_base_ten(count, expected):
     policy = DisclosurePolicy(method="suppress_and_round", suppression_threshold=10, rounding_base=10)
@@ -158,8 +171,13 @@ def test_no_published_value_between_one_and_threshold(threshold, base):
 
 
 def _cell_key(counts, keys=None, public=None, policy=DEFAULT, seed=0) -> pd.DataFrame:
-    table = figures({"n": counts}, ["n"], keys={"n": keys} if keys is not None else None,
-                    public={"n": public} if public is not None else None, seed=seed)
+    table = figures(
+        {"n": counts},
+        ["n"],
+        keys={"n": keys} if keys is not None else None,
+        public={"n": public} if public is not None else None,
+        seed=seed,
+    )
     return protect(table, ["n"], policy)
 
 
@@ -276,7 +294,9 @@ def test_perturb_over_uniform_keys_follows_the_table():
 # --- differential privacy (optional, seeded) -------------------------------------------------
 
 
-def _dp(content: str = DIGEST_A, method: str = "cell_key", key: bytes = NOISE_KEY, scale: float = 1.0) -> DisclosurePolicy:
+def _dp(
+    content: str = DIGEST_A, method: str = "cell_key", key: bytes = NOISE_KEY, scale: float = 1.0
+) -> DisclosurePolicy:
     return DisclosurePolicy(method=method, laplace_scale=scale, noise_key=key, content_sha256=content)
 
 
@@ -309,8 +329,9 @@ def test_dp_noise_differs_with_the_content_the_table_and_the_column(method):
 
 def test_dp_noise_is_centred_with_the_laplace_spread():
     table = figures({"n": [100] * 4000}, ["n"])
-    noised = protect(table, ["n"], _dp(scale=2.0, method="suppress_and_round", content=DIGEST_A),
-                     label="t")["n"].astype(int)
+    noised = protect(table, ["n"], _dp(scale=2.0, method="suppress_and_round", content=DIGEST_A), label="t")[
+        "n"
+    ].astype(int)
     # Rounded to 5 afterwards: the spread seen is the noise's plus the rounding's.
     deviations = noised - 100
     assert abs(deviations.mean()) < 0.5
@@ -359,7 +380,11 @@ def test_the_agreement_declares_the_method_and_its_parameters():
     custom = DisclosureControl(method="cell_key", cell_key={"max_deviation": 5, "variance": 4.0}).policy()
     assert (custom.method, custom.max_deviation, custom.variance) == ("cell_key", 5, 4.0)
     suppressing = DisclosureControl(method="suppress_and_round", suppression_threshold=10, rounding_base=10).policy()
-    assert (suppressing.method, suppressing.largest_withheld(), suppressing.rounding_base) == ("suppress_and_round", 10, 10)
+    assert (suppressing.method, suppressing.largest_withheld(), suppressing.rounding_base) == (
+        "suppress_and_round",
+        10,
+        10,
+    )
     with pytest.raises(ValueError):
         DisclosureControl(cell_key={"max_deviation": 2, "variance": 4.0})  # variance out of reach
     with pytest.raises(ValueError):

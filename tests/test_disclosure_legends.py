@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from anonymise.disclosure import DisclosurePolicy, disclosure_legend
-from sharing_agreements.model import DisclosureControl, load_agreement
 from report.render import (
     Disclosure,
     MonthData,
@@ -21,6 +20,7 @@ from report.render import (
     render_html,
     render_report,
 )
+from sharing_agreements.model import DisclosureControl, load_agreement
 
 MONTH = dt.date(2026, 10, 1)
 CELLS = ("8919586b4a3ffff", "89195879b4bffff", "8919586b4bbffff")
@@ -32,13 +32,19 @@ def in_force():
 
 
 def _suppressing(agreement, threshold=10, base=10):
-    return agreement.model_copy(update={"disclosure_control": DisclosureControl(
-        method="suppress_and_round", suppression_threshold=threshold, rounding_base=base)})
+    return agreement.model_copy(
+        update={
+            "disclosure_control": DisclosureControl(
+                method="suppress_and_round", suppression_threshold=threshold, rounding_base=base
+            )
+        }
+    )
 
 
 def _month(agreement, withheld: bool) -> MonthData:
     """A month of published rows, as either method leaves them: with `withheld`, some counts are
     NULL and flagged (suppression); without, every count is published (cell key)."""
+
     def counts(**columns):
         row = {}
         for name, (value, hidden) in columns.items():
@@ -48,28 +54,95 @@ def _month(agreement, withheld: bool) -> MonthData:
         return row
 
     cells = [
-        {"cell_id": CELLS[0], "rank": 1, "gi_star_z": 2.5, **counts(ed_assaults=(30, False), police_violence=(20, False), combined=(50, False))},
-        {"cell_id": CELLS[1], "rank": 2, "gi_star_z": 0.4, **counts(ed_assaults=(20, False), police_violence=(3, True), combined=(20, False))},
-        {"cell_id": CELLS[2], "rank": None if withheld else 3, **counts(ed_assaults=(3, True), police_violence=(0, False), combined=(3, True))},
+        {
+            "cell_id": CELLS[0],
+            "rank": 1,
+            "gi_star_z": 2.5,
+            **counts(ed_assaults=(30, False), police_violence=(20, False), combined=(50, False)),
+        },
+        {
+            "cell_id": CELLS[1],
+            "rank": 2,
+            "gi_star_z": 0.4,
+            **counts(ed_assaults=(20, False), police_violence=(3, True), combined=(20, False)),
+        },
+        {
+            "cell_id": CELLS[2],
+            "rank": None if withheld else 3,
+            **counts(ed_assaults=(3, True), police_violence=(0, False), combined=(3, True)),
+        },
     ]
-    hours = [{"weekday": d, "hour": h, **counts(ed_assaults=(20 if (d, h) == (6, 23) else 2 if (d, h) == (5, 1) else 0, (d, h) == (5, 1)),
-                                                police_violence=(0, False))}
-             for d in range(1, 8) for h in range(24)]
-    venues = [{"venue_id": "venue:1", "venue_name": "The Test Arms", "cell_id": CELLS[0], "rank": 1,
-               **counts(ed_assaults=(30, False), police_violence=(10, False))},
-              {"venue_id": "venue:2", "venue_name": "Quiet Inn", "cell_id": CELLS[2], "rank": None if withheld else 2,
-               **counts(ed_assaults=(3, True), police_violence=(0, False))}]
-    methods = [{"method": "fist", **counts(ed_assaults=(40, False))}, {"method": "knife", **counts(ed_assaults=(3, True))}]
-    coverage = [{"source": "ed", "provider": "7A4BV", **counts(rows_received=(60, False), rows_quarantined=(2, True),
-                                                              rows_shared=(50, False), rows_located=(50, False))}]
-    hidden = [{"match_rule": "within 100 m and 2 hours", "share_without_police_record": 0.6,
-               **counts(ed_assaults_compared=(50, False), ed_assaults_without_police_record=(30, False))}]
+    hours = [
+        {
+            "weekday": d,
+            "hour": h,
+            **counts(
+                ed_assaults=(20 if (d, h) == (6, 23) else 2 if (d, h) == (5, 1) else 0, (d, h) == (5, 1)),
+                police_violence=(0, False),
+            ),
+        }
+        for d in range(1, 8)
+        for h in range(24)
+    ]
+    venues = [
+        {
+            "venue_id": "venue:1",
+            "venue_name": "The Test Arms",
+            "cell_id": CELLS[0],
+            "rank": 1,
+            **counts(ed_assaults=(30, False), police_violence=(10, False)),
+        },
+        {
+            "venue_id": "venue:2",
+            "venue_name": "Quiet Inn",
+            "cell_id": CELLS[2],
+            "rank": None if withheld else 2,
+            **counts(ed_assaults=(3, True), police_violence=(0, False)),
+        },
+    ]
+    methods = [
+        {"method": "fist", **counts(ed_assaults=(40, False))},
+        {"method": "knife", **counts(ed_assaults=(3, True))},
+    ]
+    coverage = [
+        {
+            "source": "ed",
+            "provider": "7A4BV",
+            **counts(
+                rows_received=(60, False), rows_quarantined=(2, True), rows_shared=(50, False), rows_located=(50, False)
+            ),
+        }
+    ]
+    hidden = [
+        {
+            "match_rule": "within 100 m and 2 hours",
+            "share_without_police_record": 0.6,
+            **counts(ed_assaults_compared=(50, False), ed_assaults_without_police_record=(30, False)),
+        }
+    ]
     trend = [{"month": MONTH, **counts(ed_assaults=(50, False), police_violence=(20, False))}]
-    return MonthData(month=MONTH, tables={"hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods",
-                                          "coverage", "hidden_violence", "monthly_trend"},
-                     cells=cells, venues=venues, previous_venues=None, hours=hours, methods=methods, coverage=coverage,
-                     hidden=hidden, trend=trend, trend_source="monthly_trend",
-                     agreements=[(agreement.id, agreement.version)])
+    return MonthData(
+        month=MONTH,
+        tables={
+            "hotspot_cells",
+            "hotspot_venues",
+            "hour_of_week",
+            "assault_methods",
+            "coverage",
+            "hidden_violence",
+            "monthly_trend",
+        },
+        cells=cells,
+        venues=venues,
+        previous_venues=None,
+        hours=hours,
+        methods=methods,
+        coverage=coverage,
+        hidden=hidden,
+        trend=trend,
+        trend_source="monthly_trend",
+        agreements=[(agreement.id, agreement.version)],
+    )
 
 
 def _text(html: str) -> str:
@@ -114,7 +187,9 @@ def test_a_report_under_the_cell_key_method_never_says_suppressed(in_force):
 
 
 def test_cell_key_parameters_come_from_the_agreement(in_force):
-    wide = in_force.model_copy(update={"disclosure_control": DisclosureControl(cell_key={"max_deviation": 6, "variance": 5.0})})
+    wide = in_force.model_copy(
+        update={"disclosure_control": DisclosureControl(cell_key={"max_deviation": 6, "variance": 5.0})}
+    )
     data = _month(wide, withheld=False)
     html = _text(render_html(data, places=[], disclosure=disclosure_for(data.agreements, wide)))
     assert "at most 6 (variance 5)" in html and "at most 4" not in html
@@ -160,17 +235,33 @@ def test_legend_values_step_in_the_published_granularity():
 
 def _hand_made_warehouse(path, agreement_id: str, version: int, withheld: bool) -> None:
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE hotspot_cells (month DATE, cell_id VARCHAR, rank INTEGER, ed_assaults BIGINT, "
-                    "ed_assaults_suppressed BOOLEAN, police_violence BIGINT, police_violence_suppressed BOOLEAN, "
-                    "combined BIGINT, combined_suppressed BOOLEAN, agreement_id VARCHAR, agreement_version INTEGER)")
-        rows = [(MONTH, CELLS[0], 1, 30, False, 20, False, 50, False, agreement_id, version),
-                (MONTH, CELLS[1], None, None if withheld else 3, withheld, 0, False, None if withheld else 3, withheld,
-                 agreement_id, version)]
+        con.execute(
+            "CREATE TABLE hotspot_cells (month DATE, cell_id VARCHAR, rank INTEGER, ed_assaults BIGINT, "
+            "ed_assaults_suppressed BOOLEAN, police_violence BIGINT, police_violence_suppressed BOOLEAN, "
+            "combined BIGINT, combined_suppressed BOOLEAN, agreement_id VARCHAR, agreement_version INTEGER)"
+        )
+        rows = [
+            (MONTH, CELLS[0], 1, 30, False, 20, False, 50, False, agreement_id, version),
+            (
+                MONTH,
+                CELLS[1],
+                None,
+                None if withheld else 3,
+                withheld,
+                0,
+                False,
+                None if withheld else 3,
+                withheld,
+                agreement_id,
+                version,
+            ),
+        ]
         con.executemany("INSERT INTO hotspot_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def test_render_report_reads_the_agreement_in_force(board, tmp_path, monkeypatch, in_force):
     """ISTV_AGREEMENT names the agreement; the report applies its policy to rows that carry it."""
+
     def suppress_10(raw):
         raw["disclosure_control"].update(method="suppress_and_round", suppression_threshold=10, rounding_base=10)
 

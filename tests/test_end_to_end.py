@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
-from pipelines.cli import run_month
-from ingest.landing import place
 from anonymise.reference import gazetteer
+from ingest.landing import place
+from pipelines.cli import run_month
 from pipelines.synthetic import generate_month
 from sharing_agreements.model import load_agreement
 from tests.conftest import DATA
@@ -49,7 +49,16 @@ def _raw_identifiers(paths) -> set[str]:
     ed = pd.read_csv(paths["ed"], dtype=str, keep_default_na=False)
     police = pd.read_csv(paths["police"], dtype=str, keep_default_na=False)
     for frame, columns in (
-        (ed, ["ATTENDANCE IDENTIFIER", "NHS NUMBER", "PERSON BIRTH DATE", "POSTCODE OF USUAL ADDRESS", "ASSAULT LOCATION DESCRIPTION"]),
+        (
+            ed,
+            [
+                "ATTENDANCE IDENTIFIER",
+                "NHS NUMBER",
+                "PERSON BIRTH DATE",
+                "POSTCODE OF USUAL ADDRESS",
+                "ASSAULT LOCATION DESCRIPTION",
+            ],
+        ),
         (police, ["CRIME REFERENCE", "LOCATION", "VICTIM DATE OF BIRTH"]),
     ):
         for column in columns:
@@ -94,12 +103,19 @@ def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
     merged = cells.set_index("cell_id").join(raw)
     # Every published count is its figure's records perturbed by at most 4 (nothing withheld),
     # exactly the value the records' keys select.
-    for published, sources in (("ed_assaults", ["ed"]), ("police_violence", ["police"]), ("combined", ["ed", "police"])):
+    for published, sources in (
+        ("ed_assaults", ["ed"]),
+        ("police_violence", ["police"]),
+        ("combined", ["ed", "police"]),
+    ):
         assert merged[published].notna().all() and not merged[f"{published}_suppressed"].any()
         for cell, row in merged.iterrows():
             n = int(sum(row.get(s, 0) or 0 for s in sources))
             assert abs(row[published] - n) <= POLICY.max_deviation and row[published] >= 0, (cell, published)
-            assert row[published] == _figure(located[(located.cell_id == cell) & located.source.isin(sources)]), (cell, published)
+            assert row[published] == _figure(located[(located.cell_id == cell) & located.source.isin(sources)]), (
+                cell,
+                published,
+            )
     moved = sum(int(row["combined"]) != int(row.get("ed", 0) + row.get("police", 0)) for _, row in merged.iterrows())
     assert moved > len(merged) / 2  # most counts are perturbed
     trend = _published(istv_home, "monthly_trend", RECENT).iloc[0]
@@ -133,19 +149,34 @@ def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
         assert summary["files"][0]["rows_received"] == len(delivered)
         assert summary["files"][0]["rows_passed"] + summary["files"][0]["rows_quarantined"] == len(delivered)
         assert summary["files"][0]["rows_quarantined"] > 0  # the generator plants bad rows
-        shared = summary["rows_shared"] + summary["rows_out_of_scope"] + summary["rows_out_of_area"] + summary["rows_unlocated"]
+        shared = (
+            summary["rows_shared"]
+            + summary["rows_out_of_scope"]
+            + summary["rows_out_of_area"]
+            + summary["rows_unlocated"]
+        )
         assert shared == summary["files"][0]["rows_passed"]
         assert (joint.source == source).sum() == summary["rows_shared"]
 
     small = 0
-    for table in ("hotspot_cells", "hotspot_areas", "hotspot_venues", "hour_of_week", "assault_methods", "coverage",
-                  "monthly_trend", "hidden_violence"):
+    for table in (
+        "hotspot_cells",
+        "hotspot_areas",
+        "hotspot_venues",
+        "hour_of_week",
+        "assault_methods",
+        "coverage",
+        "monthly_trend",
+        "hidden_violence",
+    ):
         frame = _published(istv_home, table, RECENT)
         assert len(frame) > 0, table
         assert set(frame.agreement_id) == {"cardiff-violence-prevention"}
         if table == "hotspot_areas":  # quiet areas (combined below the area minimum) show police only
             quiet = frame.combined_suppressed
-            assert (frame.ed_assaults_suppressed == quiet).all() and frame.loc[quiet, ["ed_assaults", "combined"]].isna().all().all()
+            assert (frame.ed_assaults_suppressed == quiet).all() and frame.loc[
+                quiet, ["ed_assaults", "combined"]
+            ].isna().all().all()
             assert (frame.loc[~quiet, "combined"] >= POLICY.area_minimum).all() and frame.police_violence.notna().all()
             frame = frame[~quiet]
         flags = [c for c in frame.columns if c.endswith("_suppressed")]

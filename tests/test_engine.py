@@ -12,8 +12,10 @@ SCHEMA = pa.schema([("n", pa.int64()), ("text", pa.string())])
 
 
 def _tables(count: int) -> list[pa.Table]:
-    return [pa.table({"n": list(range(i * 100, i * 100 + 100)), "text": [f"row {i}"] * 100}, schema=SCHEMA)
-            for i in range(count)]
+    return [
+        pa.table({"n": list(range(i * 100, i * 100 + 100)), "text": [f"row {i}"] * 100}, schema=SCHEMA)
+        for i in range(count)
+    ]
 
 
 def test_tables_are_written_in_order_as_a_plain_writer_writes_them(tmp_path):

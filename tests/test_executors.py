@@ -28,9 +28,14 @@ def test_cluster_executors_name_the_package_they_need(kind, package):
         assert kind in executor.name
 
 
-@pytest.mark.parametrize("env, says", [({"ISTV_EXECUTOR": "spark"}, "must be one of"),
-                                       ({"ISTV_MAX_PROCESSES": "0"}, "1 or more"),
-                                       ({"ISTV_MAX_PROCESSES": "two"}, "whole number")])
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"ISTV_EXECUTOR": "spark"}, "must be one of"),
+        ({"ISTV_MAX_PROCESSES": "0"}, "1 or more"),
+        ({"ISTV_MAX_PROCESSES": "two"}, "whole number"),
+    ],
+)
 def test_bad_settings_are_refused_clearly(env, says):
     with pytest.raises(ExecutorSettingError, match=says):
         executor_from_env(env)

@@ -13,8 +13,14 @@ POLICE = schema_for_source("police")
 
 def _police(n=20, **changes):
     frame = pd.DataFrame({f.name: [None] * n for f in POLICE.fields})
-    frame = frame.assign(force_code="SWP", crime_reference=[f"SW/{i:06d}/26" for i in range(n)], offence_code="105/01",
-                         committed_from=pd.Timestamp("2026-09-05 23:00"), latitude=51.48, longitude=-3.17)
+    frame = frame.assign(
+        force_code="SWP",
+        crime_reference=[f"SW/{i:06d}/26" for i in range(n)],
+        offence_code="105/01",
+        committed_from=pd.Timestamp("2026-09-05 23:00"),
+        latitude=51.48,
+        longitude=-3.17,
+    )
     return frame.assign(**changes)
 
 
@@ -62,7 +68,9 @@ def test_batched_validation_of_a_parquet_file_matches_whole_frame_and_sees_cross
     assert {(o.expectation, o.column, o.unexpected_count) for o in batched.failed if o.severity == "error"} == {
         (o.expectation, o.column, o.unexpected_count) for o in whole.failed if o.severity == "error"
     }
-    assert ("expect_column_values_to_be_unique", "crime_reference") in {(o.expectation, o.column) for o in batched.failed}
+    assert ("expect_column_values_to_be_unique", "crime_reference") in {
+        (o.expectation, o.column) for o in batched.failed
+    }
     assert "SECRET-CODE-77" not in str(batched)
 
 

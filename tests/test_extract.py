@@ -46,8 +46,14 @@ def test_good_row_is_typed(tmp_path):
         ({"nhs_number": "9434765918"}, "nhs_number: fails the NHS number Modulus 11 check"),
         ({"attendance_id": ""}, "attendance_id: missing required value"),
         ({"site_code": "cardiff!"}, "site_code: does not match the expected pattern"),
-        ({"arrival_datetime": "06/10/2030 23:40", "assault_datetime": "06/10/2030 23:05"}, "assault_datetime: in the future"),
-        ({"assault_datetime": "30/09/2018 23:05", "arrival_datetime": "30/09/2018 23:40"}, "assault_datetime: outside reporting_period_start to reporting_period_end"),
+        (
+            {"arrival_datetime": "06/10/2030 23:40", "assault_datetime": "06/10/2030 23:05"},
+            "assault_datetime: in the future",
+        ),
+        (
+            {"assault_datetime": "30/09/2018 23:05", "arrival_datetime": "30/09/2018 23:40"},
+            "assault_datetime: outside reporting_period_start to reporting_period_end",
+        ),
     ],
 )
 def test_bad_rows_are_quarantined_with_their_reason(tmp_path, changes, reason):
@@ -124,8 +130,9 @@ def test_title_and_footer_rows_are_counted_apart_from_the_data(tmp_path):
 
 
 def test_title_rows_and_undeclared_columns_never_reach_the_passed_rows(tmp_path):
-    extract = read_extract(_write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED,
-                           OCTOBER, now=NOW)
+    extract = read_extract(
+        _write(tmp_path, ["ED Assault Report", HEADER + ",PATIENT NAME", GOOD + ",Jane Planted"]), ED, OCTOBER, now=NOW
+    )
     assert list(extract.rows.columns) == ["source_line", *[f.name for f in ED.fields]]
     assert list(extract.rows.source_line) == [3] and extract.undeclared_columns == ["PATIENT NAME"]
     assert "Jane Planted" not in extract.rows.to_string()

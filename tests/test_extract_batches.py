@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.parse import ExtractError, arrow_schema, concatenate_parquet, parse_extract
 from ingest.layout import NotPlain, TableReader
+from ingest.parse import ExtractError, arrow_schema, concatenate_parquet, parse_extract
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 from tests.conftest import REPO
@@ -48,7 +48,9 @@ def test_any_batch_size_gives_the_same_result(tmp_path, batch_rows):
 
 def test_the_whole_file_is_accounted_for(tmp_path):
     extract, rows = _parse(tmp_path, 2)
-    assert extract.rows_in == 12 == extract.rows_passed + len(extract.quarantined) == len(rows) + len(extract.quarantined)
+    assert (
+        extract.rows_in == 12 == extract.rows_passed + len(extract.quarantined) == len(rows) + len(extract.quarantined)
+    )
     assert (extract.title_rows, extract.blank_rows, extract.footer_rows) == (1, 1, 3)
     reasons = dict(zip(extract.quarantined["source_line"], extract.quarantined["reasons"]))
     assert reasons[5] == "row has 2 fields where the header has 14"
@@ -70,8 +72,13 @@ def test_deliveries_are_concatenated_with_one_schema(tmp_path):
     parts = []
     for i in range(3):
         part = tmp_path / f"part{i}.parquet"
-        parse_extract(_write(tmp_path, [HEADER, _row(attendance_id=f"ED0000010{i}")], name=f"ed{i}.csv"), ED, OCTOBER,
-                      part, now=NOW)
+        parse_extract(
+            _write(tmp_path, [HEADER, _row(attendance_id=f"ED0000010{i}")], name=f"ed{i}.csv"),
+            ED,
+            OCTOBER,
+            part,
+            now=NOW,
+        )
         parts.append(part)
     out = tmp_path / "month.parquet"
     concatenate_parquet(parts, out, arrow_schema(ED))
@@ -83,6 +90,7 @@ def test_deliveries_are_concatenated_with_one_schema(tmp_path):
 @pytest.fixture
 def careful_only(monkeypatch):
     """Every file through the careful reader, as if none were plain."""
+
     def refuse(self, size):
         raise NotPlain
         yield  # pragma: no cover - makes this a generator, as plain_batches is
@@ -102,7 +110,9 @@ def _both_ways(path, schema, month, tmp_path, request):
 def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, request, source):
     paths = generate_month("2026-10", tmp_path, seed=3, ed_rows=400, police_rows=600)
     schema = schema_for_source(source)
-    (fast, fast_rows), (careful, careful_rows) = _both_ways(paths[source], schema, dt.date(2026, 10, 1), tmp_path, request)
+    (fast, fast_rows), (careful, careful_rows) = _both_ways(
+        paths[source], schema, dt.date(2026, 10, 1), tmp_path, request
+    )
     assert len(fast_rows) > 300 and len(fast.quarantined) > 0  # the generator plants bad rows
     pd.testing.assert_frame_equal(fast_rows, careful_rows)
     pd.testing.assert_frame_equal(fast.quarantined, careful.quarantined)
@@ -110,15 +120,21 @@ def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, request, 
 
 
 def test_real_open_data_reads_the_same_both_ways(tmp_path, request):
-    (fast, fast_rows), (careful, careful_rows) = _both_ways(REAL_POLICE_UK, POLICE_UK, dt.date(2018, 10, 1), tmp_path, request)
+    (fast, fast_rows), (careful, careful_rows) = _both_ways(
+        REAL_POLICE_UK, POLICE_UK, dt.date(2018, 10, 1), tmp_path, request
+    )
     assert len(fast_rows) > 1000
     pd.testing.assert_frame_equal(fast_rows, careful_rows)
     pd.testing.assert_frame_equal(fast.quarantined, careful.quarantined)
 
 
 def test_a_quoted_line_break_is_left_to_the_careful_reader(tmp_path):
-    lines = [HEADER, GOOD, _row(attendance_id="ED00000002", assault_location_description='"o/s\nwalkabout"'),
-             _row(attendance_id="ED00000003")]
+    lines = [
+        HEADER,
+        GOOD,
+        _row(attendance_id="ED00000002", assault_location_description='"o/s\nwalkabout"'),
+        _row(attendance_id="ED00000003"),
+    ]
     parse_extract(_write(tmp_path, lines), ED, OCTOBER, tmp_path / "out.parquet", now=NOW)
     rows = pd.read_parquet(tmp_path / "out.parquet")
     assert rows["source_line"].tolist() == [2, 3, 5]  # the row on lines 3-4 starts on line 3
@@ -131,9 +147,12 @@ def test_plain_files_take_the_fast_reader(tmp_path, monkeypatch):
     assert sum(len(columns["Crime type"]) for columns, _ in reader.plain_batches(5000)) == reader.rows > 1000
     titled = TableReader(_write(tmp_path, ["ED Assault Report", HEADER, GOOD]), ED)
     assert [line for _, line in titled.plain_batches(100)] == [3]  # rows above the header are no obstacle
-    quoted = TableReader(_write(tmp_path, [HEADER, _row(assault_location_description='"o/s walkabout, st marys st"')]), ED)
+    quoted = TableReader(
+        _write(tmp_path, [HEADER, _row(assault_location_description='"o/s walkabout, st marys st"')]), ED
+    )
     assert [columns["ASSAULT LOCATION DESCRIPTION"].to_pylist() for columns, _ in quoted.plain_batches(100)] == [
-        ["o/s walkabout, st marys st"]]
+        ["o/s walkabout, st marys st"]
+    ]
     with pytest.raises(NotPlain):
         list(TableReader(_write(tmp_path, [HEADER, GOOD, "Total,1"]), ED).plain_batches(100))
     # A quote inside a value, in the last of several of Arrow's blocks, is seen too.

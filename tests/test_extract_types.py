@@ -93,7 +93,9 @@ def _near_times(rng: random.Random) -> str:
     day, month, hour, minute = (str(rng.randint(0, n)).zfill(rng.choice((1, 2))) for n in (32, 13, 24, 60))
     year = rng.choice(("2026", "2024", "2025", "0001", "0000", "26", "1900"))
     sep = rng.choice((" ", " ", "  ", "T", "t", "\t", ""))
-    date = rng.choice((f"{day}/{month}/{year}", f"{year}-{month}-{day}", f"{day}-{rng.choice(('Oct', 'Feb', 'oct', 'Sept'))}-{year}"))
+    date = rng.choice(
+        (f"{day}/{month}/{year}", f"{year}-{month}-{day}", f"{day}-{rng.choice(('Oct', 'Feb', 'oct', 'Sept'))}-{year}")
+    )
     seconds = rng.choice(("00", "59", "60", "7"))
     return rng.choice((date, f"{date}{sep}{hour}:{minute}", f"{date}{sep}{hour}:{minute}:{seconds}", f"{year}-{month}"))
 
@@ -112,22 +114,44 @@ def test_no_text_reads_under_two_formats():
     samples = ["06/10/2018", "2018-10-06", "06-Oct-2018", "6/1/2018", "2018-1-6", "6-Oct-2018"]
     samples += [f"{d}{sep}{t}" for d, sep, t in itertools.product(samples, (" ", "T"), ("23:05", "23:05:09", "1:05"))]
     for text in samples:
-        reading = [fmt for fmts in TIME_FORMATS.values() for fmt in fmts
-                   if pd.notna(pd.to_datetime(pd.Series([text]), format=fmt, errors="coerce").iloc[0])]
+        reading = [
+            fmt
+            for fmts in TIME_FORMATS.values()
+            for fmt in fmts
+            if pd.notna(pd.to_datetime(pd.Series([text]), format=fmt, errors="coerce").iloc[0])
+        ]
         assert len(reading) <= 1, (text, reading)
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("51.516695", 51.516695), ("-3.127352", -3.127352), ("+3", 3.0), ("-.5", -0.5), ("5.", 5.0),
-        ("00012", 12.0), ("-0.0", -0.0), ("123456789012.5", 123456789012.5),
+        ("51.516695", 51.516695),
+        ("-3.127352", -3.127352),
+        ("+3", 3.0),
+        ("-.5", -0.5),
+        ("5.", 5.0),
+        ("00012", 12.0),
+        ("-0.0", -0.0),
+        ("123456789012.5", 123456789012.5),
         # left to pandas
-        ("1e3", 1000.0), ("1E-3", 0.001), ("inf", float("inf")), ("-Infinity", float("-inf")),
+        ("1e3", 1000.0),
+        ("1E-3", 0.001),
+        ("inf", float("inf")),
+        ("-Infinity", float("-inf")),
         ("51.5166951234567891", 51.51669512345679),
         # not numbers
-        ("nan", None), ("NA", None), ("1_000", None), ("1,5", None), ("1 000", None), ("0x10", None),
-        ("--1", None), (".", None), ("-", None), ("١٢", None), ("−1", None),
+        ("nan", None),
+        ("NA", None),
+        ("1_000", None),
+        ("1,5", None),
+        ("1 000", None),
+        ("0x10", None),
+        ("--1", None),
+        (".", None),
+        ("-", None),
+        ("١٢", None),
+        ("−1", None),
     ],
 )
 def test_numbers_are_read_as_pandas_reads_them(text, expected):
@@ -157,14 +181,19 @@ def test_now_and_today_are_not_dates_in_a_file(tmp_path):
     rows = [GOOD, _row(attendance_id="ED2", date_of_birth="now"), _row(attendance_id="ED3", assault_datetime="today")]
     extract = read_extract(_write(tmp_path, [HEADER, *rows]), ED, OCTOBER, now=NOW)
     assert list(extract.rows["attendance_id"]) == ["ED00000001"]
-    assert list(extract.quarantined["reasons"]) == ["date_of_birth: not a valid date", "assault_datetime: not a valid datetime"]
+    assert list(extract.quarantined["reasons"]) == [
+        "date_of_birth: not a valid date",
+        "assault_datetime: not a valid datetime",
+    ]
 
 
 def test_unusual_dates_in_a_file_pass_or_fail_as_before(tmp_path):
-    rows = [GOOD,
-            _row(attendance_id="ED2", assault_datetime="6/10/2018 23:05", arrival_datetime="06/10/2018  23:40"),
-            _row(attendance_id="ED3", date_of_birth="29/02/2001"),
-            _row(attendance_id="ED4", date_of_birth="02-MAR-1995")]
+    rows = [
+        GOOD,
+        _row(attendance_id="ED2", assault_datetime="6/10/2018 23:05", arrival_datetime="06/10/2018  23:40"),
+        _row(attendance_id="ED3", date_of_birth="29/02/2001"),
+        _row(attendance_id="ED4", date_of_birth="02-MAR-1995"),
+    ]
     extract = read_extract(_write(tmp_path, [HEADER, *rows]), ED, OCTOBER, now=NOW)
     assert list(extract.rows["attendance_id"]) == ["ED00000001", "ED2", "ED4"]
     assert extract.rows["date_of_birth"].iloc[2] == dt.datetime(1995, 3, 2)
@@ -174,10 +203,19 @@ def test_unusual_dates_in_a_file_pass_or_fail_as_before(tmp_path):
 def test_a_declared_integer_field_is_typed_as_whole_numbers(tmp_path):
     """A field of type `integer` (none of the bundled schemas has one yet) is written as int64,
     and a value with a fraction is quarantined, not rounded."""
-    fields = [f.model_copy(update={"type": "integer", "min": 1, "max": 99, "pattern": None, "codelist": None})
-              if f.name == "sex" else f for f in ED.fields]
+    fields = [
+        f.model_copy(update={"type": "integer", "min": 1, "max": 99, "pattern": None, "codelist": None})
+        if f.name == "sex"
+        else f
+        for f in ED.fields
+    ]
     schema = ED.model_copy(update={"fields": fields})
-    rows = [GOOD, _row(attendance_id="ED2", sex="2.5"), _row(attendance_id="ED3", sex="7"), _row(attendance_id="ED4", sex="")]
+    rows = [
+        GOOD,
+        _row(attendance_id="ED2", sex="2.5"),
+        _row(attendance_id="ED3", sex="7"),
+        _row(attendance_id="ED4", sex=""),
+    ]
     typed = tmp_path / "typed.parquet"
     extract = parse_extract(_write(tmp_path, [HEADER, *rows]), schema, OCTOBER, typed, now=NOW)
     passed = pq.read_table(typed)

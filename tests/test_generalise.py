@@ -198,6 +198,8 @@ def test_cells_are_written_as_h3_writes_them():
     rng = np.random.default_rng(4)
     lat, lon = pd.Series(rng.uniform(-89, 89, 2000)), pd.Series(rng.uniform(-179, 179, 2000))
     for resolution in (0, 5, 9, 15):
-        assert spatial_cells(lat, lon, resolution).tolist() == [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon)]
+        assert spatial_cells(lat, lon, resolution).tolist() == [
+            h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon)
+        ]
     numbers = np.array([0, 1, 15, 16, 255, 2**63, 2**64 - 1, 0x89195DA49B7FFFF], dtype=np.uint64)
     assert _hex(numbers).to_pylist() == [format(int(n), "x") for n in numbers]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import cli, run_month
 from ingest.landing import place
+from pipelines.cli import cli, run_month
 from sharing_agreements.model import load_agreement
 from sharing_agreements.signing import generate_board_key, load_private_key, sign
 from tests.conftest import DATA
@@ -34,8 +34,18 @@ def test_the_bundled_agreement_is_signed_and_in_force(board):
     "name, change, signed, message",
     [
         ("unsigned", lambda a: None, False, "is not signed: a governance board must sign it"),
-        ("not-yet", lambda a: a.update(valid_from=dt.date(2030, 1, 1)), True, "is not yet valid: it starts on 2030-01-01"),
-        ("expired", lambda a: a.update(valid_from=dt.date(2019, 1, 1), valid_to=dt.date(2020, 1, 1)), True, "expired on 2020-01-01"),
+        (
+            "not-yet",
+            lambda a: a.update(valid_from=dt.date(2030, 1, 1)),
+            True,
+            "is not yet valid: it starts on 2030-01-01",
+        ),
+        (
+            "expired",
+            lambda a: a.update(valid_from=dt.date(2019, 1, 1), valid_to=dt.date(2020, 1, 1)),
+            True,
+            "expired on 2020-01-01",
+        ),
     ],
 )
 def test_refusals(board, name, change, signed, message):
@@ -66,10 +76,14 @@ def test_an_unknown_signer_is_refused(board, tmp_path):
 
 
 def test_a_field_the_schema_does_not_know_is_refused_with_its_line(board):
-    path = board.variant("unknown-field", lambda a: a["datasets"]["ed"]["fields"].update(shoe_size={"action": "keep"}), signed=False)
+    path = board.variant(
+        "unknown-field", lambda a: a["datasets"]["ed"]["fields"].update(shoe_size={"action": "keep"}), signed=False
+    )
     result = _check(path)
     assert result.exit_code == 1 and "shoe_size" in result.output and "does not declare" in result.output
-    bad_action = board.variant("bad-action", lambda a: a["datasets"]["ed"]["fields"].update(sex={"action": "share"}), signed=False)
+    bad_action = board.variant(
+        "bad-action", lambda a: a["datasets"]["ed"]["fields"].update(sex={"action": "share"}), signed=False
+    )
     result = _check(bad_action)
     line = next(i for i, text in enumerate(bad_action.read_text().splitlines(), 1) if "action: share" in text)
     assert f"line {line}" in result.output and "datasets.ed.fields.sex.action" in result.output
@@ -85,7 +99,9 @@ def test_a_run_under_a_refused_agreement_moves_nothing(board, istv_home, monkeyp
 
 
 def test_diff_names_the_field_change(board):
-    v2 = board.variant("v2", lambda a: (a.update(version=2), a["datasets"]["ed"]["fields"].update(sex={"action": "drop"})))
+    v2 = board.variant(
+        "v2", lambda a: (a.update(version=2), a["datasets"]["ed"]["fields"].update(sex={"action": "drop"}))
+    )
     result = CliRunner().invoke(cli, ["agreements", "diff", str(load_agreement.__defaults__[0]), str(v2)])
     assert result.exit_code == 0
     assert "version: 1 -> 2" in result.output and "ed.sex: kept -> dropped" in result.output
@@ -126,8 +142,12 @@ def test_an_agreement_that_keeps_an_identifier_is_stopped_by_the_leak_scan(board
     result = run_month(month, istv_home)
     assert not result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    leak = next(e.event_specific_data for e in checks if e.event_specific_data.check_name == "no_identifiers"
-                and e.event_specific_data.asset_key.to_user_string() == "ed_pseudonymised")
+    leak = next(
+        e.event_specific_data
+        for e in checks
+        if e.event_specific_data.check_name == "no_identifiers"
+        and e.event_specific_data.asset_key.to_user_string() == "ed_pseudonymised"
+    )
     assert not leak.passed
     assert "nhs_number in column nhs_number" in leak.metadata["where"].value
     assert not istv_home.warehouse.exists()
@@ -157,14 +177,20 @@ def test_the_review_describes_suppression_with_the_agreements_own_values(board):
 
     result = _show(board.variant("strict", strict, signed=False))
     assert result.exit_code == 0, result.output
-    assert "suppression and rounding: counts 1 to 10 are withheld (suppressed), the others rounded to the nearest 10" in result.output
+    assert (
+        "suppression and rounding: counts 1 to 10 are withheld (suppressed), the others rounded to the nearest 10"
+        in result.output
+    )
     assert "1 to 7" not in result.output and "nearest 5" not in result.output and "cell-key" not in result.output
     assert "Public sources: none declared" in result.output
 
 
 def test_the_review_gives_differential_privacy_epsilon_and_budget(board):
-    path = board.variant("dp", lambda a: a["disclosure_control"].update(
-        differential_privacy={"epsilon": 0.5, "budget_per_month": 1.5}), signed=False)
+    path = board.variant(
+        "dp",
+        lambda a: a["disclosure_control"].update(differential_privacy={"epsilon": 0.5, "budget_per_month": 1.5}),
+        signed=False,
+    )
     result = _show(path)
     assert result.exit_code == 0, result.output
     assert "Differential privacy: epsilon 0.5 per published count, at most 1.5 per month" in result.output

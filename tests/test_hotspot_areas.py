@@ -22,10 +22,21 @@ def _month(month: dt.date, counts: dict[str, int], source: str = "ed") -> pd.Dat
     for cell, n in counts.items():
         for i in range(n):
             pseudonym = hashlib.sha256(f"{month}{cell}{source}{i}".encode()).hexdigest()
-            rows.append({"source": source, "month": month, "weekday": 6, "hour": 23,
-                         "event_hour": pd.Timestamp(month) + pd.Timedelta(hours=23), "cell_id": cell,
-                         "place_status": "street", "place_id": None, "place_name": None, "method": "fist",
-                         "record_key": KEYS.of(pseudonym)})
+            rows.append(
+                {
+                    "source": source,
+                    "month": month,
+                    "weekday": 6,
+                    "hour": 23,
+                    "event_hour": pd.Timestamp(month) + pd.Timedelta(hours=23),
+                    "cell_id": cell,
+                    "place_status": "street",
+                    "place_id": None,
+                    "place_name": None,
+                    "method": "fist",
+                    "record_key": KEYS.of(pseudonym),
+                }
+            )
     return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
 
 
@@ -35,8 +46,17 @@ EVERY_AREA = DisclosurePolicy(area_minimum=0)
 
 def _tables(joint, history=(), public=(), policy=EVERY_AREA):
     summaries = pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS)
-    return build_tables(joint, summaries, policy, "a", 1, record_keys=KEYS, public_sources=public,
-                        history=list(history), areas=HotspotAreas((9, 8, 7), (1, 3)))
+    return build_tables(
+        joint,
+        summaries,
+        policy,
+        "a",
+        1,
+        record_keys=KEYS,
+        public_sources=public,
+        history=list(history),
+        areas=HotspotAreas((9, 8, 7), (1, 3)),
+    )
 
 
 OCT, NOV, DEC = dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1)
@@ -57,7 +77,7 @@ def test_the_same_records_show_the_same_figure_in_cells_and_areas():
 
 
 def test_coarser_areas_and_windows_hold_every_incident_within_the_perturbation():
-    months = {OCT: {c: 2 for c in CELLS}, NOV: {c: 1 for c in CELLS[:6]}, DEC: {c: 4 for c in CELLS[3:]}}
+    months = {OCT: dict.fromkeys(CELLS, 2), NOV: dict.fromkeys(CELLS[:6], 1), DEC: dict.fromkeys(CELLS[3:], 4)}
     tables = _tables(_month(DEC, months[DEC]), history=[_month(OCT, months[OCT]), _month(NOV, months[NOV])])
     areas = tables["hotspot_areas"]
     assert set(areas.month) == {pd.Timestamp(DEC)}  # the window ends with the month published
@@ -85,8 +105,9 @@ def test_public_records_are_exact_in_areas_too():
     assert fine.loc[CELLS[0], "police_violence"] == 5 and fine.loc[CELLS[1], "police_violence"] == 1
     parent = h3.cell_to_parent(CELLS[0], 7)
     coarse = areas[(areas.window_months == 1) & (areas.resolution == 7)].set_index("cell_id")
-    assert coarse.loc[parent, "police_violence"] == sum(5 if c == CELLS[0] else 1 for c in CELLS[:2]
-                                                       if h3.cell_to_parent(c, 7) == parent)
+    assert coarse.loc[parent, "police_violence"] == sum(
+        5 if c == CELLS[0] else 1 for c in CELLS[:2] if h3.cell_to_parent(c, 7) == parent
+    )
 
 
 def test_quiet_areas_show_their_public_counts_only():
@@ -94,7 +115,7 @@ def test_quiet_areas_show_their_public_counts_only():
     count is below it withholds its ED and combined figures (flagged), keeps its exact public
     police count, and takes no rank; busier ones are shown as before."""
     policy = DisclosurePolicy()
-    ed = _month(DEC, {CELLS[0]: 30, **{c: 2 for c in CELLS[1:]}})
+    ed = _month(DEC, {CELLS[0]: 30, **dict.fromkeys(CELLS[1:], 2)})
     police = _month(DEC, {CELLS[5]: 3}, source="police_uk")
     areas = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_areas"]
     every = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",))["hotspot_areas"]
@@ -110,7 +131,6 @@ def test_quiet_areas_show_their_public_counts_only():
     # The monthly cells themselves are not touched: a small cell is shown there.
     cells = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_cells"]
     assert cells.ed_assaults.notna().all() and (cells.ed_assaults < policy.area_minimum).any()
-
 
 
 def test_a_source_missing_from_a_window_is_not_available_never_zero():

@@ -10,12 +10,12 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import cli
 from ingest import landing
 from ingest.landing import current_deliveries, landed_months
+from pipelines.cli import cli
 from pipelines.synthetic import generate_month
-from tests.conftest import DATA
 from sharing_agreements.audit import AuditLog
+from tests.conftest import DATA
 
 SOUTH_WALES = DATA / "police_uk" / "2018-10-south-wales-street.csv"
 CITY_OF_LONDON = DATA / "police_uk" / "2024-06-city-of-london-street.csv"
@@ -31,8 +31,10 @@ def runner(istv_home):
 def two_eds(tmp_path_factory):
     """A month of two EDs of the region: University Hospital of Wales and Royal Glamorgan."""
     out = tmp_path_factory.mktemp("eds")
-    return (generate_month("2026-08", out, seed=1, ed_rows=60)["ed"],
-            generate_month("2026-08", out, seed=2, ed_rows=40, site_code="7A5B1")["ed"])
+    return (
+        generate_month("2026-08", out, seed=1, ed_rows=60)["ed"],
+        generate_month("2026-08", out, seed=2, ed_rows=40, site_code="7A5B1")["ed"],
+    )
 
 
 def _landed(home) -> list[str]:
@@ -74,15 +76,20 @@ def test_a_provider_outside_the_agreement_is_refused_named_and_audited(runner, i
     assert "nothing was landed" in message and "the board must add it to the agreement" in message
     assert "Traceback" not in result.output
     assert _landed(istv_home) == []
-    refused = [json.loads(line) for line in (istv_home.audit / "log.jsonl").read_text().splitlines()
-               if json.loads(line)["kind"] == "provider_refused"]
+    refused = [
+        json.loads(line)
+        for line in (istv_home.audit / "log.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "provider_refused"
+    ]
     assert refused and refused[-1]["details"]["providers"] == ["City of London Police"]
 
 
 def test_a_file_naming_a_party_and_a_stranger_is_refused_whole(runner, istv_home, tmp_path):
     mixed = tmp_path / "mixed.csv"
     lines = SOUTH_WALES.read_text().splitlines(keepends=True)
-    mixed.write_text("".join(lines[:50]) + "".join(line.replace("South Wales Police", "Gwent Police") for line in lines[50:60]))
+    mixed.write_text(
+        "".join(lines[:50]) + "".join(line.replace("South Wales Police", "Gwent Police") for line in lines[50:60])
+    )
     result = runner.invoke(cli, ["ingest", str(mixed), "--source", "police_uk"])
     assert result.exit_code == 1 and "'Gwent Police' (10 rows)" in " ".join(result.output.split())
     assert _landed(istv_home) == []
@@ -151,17 +158,26 @@ def _break(patch, where: str, path_type) -> None:
                 failed.append(target)
                 _fail()
             return real_rename(self, target)
+
         patch.setattr(path_type, "rename", rename)
     elif where == "manifest":
-        patch.setattr(path_type, "write_text", lambda self, *a, **k: _fail() if self.name.endswith(
-            ".manifest.json") else real_write(self, *a, **k))
+        patch.setattr(
+            path_type,
+            "write_text",
+            lambda self, *a, **k: _fail() if self.name.endswith(".manifest.json") else real_write(self, *a, **k),
+        )
     else:
-        patch.setattr(AuditLog, "append", lambda self, kind, details: _fail() if kind == "delivery" else real_append(
-            self, kind, details))
+        patch.setattr(
+            AuditLog,
+            "append",
+            lambda self, kind, details: _fail() if kind == "delivery" else real_append(self, kind, details),
+        )
 
 
 @pytest.mark.parametrize("where", ["copy", "supersede", "rename", "manifest", "audit"])
-def test_a_failure_at_any_step_leaves_the_landing_zone_as_it_was(runner, istv_home, two_eds, tmp_path, monkeypatch, where):
+def test_a_failure_at_any_step_leaves_the_landing_zone_as_it_was(
+    runner, istv_home, two_eds, tmp_path, monkeypatch, where
+):
     first = runner.invoke(cli, ["ingest", str(two_eds[0]), "--source", "ed"])
     assert first.exit_code == 0, first.output
     before = _landed(istv_home)
@@ -182,9 +198,17 @@ def test_a_landing_zone_of_the_earlier_layout_is_still_read_and_superseded(istv_
     folder = istv_home.landing_dir("police_uk", month)
     folder.mkdir(parents=True)
     shutil.copyfile(SOUTH_WALES, folder / SOUTH_WALES.name)
-    (folder / (SOUTH_WALES.name + ".manifest.json")).write_text(json.dumps(
-        {"source": "police_uk", "month": "2018-10", "file": SOUTH_WALES.name,
-         "sha256": landing.sha256_of(SOUTH_WALES), "size": SOUTH_WALES.stat().st_size}))
+    (folder / (SOUTH_WALES.name + ".manifest.json")).write_text(
+        json.dumps(
+            {
+                "source": "police_uk",
+                "month": "2018-10",
+                "file": SOUTH_WALES.name,
+                "sha256": landing.sha256_of(SOUTH_WALES),
+                "size": SOUTH_WALES.stat().st_size,
+            }
+        )
+    )
     (old,) = current_deliveries(istv_home, "police_uk", month)
     assert old.providers == ("South Wales Police",)
     corrected = tmp_path / "oct-corrected.csv"

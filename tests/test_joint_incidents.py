@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import numpy as np
 import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
@@ -23,29 +23,56 @@ CELL = "89195879b4bffff"
 # Pseudonyms are hex digests, as the pipeline writes them (the record key is a hash of one).
 ATT_1, ATT_2, PERSON_1, CRIME_1 = (made_up_pseudonym(n) for n in ("att-1", "att-2", "person-1", "crime-1"))
 
-ED = pd.DataFrame({
-    "site_code": ["7A4BV", "7A4BV"], "attendance_id_pseudonym": [ATT_1, ATT_2],
-    "nhs_number_pseudonym": [PERSON_1, None], "age_band": ["20-24", None], "sex": ["male", "female"],
-    "postcode_district": ["CF10", "CF24"],  # not in the mapping: never joint
-    "month": [MONTH, MONTH], "weekday": pd.array([6, None], dtype="Int64"), "hour": pd.array([23, None], dtype="Int64"),
-    "event_hour": [WHEN, pd.NaT], "assault_method": ["fist", None], "assault_location_type": ["street", None],
-    "place_status": ["venue", "unlocated"], "place_id": ["venue:1", None], "place_name": ["The Test Arms", None],
-    "cell_id": pd.array([CELL, None], dtype="string"),
-})
+ED = pd.DataFrame(
+    {
+        "site_code": ["7A4BV", "7A4BV"],
+        "attendance_id_pseudonym": [ATT_1, ATT_2],
+        "nhs_number_pseudonym": [PERSON_1, None],
+        "age_band": ["20-24", None],
+        "sex": ["male", "female"],
+        "postcode_district": ["CF10", "CF24"],  # not in the mapping: never joint
+        "month": [MONTH, MONTH],
+        "weekday": pd.array([6, None], dtype="Int64"),
+        "hour": pd.array([23, None], dtype="Int64"),
+        "event_hour": [WHEN, pd.NaT],
+        "assault_method": ["fist", None],
+        "assault_location_type": ["street", None],
+        "place_status": ["venue", "unlocated"],
+        "place_id": ["venue:1", None],
+        "place_name": ["The Test Arms", None],
+        "cell_id": pd.array([CELL, None], dtype="string"),
+    }
+)
 # No weapon_flag: an agreement that does not share it.
-POLICE = pd.DataFrame({
-    "force_code": ["SWP"], "crime_reference_pseudonym": [CRIME_1], "offence_code": ["8N"], "month": [MONTH],
-    "weekday": pd.array([6], dtype="Int64"), "hour": pd.array([23], dtype="Int64"), "event_hour": [WHEN],
-    "place_status": ["street"], "place_id": ["street:x"], "place_name": ["X Street"], "age_band": ["25-29"],
-    "victim_sex": ["female"], "cell_id": [CELL],
-})
+POLICE = pd.DataFrame(
+    {
+        "force_code": ["SWP"],
+        "crime_reference_pseudonym": [CRIME_1],
+        "offence_code": ["8N"],
+        "month": [MONTH],
+        "weekday": pd.array([6], dtype="Int64"),
+        "hour": pd.array([23], dtype="Int64"),
+        "event_hour": [WHEN],
+        "place_status": ["street"],
+        "place_id": ["street:x"],
+        "place_name": ["X Street"],
+        "age_band": ["25-29"],
+        "victim_sex": ["female"],
+        "cell_id": [CELL],
+    }
+)
 # No open data this month: an empty file whose columns are typed, as the pseudonymised assets write it.
-POLICE_UK = pd.DataFrame({c: pd.Series(dtype="string") for c in
-                          ["crime_id_pseudonym", "reported_by", "lsoa_code", "crime_type", "cell_id"]}
-                         ).assign(month=pd.Series(dtype="datetime64[us]"))
+POLICE_UK = pd.DataFrame(
+    {c: pd.Series(dtype="string") for c in ["crime_id_pseudonym", "reported_by", "lsoa_code", "crime_type", "cell_id"]}
+).assign(month=pd.Series(dtype="datetime64[us]"))
 
-TYPES = {"month": pa.date32(), "weekday": pa.int64(), "hour": pa.int64(), "event_hour": pa.timestamp("us"),
-         "record_key": pa.int64()}
+TYPES = {
+    "month": pa.date32(),
+    "weekday": pa.int64(),
+    "hour": pa.int64(),
+    "event_hour": pa.timestamp("us"),
+    "record_key": pa.int64(),
+}
 NOTHING = dict.fromkeys(joint_columns())
 
 
@@ -58,7 +85,9 @@ def zone(tmp_path):
 
 def _write(zone):
     files = {s: zone / f"{s}.parquet" for s in ("ed", "police", "police_uk")}
-    return write_joint_incidents(files, zone / "joint" / "2026-09.parquet", spill_zone=zone, record_keys=TEST_RECORD_KEYS)
+    return write_joint_incidents(
+        files, zone / "joint" / "2026-09.parquet", spill_zone=zone, record_keys=TEST_RECORD_KEYS
+    )
 
 
 def test_columns_order_and_types_are_the_mappings(zone):
@@ -73,20 +102,50 @@ def test_rows_are_mapped_and_unshared_columns_are_null(zone):
     rows = pq.read_table(zone / "joint" / "2026-09.parquet").to_pylist()
     located = {"month": MONTH, "weekday": 6, "hour": 23, "event_hour": WHEN.to_pydatetime(), "cell_id": CELL}
     expected = [
-        NOTHING | located | {
-            "source": "ed", "provider": "7A4BV", "record_pseudonym": ATT_1, "person_pseudonym": PERSON_1,
-            "age_band": "20-24", "sex": "male", "method": "fist", "location_type": "street",
-            "place_status": "venue", "place_id": "venue:1", "place_name": "The Test Arms",
-            "record_key": TEST_RECORD_KEYS.of(ATT_1)},
-        NOTHING | {"source": "ed", "month": MONTH, "provider": "7A4BV", "record_pseudonym": ATT_2, "sex": "female",
-                   "place_status": "unlocated", "record_key": TEST_RECORD_KEYS.of(ATT_2)},
-        NOTHING | located | {
-            "source": "police", "provider": "SWP", "record_pseudonym": CRIME_1, "offence": "8N", "age_band": "25-29",
-            "sex": "female", "place_status": "street", "place_id": "street:x", "place_name": "X Street",
-            "record_key": TEST_RECORD_KEYS.of(CRIME_1)},
+        NOTHING
+        | located
+        | {
+            "source": "ed",
+            "provider": "7A4BV",
+            "record_pseudonym": ATT_1,
+            "person_pseudonym": PERSON_1,
+            "age_band": "20-24",
+            "sex": "male",
+            "method": "fist",
+            "location_type": "street",
+            "place_status": "venue",
+            "place_id": "venue:1",
+            "place_name": "The Test Arms",
+            "record_key": TEST_RECORD_KEYS.of(ATT_1),
+        },
+        NOTHING
+        | {
+            "source": "ed",
+            "month": MONTH,
+            "provider": "7A4BV",
+            "record_pseudonym": ATT_2,
+            "sex": "female",
+            "place_status": "unlocated",
+            "record_key": TEST_RECORD_KEYS.of(ATT_2),
+        },
+        NOTHING
+        | located
+        | {
+            "source": "police",
+            "provider": "SWP",
+            "record_pseudonym": CRIME_1,
+            "offence": "8N",
+            "age_band": "25-29",
+            "sex": "female",
+            "place_status": "street",
+            "place_id": "street:x",
+            "place_name": "X Street",
+            "record_key": TEST_RECORD_KEYS.of(CRIME_1),
+        },
     ]
     assert sorted(rows, key=lambda r: r["source"] + r["record_pseudonym"]) == sorted(
-        expected, key=lambda r: r["source"] + r["record_pseudonym"])
+        expected, key=lambda r: r["source"] + r["record_pseudonym"]
+    )
 
 
 def test_record_keys_are_permanent_and_a_record_without_a_pseudonym_still_gets_one(zone):
@@ -104,14 +163,18 @@ def test_record_keys_are_permanent_and_a_record_without_a_pseudonym_still_gets_o
     # Under another secret (another agreement) every key is different.
     files = {s: zone / f"{s}.parquet" for s in ("ed", "police", "police_uk")}
     other = zone / "joint" / "other.parquet"
-    write_joint_incidents(files, other, spill_zone=zone, record_keys=type(TEST_RECORD_KEYS).from_secret(b"another agreement's secret"))
+    write_joint_incidents(
+        files, other, spill_zone=zone, record_keys=type(TEST_RECORD_KEYS).from_secret(b"another agreement's secret")
+    )
     assert not set(pq.read_table(other).column("record_key").to_pylist()) & set(keys.values())
 
 
 def _cell_key_value(records: pd.DataFrame) -> int:
     key = int(records["record_key"].sum()) % KEY_MODULUS
     policy = DisclosurePolicy()
-    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(policy.max_deviation, policy.variance))[0])
+    return int(
+        perturb(np.array([len(records)]), np.array([key]), perturbation_table(policy.max_deviation, policy.variance))[0]
+    )
 
 
 def test_private_dwellings_keep_no_cell_and_add_to_no_cell(zone):
@@ -119,10 +182,26 @@ def test_private_dwellings_keep_no_cell_and_add_to_no_cell(zone):
     each with the cell's id in its source file: none keeps the cell in joint_incidents, and the
     published cell counts only the street and venue records, while the month's totals count all."""
     private = {"place_status": "private", "place_id": None, "place_name": None, "cell_id": CELL}
-    police = pd.concat([POLICE, *(POLICE.assign(crime_reference_pseudonym=made_up_pseudonym(f"home-crime-{i}"), **private)
-                                  for i in range(12))], ignore_index=True)
-    ed = pd.concat([ED, *(ED.iloc[[0]].assign(attendance_id_pseudonym=made_up_pseudonym(f"home-att-{i}"), **private)
-                          for i in range(12))], ignore_index=True)
+    police = pd.concat(
+        [
+            POLICE,
+            *(
+                POLICE.assign(crime_reference_pseudonym=made_up_pseudonym(f"home-crime-{i}"), **private)
+                for i in range(12)
+            ),
+        ],
+        ignore_index=True,
+    )
+    ed = pd.concat(
+        [
+            ED,
+            *(
+                ED.iloc[[0]].assign(attendance_id_pseudonym=made_up_pseudonym(f"home-att-{i}"), **private)
+                for i in range(12)
+            ),
+        ],
+        ignore_index=True,
+    )
     police.to_parquet(zone / "police.parquet", index=False)
     ed.to_parquet(zone / "ed.parquet", index=False)
     assert _write(zone) == {"ed": 14, "police": 13, "police_uk": 0}
@@ -132,8 +211,15 @@ def test_private_dwellings_keep_no_cell_and_add_to_no_cell(zone):
     assert (joint.cell_id == CELL).sum() == 2  # the venue assault and the street crime
 
     summaries = pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS)
-    tables = build_tables(zone / "joint" / "2026-09.parquet", summaries, DisclosurePolicy(), "a", 1,
-                          record_keys=TEST_RECORD_KEYS, spill_zone=zone)
+    tables = build_tables(
+        zone / "joint" / "2026-09.parquet",
+        summaries,
+        DisclosurePolicy(),
+        "a",
+        1,
+        record_keys=TEST_RECORD_KEYS,
+        spill_zone=zone,
+    )
     cells = tables["hotspot_cells"]
     assert cells.cell_id.tolist() == [CELL]
     located = joint[joint.cell_id == CELL]
@@ -172,5 +258,6 @@ def test_a_value_that_does_not_convert_is_not_quoted(zone):
 
 def test_a_file_that_holds_no_typed_column_shares_nothing(zone):
     pd.DataFrame(columns=["crime_id_pseudonym", "month", "reported_by", "cell_id"]).to_parquet(
-        zone / "police_uk.parquet", index=False)
+        zone / "police_uk.parquet", index=False
+    )
     assert _write(zone) == {"ed": 2, "police": 1, "police_uk": 0}

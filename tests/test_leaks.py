@@ -26,15 +26,28 @@ VENUE = "The Prince of Wales Wetherspoon"
 
 # kind -> (planted values, each a leak; look-alikes that are not)
 PLANTED = {
-    "nhs_number": (["943 476 5919", "9434765919", "943-476-5919", "NHS no 4010232137 seen"],
-                   ["9434765918", "943 476 591", "ref 94347659190"]),
+    "nhs_number": (
+        ["943 476 5919", "9434765919", "943-476-5919", "NHS no 4010232137 seen"],
+        ["9434765918", "943 476 591", "ref 94347659190"],
+    ),
     "postcode": (["CF24 4HU", "cf244hu", "SW1A 1AA", "lives at EC1A 1BB"], ["CF24", "CF10", "SW1A", "nq64 2am"]),
-    "phone": (["07700 900461", "07700900461", "+44 7700 900461", "029 2074 7747", "(029) 2074 7747"],
-              ["0770", "12345", "07700 9004"]),
+    "phone": (
+        ["07700 900461", "07700900461", "+44 7700 900461", "029 2074 7747", "(029) 2074 7747"],
+        ["0770", "12345", "07700 9004"],
+    ),
     "email": (["zq@example.org", "contact first.last+ed@nhs.wales.uk now"], ["@home", "user@localhost"]),
     "date_of_birth": (["17/04/1987", "1987-04-17", "17.4.87", "dob 17 April 1987"], ["20-24", "2018-10", "1987"]),
-    "known_identifier": (["EDPLANT7731", "edplant7731b", "bitten by Zebedee Quartermaine's dog", "SW 888777 26",
-                          "THISTLEWOOD", "Quartermaine"], ["EDPLANT", "Zeb", "SW/888777/27", "EDPLANTX"]),
+    "known_identifier": (
+        [
+            "EDPLANT7731",
+            "edplant7731b",
+            "bitten by Zebedee Quartermaine's dog",
+            "SW 888777 26",
+            "THISTLEWOOD",
+            "Quartermaine",
+        ],
+        ["EDPLANT", "Zeb", "SW/888777/27", "EDPLANTX"],
+    ),
     "free_text": (["bitten outside the club by someone", "x" * 41], ["glass_or_bottle", "venue:101380", "not known"]),
 }
 
@@ -57,24 +70,30 @@ def pseudonyms():
     values = [f"{random.Random(i).randrange(10**9, 10**10)}" for i in range(500)]
     hexes = pseudonymise(values, key=b"k" * 32)
     # Digests that start or end with a valid NHS number, or hold a phone-like run.
-    return hexes + ["9434765919" + hexes[0][10:], hexes[1][:54] + "9434765919", hexes[2][:20] + "07700900461" + hexes[2][31:]]
+    return hexes + [
+        "9434765919" + hexes[0][10:],
+        hexes[1][:54] + "9434765919",
+        hexes[2][:20] + "07700900461" + hexes[2][31:],
+    ]
 
 
 def _clean_frame(cells, hexes) -> pd.DataFrame:
     n = len(hexes)
-    return pd.DataFrame({
-        "person_pseudonym": hexes,
-        "cell_id": (cells * 3)[:n],
-        "month": pd.to_datetime(["2018-10-01", "2018-11-01"] * (n // 2) + ["2018-12-01"] * (n % 2)),
-        "age_band": ["20-24", "25-29", None] * (n // 3) + ["30-34"] * (n % 3),
-        "method": ["glass_or_bottle", "fist", "knife", "not_known"] * (n // 4) + ["foot"] * (n % 4),
-        "postcode_district": ["CF24", "CF10"] * (n // 2) + ["CF11"] * (n % 2),
-        "venue_id": [f"venue:{101380 + i}" for i in range(n)],
-        "venue_name": [VENUE] * n,
-        "ed_assaults": np.arange(n) * 5,
-        "rows_received": _ten_digit_non_nhs(n),  # ten digits, failing Modulus 11
-        "cell_lat": np.linspace(51.45, 51.52, n),
-    })
+    return pd.DataFrame(
+        {
+            "person_pseudonym": hexes,
+            "cell_id": (cells * 3)[:n],
+            "month": pd.to_datetime(["2018-10-01", "2018-11-01"] * (n // 2) + ["2018-12-01"] * (n % 2)),
+            "age_band": ["20-24", "25-29", None] * (n // 3) + ["30-34"] * (n % 3),
+            "method": ["glass_or_bottle", "fist", "knife", "not_known"] * (n // 4) + ["foot"] * (n % 4),
+            "postcode_district": ["CF24", "CF10"] * (n // 2) + ["CF11"] * (n % 2),
+            "venue_id": [f"venue:{101380 + i}" for i in range(n)],
+            "venue_name": [VENUE] * n,
+            "ed_assaults": np.arange(n) * 5,
+            "rows_received": _ten_digit_non_nhs(n),  # ten digits, failing Modulus 11
+            "cell_lat": np.linspace(51.45, 51.52, n),
+        }
+    )
 
 
 def _ten_digit_non_nhs(n: int) -> list[int]:
@@ -114,17 +133,21 @@ def test_pseudonyms_h3_cells_codes_month_keys_and_counts_are_clean(scanner, h3_c
     assert all(len(p) == 64 for p in pseudonyms)
     assert scanner.scan_frame(_clean_frame(h3_cells, pseudonyms)) == []
     # 51.9434765919: a coordinate whose decimals happen to pass Modulus 11.
-    text = "\n".join(f"2018-10-01,{c},{p},20-24,glass_or_bottle,CF24,51.9434765919,15" for c, p in zip(h3_cells, pseudonyms))
+    text = "\n".join(
+        f"2018-10-01,{c},{p},20-24,glass_or_bottle,CF24,51.9434765919,15" for c, p in zip(h3_cells, pseudonyms)
+    )
     assert scanner.scan_text(text) == []
     assert scanner.scan_text('{"run_id": "01234567-8901-4567-8901-def012345678", "timestamp": 1723456789.5}') == []
 
 
 def test_numeric_columns_are_checked_for_nhs_numbers(scanner):
-    frame = pd.DataFrame({
-        "n": [9434765919, 9434765918, 42],  # only the first passes Modulus 11
-        "as_float": [9434765919.0, np.nan, 1.5],  # an NHS number that became a float
-        "flag": [True, False, True],
-    })
+    frame = pd.DataFrame(
+        {
+            "n": [9434765919, 9434765918, 42],  # only the first passes Modulus 11
+            "as_float": [9434765919.0, np.nan, 1.5],  # an NHS number that became a float
+            "flag": [True, False, True],
+        }
+    )
     assert scanner.scan_frame(frame) == [Finding("nhs_number", "n", 1), Finding("nhs_number", "as_float", 1)]
 
 
@@ -178,9 +201,22 @@ def test_known_identifiers_are_held_only_as_digests():
 
 
 MANY_KNOWN = KNOWN + [
-    "Zoë Ångström", "ＳＷ/123456/26", "Straße Weißmann", "ŁUKASZ 77AB12", "ab12", "philippa street", None,
-    "CF24 4HU", "9434765919", "1994-06-22 00:00:00", "o'brien-smythe", "AB-12345-CD", "  padded 12345  ",
-    "Ref AB12CD 77", "x_y_zzzzz", "12345 67890",
+    "Zoë Ångström",
+    "ＳＷ/123456/26",
+    "Straße Weißmann",
+    "ŁUKASZ 77AB12",
+    "ab12",
+    "philippa street",
+    None,
+    "CF24 4HU",
+    "9434765919",
+    "1994-06-22 00:00:00",
+    "o'brien-smythe",
+    "AB-12345-CD",
+    "  padded 12345  ",
+    "Ref AB12CD 77",
+    "x_y_zzzzz",
+    "12345 67890",
 ]
 
 
@@ -243,7 +279,7 @@ def test_scanning_batches_finds_what_scanning_the_whole_frame_finds(scanner, h3_
     frame["ZQ EDPLANT7731"] = "a"  # a column named with an identifier: reported once, not per batch
     whole = scanner.scan_frame(frame)
     assert {f.kind for f in whole} == set(KINDS)
-    batches = [frame.iloc[start:start + 97] for start in range(0, len(frame), 97)]
+    batches = [frame.iloc[start : start + 97] for start in range(0, len(frame), 97)]
     assert scanner.scan_frames(batches) == whole
     assert scanner.scan_frames([]) == []
 

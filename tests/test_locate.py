@@ -16,8 +16,8 @@ import pytest
 import anonymise.locate as locate
 from anonymise.gazetteer import Place
 from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, _digits_as_zeros, clean, postcode_district
-from benchmarks.locations import load_labelled, score
 from anonymise.reference import gazetteer
+from benchmarks.locations import load_labelled, score
 from tests.conftest import cut_from_a_row_group
 
 LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"
@@ -126,10 +126,25 @@ def test_resolves_places(resolver, text, place_id):
 @pytest.mark.parametrize(
     "text",
     [
-        "at home", "pts home", "his flat", "friends house", "friend's house", "at mums",
-        "outside Dave's house", "house party nr the woodville", "flat above kapu", "her place",
-        "in the kitchen", "back garden", "bedroom", "residence", "12 cathays terrace",
-        "flat 3 45 richmond rd", "21a glenroy st", "8 heol hir", "12 St Mary Street",
+        "at home",
+        "pts home",
+        "his flat",
+        "friends house",
+        "friend's house",
+        "at mums",
+        "outside Dave's house",
+        "house party nr the woodville",
+        "flat above kapu",
+        "her place",
+        "in the kitchen",
+        "back garden",
+        "bedroom",
+        "residence",
+        "12 cathays terrace",
+        "flat 3 45 richmond rd",
+        "21a glenroy st",
+        "8 heol hir",
+        "12 St Mary Street",
     ],
 )
 def test_private(resolver, text):
@@ -187,9 +202,31 @@ def test_same_name_far_apart_or_unmapped_is_ambiguous(far):
 @pytest.mark.parametrize(
     "text",
     [
-        None, float("nan"), "", "   ", "unknown", "UNKNOWN", "n/k", "N/A", "?", "not stated",
-        "can't remember", "pt unsure", "road", "street", "the", "bar", "club", "pub", "st",
-        "in the street", "in town", "city centre", "on football pitch", "no pulse", "tiger tiger",
+        None,
+        float("nan"),
+        "",
+        "   ",
+        "unknown",
+        "UNKNOWN",
+        "n/k",
+        "N/A",
+        "?",
+        "not stated",
+        "can't remember",
+        "pt unsure",
+        "road",
+        "street",
+        "the",
+        "bar",
+        "club",
+        "pub",
+        "st",
+        "in the street",
+        "in town",
+        "city centre",
+        "on football pitch",
+        "no pulse",
+        "tiger tiger",
     ],
 )
 def test_unlocated(resolver, text):
@@ -230,7 +267,7 @@ def test_a_memo_carries_resolutions_across_calls(resolver, monkeypatch):
 def test_a_memo_forgets_texts_beyond_its_limit_and_resolves_alike(resolver):
     texts = ["kapu", "at home", "12 cathays tce", "crwys rd", "KAPU", "14 Cathays Tce", None, "o/s kapu"]
     memo = ResolutionMemo(max_texts=3)
-    got = [r for start in range(0, len(texts), 2) for r in resolver.resolve_many(texts[start:start + 2], memo)]
+    got = [r for start in range(0, len(texts), 2) for r in resolver.resolve_many(texts[start : start + 2], memo)]
     assert got == resolver.resolve_many(texts)
     assert len(memo.by_text) <= 3
 
@@ -273,10 +310,29 @@ def _synthetic_texts(count: int) -> list[str]:
 def test_resolve_many_equals_resolving_each_text(resolver):
     with LABELLED.open(newline="") as fh:
         labelled = [row["text"] for row in csv.DictReader(fh)]
-    tricky = ["a 4054", "a 469", "bar 1055", "12 bar 105", "lab 22", "par 59 club", "o/s 12 kapu",
-              "14 o/s kapu", "flat 3, 45 richmond rd", "12a cathays tce", "14b cathays tce",
-              "07700 900123 kapu", "cf24 3as 12 kapu", "nr 12 st mary st", "4th glamorgan home guard",
-              "5th glamorgan home guard club", None, float("nan"), "", "12", "123 456"]
+    tricky = [
+        "a 4054",
+        "a 469",
+        "bar 1055",
+        "12 bar 105",
+        "lab 22",
+        "par 59 club",
+        "o/s 12 kapu",
+        "14 o/s kapu",
+        "flat 3, 45 richmond rd",
+        "12a cathays tce",
+        "14b cathays tce",
+        "07700 900123 kapu",
+        "cf24 3as 12 kapu",
+        "nr 12 st mary st",
+        "4th glamorgan home guard",
+        "5th glamorgan home guard club",
+        None,
+        float("nan"),
+        "",
+        "12",
+        "123 456",
+    ]
     texts = labelled + _synthetic_texts(2000) + tricky
     many = resolver.resolve_many(texts)
     for text, got in zip(texts, many):
@@ -296,14 +352,30 @@ def test_texts_of_one_shape_resolve_as_each_would_alone(resolver):
 
     ed, police = generate_frames("2025-03", seed=5, ed_rows=200)
     rng = random.Random(7)
-    tricky = ["bar 1055", "near bar 1234", "a 4054 nr kapu", "lab 22 flat 3", "o/s 4th glamorgan",
-              "0770 090 0123 kapu", "+44 7700 900123 o/s kapu", "cf24 kapu", "cf99 kapu", "sa1 5aa",
-              "flat 6, 178 seager drive, cardiff", "near 86 castle street", "12-34 st mary st", "m4 j32"]
-    seeds = [t for t in [*police["LOCATION"], *ed["ASSAULT LOCATION DESCRIPTION"], *tricky]
-             if isinstance(t, str) and any(c.isdigit() for c in t)]
+    tricky = [
+        "bar 1055",
+        "near bar 1234",
+        "a 4054 nr kapu",
+        "lab 22 flat 3",
+        "o/s 4th glamorgan",
+        "0770 090 0123 kapu",
+        "+44 7700 900123 o/s kapu",
+        "cf24 kapu",
+        "cf99 kapu",
+        "sa1 5aa",
+        "flat 6, 178 seager drive, cardiff",
+        "near 86 castle street",
+        "12-34 st mary st",
+        "m4 j32",
+    ]
+    seeds = [
+        t
+        for t in [*police["LOCATION"], *ed["ASSAULT LOCATION DESCRIPTION"], *tricky]
+        if isinstance(t, str) and any(c.isdigit() for c in t)
+    ]
     texts = [variant for t in seeds for variant in [t] + [_with_other_digits(t, rng) for _ in range(3)]]
     memo = ResolutionMemo()
-    many = [r for start in range(0, len(texts), 500) for r in resolver.resolve_many(texts[start:start + 500], memo)]
+    many = [r for start in range(0, len(texts), 500) for r in resolver.resolve_many(texts[start : start + 500], memo)]
     assert many == [resolver.resolve(t) for t in texts]
     assert sum(r is not None for r in memo.by_shape.values()) > 100  # shapes were shared
 
@@ -332,9 +404,15 @@ def test_digits_are_written_zero_byte_by_byte_as_a_regular_expression_would():
     alphabet = "0123456789 abc/,É€٣\u00e9"  # non-ASCII letters and a non-ASCII digit (٣) stay as they are
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(12))) for _ in range(500)]
     with_missing = pa.array([None if n % 7 == 0 else t for n, t in enumerate(texts)], pa.string())
-    columns = [with_missing, with_missing.slice(3, 400), with_missing.cast(pa.large_string()).slice(5),
-               cut_from_a_row_group(texts), pa.array([None, None], pa.string()), pa.array([""], pa.string()),
-               pa.array([], pa.string())]
+    columns = [
+        with_missing,
+        with_missing.slice(3, 400),
+        with_missing.cast(pa.large_string()).slice(5),
+        cut_from_a_row_group(texts),
+        pa.array([None, None], pa.string()),
+        pa.array([""], pa.string()),
+        pa.array([], pa.string()),
+    ]
     for texts in columns:
         assert _digits_as_zeros(texts).equals(pc.replace_substring_regex(texts, "[1-9]", "0"))
 

@@ -29,10 +29,14 @@ CARDIFF_LSOAS = DATA / "boundaries" / "W06000015-lsoas.csv"
 @pytest.fixture
 def december(istv_home, tmp_path):
     runner = CliRunner()
-    eds = [generate_month("2018-12", tmp_path, seed=5, ed_rows=300)["ed"],
-           generate_month("2018-12", tmp_path, seed=6, ed_rows=120, site_code="7A5B1")["ed"]]
-    outcomes = {file.name: runner.invoke(cli, ["ingest", str(file), "--source", source])
-                for source, file in [("ed", eds[0]), ("ed", eds[1]), ("police_uk", SOUTH_WALES), ("police_uk", CITY_OF_LONDON)]}
+    eds = [
+        generate_month("2018-12", tmp_path, seed=5, ed_rows=300)["ed"],
+        generate_month("2018-12", tmp_path, seed=6, ed_rows=120, site_code="7A5B1")["ed"],
+    ]
+    outcomes = {
+        file.name: runner.invoke(cli, ["ingest", str(file), "--source", source])
+        for source, file in [("ed", eds[0]), ("ed", eds[1]), ("police_uk", SOUTH_WALES), ("police_uk", CITY_OF_LONDON)]
+    }
     assert run_month(DECEMBER, istv_home).success
     return outcomes
 
@@ -53,7 +57,9 @@ def _inside_south_wales_violence() -> pd.DataFrame:
 def test_each_force_publishes_its_own_rows_inside_the_area_and_the_stranger_none(istv_home, december):
     for name, outcome in december.items():
         assert outcome.exit_code == (1 if name == CITY_OF_LONDON.name else 0), outcome.output
-    assert "not a party to agreement cardiff-violence-prevention" in " ".join(december[CITY_OF_LONDON.name].output.split())
+    assert "not a party to agreement cardiff-violence-prevention" in " ".join(
+        december[CITY_OF_LONDON.name].output.split()
+    )
 
     inside = _inside_south_wales_violence()
     crimes = pd.read_csv(SOUTH_WALES)
@@ -72,13 +78,17 @@ def test_each_force_publishes_its_own_rows_inside_the_area_and_the_stranger_none
     assert len(police) == len(inside) and police.cell_id.notna().all()
     shared = pd.read_parquet(istv_home.pseudonymised_file("police_uk", DECEMBER))
     assert set(shared.reported_by) == {"South Wales Police"} and set(shared.lsoa_code) <= set(
-        pd.read_csv(CARDIFF_LSOAS, dtype=str).iloc[:, 0])
+        pd.read_csv(CARDIFF_LSOAS, dtype=str).iloc[:, 0]
+    )
 
 
 def test_coverage_has_a_row_per_provider_and_none_for_the_refused_force(istv_home, december):
     coverage = _table(istv_home, "coverage")
     assert sorted(zip(coverage.source, coverage.provider)) == [
-        ("ed", "7A4BV"), ("ed", "7A5B1"), ("police_uk", "South Wales Police")]
+        ("ed", "7A4BV"),
+        ("ed", "7A5B1"),
+        ("police_uk", "South Wales Police"),
+    ]
     summary = json.loads(istv_home.summary_file("ed", DECEMBER).read_text())
     assert {f["provider"] for f in summary["files"]} == {"7A4BV", "7A5B1"}
     assert sum(f["rows_received"] for f in summary["files"]) == 420
@@ -89,4 +99,7 @@ def test_coverage_has_a_row_per_provider_and_none_for_the_refused_force(istv_hom
         received = sum(f["rows_received"] for f in summary["files"] if f["provider"] == site)
         quarantined = sum(f["rows_quarantined"] for f in summary["files"] if f["provider"] == site)
         c = counts[site]
-        assert received == quarantined + c["rows_out_of_scope"] + c["rows_out_of_area"] + c["rows_unlocated"] + c["rows_shared"], c
+        assert (
+            received
+            == quarantined + c["rows_out_of_scope"] + c["rows_out_of_area"] + c["rows_unlocated"] + c["rows_shared"]
+        ), c

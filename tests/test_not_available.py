@@ -13,11 +13,11 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.leaks import LeakScanner
+from report.render import render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
-from warehouse.publish import connect_read_only, publish
-from report.render import render_report
 from warehouse import SQL_DIR
+from warehouse.publish import connect_read_only, publish
 from warehouse.tables import build_tables, column_descriptions, not_available_reasons, table_specs
 
 MONTH = dt.date(2026, 10, 1)
@@ -29,12 +29,27 @@ ROUNDING = DisclosurePolicy(method="suppress_and_round")
 AGREEMENT = load_agreement().model_copy(update={"id": "test-agreement", "version": 3})
 
 
-def _rows(n: int, source: str, cell: str, *, timed: bool = True, place: tuple[str | None, str | None, str | None]
-          = ("street", "street:x", "X Street")) -> list[dict]:
+def _rows(
+    n: int,
+    source: str,
+    cell: str,
+    *,
+    timed: bool = True,
+    place: tuple[str | None, str | None, str | None] = ("street", "street:x", "X Street"),
+) -> list[dict]:
     status, place_id, name = place
-    row = {"source": source, "month": MONTH, "weekday": 6 if timed else None, "hour": 23 if timed else None,
-           "event_hour": WHEN if timed else None, "cell_id": cell, "place_status": status, "place_id": place_id,
-           "place_name": name, "method": "fist" if source == "ed" else None}
+    row = {
+        "source": source,
+        "month": MONTH,
+        "weekday": 6 if timed else None,
+        "hour": 23 if timed else None,
+        "event_hour": WHEN if timed else None,
+        "cell_id": cell,
+        "place_status": status,
+        "place_id": place_id,
+        "place_name": name,
+        "method": "fist" if source == "ed" else None,
+    }
     return [dict(row) for _ in range(n)]
 
 
@@ -58,12 +73,28 @@ def _police_open_data(n: int = 12) -> list[dict]:
 def _tables(rows: list[dict], policy: DisclosurePolicy = ROUNDING) -> dict[str, pd.DataFrame]:
     frame = pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "event_hour": "datetime64[us]"})
     joint = with_record_keys(frame, salt="not-available")
-    summaries = pd.DataFrame([{"month": MONTH, "source": source, "provider": "X", "rows_received": n, "rows_quarantined": 0,
-                               "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": n, "rows_located": n,
-                               "rows_unlocated": 0, "rows_private": 0, "rows_ambiguous": 0}
-                              for source, n in joint["source"].value_counts().items()])
-    return build_tables(joint, summaries, policy, "test-agreement", 3, record_keys=TEST_RECORD_KEYS,
-                        public_sources=("police_uk",))
+    summaries = pd.DataFrame(
+        [
+            {
+                "month": MONTH,
+                "source": source,
+                "provider": "X",
+                "rows_received": n,
+                "rows_quarantined": 0,
+                "rows_out_of_scope": 0,
+                "rows_out_of_area": 0,
+                "rows_shared": n,
+                "rows_located": n,
+                "rows_unlocated": 0,
+                "rows_private": 0,
+                "rows_ambiguous": 0,
+            }
+            for source, n in joint["source"].value_counts().items()
+        ]
+    )
+    return build_tables(
+        joint, summaries, policy, "test-agreement", 3, record_keys=TEST_RECORD_KEYS, public_sources=("police_uk",)
+    )
 
 
 def test_open_data_alone_cannot_give_the_hidden_violence_share():
@@ -97,31 +128,43 @@ def test_with_the_police_extract_the_share_is_computed():
     tables = _tables(_ed() + _police_extract() + _police_open_data())
     hidden = tables["hidden_violence"].iloc[0]
     assert pd.isna(hidden.not_available_reason)
-    assert (hidden.ed_assaults_compared, hidden.ed_assaults_without_police_record, hidden.police_records_compared) == (30, 20, 10)
+    assert (hidden.ed_assaults_compared, hidden.ed_assaults_without_police_record, hidden.police_records_compared) == (
+        30,
+        20,
+        10,
+    )
     assert hidden.share_without_police_record == round(20 / 30, 3)
     venue = tables["hotspot_venues"].iloc[0]
     assert venue.police_violence == 10 and pd.isna(venue.not_available_reason)
     assert tables["hour_of_week"].police_violence.sum() == 10  # the extract's hours (open data has none)
 
 
-@pytest.mark.parametrize(("rows", "expected"), [
-    (_police_extract(), "no_ed_data"),
-    (_police_open_data(), "no_ed_data"),
-    (_ed(), "no_police_data"),
-    (_rows(10, "ed", CELL_A, timed=False) + _police_extract(), "no_ed_place_and_time"),
-    (_ed() + _rows(10, "police", CELL_A, timed=False), "police_extract_has_no_place_and_time"),
-], ids=["no-ed", "no-ed-open-data", "no-police", "ed-untimed", "police-untimed"])
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (_police_extract(), "no_ed_data"),
+        (_police_open_data(), "no_ed_data"),
+        (_ed(), "no_police_data"),
+        (_rows(10, "ed", CELL_A, timed=False) + _police_extract(), "no_ed_place_and_time"),
+        (_ed() + _rows(10, "police", CELL_A, timed=False), "police_extract_has_no_place_and_time"),
+    ],
+    ids=["no-ed", "no-ed-open-data", "no-police", "ed-untimed", "police-untimed"],
+)
 def test_each_missing_source_is_named(rows, expected):
     hidden = _tables(rows)["hidden_violence"].iloc[0]
     assert pd.isna(hidden.share_without_police_record) and pd.isna(hidden.ed_assaults_without_police_record)
     assert hidden.not_available_reason == expected
 
 
-@pytest.mark.parametrize(("rows", "missing", "shown"), [
-    (_ed(), "police_violence", "ed_assaults"),
-    (_police_open_data(), "ed_assaults", "police_violence"),
-    (_police_extract(), "ed_assaults", "police_violence"),
-], ids=["ed-only", "open-data-only", "extract-only"])
+@pytest.mark.parametrize(
+    ("rows", "missing", "shown"),
+    [
+        (_ed(), "police_violence", "ed_assaults"),
+        (_police_open_data(), "ed_assaults", "police_violence"),
+        (_police_extract(), "ed_assaults", "police_violence"),
+    ],
+    ids=["ed-only", "open-data-only", "extract-only"],
+)
 def test_a_month_total_of_a_source_that_shared_nothing_is_not_available(rows, missing, shown):
     trend = _tables(rows)["monthly_trend"].iloc[0]
     assert pd.isna(trend[missing]) and not trend[f"{missing}_suppressed"]
@@ -131,13 +174,18 @@ def test_a_month_total_of_a_source_that_shared_nothing_is_not_available(rows, mi
 
 def test_a_month_of_both_sources_publishes_both_totals():
     trend = _tables(_ed() + _police_open_data())["monthly_trend"].iloc[0]
-    assert (trend.ed_assaults, trend.police_violence) == (30, 12) and pd.isna(trend.not_available_reason)  # open data: exact
+    assert (trend.ed_assaults, trend.police_violence) == (30, 12) and pd.isna(
+        trend.not_available_reason
+    )  # open data: exact
 
 
 def test_every_reason_is_explained():
     """Each code the SQL can give has its sentence, which the column's description carries."""
-    codes = {code for sql in ("not_available.sql", "hotspot_areas.sql")
-             for code in re.findall(r"(?:THEN|ELSE) '([a-z_]+)'", (SQL_DIR / sql).read_text())}
+    codes = {
+        code
+        for sql in ("not_available.sql", "hotspot_areas.sql")
+        for code in re.findall(r"(?:THEN|ELSE) '([a-z_]+)'", (SQL_DIR / sql).read_text())
+    }
     assert codes == set(not_available_reasons())
     spec = next(s for s in table_specs() if s.name == "hidden_violence")
     described = column_descriptions(spec)["not_available_reason"]
@@ -183,7 +231,8 @@ def test_the_warehouse_holds_null_with_the_reason(open_data_month):
     with connect_read_only(warehouse) as con:
         share, without, reason = con.execute(
             "SELECT share_without_police_record, ed_assaults_without_police_record, not_available_reason "
-            "FROM hidden_violence WHERE month = DATE '2026-10-01'").fetchone()
+            "FROM hidden_violence WHERE month = DATE '2026-10-01'"
+        ).fetchone()
         venue_police = con.execute("SELECT police_violence, not_available_reason FROM hotspot_venues").fetchall()
     assert share is None and without is None and reason == "police_open_data_has_no_time"
     assert venue_police == [(None, "police_open_data_has_no_location")]
@@ -201,8 +250,10 @@ def test_the_report_says_not_available_and_why(open_data_month):
     venue_row = next(r for r in re.findall(r"<tr>.*?</tr>", venues, re.DOTALL) if "The Test Arms" in r)
     cells = re.findall(r'<td class="num">(.*?)</td>', venue_row, re.DOTALL)
     assert cells[2] == '<span class="not-available">not available</span>'  # police violence: not 0, not "—"
-    assert ("Police violence at venues is not available (not withheld): the police records this month are "
-            "data.police.uk open data, which have no location description, so no police record can be placed") in venues
+    assert (
+        "Police violence at venues is not available (not withheld): the police records this month are "
+        "data.police.uk open data, which have no location description, so no police record can be placed"
+    ) in venues
     hours = _text(_section(html, "hours"))
     assert "No police hour-of-week chart: not available, because " + OPEN_DATA_REASON in hours
 
@@ -211,7 +262,9 @@ def test_the_report_shows_the_share_when_the_extract_is_there(tmp_path):
     agreement = AGREEMENT.model_copy(update={"disclosure_control": DisclosureControl(method="suppress_and_round")})
     warehouse = tmp_path / "istv.duckdb"
     publish(warehouse, MONTH, _tables(_ed() + _police_extract() + _police_open_data()))
-    hidden = _section(render_report(warehouse, MONTH, tmp_path / "r.html", agreement=agreement).read_text(), "hidden-violence")
+    hidden = _section(
+        render_report(warehouse, MONTH, tmp_path / "r.html", agreement=agreement).read_text(), "hidden-violence"
+    )
     assert "67%" in hidden and "not-available" not in hidden
     assert "Of 30 ED assaults with a known place and time, 20 had no police record" in _text(hidden)
 
@@ -219,8 +272,8 @@ def test_the_report_shows_the_share_when_the_extract_is_there(tmp_path):
 @pytest.mark.slow
 def test_the_pipeline_with_real_open_data_says_not_available(istv_home, tmp_path):
     """The real South Wales open data and a synthetic ED month through the whole Dagster graph."""
-    from pipelines.cli import run_month
     from ingest.landing import place
+    from pipelines.cli import run_month
     from pipelines.synthetic import generate_month
     from tests.conftest import DATA
 
@@ -229,8 +282,10 @@ def test_the_pipeline_with_real_open_data_says_not_available(istv_home, tmp_path
     place(istv_home, "ed", month, generate_month("2018-10", tmp_path, seed=3, ed_rows=300)["ed"])
     assert run_month(month, istv_home).success
     with connect_read_only(istv_home.warehouse) as con:
-        hidden = con.execute("SELECT ed_assaults_compared, ed_assaults_without_police_record, share_without_police_record, "
-                             "not_available_reason FROM hidden_violence WHERE month = DATE '2018-10-01'").fetchall()
+        hidden = con.execute(
+            "SELECT ed_assaults_compared, ed_assaults_without_police_record, share_without_police_record, "
+            "not_available_reason FROM hidden_violence WHERE month = DATE '2018-10-01'"
+        ).fetchall()
         venues = con.execute("SELECT DISTINCT police_violence, not_available_reason FROM hotspot_venues").fetchall()
     [(compared, without, share, reason)] = hidden
     assert compared > 0 and without is None and share is None and reason == "police_open_data_has_no_time"

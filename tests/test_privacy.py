@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from pipelines.cli import run_month
 from ingest.landing import place
+from pipelines.cli import run_month
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 
@@ -25,8 +25,20 @@ PLANTED = {
 }
 EXTRA_COLUMN = ("PATIENT NAME", "Philippa Thistlewood")
 NEEDLES = [
-    "EDPLANT7731", "9434765919", "943 476 5919", "17/04/1987", "1987-04-17", "CF24 4HU", "CF244HU",
-    "Zebedee", "Quartermaine", "07700 900461", "07700900461", "Philippa", "Thistlewood", "SW/888777/26",
+    "EDPLANT7731",
+    "9434765919",
+    "943 476 5919",
+    "17/04/1987",
+    "1987-04-17",
+    "CF24 4HU",
+    "CF244HU",
+    "Zebedee",
+    "Quartermaine",
+    "07700 900461",
+    "07700900461",
+    "Philippa",
+    "Thistlewood",
+    "SW/888777/26",
 ]
 
 
@@ -38,7 +50,9 @@ def _planted_ed(tmp_path):
     lines = ed.read_text().splitlines()
     header, first = lines[0], lines[1].split(",")
     fields = {f.name: first[i] for i, f in enumerate(schema.fields)}
-    fields.update(PLANTED, assault_method="04", assault_datetime="15/08/2026 23:10", arrival_datetime="15/08/2026 23:55")
+    fields.update(
+        PLANTED, assault_method="04", assault_datetime="15/08/2026 23:10", arrival_datetime="15/08/2026 23:55"
+    )
     good = [fields[f.name] for f in schema.fields]
     bad = dict(fields, attendance_id="EDPLANT7731B", assault_method="77")
     rows = [header + "," + EXTRA_COLUMN[0]]
@@ -76,7 +90,13 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
     assert set(_leaks(landed)) >= {"EDPLANT7731", "943 476 5919", "Zebedee", "Philippa", "SW/888777/26"}
     # ... and nothing else does: pseudonymised zone, warehouse, Dagster storage, quarantine, audit.
     checked = 0
-    for zone in (istv_home.pseudonymised, istv_home.warehouse.parent, istv_home.dagster, istv_home.quarantine, istv_home.audit):
+    for zone in (
+        istv_home.pseudonymised,
+        istv_home.warehouse.parent,
+        istv_home.dagster,
+        istv_home.quarantine,
+        istv_home.audit,
+    ):
         for path in zone.rglob("*"):
             if path.is_file():
                 checked += 1
@@ -99,8 +119,8 @@ def test_planted_identifiers_stay_in_the_landing_zone(istv_home, tmp_path, capfd
 
     # The leak scanner agrees, over the warehouse file, Dagster's run storage and event logs,
     # the audit log and the pseudonymised zone; and it does find the planted values in landing.
-    from pipelines.lib.leak_checks import scanner_for
     from anonymise.scan import scan_path
+    from pipelines.lib.leak_checks import scanner_for
 
     scanner = scanner_for(istv_home, MONTH)
     for zone in (istv_home.warehouse, istv_home.dagster, istv_home.audit, istv_home.pseudonymised):

@@ -9,8 +9,8 @@ import pytest
 
 from anonymise.differential_privacy import BudgetExceeded
 from pipelines.joint.assets import _privacy_budget_spend, month_content_sha256
-from sharing_agreements import auditing
 from pipelines.resources import IstvResource
+from sharing_agreements import auditing
 from sharing_agreements.model import load_agreement
 from warehouse.tables import table_specs
 
@@ -35,8 +35,16 @@ def test_a_release_spends_epsilon_per_count_column_and_a_rerun_spends_nothing(dp
     istv, agreement = dp_resource
     spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement))
     assert spend == pytest.approx(0.1 * sum(len(s.counts) for s in _permitted(agreement)))
-    istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
-                              "month": "2026-09", "content_sha256": "content-a", "epsilon": spend})
+    istv.audit(
+        "dp_release",
+        {
+            "agreement_id": agreement.id,
+            "agreement_version": agreement.version,
+            "month": "2026-09",
+            "content_sha256": "content-a",
+            "epsilon": spend,
+        },
+    )
     # The same content again draws the same noise: nothing new is spent, and it is allowed.
     assert _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement)) == 0.0
 
@@ -45,8 +53,16 @@ def test_a_corrected_release_past_the_budget_is_refused_and_audited(dp_resource)
     istv, agreement = dp_resource
     permitted = _permitted(agreement)
     spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", permitted)
-    istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
-                              "month": "2026-09", "content_sha256": "content-a", "epsilon": spend})
+    istv.audit(
+        "dp_release",
+        {
+            "agreement_id": agreement.id,
+            "agreement_version": agreement.version,
+            "month": "2026-09",
+            "content_sha256": "content-a",
+            "epsilon": spend,
+        },
+    )
     assert spend * 2 > 4.0  # a second release of new content would pass the month's budget
     with pytest.raises(BudgetExceeded) as refusal:
         _privacy_budget_spend(istv, agreement, MONTH, "content-b", permitted)

@@ -15,6 +15,7 @@ import pytest
 
 from anonymise.apply import apply_rules
 from anonymise.locate import LocationResolver
+from anonymise.reference import gazetteer
 from ingest.parse import parse_extract
 from ingest.pseudonymise import (
     BATCHES_PER_WORKER,
@@ -23,7 +24,6 @@ from ingest.pseudonymise import (
     pseudonymise_processes,
     read_batches,
 )
-from anonymise.reference import gazetteer
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
 from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
@@ -59,11 +59,15 @@ def _whole(source: str, frame: pd.DataFrame, resolver: LocationResolver):
     """One apply_rules call over the whole frame, as the asset made it before batches."""
     schema = schema_for_source(source)
     return apply_rules(
-        frame, AGREEMENT.rules_for(source), field_keys=_keys(AGREEMENT.rules_for(source)),
+        frame,
+        AGREEMENT.rules_for(source),
+        field_keys=_keys(AGREEMENT.rules_for(source)),
         code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
         normalisers={f.name: f.check for f in schema.fields if f.check},
-        resolve_places=resolver.resolve_rows, h3_resolution=AGREEMENT.spatial.h3_resolution,
-        area=AGREEMENT.area.geography(), provider_field=schema.provider_field,
+        resolve_places=resolver.resolve_rows,
+        h3_resolution=AGREEMENT.spatial.h3_resolution,
+        area=AGREEMENT.area.geography(),
+        provider_field=schema.provider_field,
         lsoa_field="lsoa_code" if "lsoa_code" in schema.field_names else None,
     )
 
@@ -72,8 +76,9 @@ def _batched(tmp_path, source: str, frame: pd.DataFrame, resolver: LocationResol
     typed, out = tmp_path / f"{source}_typed.parquet", tmp_path / "out" / f"{source}.parquet"
     tmp_path.mkdir(exist_ok=True)
     frame.to_parquet(typed, index=False)
-    result = pseudonymise_file(typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver,
-                               batch_rows=batch_rows)
+    result = pseudonymise_file(
+        typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver, batch_rows=batch_rows
+    )
     return result, out
 
 
@@ -89,8 +94,11 @@ def test_batches_give_what_one_call_over_the_whole_frame_gives(tmp_path, resolve
     assert result.counts_by_provider == whole.counts_by_provider
     assert result.fields == whole.fields
     counts = result.counts
-    assert counts["rows_in"] == len(frame) == (counts["rows_shared"] + counts["rows_out_of_scope"]
-                                               + counts["rows_out_of_area"] + counts["rows_unlocated"])
+    assert (
+        counts["rows_in"]
+        == len(frame)
+        == (counts["rows_shared"] + counts["rows_out_of_scope"] + counts["rows_out_of_area"] + counts["rows_unlocated"])
+    )
     assert counts["rows_shared"] == pq.ParquetFile(out).metadata.num_rows
 
 
@@ -157,17 +165,19 @@ def test_a_parsed_synthetic_month_gives_the_same_rows_batched(tmp_path, resolver
     """The typed file as the extract asset writes it, a few hundred rows in batches of 50."""
     paths = generate_month("2026-10", tmp_path, seed=5, ed_rows=200, police_rows=300)
     typed = tmp_path / f"{source}_typed.parquet"
-    parse_extract(paths[source], schema_for_source(source), dt.date(2026, 10, 1), typed,
-                  now=dt.datetime(2026, 11, 5))
+    parse_extract(paths[source], schema_for_source(source), dt.date(2026, 10, 1), typed, now=dt.datetime(2026, 11, 5))
     whole = _whole(source, pd.read_parquet(typed), resolver)
     out = tmp_path / f"{source}_pseudonymised.parquet"
-    result = pseudonymise_file(typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver,
-                               batch_rows=50)
+    result = pseudonymise_file(
+        typed, out, source, AGREEMENT, _keys(AGREEMENT.rules_for(source)), resolver, batch_rows=50
+    )
     pd.testing.assert_frame_equal(pd.read_parquet(out), whole.rows)
     assert result.counts == whole.counts
     # Pseudonyms, random hex, are written plain: no dictionary or compression would shrink them.
-    chunks = {c.path_in_schema: c for c in (pq.ParquetFile(out).metadata.row_group(0).column(i)
-                                             for i in range(len(whole.rows.columns)))}
+    chunks = {
+        c.path_in_schema: c
+        for c in (pq.ParquetFile(out).metadata.row_group(0).column(i) for i in range(len(whole.rows.columns)))
+    }
     pseudonyms = [name for name in chunks if name.endswith("_pseudonym")]
     assert pseudonyms and all(chunks[name].compression == "UNCOMPRESSED" for name in pseudonyms)
     assert all("RLE_DICTIONARY" not in chunks[name].encodings for name in pseudonyms)
@@ -178,8 +188,9 @@ def test_a_parsed_synthetic_month_gives_the_same_rows_batched(tmp_path, resolver
 def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
     paths = generate_month("2026-10", tmp_path, seed=6, ed_rows=10, police_rows=400)
     typed = tmp_path / "police_typed.parquet"
-    parse_extract(paths["police"], schema_for_source("police"), dt.date(2026, 10, 1), typed,
-                  now=dt.datetime(2026, 11, 5))
+    parse_extract(
+        paths["police"], schema_for_source("police"), dt.date(2026, 10, 1), typed, now=dt.datetime(2026, 11, 5)
+    )
     pq.write_table(pq.read_table(typed), typed, row_group_size=45)  # workers take a row group each
     keys = _keys(AGREEMENT.rules_for("police"))
     here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
@@ -209,8 +220,20 @@ def test_workers_sharing_a_few_large_row_groups_write_the_rows_one_process_write
 
 
 def test_a_shared_row_group_is_parted_by_place_shape_so_each_worker_learns_its_own():
-    texts = ["near 12 castle st", "near 86 Castle St", "o/s kapu", "O/S KAPU", None, "café 1", "home",
-             "12 cathays tce", "14 cathays tce", None, "outside the pulse", "pts flat"] * 5
+    texts = [
+        "near 12 castle st",
+        "near 86 Castle St",
+        "o/s kapu",
+        "O/S KAPU",
+        None,
+        "café 1",
+        "home",
+        "12 cathays tce",
+        "14 cathays tce",
+        None,
+        "outside the pulse",
+        "pts flat",
+    ] * 5
     rows = pa.table({"place": pa.array(texts, pa.string())})
     parts = _row_parts(rows, "place", 2)
     by_shape: dict = {}

@@ -89,9 +89,7 @@ def test_hand_worked_check_value_ten_is_invalid():
 
 def test_check_value_ten_is_never_valid():
     # Find nine digits whose weighted sum leaves remainder 1 (so 11 - 1 = 10).
-    first_nine = next(
-        f"{n:09d}" for n in range(100000000, 100100000) if mod11_check_digit(f"{n:09d}") is None
-    )
+    first_nine = next(f"{n:09d}" for n in range(100000000, 100100000) if mod11_check_digit(f"{n:09d}") is None)
     assert all(not is_valid_nhs_number(first_nine + str(d)) for d in range(10))
 
 
@@ -302,8 +300,10 @@ def test_column_normalising_gives_what_each_value_would(normaliser, non_ascii):
     rng = random.Random(3)
     alphabet = [chr(c) for c in range(128)] + list("0123456789 ") * 4 + (["é", "\u00a0", "٣", "Ⅻ"] if non_ascii else [])
     values = ["".join(rng.choices(alphabet, k=rng.randrange(0, 14))) for _ in range(3000)] + [None, " \x1c\t", "\x1f"]
-    expected = [None if v is None or not v.strip() else hmac.new(KEY_V1, normaliser(v).encode(), hashlib.sha256).hexdigest()
-                for v in values]
+    expected = [
+        None if v is None or not v.strip() else hmac.new(KEY_V1, normaliser(v).encode(), hashlib.sha256).hexdigest()
+        for v in values
+    ]
     assert pseudonymise(values, KEY_V1, normaliser) == expected
 
 
@@ -321,8 +321,17 @@ def test_the_vectorised_check_agrees_with_the_one_at_a_time_check():
 
     rng = np.random.default_rng(7)
     numbers = [str(n) for n in rng.integers(10**9, 10**10, 3000)]
-    values = numbers + ["943 476 5919", "943-476-5919", "", "12345", "94347659190", "943476591x9",
-                        "٩٤٣٤٧٦٥٩١٩", "9434765919 ", "NHS 9434765919"]
+    values = numbers + [
+        "943 476 5919",
+        "943-476-5919",
+        "",
+        "12345",
+        "94347659190",
+        "943476591x9",
+        "٩٤٣٤٧٦٥٩١٩",
+        "9434765919 ",
+        "NHS 9434765919",
+    ]
     expected = [is_valid_nhs_number(v) for v in values]
     assert sum(expected) > 200  # about one in eleven random numbers is valid
     assert valid_nhs_numbers(pd.Series(values, dtype="str")).tolist() == expected

@@ -14,9 +14,9 @@ import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.disclosure import DisclosurePolicy
+from ingest.engine import row_level_duckdb
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import PublishError, connect_read_only, publish
-from ingest.engine import row_level_duckdb
 from warehouse.tables import build_tables, column_descriptions, table_specs
 
 MONTH = dt.date(2026, 9, 1)
@@ -27,17 +27,56 @@ SUPPRESS_AND_ROUND = DisclosurePolicy(method="suppress_and_round")  # 1-7 withhe
 
 def _joint(n_ed: int, n_police: int) -> pd.DataFrame:
     when = pd.Timestamp("2026-09-05 23:00")
-    rows = [{"source": "ed", "month": MONTH, "weekday": 6, "hour": 23, "event_hour": when, "cell_id": CELL,
-             "place_status": "venue", "place_id": "venue:1", "place_name": "The Test Arms", "method": "fist"}] * n_ed
-    rows += [{"source": "police", "month": MONTH, "weekday": 6, "hour": 23, "event_hour": when, "cell_id": CELL,
-              "place_status": "street", "place_id": "street:x", "place_name": "X Street", "method": None}] * n_police
+    rows = [
+        {
+            "source": "ed",
+            "month": MONTH,
+            "weekday": 6,
+            "hour": 23,
+            "event_hour": when,
+            "cell_id": CELL,
+            "place_status": "venue",
+            "place_id": "venue:1",
+            "place_name": "The Test Arms",
+            "method": "fist",
+        }
+    ] * n_ed
+    rows += [
+        {
+            "source": "police",
+            "month": MONTH,
+            "weekday": 6,
+            "hour": 23,
+            "event_hour": when,
+            "cell_id": CELL,
+            "place_status": "street",
+            "place_id": "street:x",
+            "place_name": "X Street",
+            "method": None,
+        }
+    ] * n_police
     frame = pd.DataFrame(rows)
     return with_record_keys(frame.astype({"weekday": "Int64", "hour": "Int64"}))
 
 
-SUMMARIES = pd.DataFrame([{"month": MONTH, "source": "ed", "provider": "7A4BV", "rows_received": 40, "rows_quarantined": 2,
-                           "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": 38, "rows_located": 30,
-                           "rows_unlocated": 8, "rows_private": 3, "rows_ambiguous": 0}])
+SUMMARIES = pd.DataFrame(
+    [
+        {
+            "month": MONTH,
+            "source": "ed",
+            "provider": "7A4BV",
+            "rows_received": 40,
+            "rows_quarantined": 2,
+            "rows_out_of_scope": 0,
+            "rows_out_of_area": 0,
+            "rows_shared": 38,
+            "rows_located": 30,
+            "rows_unlocated": 8,
+            "rows_private": 3,
+            "rows_ambiguous": 0,
+        }
+    ]
+)
 
 
 def _tables(n_ed=12, n_police=5, policy=SUPPRESS_AND_ROUND):
@@ -51,7 +90,11 @@ def _cell_key_value(records: pd.DataFrame) -> int:
     """What the cell-key method publishes for a figure made of `records`: their count moved by
     the perturbation their summed record keys select (worked out here, apart from the SQL)."""
     key = int(records["record_key"].sum()) % KEY_MODULUS
-    return int(perturb(np.array([len(records)]), np.array([key]), perturbation_table(CELL_KEY.max_deviation, CELL_KEY.variance))[0])
+    return int(
+        perturb(
+            np.array([len(records)]), np.array([key]), perturbation_table(CELL_KEY.max_deviation, CELL_KEY.variance)
+        )[0]
+    )
 
 
 def test_tables_are_protected_and_stamped():
@@ -92,13 +135,16 @@ def test_public_records_are_counted_exactly_beside_the_perturbed_ones():
     joint = _joint(12, 5)
     uk = with_record_keys(joint[joint.source == "police"].assign(source="police_uk"), salt="police_uk")
     both = pd.concat([joint, uk], ignore_index=True)
-    tables = build_tables(both, SUMMARIES, CELL_KEY, "test-agreement", 3, record_keys=TEST_RECORD_KEYS,
-                          public_sources=("police_uk",))
+    tables = build_tables(
+        both, SUMMARIES, CELL_KEY, "test-agreement", 3, record_keys=TEST_RECORD_KEYS, public_sources=("police_uk",)
+    )
     cell = tables["hotspot_cells"].iloc[0]
     # police_violence: the 5 police records perturbed as they were alone, plus the 5 public ones exactly.
     assert cell.police_violence == _cell_key_value(joint[joint.source == "police"]) + 5
     assert cell.combined == _cell_key_value(joint) + 5
-    assert tables["hotspot_cells"].ed_assaults.tolist() == _tables(policy=CELL_KEY)["hotspot_cells"].ed_assaults.tolist()
+    assert (
+        tables["hotspot_cells"].ed_assaults.tolist() == _tables(policy=CELL_KEY)["hotspot_cells"].ed_assaults.tolist()
+    )
 
 
 def _ed(tables) -> int:
@@ -110,8 +156,15 @@ def test_suppress_and_round_with_a_public_source_passes_the_published_checks():
 
     joint = _joint(12, 0)
     uk = with_record_keys(joint.iloc[:3].assign(source="police_uk", method=None), salt="police_uk")
-    tables = build_tables(pd.concat([joint, uk], ignore_index=True), SUMMARIES, SUPPRESS_AND_ROUND, "test-agreement", 3,
-                          record_keys=TEST_RECORD_KEYS, public_sources=("police_uk",))
+    tables = build_tables(
+        pd.concat([joint, uk], ignore_index=True),
+        SUMMARIES,
+        SUPPRESS_AND_ROUND,
+        "test-agreement",
+        3,
+        record_keys=TEST_RECORD_KEYS,
+        public_sources=("police_uk",),
+    )
     cell = tables["hotspot_cells"].iloc[0]
     assert (cell.ed_assaults, cell.police_violence, cell.combined) == (10, 3, 13)  # the 3 public crimes shown exactly
     spec = next(s for s in table_specs() if s.name == "hotspot_cells")
@@ -133,7 +186,9 @@ def test_every_table_and_column_is_described(tmp_path):
     publish(warehouse, MONTH, _tables())
     with connect_read_only(warehouse) as con:
         tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE NOT internal").fetchall())
-        columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal").fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal"
+        ).fetchall()
     assert set(tables) == {s.name for s in table_specs()}
     assert all(tables.values())
     undescribed = [(t, c) for t, c, comment in columns if not comment]
@@ -183,8 +238,15 @@ def test_readers_are_not_blocked_by_a_publish(tmp_path):
 def test_tables_from_the_joint_parquet_file_equal_those_from_a_frame(tmp_path):
     joint = _joint(12, 5)
     joint.to_parquet(tmp_path / "joint.parquet", index=False)
-    from_file = build_tables(tmp_path / "joint.parquet", SUMMARIES, CELL_KEY, "test-agreement", 3,
-                             record_keys=TEST_RECORD_KEYS, spill_zone=tmp_path)
+    from_file = build_tables(
+        tmp_path / "joint.parquet",
+        SUMMARIES,
+        CELL_KEY,
+        "test-agreement",
+        3,
+        record_keys=TEST_RECORD_KEYS,
+        spill_zone=tmp_path,
+    )
     for name, table in _tables(12, 5, policy=CELL_KEY).items():
         pd.testing.assert_frame_equal(from_file[name], table)
     assert from_file["hidden_violence"].ed_assaults_compared.tolist() == [_cell_key_value(joint[joint.source == "ed"])]
@@ -192,8 +254,9 @@ def test_tables_from_the_joint_parquet_file_equal_those_from_a_frame(tmp_path):
 
 def test_row_level_duckdb_is_bounded_and_spills_only_inside_its_zone(tmp_path):
     with row_level_duckdb(tmp_path) as con:
-        spill, threads, limit = con.execute("SELECT current_setting('temp_directory'), current_setting('threads'), "
-                                            "current_setting('memory_limit')").fetchone()
+        spill, threads, limit = con.execute(
+            "SELECT current_setting('temp_directory'), current_setting('threads'), current_setting('memory_limit')"
+        ).fetchone()
         assert Path(spill).parent == tmp_path and Path(spill).is_dir()
         assert threads == 2 and limit.endswith("MiB") and float(limit.split()[0]) <= 1024
     assert not Path(spill).exists()

@@ -25,8 +25,10 @@ def _release(month: dt.date, venue: str, version: int) -> dict[str, pd.DataFrame
     """A month's tables whose venue name, and agreement id and version (in every table), are
     values found nowhere else."""
     stamp = {"month": pd.Timestamp(month), "agreement_id": f"agreement-{venue}", "agreement_version": version}
-    return {name: table.assign(**stamp, **({"venue_name": venue} if "venue_name" in table else {}))
-            for name, table in _tables().items()}
+    return {
+        name: table.assign(**stamp, **({"venue_name": venue} if "venue_name" in table else {}))
+        for name, table in _tables().items()
+    }
 
 
 def _leb128(n: int) -> bytes:
@@ -60,7 +62,7 @@ def republished(tmp_path):
 def test_no_value_of_the_previous_release_is_left_in_the_file(tmp_path, other_month):
     data = _republish(tmp_path / "istv.duckdb", other_month).read_bytes()
     # The scan can see values at all: the new release's are there in the same encodings.
-    assert NEW_VENUE.encode("utf-8") in data and f"agreement-{NEW_VENUE}".encode("utf-8") in data
+    assert NEW_VENUE.encode("utf-8") in data and f"agreement-{NEW_VENUE}".encode() in data
     assert _leb128(NEW_VERSION) in data
     for old in (OLD_VENUE, f"agreement-{OLD_VENUE}", "Old-Release-Q7"):
         for encoding in ("utf-8", "utf-16-le"):
@@ -71,10 +73,16 @@ def test_no_value_of_the_previous_release_is_left_in_the_file(tmp_path, other_mo
 
 def test_a_republish_keeps_other_months_and_the_descriptions(republished):
     with connect_read_only(republished) as con:
-        venues = con.execute("SELECT month::DATE, venue_name, agreement_version FROM hotspot_venues ORDER BY month").fetchall()
+        venues = con.execute(
+            "SELECT month::DATE, venue_name, agreement_version FROM hotspot_venues ORDER BY month"
+        ).fetchall()
         tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE NOT internal").fetchall())
-        columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal").fetchall()
-        months = {name: con.execute(f"SELECT DISTINCT month::DATE FROM {name} ORDER BY 1").fetchall() for name in tables}
+        columns = con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal"
+        ).fetchall()
+        months = {
+            name: con.execute(f"SELECT DISTINCT month::DATE FROM {name} ORDER BY 1").fetchall() for name in tables
+        }
     assert venues == [(OTHER_MONTH, OTHER_VENUE, OTHER_VERSION), (MONTH, NEW_VENUE, NEW_VERSION)]
     assert all(found == [(OTHER_MONTH,), (MONTH,)] for found in months.values()), months
     assert set(tables) == {s.name for s in table_specs()} and all(tables.values())
@@ -91,17 +99,25 @@ def test_tables_outside_the_declared_ones_keep_their_rows_types_and_comments(tmp
         con.execute("COMMENT ON TABLE retired IS 'No longer published'")
         con.execute("COMMENT ON COLUMN retired.n IS 'A count'")
         con.execute("ALTER TABLE coverage ALTER month TYPE DATE")
-        con.execute("INSERT INTO coverage BY NAME SELECT DATE '2026-07-01' AS month, 'ed' AS source, 'JULY1' AS provider")
+        con.execute(
+            "INSERT INTO coverage BY NAME SELECT DATE '2026-07-01' AS month, 'ed' AS source, 'JULY1' AS provider"
+        )
     publish(warehouse, MONTH, _release(MONTH, NEW_VENUE, NEW_VERSION))
     with connect_read_only(warehouse) as con:
         assert con.execute("SELECT * FROM retired").fetchall() == [(MONTH, 42)]
-        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'retired'").fetchone() == ("No longer published",)
-        assert con.execute("SELECT data_type, comment FROM duckdb_columns() WHERE table_name = 'retired' AND column_name = 'n'"
-                           ).fetchone() == ("SMALLINT", "A count")
-        assert con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'coverage' AND column_name = 'month'"
-                           ).fetchone() == ("DATE",)
+        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'retired'").fetchone() == (
+            "No longer published",
+        )
+        assert con.execute(
+            "SELECT data_type, comment FROM duckdb_columns() WHERE table_name = 'retired' AND column_name = 'n'"
+        ).fetchone() == ("SMALLINT", "A count")
+        assert con.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE table_name = 'coverage' AND column_name = 'month'"
+        ).fetchone() == ("DATE",)
         assert con.execute("SELECT month, provider, agreement_version FROM coverage ORDER BY month").fetchall() == [
-            (dt.date(2026, 7, 1), "JULY1", None), (MONTH, "7A4BV", NEW_VERSION)]
+            (dt.date(2026, 7, 1), "JULY1", None),
+            (MONTH, "7A4BV", NEW_VERSION),
+        ]
 
 
 @pytest.mark.parametrize("failure", ["fsync", "duckdb"])

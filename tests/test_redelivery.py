@@ -17,22 +17,31 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sharing_agreements import auditing
-
 from pipelines.cli import cli, run_month
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
+from sharing_agreements import auditing
 
 pytestmark = pytest.mark.slow
 MONTH = "2026-06"
 WHEN = dt.date(2026, 6, 1)
-TABLES = ("hotspot_cells", "hotspot_venues", "hour_of_week", "assault_methods", "monthly_trend", "hidden_violence", "coverage")
+TABLES = (
+    "hotspot_cells",
+    "hotspot_venues",
+    "hour_of_week",
+    "assault_methods",
+    "monthly_trend",
+    "hidden_violence",
+    "coverage",
+)
 
 
 def _table_digest(warehouse) -> dict[str, str]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {
-            t: hashlib.sha256(con.execute(f"SELECT * FROM {t} ORDER BY ALL").df().to_csv(index=False).encode()).hexdigest()
+            t: hashlib.sha256(
+                con.execute(f"SELECT * FROM {t} ORDER BY ALL").df().to_csv(index=False).encode()
+            ).hexdigest()
             for t in TABLES
         }
 
@@ -54,7 +63,12 @@ def test_quarantine_export_fix_and_redeliver(istv_home, tmp_path):
     listed = runner.invoke(cli, ["quarantine", "list"])
     assert listed.exit_code == 0 and "ed/2026-06" in listed.output
     exported = tmp_path / "to-fix.csv"
-    assert runner.invoke(cli, ["quarantine", "export", "--source", "ed", "--month", MONTH, "--out", str(exported)]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["quarantine", "export", "--source", "ed", "--month", MONTH, "--out", str(exported)]
+        ).exit_code
+        == 0
+    )
     bad = pd.read_csv(exported, dtype=str, keep_default_na=False)
     assert len(bad) == first["rows_quarantined"]
 

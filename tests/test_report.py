@@ -18,9 +18,6 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.reference import gazetteer
-from sharing_agreements.model import DisclosureControl, load_agreement
-from tests.conftest import TEST_RECORD_KEYS, with_record_keys
-from warehouse.publish import connect_read_only, publish
 from report.render import (
     SECTION_IDS,
     ReportError,
@@ -31,6 +28,9 @@ from report.render import (
     render_report,
     spread_labels,
 )
+from sharing_agreements.model import DisclosureControl, load_agreement
+from tests.conftest import TEST_RECORD_KEYS, with_record_keys
+from warehouse.publish import connect_read_only, publish
 from warehouse.tables import build_tables
 
 MONTH = dt.date(2026, 10, 1)
@@ -41,8 +41,9 @@ CELL_A, CELL_B, CELL_C, CELL_D = "8919586b4a3ffff", "89195879b4bffff", "8919586b
 TRICKY_VENUE = "Bar <Test> & Grill"
 # The agreement the test warehouse is published under: the bundled one, as id test-agreement
 # version 3, asking for suppression and rounding (1 to 7 withheld, the rest rounded to 5).
-SUPPRESSING = load_agreement().model_copy(update={
-    "id": "test-agreement", "version": 3, "disclosure_control": DisclosureControl(method="suppress_and_round")})
+SUPPRESSING = load_agreement().model_copy(
+    update={"id": "test-agreement", "version": 3, "disclosure_control": DisclosureControl(method="suppress_and_round")}
+)
 
 
 def _real_venue():
@@ -57,12 +58,30 @@ def _when(month: dt.date, weekday: int, hour: int) -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.combine(day, dt.time(hour)))
 
 
-def _incidents(n: int, source: str, month: dt.date, cell: str, *, weekday: int = 6, hour: int = 23,
-               place: tuple[str, str, str] = ("street", "street:x", "X Street"), method: str | None = None) -> list[dict]:
+def _incidents(
+    n: int,
+    source: str,
+    month: dt.date,
+    cell: str,
+    *,
+    weekday: int = 6,
+    hour: int = 23,
+    place: tuple[str, str, str] = ("street", "street:x", "X Street"),
+    method: str | None = None,
+) -> list[dict]:
     status, place_id, name = place
-    row = {"source": source, "month": month, "weekday": weekday, "hour": hour, "event_hour": _when(month, weekday, hour),
-           "cell_id": cell, "place_status": status, "place_id": place_id, "place_name": name,
-           "method": method if source == "ed" else None}
+    row = {
+        "source": source,
+        "month": month,
+        "weekday": weekday,
+        "hour": hour,
+        "event_hour": _when(month, weekday, hour),
+        "cell_id": cell,
+        "place_status": status,
+        "place_id": place_id,
+        "place_name": name,
+        "method": method if source == "ed" else None,
+    }
     return [dict(row) for _ in range(n)]
 
 
@@ -72,18 +91,27 @@ def _joint(month: dt.date) -> pd.DataFrame:
     tricky = ("venue", "venue:test-1", TRICKY_VENUE)
     if month == MONTH:
         rows = (
-            _incidents(22, "ed", month, CELL_A, place=tricky, method="fist")                 # 20, rank 1 venue
-            + _incidents(9, "ed", month, venue_cell, weekday=5, hour=22, method="glass_or_bottle",
-                         place=("venue", venue.place_id, venue.name))                          # 10, new this month
-            + _incidents(3, "ed", month, CELL_C, weekday=2, hour=14, method="knife",
-                         place=("venue", "venue:test-3", "Quiet Inn"))                         # suppressed everywhere
-            + _incidents(12, "police", month, CELL_A)                                          # 10
-            + _incidents(3, "police", month, venue_cell)                                       # police suppressed
-            + _incidents(15, "police", month, CELL_D, weekday=7, hour=1)                       # 15
+            _incidents(22, "ed", month, CELL_A, place=tricky, method="fist")  # 20, rank 1 venue
+            + _incidents(
+                9,
+                "ed",
+                month,
+                venue_cell,
+                weekday=5,
+                hour=22,
+                method="glass_or_bottle",
+                place=("venue", venue.place_id, venue.name),
+            )  # 10, new this month
+            + _incidents(
+                3, "ed", month, CELL_C, weekday=2, hour=14, method="knife", place=("venue", "venue:test-3", "Quiet Inn")
+            )  # suppressed everywhere
+            + _incidents(12, "police", month, CELL_A)  # 10
+            + _incidents(3, "police", month, venue_cell)  # police suppressed
+            + _incidents(15, "police", month, CELL_D, weekday=7, hour=1)  # 15
         )
     else:
         rows = (
-            _incidents(10, "ed", month, CELL_A, place=tricky, method="fist")                 # 10 last month: +10
+            _incidents(10, "ed", month, CELL_A, place=tricky, method="fist")  # 10 last month: +10
             + _incidents(9, "police", month, CELL_A)
             + _incidents(11, "police", month, CELL_B)
         )
@@ -94,9 +122,22 @@ def _summaries(month: dt.date, joint: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for source, provider in (("ed", "7A4BV"), ("police", "SWP")):
         n = int((joint["source"] == source).sum())
-        rows.append({"month": month, "source": source, "provider": provider, "rows_received": n + 2,
-                     "rows_quarantined": 2, "rows_out_of_scope": 0, "rows_out_of_area": 0, "rows_shared": n,
-                     "rows_located": n, "rows_unlocated": 0, "rows_private": 0, "rows_ambiguous": 0})
+        rows.append(
+            {
+                "month": month,
+                "source": source,
+                "provider": provider,
+                "rows_received": n + 2,
+                "rows_quarantined": 2,
+                "rows_out_of_scope": 0,
+                "rows_out_of_area": 0,
+                "rows_shared": n,
+                "rows_located": n,
+                "rows_unlocated": 0,
+                "rows_private": 0,
+                "rows_ambiguous": 0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -106,8 +147,15 @@ def publish_two_months(warehouse: Path, drop: tuple[str, ...] = (), agreement=SU
     policy = agreement.disclosure_control.policy()
     for month in (PREVIOUS, MONTH):
         joint = _joint(month)
-        tables = build_tables(joint, _summaries(month, joint), policy, agreement.id, agreement.version,
-                              record_keys=TEST_RECORD_KEYS, public_sources=agreement.public_sources())
+        tables = build_tables(
+            joint,
+            _summaries(month, joint),
+            policy,
+            agreement.id,
+            agreement.version,
+            record_keys=TEST_RECORD_KEYS,
+            public_sources=agreement.public_sources(),
+        )
         publish(warehouse, month, {name: t for name, t in tables.items() if name not in drop})
 
 
@@ -120,8 +168,9 @@ def warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def html(warehouse, tmp_path_factory) -> str:
-    out = render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html",
-                        agreement=SUPPRESSING)
+    out = render_report(
+        warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html", agreement=SUPPRESSING
+    )
     return out.read_text(encoding="utf-8")
 
 
@@ -170,10 +219,14 @@ def test_suppressed_counts_show_as_suppressed_never_zero(html, warehouse):
     with connect_read_only(warehouse) as con:
         ed, police, police_suppressed, rank = con.execute(
             "SELECT ed_assaults, police_violence, police_violence_suppressed, rank FROM hotspot_cells "
-            "WHERE month = ? AND cell_id = ?", [MONTH, venue_cell]).fetchone()
+            "WHERE month = ? AND cell_id = ?",
+            [MONTH, venue_cell],
+        ).fetchone()
     assert (ed, police, police_suppressed) == (10, None, True)
     cells = _element(html, "div", "top-cells")
-    row = next(r for r in re.findall(r"<tr[ >].*?</tr>", cells, re.DOTALL) if re.search(rf'<td class="num">{rank}</td>', r))
+    row = next(
+        r for r in re.findall(r"<tr[ >].*?</tr>", cells, re.DOTALL) if re.search(rf'<td class="num">{rank}</td>', r)
+    )
     assert '<span class="suppressed">suppressed</span>' in row
     assert '<td class="num">0</td>' not in row
     # The cell whose combined count is suppressed is drawn hatched, and the legend says so.
@@ -282,24 +335,36 @@ def test_under_the_cell_key_method_every_count_is_published_near_its_true_value(
 
 
 def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
-    html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(encoding="utf-8")
+    html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(
+        encoding="utf-8"
+    )
     seen = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)  # the style sheet names .suppressed anyway
     assert "suppressed" not in seen.lower() and "rounded to the nearest" not in seen
     assert "cell-key method" in seen and "at most 4" in seen
     with connect_read_only(cell_key_warehouse) as con:
-        ed, police = con.execute("SELECT ed_assaults, police_violence FROM monthly_trend WHERE month = ?", [MONTH]).fetchone()
-        knife = con.execute("SELECT ed_assaults FROM assault_methods WHERE month = ? AND method = 'knife'", [MONTH]).fetchone()[0]
+        ed, police = con.execute(
+            "SELECT ed_assaults, police_violence FROM monthly_trend WHERE month = ?", [MONTH]
+        ).fetchone()
+        knife = con.execute(
+            "SELECT ed_assaults FROM assault_methods WHERE month = ? AND method = 'knife'", [MONTH]
+        ).fetchone()[0]
     # The headline gives the published (perturbed) totals, as published.
     headline = _element(html, "section", "headline")
     assert re.search(rf'class="big"[^>]*>{ed}</span>ED-treated assaults', headline)
     assert re.search(rf'class="big"[^>]*>{police}</span>police-recorded', headline)
     # The knife count (3 assaults) is drawn with its published value, not withheld.
-    assert re.search(rf'Knife or other sharp object</text>\s*<rect [^>]*/>\s*<text [^>]*>{knife}</text>',
-                     _element(html, "svg", "methods"))
+    assert re.search(
+        rf"Knife or other sharp object</text>\s*<rect [^>]*/>\s*<text [^>]*>{knife}</text>",
+        _element(html, "svg", "methods"),
+    )
     # Every top cell's row gives the cell's three published counts, none withheld.
     with connect_read_only(cell_key_warehouse) as con:
-        published = {c: (e, p, b) for c, e, p, b in con.execute(
-            "SELECT cell_id, ed_assaults, police_violence, combined FROM hotspot_cells WHERE month = ?", [MONTH]).fetchall()}
+        published = {
+            c: (e, p, b)
+            for c, e, p, b in con.execute(
+                "SELECT cell_id, ed_assaults, police_violence, combined FROM hotspot_cells WHERE month = ?", [MONTH]
+            ).fetchall()
+        }
     rows = re.findall(r'<tr data-cell="([0-9a-f]{15})">(.*?)</tr>', _element(html, "div", "top-cells"), re.DOTALL)
     assert len(rows) == len(published) == 4
     for cell, row in rows:

@@ -26,16 +26,22 @@ from pathlib import Path
 import pytest
 from test_report import MONTH, SUPPRESSING, warehouse  # noqa: F401  (warehouse is the shared fixture)
 
-from warehouse.publish import connect_read_only
 from report.render import render_report
+from warehouse.publish import connect_read_only
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "apt-get install -y chromium chromium-driver"
 # Headless and quiet: no first-run, sync, component or background traffic of Chromium's own, so
 # that any network request seen is one the report made.
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 WINDOW = (1280, 2400)
 TIMEOUT = 60
@@ -43,15 +49,19 @@ TIMEOUT = 60
 
 def _chromium() -> str:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: the report's browser test needs Chromium. "
-                    f"Install it with `{INSTALL}` (CI does this in .ci/run).", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} not found: the report's browser test needs Chromium. "
+            f"Install it with `{INSTALL}` (CI does this in .ci/run).",
+            pytrace=False,
+        )
     return str(CHROMIUM)
 
 
 @pytest.fixture(scope="module")
 def report(warehouse, tmp_path_factory) -> Path:
-    return render_report(warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html",
-                         agreement=SUPPRESSING)
+    return render_report(
+        warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html", agreement=SUPPRESSING
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +86,8 @@ def png_facts(path: Path) -> tuple[int, int, float]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
         elif kind == b"IDAT":
@@ -89,7 +99,7 @@ def png_facts(path: Path) -> tuple[int, int, float]:
     stride = width * bpp + 1
     detailed = 0
     for y in range(1, height):  # the first row's residuals depend on the filter even when flat
-        row = raw[y * stride:(y + 1) * stride]
+        row = raw[y * stride : (y + 1) * stride]
         pixels = row[1:]
         if row[0] == 0:
             detailed += pixels != pixels[:bpp] * width
@@ -113,9 +123,16 @@ class DevTools:
             os.dup2(chrome_write, 4)
 
         self.process = subprocess.Popen(
-            [_chromium(), *FLAGS, f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe",
-             f"--window-size={WINDOW[0]},{WINDOW[1]}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=as_fds_3_and_4,  # noqa: PLW1509 (no threads start Chromium) stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                _chromium(),
+                *FLAGS,
+                f"--user-data-dir={user_data_dir}",
+                "--remote-debugging-pipe",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                "about:blank",
+            ],
+            pass_fds=(3, 4),
+            preexec_fn=as_fds_3_and_4,  # noqa: PLW1509 (no threads start Chromium) stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(chrome_read)
         os.close(chrome_write)
@@ -186,7 +203,9 @@ def page(report, tmp_path_factory):
         browser.wait_for("Page.loadEventFired")
 
         def evaluate(expression: str):
-            result = browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+            result = browser.call(
+                "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+            )
             assert "exceptionDetails" not in result, result
             return result["result"].get("value")
 
@@ -201,9 +220,20 @@ def page(report, tmp_path_factory):
 def test_the_screenshot_shows_a_rendered_page(report, tmp_path):
     png = tmp_path / "report.png"
     result = subprocess.run(
-        [_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-         f"--window-size={WINDOW[0]},{WINDOW[1]}", "--enable-logging=stderr", "--v=0", report.as_uri()],
-        capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        [
+            _chromium(),
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            "--enable-logging=stderr",
+            "--v=0",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     console_errors = [line for line in result.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
@@ -227,7 +257,9 @@ def test_the_page_loads_offline_without_errors(page, report):
         elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
             problems.append(f"log {params['entry']['level']}: {params['entry']['text']}")
     assert problems == []
-    requested = {e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"}
+    requested = {
+        e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"
+    }
     assert requested == {report.as_uri()}, "the report asked the network for something"
 
 

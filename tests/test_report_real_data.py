@@ -13,11 +13,11 @@ import h3
 import pandas as pd
 import pytest
 
-from pipelines.cli import run_month
 from ingest.landing import place
+from pipelines.cli import run_month
 from pipelines.synthetic import generate_month
-from tests.conftest import DATA
 from report.render import render_report
+from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow
 MONTHS = ("2018-10", "2018-11", "2018-12")
@@ -52,7 +52,9 @@ def test_report_top_cells_match_the_raw_police_files(istv_home, tmp_path):
         assert "suppressed" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S)
         expected = _independent_police_counts(month)
         with duckdb.connect(str(istv_home.warehouse), read_only=True) as con:
-            published = dict(con.execute("SELECT cell_id, ed_assaults FROM hotspot_cells WHERE month = ?", [when]).fetchall())
+            published = dict(
+                con.execute("SELECT cell_id, ed_assaults FROM hotspot_cells WHERE month = ?", [when]).fetchall()
+            )
         joint = pd.read_parquet(istv_home.pseudonymised_file("joint", when))
         raw_ed = joint[joint.source == "ed"].groupby("cell_id").size()
         for cell, cells_html in rows:

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from dagster import DagsterInstance, job, op
 
 from pipelines.cli import cli
-from sharing_agreements.auditing import reader, record
 from pipelines.lib.instance import prepare_dagster_home
 from pipelines.run_history import DagsterRunHistory
-from sharing_agreements.retention import apply_retention, due_since, month_end, plan_retention
+from sharing_agreements.auditing import reader, record
 from sharing_agreements.model import Retention, load_agreement
+from sharing_agreements.retention import apply_retention, due_since, month_end, plan_retention
 
 TODAY = dt.date.today()
 OLD = "2020-01"  # past every period on any day this test runs
@@ -98,18 +98,31 @@ def test_due_on_the_day_after_the_period_and_not_before(istv_home, runs):
     retention = load_agreement().retention
     assert not plan_retention(istv_home, retention, dt.date(2024, 4, 30), runs).due
     (due,) = plan_retention(istv_home, retention, dt.date(2024, 5, 1), runs).due
-    assert (due.zone, due.item, due.due_since, due.path) == ("landing", "landing/ed/2024-01", dt.date(2024, 5, 1), folder)
+    assert (due.zone, due.item, due.due_since, due.path) == (
+        "landing",
+        "landing/ed/2024-01",
+        dt.date(2024, 5, 1),
+        folder,
+    )
     assert due.rule == "90 days after the end of 2024-01"
 
 
 def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home, zones, runs):
     plan = plan_retention(istv_home, load_agreement().retention, TODAY, runs)
-    assert sorted(d.item for d in plan.due) == sorted([
-        f"landing/ed/{OLD}", f"landing/police/{OLD}", f"quarantine/ed/{OLD}", f"quarantine/police/{OLD}",
-        f"pseudonymised/ed/{OLD}.parquet", f"pseudonymised/ed/{OLD}.summary.json",
-        f"pseudonymised/joint/{OLD}.parquet", f"pseudonymised/joint/{OLD}.released",
-        f"reports/{OLD}.html", "audit/reports/audit.md",
-    ])
+    assert sorted(d.item for d in plan.due) == sorted(
+        [
+            f"landing/ed/{OLD}",
+            f"landing/police/{OLD}",
+            f"quarantine/ed/{OLD}",
+            f"quarantine/police/{OLD}",
+            f"pseudonymised/ed/{OLD}.parquet",
+            f"pseudonymised/ed/{OLD}.summary.json",
+            f"pseudonymised/joint/{OLD}.parquet",
+            f"pseudonymised/joint/{OLD}.released",
+            f"reports/{OLD}.html",
+            "audit/reports/audit.md",
+        ]
+    )
     assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 0, "reports": 2}
 
 
@@ -120,7 +133,9 @@ def test_a_dry_run_lists_what_is_due_and_deletes_nothing(zones, istv_home):
     assert result.exit_code == 0, result.output
     assert f"landing/ed/{OLD}" in result.output and f"pseudonymised/joint/{OLD}.released" in result.output
     assert f"landing/ed/{RECENT}" not in result.output
-    assert "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 4, dagster 0, reports 2 due)" in result.output
+    assert (
+        "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 4, dagster 0, reports 2 due)" in result.output
+    )
     assert _snapshot(everything) == before
 
 
@@ -156,8 +171,10 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     assert entry.kind == "retention"
     assert entry.details["deleted"] == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 0, "reports": 2}
     assert entry.details["deleted_items"]["pseudonymised"] == [
-        f"pseudonymised/ed/{OLD}.parquet", f"pseudonymised/ed/{OLD}.summary.json",
-        f"pseudonymised/joint/{OLD}.parquet", f"pseudonymised/joint/{OLD}.released",
+        f"pseudonymised/ed/{OLD}.parquet",
+        f"pseudonymised/ed/{OLD}.summary.json",
+        f"pseudonymised/joint/{OLD}.parquet",
+        f"pseudonymised/joint/{OLD}.released",
     ]
     assert entry.details["periods_days"] == load_agreement().retention.model_dump()
     assert entry.details["agreement_id"] == "cardiff-violence-prevention" and "failed_items" in entry.details
@@ -197,7 +214,9 @@ def test_what_cannot_be_deleted_is_named_and_audited(zones, istv_home, monkeypat
 
 
 def test_an_unsigned_agreement_deletes_nothing(zones, istv_home, board, monkeypatch):
-    monkeypatch.setenv("ISTV_AGREEMENT", str(board.variant("short", lambda a: a["retention"].update(landing=1), signed=False)))
+    monkeypatch.setenv(
+        "ISTV_AGREEMENT", str(board.variant("short", lambda a: a["retention"].update(landing=1), signed=False))
+    )
     result = CliRunner().invoke(cli, ["retention"])
     assert result.exit_code == 1 and "is not signed" in result.output and "Traceback" not in result.output
     assert all(p.exists() for p in zones["old"])

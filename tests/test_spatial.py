@@ -17,7 +17,7 @@ FAR = h3.latlng_to_cell(51.5200, -3.2500, 9)
 
 
 def test_a_busy_cluster_is_a_hot_spot_and_a_quiet_cell_is_not():
-    values = {c: 50 for c in neighbours(CENTRE)} | {FAR: 5}
+    values = dict.fromkeys(neighbours(CENTRE), 50) | {FAR: 5}
     scores = getis_ord_gi_star(values)
     assert scores[CENTRE] > 1.96
     assert scores[FAR] < scores[CENTRE] and scores[FAR] < 1.96
@@ -26,7 +26,7 @@ def test_a_busy_cluster_is_a_hot_spot_and_a_quiet_cell_is_not():
 def test_gi_star_matches_a_hand_computation():
     values = {CENTRE: 10, FAR: 0}
     scores = getis_ord_gi_star(values)
-    area = {c: 0.0 for c in neighbours(CENTRE) | neighbours(FAR)} | {CENTRE: 10.0}
+    area = dict.fromkeys(neighbours(CENTRE) | neighbours(FAR), 0.0) | {CENTRE: 10.0}
     n = len(area)
     mean = 10 / n
     s = ((100 / n) - mean**2) ** 0.5
@@ -59,38 +59,42 @@ def police_matches(joint: pd.DataFrame, ring: int = 1, window_hours: float = 1) 
 
 def test_police_matches_in_place_and_time():
     neighbour = next(iter(neighbours(CENTRE) - {CENTRE}))
-    joint = pd.DataFrame([
-        _row("ed", CENTRE, "2026-09-05 23:00"),      # police next door an hour later: matched
-        _row("ed", CENTRE, "2026-09-06 05:00"),      # too late: not matched
-        _row("ed", FAR, "2026-09-05 23:00"),         # too far: not matched
-        _row("ed", None, "2026-09-05 23:00"),        # unlocated: not compared
-        _row("police", neighbour, "2026-09-06 00:00"),
-        _row("police_uk", CENTRE, None),
-    ])
+    joint = pd.DataFrame(
+        [
+            _row("ed", CENTRE, "2026-09-05 23:00"),  # police next door an hour later: matched
+            _row("ed", CENTRE, "2026-09-06 05:00"),  # too late: not matched
+            _row("ed", FAR, "2026-09-05 23:00"),  # too far: not matched
+            _row("ed", None, "2026-09-05 23:00"),  # unlocated: not compared
+            _row("police", neighbour, "2026-09-06 00:00"),
+            _row("police_uk", CENTRE, None),
+        ]
+    )
     assert police_matches(joint).tolist() == [True, False, False, pd.NA, pd.NA, pd.NA]
 
 
 def test_police_matches_by_hand_against_the_definition():
     neighbour = next(iter(neighbours(CENTRE) - {CENTRE}))
     two_away = next(iter(h3.grid_ring(CENTRE, 2)))
-    joint = pd.DataFrame([
-        _row("ed", CENTRE, "2026-09-05 23:00"),      # police in the same cell at the same hour
-        _row("ed", CENTRE, "2026-09-05 10:00"),      # police next door an hour later
-        _row("ed", CENTRE, "2026-09-05 10:00"),      # the same pair again: matched again
-        _row("ed", CENTRE, "2026-09-05 14:00"),      # police next door two hours before; open data and
-                                                     # an unlocated record at the hour do not count
-        _row("ed", two_away, "2026-09-05 23:00"),    # police two cells away: outside the ring
-        _row("ed", FAR, "2026-09-05 23:00"),         # far away
-        _row("ed", None, "2026-09-05 23:00"),        # unlocated: not compared
-        _row("ed", CENTRE, None),                    # untimed: not compared
-        _row("ed", neighbour, "2026-09-06 00:00"),   # police next door an hour before, across midnight
-        _row("police", CENTRE, "2026-09-05 23:00"),
-        _row("police", neighbour, "2026-09-05 11:00"),
-        _row("police", neighbour, "2026-09-05 12:00"),
-        _row("police", None, "2026-09-05 14:00"),
-        _row("police", CENTRE, None),
-        _row("police_uk", CENTRE, "2026-09-05 14:00"),
-    ])
+    joint = pd.DataFrame(
+        [
+            _row("ed", CENTRE, "2026-09-05 23:00"),  # police in the same cell at the same hour
+            _row("ed", CENTRE, "2026-09-05 10:00"),  # police next door an hour later
+            _row("ed", CENTRE, "2026-09-05 10:00"),  # the same pair again: matched again
+            _row("ed", CENTRE, "2026-09-05 14:00"),  # police next door two hours before; open data and
+            # an unlocated record at the hour do not count
+            _row("ed", two_away, "2026-09-05 23:00"),  # police two cells away: outside the ring
+            _row("ed", FAR, "2026-09-05 23:00"),  # far away
+            _row("ed", None, "2026-09-05 23:00"),  # unlocated: not compared
+            _row("ed", CENTRE, None),  # untimed: not compared
+            _row("ed", neighbour, "2026-09-06 00:00"),  # police next door an hour before, across midnight
+            _row("police", CENTRE, "2026-09-05 23:00"),
+            _row("police", neighbour, "2026-09-05 11:00"),
+            _row("police", neighbour, "2026-09-05 12:00"),
+            _row("police", None, "2026-09-05 14:00"),
+            _row("police", CENTRE, None),
+            _row("police_uk", CENTRE, "2026-09-05 14:00"),
+        ]
+    )
     expected = [True, True, True, False, False, False, pd.NA, pd.NA, True] + [pd.NA] * 6
     got = police_matches(joint)
     assert got.tolist() == expected
@@ -98,7 +102,9 @@ def test_police_matches_by_hand_against_the_definition():
 
 
 def test_match_police_keeps_one_row_per_ed_pair():
-    joint = pd.DataFrame([_row("ed", CENTRE, "2026-09-05 23:00")] * 3 + [_row("police", CENTRE, "2026-09-05 23:00")] * 2)
+    joint = pd.DataFrame(
+        [_row("ed", CENTRE, "2026-09-05 23:00")] * 3 + [_row("police", CENTRE, "2026-09-05 23:00")] * 2
+    )
     with duckdb.connect() as con:
         con.register("joint_incidents", pa.Table.from_pandas(joint, preserve_index=False))
         match_police(con)
@@ -128,8 +134,13 @@ def test_police_matches_equals_the_row_by_row_definition(seed):
     rows = []
     for _ in range(rng.randint(0, 300)):
         minutes = rng.randrange(72) * 60 if whole_hours else rng.randrange(72 * 60)
-        rows.append(_row(rng.choice(["ed", "ed", "police", "police_uk"]),
-                         rng.choice(cells + [None]), start + pd.Timedelta(minutes=minutes)))
+        rows.append(
+            _row(
+                rng.choice(["ed", "ed", "police", "police_uk"]),
+                rng.choice(cells + [None]),
+                start + pd.Timedelta(minutes=minutes),
+            )
+        )
         if rng.random() < 0.05:
             rows[-1]["event_hour"] = pd.NaT
     joint = pd.DataFrame(rows, columns=["source", "cell_id", "event_hour"])

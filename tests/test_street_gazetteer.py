@@ -23,13 +23,15 @@ def test_every_bundled_street_has_a_name_and_a_point_inside_cardiff():
 
 
 def _two_high_streets(districts: tuple[str, str]) -> LocationResolver:
-    streets = pd.DataFrame({
-        "street_id": ["street:high-street-centre", "street:high-street-llandaff"],
-        "name": ["High Street", "High Street"],
-        "latitude": [51.4806, 51.4946],
-        "longitude": [-3.1790, -3.2185],
-        "district": list(districts),
-    })
+    streets = pd.DataFrame(
+        {
+            "street_id": ["street:high-street-centre", "street:high-street-llandaff"],
+            "name": ["High Street", "High Street"],
+            "latitude": [51.4806, 51.4946],
+            "longitude": [-3.1790, -3.2185],
+            "district": list(districts),
+        }
+    )
     return LocationResolver(streets_as_places(streets))
 
 
@@ -40,16 +42,19 @@ def test_same_named_streets_in_two_districts_are_two_places():
     assert places[0].latitude != places[1].latitude
 
 
-@pytest.mark.parametrize("districts, text, expected", [
-    (("CF10", "CF5"), "outside high st", None),  # which High Street? not said
-    (("CF10", "CF5"), "high st cf5", "street:high-street-llandaff"),
-    (("CF10", "CF5"), "o/s 12 high street, cf10 1aa", None),  # a full postcode: a home address
-    (("CF10", "CF5"), "high street cf10", "street:high-street-centre"),
-    (("CF10", "CF5"), "high st cf24", None),  # a district that is neither
-    (("City Centre", "Llandaff"), "high street, llandaff", "street:high-street-llandaff"),
-    (("City Centre", "Llandaff"), "by the shops on high st city centre", "street:high-street-centre"),
-    (("City Centre", "Llandaff"), "high street", None),
-])
+@pytest.mark.parametrize(
+    "districts, text, expected",
+    [
+        (("CF10", "CF5"), "outside high st", None),  # which High Street? not said
+        (("CF10", "CF5"), "high st cf5", "street:high-street-llandaff"),
+        (("CF10", "CF5"), "o/s 12 high street, cf10 1aa", None),  # a full postcode: a home address
+        (("CF10", "CF5"), "high street cf10", "street:high-street-centre"),
+        (("CF10", "CF5"), "high st cf24", None),  # a district that is neither
+        (("City Centre", "Llandaff"), "high street, llandaff", "street:high-street-llandaff"),
+        (("City Centre", "Llandaff"), "by the shops on high st city centre", "street:high-street-centre"),
+        (("City Centre", "Llandaff"), "high street", None),
+    ],
+)
 def test_a_district_or_locality_in_the_text_says_which(districts, text, expected):
     resolver = _two_high_streets(districts)
     for result in (resolver.resolve(text), resolver.resolve_many([text])[0]):
@@ -62,8 +67,15 @@ def test_a_district_or_locality_in_the_text_says_which(districts, text, expected
 
 def test_a_district_does_not_override_an_unambiguous_street():
     """One High Street only: the text's district is no reason to doubt it."""
-    streets = pd.DataFrame({"street_id": ["street:high-street"], "name": ["High Street"],
-                            "latitude": [51.4806], "longitude": [-3.1790], "district": ["CF10"]})
+    streets = pd.DataFrame(
+        {
+            "street_id": ["street:high-street"],
+            "name": ["High Street"],
+            "latitude": [51.4806],
+            "longitude": [-3.1790],
+            "district": ["CF10"],
+        }
+    )
     result = LocationResolver(streets_as_places(streets)).resolve("high st cf5")
     assert (result.status, result.place_id) == ("street", "street:high-street")
 

@@ -187,17 +187,22 @@ def test_police_fields(police, frames):
 
 def test_about_40_percent_of_ed_assaults_known_to_police(frames):
     ed, police = frames
-    linked = police[police["_incident"] >= 0].merge(ed, left_on="_incident", right_on="_incident",
-                                                   suffixes=("_p", "_e"))
+    linked = police[police["_incident"] >= 0].merge(
+        ed, left_on="_incident", right_on="_incident", suffixes=("_p", "_e")
+    )
     assert abs(len(linked) / len(ed) - 0.40) < 0.01 and linked["_incident"].is_unique
     assert (linked["_place_id_p"] == linked["_place_id_e"]).all()
-    gap = (pd.to_datetime(linked["COMMITTED FROM"], format="%Y-%m-%d %H:%M:%S")
-           - pd.to_datetime(linked["ASSAULT DATE AND TIME"], format=ED_TIME)).abs()
+    gap = (
+        pd.to_datetime(linked["COMMITTED FROM"], format="%Y-%m-%d %H:%M:%S")
+        - pd.to_datetime(linked["ASSAULT DATE AND TIME"], format=ED_TIME)
+    ).abs()
     assert (gap <= pd.Timedelta(minutes=30)).all()
     # Without the truth column: an ED row with a police row at the same place within 30 minutes.
     pairs = ed.reset_index().merge(police, on="_place_id")
-    gap = (pd.to_datetime(pairs["COMMITTED FROM"], format="%Y-%m-%d %H:%M:%S")
-           - pd.to_datetime(pairs["ASSAULT DATE AND TIME"], format=ED_TIME)).abs()
+    gap = (
+        pd.to_datetime(pairs["COMMITTED FROM"], format="%Y-%m-%d %H:%M:%S")
+        - pd.to_datetime(pairs["ASSAULT DATE AND TIME"], format=ED_TIME)
+    ).abs()
     matched = pairs.loc[gap <= pd.Timedelta(minutes=30), "index"].nunique() / len(ed)
     assert 0.38 < matched < 0.6
 
@@ -209,8 +214,13 @@ def ed_faults(ed: pd.DataFrame) -> pd.Series:
     arrival = pd.to_datetime(ed["ARRIVAL DATE AND TIME AT A&E"], format=ED_TIME)
     dob = pd.to_datetime(ed["PERSON BIRTH DATE"], format="%d/%m/%Y", errors="coerce")
     nhs = ed["NHS NUMBER"]
-    return (~ed["ASSAULT METHOD"].isin(methods) | (assault > arrival) | dob.isna()
-            | ((nhs != "") & ~nhs.map(nhs_ok)) | (ed["ATTENDANCE IDENTIFIER"] == ""))
+    return (
+        ~ed["ASSAULT METHOD"].isin(methods)
+        | (assault > arrival)
+        | dob.isna()
+        | ((nhs != "") & ~nhs.map(nhs_ok))
+        | (ed["ATTENDANCE IDENTIFIER"] == "")
+    )
 
 
 def police_faults(police: pd.DataFrame) -> pd.Series:

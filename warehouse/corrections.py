@@ -68,8 +68,9 @@ def released_folder(joint: Path) -> Path:
     return joint.with_name(f"{joint.stem}.released")
 
 
-def carry_forward(raw: pd.DataFrame, keys: list[str], counts: list[str], released: pd.DataFrame,
-                  threshold: int) -> tuple[pd.DataFrame, int]:
+def carry_forward(
+    raw: pd.DataFrame, keys: list[str], counts: list[str], released: pd.DataFrame, threshold: int
+) -> tuple[pd.DataFrame, int]:
     """`raw` (a table's figures before disclosure control) with every figure that moved by fewer
     than `threshold` records since `released` set back to its released records. Returns the
     table and how many figures were kept back."""

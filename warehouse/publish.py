@@ -60,7 +60,8 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
         described = con.execute(
             "SELECT table_name, NULL, comment FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = 'main' "
             "UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() "
-            "WHERE database_name = 'live' AND schema_name = 'main'").fetchall()
+            "WHERE database_name = 'live' AND schema_name = 'main'"
+        ).fetchall()
     live_tables = [name for name, column, _ in described if column is None]
     comments = {(name, column): text for name, column, text in described if text}
     specs = {s.name: s for s in table_specs()}
@@ -68,7 +69,9 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
         table = _sql_name(name)
         if name in live_tables:
             keep = " WHERE month IS DISTINCT FROM ?" if name in tables else ""
-            con.execute(f"CREATE TABLE {table} AS {_with_date_month(con, f'live.{table}')}{keep}", [month] if keep else [])
+            con.execute(
+                f"CREATE TABLE {table} AS {_with_date_month(con, f'live.{table}')}{keep}", [month] if keep else []
+            )
         if name in tables:
             con.register("incoming", tables[name])
             if name in live_tables:

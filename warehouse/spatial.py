@@ -30,11 +30,11 @@ def getis_ord_gi_star(values: dict[str, float], ring: int = 1) -> dict[str, floa
             area.setdefault(n, 0.0)
     count = len(area)
     if count < 2:
-        return {c: None for c in values}
+        return dict.fromkeys(values)
     mean = sum(area.values()) / count
     spread = math.sqrt(sum(v * v for v in area.values()) / count - mean * mean)
     if spread == 0:
-        return {c: None for c in values}
+        return dict.fromkeys(values)
     scores = {}
     for cell in values:
         ring_cells = [n for n in neighbours(cell, ring) if n in area]
@@ -56,10 +56,12 @@ def match_police(con: duckdb.DuckDBPyConnection, ring: int = 1, window_hours: fl
     con.execute(_sql("ed_pairs.sql"))
     cells = [cell for (cell,) in con.execute("SELECT DISTINCT cell_id FROM ed_pairs").fetchall()]
     disks = [h3.grid_disk(cell, ring) for cell in cells]
-    rings = pa.table({
-        "cell_id": pa.array([c for c, disk in zip(cells, disks) for _ in disk], pa.string()),
-        "near": pa.array([n for disk in disks for n in disk], pa.string()),
-    })
+    rings = pa.table(
+        {
+            "cell_id": pa.array([c for c, disk in zip(cells, disks) for _ in disk], pa.string()),
+            "near": pa.array([n for disk in disks for n in disk], pa.string()),
+        }
+    )
     con.register("cell_rings", rings)
     try:
         con.execute(_sql("police_matches.sql"), {"window": dt.timedelta(hours=window_hours)})

@@ -16,14 +16,15 @@ import yaml
 from anonymise.cellkey import KEY_MODULUS, RecordKeys
 from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect, withhold_quiet_areas
 from anonymise.generalise import cell_centre
-from warehouse.corrections import Corrections
-from warehouse import SQL_DIR
 from ingest.engine import row_level_duckdb
+from warehouse import SQL_DIR
+from warehouse.corrections import Corrections
 from warehouse.spatial import getis_ord_gi_star, match_police
 
 WAREHOUSE_DIR = Path(__file__).parent
 # The column that says why a table's `not_available` figures are NULL for a month.
 NOT_AVAILABLE = "not_available_reason"
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -81,8 +82,12 @@ def column_descriptions(spec: TableSpec) -> dict[str, str]:
         described[f"{count}_suppressed"] = (
             "True when the agreement's method withholds small counts (suppress_and_round) and "
             f"{count} is withheld; under the cell-key method, "
-            + ("true only in a quiet row (combined below the agreement's area minimum)." if count in spec.withheld_when_quiet
-               else "which withholds nothing, always false."))
+            + (
+                "true only in a quiet row (combined below the agreement's area minimum)."
+                if count in spec.withheld_when_quiet
+                else "which withholds nothing, always false."
+            )
+        )
     described.update(provenance_columns())
     return described
 
@@ -93,8 +98,18 @@ def _rank(values: pd.Series) -> pd.Series:
 
 # One row per source and provider, as the pipeline summarises them; coverage.sql reads these columns.
 DELIVERY_SUMMARY_COLUMNS = [
-    "month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-    "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous",
+    "month",
+    "source",
+    "provider",
+    "rows_received",
+    "rows_quarantined",
+    "rows_out_of_scope",
+    "rows_out_of_area",
+    "rows_shared",
+    "rows_located",
+    "rows_unlocated",
+    "rows_private",
+    "rows_ambiguous",
 ]
 
 MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one hour"
@@ -109,7 +124,9 @@ def _finish(spec: TableSpec, table: pd.DataFrame) -> pd.DataFrame:
         table["cell_lat"] = [round(lat, 6) for lat, _ in centres]
         table["cell_lon"] = [round(lon, 6) for _, lon in centres]
     if name == "hotspot_areas":
-        table["rank"] = table.groupby(["month", "window_months", "resolution"])["combined"].transform(_rank).astype("Int64")
+        table["rank"] = (
+            table.groupby(["month", "window_months", "resolution"])["combined"].transform(_rank).astype("Int64")
+        )
     if name == "hotspot_cells":
         table["rank"] = _rank(table["combined"])
         scores = {}
@@ -223,13 +240,18 @@ def _define_figures(con: duckdb.DuckDBPyConnection) -> None:
 
 def _figures_unpacked(spec: TableSpec) -> str:
     """The table's SQL with each figure spread into its count, key and public columns."""
-    spread = ", ".join(f"{c}.n AS {c}, {c}.key AS {c}{KEY_SUFFIX}, {c}.public AS {c}{PUBLIC_SUFFIX}" for c in spec.counts)
-    return (f"WITH figures AS ({spec.sql}) SELECT * EXCLUDE ({', '.join(spec.counts)}), {spread} "
-            f"FROM figures ORDER BY {', '.join(spec.keys)}")
+    spread = ", ".join(
+        f"{c}.n AS {c}, {c}.key AS {c}{KEY_SUFFIX}, {c}.public AS {c}{PUBLIC_SUFFIX}" for c in spec.counts
+    )
+    return (
+        f"WITH figures AS ({spec.sql}) SELECT * EXCLUDE ({', '.join(spec.counts)}), {spread} "
+        f"FROM figures ORDER BY {', '.join(spec.keys)}"
+    )
 
 
-def _register_joint(con: duckdb.DuckDBPyConnection, name: str, months: list[Path | pd.DataFrame],
-                    public_sources: tuple[str, ...]) -> None:
+def _register_joint(
+    con: duckdb.DuckDBPyConnection, name: str, months: list[Path | pd.DataFrame], public_sources: tuple[str, ...]
+) -> None:
     parts = []
     for i, joint in enumerate(months):
         if isinstance(joint, pd.DataFrame):
@@ -248,10 +270,18 @@ def _register_joint(con: duckdb.DuckDBPyConnection, name: str, months: list[Path
 def _register_areas(con: duckdb.DuckDBPyConnection, areas: HotspotAreas) -> None:
     """`cell_areas`: every located cell of the window and its parent at each declared resolution
     (H3 has no DuckDB extension offline, so the few thousand distinct cells are mapped here)."""
-    cells = [c for (c,) in con.execute("SELECT DISTINCT cell_id FROM window_incidents WHERE cell_id IS NOT NULL").fetchall()]
+    cells = [
+        c for (c,) in con.execute("SELECT DISTINCT cell_id FROM window_incidents WHERE cell_id IS NOT NULL").fetchall()
+    ]
     pairs = [(c, r, h3.cell_to_parent(c, r)) for c in cells for r in areas.resolutions if r <= h3.get_resolution(c)]
-    frame = pa.table({"cell_id": [p[0] for p in pairs], "resolution": pa.array([p[1] for p in pairs], pa.int64()),
-                      "area_id": [p[2] for p in pairs]}, schema=pa.schema([("cell_id", pa.string()), ("resolution", pa.int64()), ("area_id", pa.string())]))
+    frame = pa.table(
+        {
+            "cell_id": [p[0] for p in pairs],
+            "resolution": pa.array([p[1] for p in pairs], pa.int64()),
+            "area_id": [p[2] for p in pairs],
+        },
+        schema=pa.schema([("cell_id", pa.string()), ("resolution", pa.int64()), ("area_id", pa.string())]),
+    )
     con.register("cell_areas", frame)
     con.register("hotspot_windows", pa.table({"window_months": pa.array(list(areas.windows_months), pa.int64())}))
 

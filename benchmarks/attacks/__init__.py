@@ -51,18 +51,63 @@ most TOLERANCE more often than by guessing their most common value (in the popul
 corrections are drawn from).
 """
 
-from .attacks import (ATTRIBUTES, CorrectionResult, dp_averaging, dp_policy, linear_bounds, one_row_corrections,
-                      open_data_counts, public_subtraction)
-from .data import (Month, agreement, default_policy, hotspot_areas, joint_columns, make_month, police_uk_dir,
-                   police_uk_months, public_sources, suppress_and_round)
+from .attacks import (
+    ATTRIBUTES,
+    CorrectionResult,
+    dp_averaging,
+    dp_policy,
+    linear_bounds,
+    one_row_corrections,
+    open_data_counts,
+    public_subtraction,
+)
+from .data import (
+    Month,
+    agreement,
+    default_policy,
+    hotspot_areas,
+    joint_columns,
+    make_month,
+    police_uk_dir,
+    police_uk_months,
+    public_sources,
+    suppress_and_round,
+)
 from .release import BATCH_LEFT_OUT, Release, monthly_releases, publish_copies, publish_release, table_bytes
 from .scoring import TOLERANCE, Law, Score, criterion_failures, suppressed_and_rounded
 from .utility import Utility, top_recall, utility
 
 __all__ = [
-    "ATTRIBUTES", "BATCH_LEFT_OUT", "TOLERANCE", "CorrectionResult", "Law", "Month", "Release", "Score", "Utility",
-    "agreement", "criterion_failures", "default_policy", "dp_averaging", "dp_policy", "hotspot_areas", "joint_columns",
-    "linear_bounds", "make_month", "monthly_releases", "one_row_corrections", "open_data_counts", "police_uk_dir",
-    "police_uk_months", "public_sources", "public_subtraction", "publish_copies", "publish_release",
-    "suppress_and_round", "suppressed_and_rounded", "table_bytes", "top_recall", "utility",
+    "ATTRIBUTES",
+    "BATCH_LEFT_OUT",
+    "TOLERANCE",
+    "CorrectionResult",
+    "Law",
+    "Month",
+    "Release",
+    "Score",
+    "Utility",
+    "agreement",
+    "criterion_failures",
+    "default_policy",
+    "dp_averaging",
+    "dp_policy",
+    "hotspot_areas",
+    "joint_columns",
+    "linear_bounds",
+    "make_month",
+    "monthly_releases",
+    "one_row_corrections",
+    "open_data_counts",
+    "police_uk_dir",
+    "police_uk_months",
+    "public_sources",
+    "public_subtraction",
+    "publish_copies",
+    "publish_release",
+    "suppress_and_round",
+    "suppressed_and_rounded",
+    "table_bytes",
+    "top_recall",
+    "utility",
 ]

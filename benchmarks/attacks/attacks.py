@@ -15,8 +15,17 @@ import pandas as pd
 from anonymise.disclosure import DisclosurePolicy
 
 from .data import NOISE_KEY, Month, PoliceMonth, default_policy, joint_frame, public_sources, synthetic_ed
-from .release import (Release, as_day, content_sha256, first_release, publish_copies, publish_corrected, publish_release,
-                      release_month, table_bytes)
+from .release import (
+    Release,
+    as_day,
+    content_sha256,
+    first_release,
+    publish_copies,
+    publish_corrected,
+    publish_release,
+    release_month,
+    table_bytes,
+)
 from .scoring import ATTACKED, TOLERANCE, Law, Score, criterion_failures, guessing_baseline, score
 
 
@@ -35,8 +44,9 @@ def open_data_counts(police: PoliceMonth) -> pd.Series:
     return police.rows["cell_id"].dropna().value_counts()
 
 
-def public_subtraction(releases: Sequence[Release], police: Sequence[PoliceMonth], setting: str,
-                       public_split: bool = True) -> Score:
+def public_subtraction(
+    releases: Sequence[Release], police: Sequence[PoliceMonth], setting: str, public_split: bool = True
+) -> Score:
     """Each cell's ED count estimated as its published combined count minus the exact public
     police count, beside the published ED column. With the police counted apart (the agreement's
     public source, `public_split`), the combined figure's protected records are the ED records,
@@ -52,8 +62,9 @@ def public_subtraction(releases: Sequence[Release], police: Sequence[PoliceMonth
         subtracted = combined["published"].to_numpy() - police_count
         same = (subtracted == ed["published"].to_numpy()) | (np.isnan(subtracted) & ed["published"].isna().to_numpy())
         agree.extend(same[attacked])
-        for p_ed, p_combined, n_police in zip(ed["published"][attacked], combined["published"][attacked],
-                                              police_count[attacked]):
+        for p_ed, p_combined, n_police in zip(
+            ed["published"][attacked], combined["published"][attacked], police_count[attacked]
+        ):
             candidates = np.asarray(ATTACKED)
             lik = law.lik(p_ed, candidates)
             if not public_split:
@@ -61,9 +72,15 @@ def public_subtraction(releases: Sequence[Release], police: Sequence[PoliceMonth
             liks.append(lik)
         truth.extend(ed["protected"][attacked])
         estimates.extend(subtracted[attacked])
-    return score("1 public-data subtraction", setting, np.array(truth), np.array(liks).reshape(-1, len(ATTACKED)),
-                 np.array(estimates), note="combined - open-data police; ED column agrees in "
-                 f"{np.mean(agree):.1%}" if agree else "", agree=float(np.mean(agree)) if agree else float("nan"))
+    return score(
+        "1 public-data subtraction",
+        setting,
+        np.array(truth),
+        np.array(liks).reshape(-1, len(ATTACKED)),
+        np.array(estimates),
+        note=f"combined - open-data police; ED column agrees in {np.mean(agree):.1%}" if agree else "",
+        agree=float(np.mean(agree)) if agree else float("nan"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,8 +106,11 @@ class CorrectionResult:
 
     def attribute_failures(self) -> list[str]:
         """Each attribute named more often than by guessing + TOLERANCE."""
-        return [f"{name} named {self.learned[name]:.1%} > guess {self.baseline[name]:.1%} + {100 * TOLERANCE:g} pt"
-                for name in ATTRIBUTES if self.learned[name] - self.baseline[name] > TOLERANCE]
+        return [
+            f"{name} named {self.learned[name]:.1%} > guess {self.baseline[name]:.1%} + {100 * TOLERANCE:g} pt"
+            for name in ATTRIBUTES
+            if self.learned[name] - self.baseline[name] > TOLERANCE
+        ]
 
     def failures(self) -> list[str]:
         """Why the attack fails the requirement: the count's (criterion_failures), the attributes'."""
@@ -135,8 +155,9 @@ def _figure_lik(law: Law, seen: float | None, counts: np.ndarray) -> np.ndarray:
     return (counts == 0).astype(float) if seen is None else law.lik(seen, counts)
 
 
-def _corrected_lik(law: Law, seen_first: float | None, seen_corrected: float | None, counts: np.ndarray,
-                   ledger: bool) -> np.ndarray:
+def _corrected_lik(
+    law: Law, seen_first: float | None, seen_corrected: float | None, counts: np.ndarray, ledger: bool
+) -> np.ndarray:
     """P(what the corrected release shows of a figure | its corrected count, what the first
     release showed). Without the ledger the figure is published afresh. With it
     (warehouse.corrections), a one-row correction moves the figure by one record, fewer than the
@@ -152,7 +173,9 @@ def _corrected_lik(law: Law, seen_first: float | None, seen_corrected: float | N
     return (counts >= threshold) * law.lik(seen_corrected, counts)
 
 
-def _corrections(month: Month, trials: int, mode: str, seed: int) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
+def _corrections(
+    month: Month, trials: int, mode: str, seed: int
+) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
     """The corrections of the month: the changed rows, the corrected versions and the population
     they are drawn from, with `n`, each row's cell count with the row. The population: the ED rows
     whose cell holds 1 to 7 protected records with the row (the counts attacked; drawn among
@@ -170,7 +193,11 @@ def _corrections(month: Month, trials: int, mode: str, seed: int) -> tuple[pd.Da
     else:
         raise ValueError(f"mode is remove or add, not {mode}")
     population = candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
-    chosen = population if trials >= len(population) else population.iloc[np.sort(rng.choice(len(population), trials, replace=False))]
+    chosen = (
+        population
+        if trials >= len(population)
+        else population.iloc[np.sort(rng.choice(len(population), trials, replace=False))]
+    )
     if mode == "remove":
         versions = [joint.drop(index=i).reset_index(drop=True) for i in chosen.index]
     else:
@@ -178,9 +205,16 @@ def _corrections(month: Month, trials: int, mode: str, seed: int) -> tuple[pd.Da
     return chosen, versions, population
 
 
-def one_row_corrections(month: Month, policy: DisclosurePolicy, trials: int, modes: Sequence[str] = ("remove", "add"),
-                        seed: int = 0, ledger: bool = True, setting: str | None = None,
-                        batch: int = 40) -> dict[str, CorrectionResult]:
+def one_row_corrections(
+    month: Month,
+    policy: DisclosurePolicy,
+    trials: int,
+    modes: Sequence[str] = ("remove", "add"),
+    seed: int = 0,
+    ledger: bool = True,
+    setting: str | None = None,
+    batch: int = 40,
+) -> dict[str, CorrectionResult]:
     """For each mode, `trials` corrections of the month, each on its own: one ED row removed
     ("remove") or one new ED row added ("add"), in a cell holding 1 to 7 records with the row
     (_corrections). Each corrected month is published and compared with the month's first
@@ -203,20 +237,34 @@ def one_row_corrections(month: Month, policy: DisclosurePolicy, trials: int, mod
     else:
         first, corrected = None, []
         for start in range(0, len(versions), batch):
-            built = publish_copies([month.joint, *versions[start:start + batch]], policy, police=[month.police])
+            built = publish_copies([month.joint, *versions[start : start + batch]], policy, police=[month.police])
             first = first or built[0]
             corrected.extend(built[1:])
     results, start = {}, 0
     for mode in modes:
         changed_rows, mine, population = drawn[mode]
-        results[mode] = _score_corrections(mode, first, corrected[start:start + len(mine)], changed_rows, population,
-                                           ledger, setting or policy.method)
+        results[mode] = _score_corrections(
+            mode,
+            first,
+            corrected[start : start + len(mine)],
+            changed_rows,
+            population,
+            ledger,
+            setting or policy.method,
+        )
         start += len(mine)
     return results
 
 
-def _score_corrections(mode: str, first: Release, corrected: Sequence[Release], changed_rows: pd.DataFrame,
-                       population: pd.DataFrame, ledger: bool, setting: str) -> CorrectionResult:
+def _score_corrections(
+    mode: str,
+    first: Release,
+    corrected: Sequence[Release],
+    changed_rows: pd.DataFrame,
+    population: pd.DataFrame,
+    ledger: bool,
+    setting: str,
+) -> CorrectionResult:
     law = Law(first.policy)
     first_figures = {name: _ed_figures(first, table) for name, (table, _) in ATTRIBUTES.items()}
     first_cells = first.figure("hotspot_cells", "ed_assaults")
@@ -241,15 +289,34 @@ def _score_corrections(mode: str, first: Release, corrected: Sequence[Release], 
     assert truth == changed_rows["n"].tolist(), "the release's counts are not the corrections' counts"
     rule = "the Corrections ledger" if ledger else "no ledger (each version published afresh)"
     attack, counts = f"2 one-row corrections ({mode})", population["n"].to_numpy()
-    pin = score(attack, setting, np.array(truth), np.array(liks).reshape(-1, len(ATTACKED)),
-                note=f"{rule}; two releases, direction known", population=counts)
-    first_only = score(attack, f"{setting}, first release alone", np.array(truth),
-                       np.array(first_liks).reshape(-1, len(ATTACKED)), population=counts)
-    known = {name: [_attribute(row, columns) for _, row in population.iterrows()] for name, (_, columns) in ATTRIBUTES.items()}
-    return CorrectionResult(pin, first_only, {k: float(np.mean(v)) for k, v in named.items()},
-                            {k: guessing_baseline(np.array(v), np.array(known[k])) for k, v in true_values.items()},
-                            float(np.mean(np.all([named[k] for k in ATTRIBUTES], axis=0))), float(np.mean(visible)),
-                            len(corrected))
+    pin = score(
+        attack,
+        setting,
+        np.array(truth),
+        np.array(liks).reshape(-1, len(ATTACKED)),
+        note=f"{rule}; two releases, direction known",
+        population=counts,
+    )
+    first_only = score(
+        attack,
+        f"{setting}, first release alone",
+        np.array(truth),
+        np.array(first_liks).reshape(-1, len(ATTACKED)),
+        population=counts,
+    )
+    known = {
+        name: [_attribute(row, columns) for _, row in population.iterrows()]
+        for name, (_, columns) in ATTRIBUTES.items()
+    }
+    return CorrectionResult(
+        pin,
+        first_only,
+        {k: float(np.mean(v)) for k, v in named.items()},
+        {k: guessing_baseline(np.array(v), np.array(known[k])) for k, v in true_values.items()},
+        float(np.mean(np.all([named[k] for k in ATTRIBUTES], axis=0))),
+        float(np.mean(visible)),
+        len(corrected),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,8 +343,16 @@ def _atoms(releases: Sequence[Release]) -> pd.DataFrame:
     for release in releases:
         month = release_month(release)
         cells = release.figure("hotspot_cells", "ed_assaults", month)
-        parts.append(pd.DataFrame({"month": np.full(len(cells), month), "cell_id": cells.index,
-                                   "protected": cells["protected"].to_numpy(), "published": cells["published"].to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "month": np.full(len(cells), month),
+                    "cell_id": cells.index,
+                    "protected": cells["protected"].to_numpy(),
+                    "published": cells["published"].to_numpy(),
+                }
+            )
+        )
     atoms = pd.concat(parts, ignore_index=True)
     atoms["month"] = atoms["month"].to_numpy().astype("datetime64[D]")
     return atoms
@@ -327,10 +402,20 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
             window, resolution, area = key.split("|")
             window, resolution = int(window), int(resolution)
             first = as_day(pd.Timestamp(month) - pd.DateOffset(months=window - 1))
-            chosen = [i for m in months[(months >= first) & (months <= month)] for i in area_members(m, resolution, area)]
-            below = int(release.policy.area_minimum - police[key]) if quiet_rule and np.isnan(row["published"]) else None
-            add(chosen, row["published"] - row["public"], True, f"hotspot_areas {window}-month res {resolution}",
-                row["protected"], below)
+            chosen = [
+                i for m in months[(months >= first) & (months <= month)] for i in area_members(m, resolution, area)
+            ]
+            below = (
+                int(release.policy.area_minimum - police[key]) if quiet_rule and np.isnan(row["published"]) else None
+            )
+            add(
+                chosen,
+                row["published"] - row["public"],
+                True,
+                f"hotspot_areas {window}-month res {resolution}",
+                row["protected"],
+                below,
+            )
     return found
 
 
@@ -340,7 +425,7 @@ def _belief(law: Law, published: float, prior: np.ndarray) -> tuple[int, np.ndar
     nonzero = np.flatnonzero(weights > 0)
     if not len(nonzero):
         return 0, np.array([1.0])
-    part = weights[nonzero[0]:nonzero[-1] + 1]
+    part = weights[nonzero[0] : nonzero[-1] + 1]
     return int(nonzero[0]), part / part.sum()
 
 
@@ -357,7 +442,7 @@ def _message(law: Law, total: _Sum, own_published: float, others: tuple[int, np.
     else:  # withheld as quiet: whatever it would have shown was below `below`
         lik = sum((law.lik(float(v), totals) for v in range(total.below)), np.zeros(len(totals)))
         own_shows_the_same = own_published < total.below
-    out = np.array([np.dot(dist, lik[j:j + len(dist)]) for j in range(k)])
+    out = np.array([np.dot(dist, lik[j : j + len(dist)]) for j in range(k)])
     if total.same_records and offset == 0:
         out += dist[0] * (float(own_shows_the_same) - lik[:k])
     return out
@@ -387,7 +472,7 @@ def linear_bounds(releases: Sequence[Release], setting: str | None = None) -> Sc
     atoms = _atoms(releases)
     truth = atoms["protected"].to_numpy()
     top = int(max(truth.max(), np.nanmax(atoms["published"]))) + law.spread() + 2
-    prior = np.bincount(truth, minlength=top + 1)[:top + 1].astype(float) + 1e-9
+    prior = np.bincount(truth, minlength=top + 1)[: top + 1].astype(float) + 1e-9
     prior /= prior.sum()
     published = atoms["published"].to_numpy()
     beliefs = [_belief(law, p, prior) for p in published]
@@ -429,10 +514,16 @@ def linear_bounds(releases: Sequence[Release], setting: str | None = None) -> Sc
         if len(located):
             total = located["published"].iloc[0] - located["public"].iloc[0]
             margin[rows] = total - (np.sum(published[rows]) - published[rows])
-    return score("3 linear bounds (all tables)", setting or policy.method, truth[attacked],
-                 np.array(liks).reshape(-1, len(ATTACKED)), margin[attacked],
-                 note=f"sums used: {', '.join(sorted(used_kinds)) or 'none'}", sums=len(sums),
-                 kinds=sorted(used_kinds))
+    return score(
+        "3 linear bounds (all tables)",
+        setting or policy.method,
+        truth[attacked],
+        np.array(liks).reshape(-1, len(ATTACKED)),
+        margin[attacked],
+        note=f"sums used: {', '.join(sorted(used_kinds)) or 'none'}",
+        sums=len(sums),
+        kinds=sorted(used_kinds),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,25 +531,31 @@ def linear_bounds(releases: Sequence[Release], setting: str | None = None) -> Sc
 # --------------------------------------------------------------------------------------------
 
 
-def dp_policy(month: Month, seeded: bool, run: int = 0, scale: float = 1.0,
-              base: DisclosurePolicy | None = None) -> DisclosurePolicy:
+def dp_policy(
+    month: Month, seeded: bool, run: int = 0, scale: float = 1.0, base: DisclosurePolicy | None = None
+) -> DisclosurePolicy:
     """The agreement's policy with differential privacy (discrete Laplace of `scale` before the
     method). Seeded: the noise key and the month's content digest, as the pipeline runs it, so
     every re-run of the unchanged month draws the same noise. Unseeded (the code before
     c23185c drew fresh noise on every run): a seed of its own for each run."""
     content = content_sha256(month.joint) if seeded else hashlib.sha256(f"fresh noise, run {run}".encode()).hexdigest()
-    return dataclasses.replace(base or default_policy(), laplace_scale=scale, noise_key=NOISE_KEY, content_sha256=content)
+    return dataclasses.replace(
+        base or default_policy(), laplace_scale=scale, noise_key=NOISE_KEY, content_sha256=content
+    )
 
 
-def dp_averaging(month: Month, reruns: int, seeded: bool, scale: float = 1.0,
-                 base: DisclosurePolicy | None = None) -> tuple[Score, bool]:
+def dp_averaging(
+    month: Month, reruns: int, seeded: bool, scale: float = 1.0, base: DisclosurePolicy | None = None
+) -> tuple[Score, bool]:
     """`reruns` releases of the unchanged month; the intruder averages each cell's published ED
     count over them ("as published": the mean, rounded) and, for the Bayes estimate, computes the
     exact likelihood of the distinct releases (identical releases are one draw of the noise,
     counted once; under the cell-key method the re-runs share the figure's cell key, see
     Law.joint_lik). Returns the score and whether every re-run was byte-identical."""
-    releases = [publish_release(month.joint, dp_policy(month, seeded, run, scale, base), police=[month.police])
-                for run in range(reruns)]
+    releases = [
+        publish_release(month.joint, dp_policy(month, seeded, run, scale, base), police=[month.police])
+        for run in range(reruns)
+    ]
     first = table_bytes(releases[0].tables)
     identical = all(table_bytes(r.tables) == first for r in releases[1:])
     distinct, seen = [], set()
@@ -473,9 +570,18 @@ def dp_averaging(month: Month, reruns: int, seeded: bool, scale: float = 1.0,
     attacked = _attacked(truth)
     values = np.vstack([c["published"].to_numpy() for c in cells])[:, attacked]
     mean = np.floor(values.mean(axis=0) + 0.5)
-    seen_values = np.vstack([r.figure("hotspot_cells", "ed_assaults")["published"].to_numpy()[attacked] for r in distinct])
+    seen_values = np.vstack(
+        [r.figure("hotspot_cells", "ed_assaults")["published"].to_numpy()[attacked] for r in distinct]
+    )
     liks = np.array([law.joint_lik(seen_values[:, j]) for j in range(seen_values.shape[1])]).reshape(-1, len(ATTACKED))
     setting = f"DP scale {scale:g} + {releases[0].policy.method}, {'seeded' if seeded else 'fresh noise'}"
-    result = score(f"4 averaging {reruns} re-runs", setting, truth[attacked], liks, mean,
-                   note=f"{len(distinct)} distinct release(s) of {reruns}", distinct=len(distinct))
+    result = score(
+        f"4 averaging {reruns} re-runs",
+        setting,
+        truth[attacked],
+        liks,
+        mean,
+        note=f"{len(distinct)} distinct release(s) of {reruns}",
+        distinct=len(distinct),
+    )
     return result, identical

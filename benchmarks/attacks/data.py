@@ -30,8 +30,20 @@ VIOLENCE = "Violence and sexual offences"
 RECORD_KEY_SECRET = b"istv-attack-suite-record-keys"
 NOISE_KEY = b"istv-attack-suite-dp-noise-key"
 ED_PROVIDER, POLICE_UK_PROVIDER = "7A4BV", "South Wales Police"
-SUMMARY_COLUMNS = ["month", "source", "provider", "rows_received", "rows_quarantined", "rows_out_of_scope",
-                   "rows_out_of_area", "rows_shared", "rows_located", "rows_unlocated", "rows_private", "rows_ambiguous"]
+SUMMARY_COLUMNS = [
+    "month",
+    "source",
+    "provider",
+    "rows_received",
+    "rows_quarantined",
+    "rows_out_of_scope",
+    "rows_out_of_area",
+    "rows_shared",
+    "rows_located",
+    "rows_unlocated",
+    "rows_private",
+    "rows_ambiguous",
+]
 
 # --------------------------------------------------------------------------------------------
 # The agreement and the policies compared
@@ -106,22 +118,42 @@ def police_uk_month(month: str, folder: Path | None = None) -> PoliceMonth:
     inside = placed.inside
     kept = violence[inside]
     resolution = agreement().spatial.h3_resolution
-    cells = [h3.latlng_to_cell(a, b, resolution) if not (math.isnan(a) or math.isnan(b)) else None
-             for a, b in zip(lat[inside], lon[inside])]
-    rows = pd.DataFrame({"crime_id": kept["Crime ID"].to_numpy(), "latitude": lat[inside].to_numpy(),
-                         "longitude": lon[inside].to_numpy(), "cell_id": cells})
-    return PoliceMonth(dt.date.fromisoformat(f"{month}-01"), rows, received=len(raw),
-                       out_of_scope=len(raw) - len(violence), out_of_area=int((placed.located & ~inside).sum()))
+    cells = [
+        h3.latlng_to_cell(a, b, resolution) if not (math.isnan(a) or math.isnan(b)) else None
+        for a, b in zip(lat[inside], lon[inside])
+    ]
+    rows = pd.DataFrame(
+        {
+            "crime_id": kept["Crime ID"].to_numpy(),
+            "latitude": lat[inside].to_numpy(),
+            "longitude": lon[inside].to_numpy(),
+            "cell_id": cells,
+        }
+    )
+    return PoliceMonth(
+        dt.date.fromisoformat(f"{month}-01"),
+        rows,
+        received=len(raw),
+        out_of_scope=len(raw) - len(violence),
+        out_of_area=int((placed.located & ~inside).sum()),
+    )
 
 
 # Night-time economy: assaults peak late at night and at weekends.
 HOUR_WEIGHTS = np.array([9, 7, 5, 3, 2, 1, 1, 1, 1, 1, 1.5, 2, 2.5, 2.5, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6.5, 8, 9.5])
 WEEKDAY_WEIGHTS = np.array([0.9, 0.8, 0.9, 1.0, 1.3, 2.0, 1.9])  # ISO 1 = Monday .. 7 = Sunday
-METHODS = {"fist": .45, "foot": .15, "glass_or_bottle": .10, "knife": .08, "blunt_object": .07, "other": .10,
-           "not_known": .05}
+METHODS = {
+    "fist": 0.45,
+    "foot": 0.15,
+    "glass_or_bottle": 0.10,
+    "knife": 0.08,
+    "blunt_object": 0.07,
+    "other": 0.10,
+    "not_known": 0.05,
+}
 # Where an ED assault is placed: a street near police-recorded violence, a licensed premises,
 # a private dwelling (no cell, as the pipeline publishes it) or nowhere known (no cell).
-PLACE_SHARES = {"street": .45, "venue": .25, "private": .15, "unlocated": .15}
+PLACE_SHARES = {"street": 0.45, "venue": 0.25, "private": 0.15, "unlocated": 0.15}
 NEIGHBOUR_SHARE = 0.35  # street assaults put in a ring-1 neighbour of the police record's cell
 
 
@@ -135,10 +167,13 @@ def venues() -> pd.DataFrame:
     ok = agreement().area.geography().place(lat, lon).inside
     pubs = pubs[ok].drop_duplicates("fas_id")
     resolution = agreement().spatial.h3_resolution
-    return pd.DataFrame({
-        "place_id": "venue:" + pubs["fas_id"], "place_name": pubs["name"],
-        "cell_id": [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat[ok], lon[ok])],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "place_id": "venue:" + pubs["fas_id"],
+            "place_name": pubs["name"],
+            "cell_id": [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat[ok], lon[ok])],
+        }
+    ).reset_index(drop=True)
 
 
 def synthetic_ed(police: PoliceMonth, n: int, seed: int) -> pd.DataFrame:
@@ -171,25 +206,39 @@ def synthetic_ed(police: PoliceMonth, n: int, seed: int) -> pd.DataFrame:
     place_id[at] = pubs["place_id"].to_numpy()[chosen]
     place_name[at] = pubs["place_name"].to_numpy()[chosen]
     pseudonyms = [rng.bytes(32).hex() for _ in range(n)]
-    return pd.DataFrame({
-        "source": "ed", "month": month, "weekday": pd.array(day.day_of_week.to_numpy() + 1, dtype="Int64"),
-        "hour": pd.array(hour, dtype="Int64"), "event_hour": event_hour, "cell_id": cells,
-        "place_status": status, "place_id": place_id, "place_name": place_name,
-        "age_band": rng.choice(["15-19", "20-24", "25-29", "30-34", "35-39", "40-44"], n),
-        "method": rng.choice(list(METHODS), n, p=list(METHODS.values())),
-        "provider": ED_PROVIDER, "record_pseudonym": pseudonyms,
-        "person_pseudonym": [rng.bytes(32).hex() for _ in range(n)],
-        "sex": rng.choice(["male", "female"], n, p=[.7, .3]),
-    })
+    return pd.DataFrame(
+        {
+            "source": "ed",
+            "month": month,
+            "weekday": pd.array(day.day_of_week.to_numpy() + 1, dtype="Int64"),
+            "hour": pd.array(hour, dtype="Int64"),
+            "event_hour": event_hour,
+            "cell_id": cells,
+            "place_status": status,
+            "place_id": place_id,
+            "place_name": place_name,
+            "age_band": rng.choice(["15-19", "20-24", "25-29", "30-34", "35-39", "40-44"], n),
+            "method": rng.choice(list(METHODS), n, p=list(METHODS.values())),
+            "provider": ED_PROVIDER,
+            "record_pseudonym": pseudonyms,
+            "person_pseudonym": [rng.bytes(32).hex() for _ in range(n)],
+            "sex": rng.choice(["male", "female"], n, p=[0.7, 0.3]),
+        }
+    )
 
 
 def police_joint_rows(police: PoliceMonth) -> pd.DataFrame:
     rows = police.rows
-    return pd.DataFrame({
-        "source": "police_uk", "month": police.month, "cell_id": rows["cell_id"].to_numpy(),
-        "provider": POLICE_UK_PROVIDER, "offence": VIOLENCE,
-        "record_pseudonym": [hashlib.sha256(c.encode()).hexdigest() for c in rows["crime_id"]],
-    })
+    return pd.DataFrame(
+        {
+            "source": "police_uk",
+            "month": police.month,
+            "cell_id": rows["cell_id"].to_numpy(),
+            "provider": POLICE_UK_PROVIDER,
+            "offence": VIOLENCE,
+            "record_pseudonym": [hashlib.sha256(c.encode()).hexdigest() for c in rows["crime_id"]],
+        }
+    )
 
 
 @cache
@@ -239,8 +288,22 @@ def summaries(joint: pd.DataFrame, police: Sequence[PoliceMonth] = ()) -> pd.Dat
             scope = delivered.out_of_scope if delivered else 0
             area = delivered.out_of_area if delivered else 0
             located = int(uk["cell_id"].notna().sum())
-            rows.append([month, "police_uk", POLICE_UK_PROVIDER, received, 0, scope, area, len(uk), located,
-                         len(uk) - located, 0, 0])
+            rows.append(
+                [
+                    month,
+                    "police_uk",
+                    POLICE_UK_PROVIDER,
+                    received,
+                    0,
+                    scope,
+                    area,
+                    len(uk),
+                    located,
+                    len(uk) - located,
+                    0,
+                    0,
+                ]
+            )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 

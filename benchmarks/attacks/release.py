@@ -49,14 +49,18 @@ class Release:
             self._by_column = {}
         if (table, column) not in self._by_column:
             f = self.figures
-            self._by_column[table, column] = f[(f["table"].to_numpy() == table) & (f["column"].to_numpy() == column)].set_index("key")
+            self._by_column[table, column] = f[
+                (f["table"].to_numpy() == table) & (f["column"].to_numpy() == column)
+            ].set_index("key")
         chosen = self._by_column[table, column]
         return chosen if month is None else chosen[chosen["month"].to_numpy() == np.datetime64(month, "D")]
 
     def differs_from(self, other: Release) -> bool:
         """Whether any published figure differs (a figure in one release only counts)."""
         a, b = self.figures, other.figures
-        if len(a) != len(b) or not all(np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in ("table", "key", "column")):
+        if len(a) != len(b) or not all(
+            np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in ("table", "key", "column")
+        ):
             return True
         x, y = a["published"].to_numpy(), b["published"].to_numpy()
         return not np.all((x == y) | (np.isnan(x) & np.isnan(y)))
@@ -75,9 +79,16 @@ def _months(values: pd.Series) -> np.ndarray:
     return pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
 
 
-def publish_release(joint: pd.DataFrame, policy: DisclosurePolicy, *, history: Sequence[pd.DataFrame] = (),
-                    public: tuple[str, ...] | None = None, police: Sequence[PoliceMonth] = (),
-                    keys: RecordKeys | None = None, corrections: Corrections | None = None) -> Release:
+def publish_release(
+    joint: pd.DataFrame,
+    policy: DisclosurePolicy,
+    *,
+    history: Sequence[pd.DataFrame] = (),
+    public: tuple[str, ...] | None = None,
+    police: Sequence[PoliceMonth] = (),
+    keys: RecordKeys | None = None,
+    corrections: Corrections | None = None,
+) -> Release:
     """The production build_tables on `joint` (`history`: the earlier months; the agreement's
     hotspot areas; `corrections` as the pipeline passes them), keeping every raw figure it
     protects. With `corrections`, a figure kept at its released value records the released count."""
@@ -92,9 +103,18 @@ def publish_release(joint: pd.DataFrame, policy: DisclosurePolicy, *, history: S
     frame_for_summaries = pd.concat([joint, *history], ignore_index=True) if history else joint
     tables_module.protect = capturing
     try:
-        tables = tables_module.build_tables(joint, summaries(frame_for_summaries, police), policy, "attack-suite", 1,
-                                            record_keys=keys or record_keys(), public_sources=public,
-                                            history=list(history), areas=hotspot_areas(), corrections=corrections)
+        tables = tables_module.build_tables(
+            joint,
+            summaries(frame_for_summaries, police),
+            policy,
+            "attack-suite",
+            1,
+            record_keys=keys or record_keys(),
+            public_sources=public,
+            history=list(history),
+            areas=hotspot_areas(),
+            corrections=corrections,
+        )
     finally:
         tables_module.protect = real_protect
     rows = []
@@ -108,8 +128,19 @@ def publish_release(joint: pd.DataFrame, policy: DisclosurePolicy, *, history: S
             protected = raw[column].fillna(0).astype(np.int64).to_numpy()
             pub = raw[column + PUBLIC_SUFFIX].fillna(0).astype(np.int64).to_numpy()
             shown = table[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            rows.append(pd.DataFrame({"table": name, "month": month, "key": key, "column": column,
-                                      "protected": protected, "public": pub, "published": shown}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "table": name,
+                        "month": month,
+                        "key": key,
+                        "column": column,
+                        "protected": protected,
+                        "public": pub,
+                        "published": shown,
+                    }
+                )
+            )
     figures = pd.concat(rows, ignore_index=True)
     return Release(tables, figures, policy)
 
@@ -119,7 +150,9 @@ def publish_release(joint: pd.DataFrame, policy: DisclosurePolicy, *, history: S
 Released = dict[str, pd.DataFrame]
 
 
-def first_release(joint: pd.DataFrame, policy: DisclosurePolicy, police: Sequence[PoliceMonth] = ()) -> tuple[Release, Released]:
+def first_release(
+    joint: pd.DataFrame, policy: DisclosurePolicy, police: Sequence[PoliceMonth] = ()
+) -> tuple[Release, Released]:
     """A month published for the first time, as the pipeline publishes it, and what the pipeline
     keeps of it for a corrected release: Corrections.save, read back by released_figures."""
     corrections = Corrections(policy.suppression_threshold)
@@ -130,21 +163,33 @@ def first_release(joint: pd.DataFrame, policy: DisclosurePolicy, police: Sequenc
         return release, released_figures(kept)
 
 
-def publish_corrected(versions: Sequence[pd.DataFrame], policy: DisclosurePolicy, released: Released, *,
-                      police: Sequence[PoliceMonth] = ()) -> list[Release]:
+def publish_corrected(
+    versions: Sequence[pd.DataFrame],
+    policy: DisclosurePolicy,
+    released: Released,
+    *,
+    police: Sequence[PoliceMonth] = (),
+) -> list[Release]:
     """Each version of a month published as the pipeline publishes a re-delivered month: one
     build_tables call each, with Corrections(the policy's threshold, `released`: what the pipeline
     kept of the month's earlier release)."""
-    return [publish_release(version, policy, police=police, corrections=Corrections(policy.suppression_threshold, released))
-            for version in versions]
+    return [
+        publish_release(version, policy, police=police, corrections=Corrections(policy.suppression_threshold, released))
+        for version in versions
+    ]
 
 
 BATCH_LEFT_OUT = ("hotspot_areas", "coverage")
 BATCH_EPOCH = 1900  # copies of a month published in one build are labelled January 1900, 1901, ...
 
 
-def publish_copies(joints: Sequence[pd.DataFrame], policy: DisclosurePolicy, *, police: Sequence[PoliceMonth] = (),
-                   public: tuple[str, ...] | None = None) -> list[Release]:
+def publish_copies(
+    joints: Sequence[pd.DataFrame],
+    policy: DisclosurePolicy,
+    *,
+    police: Sequence[PoliceMonth] = (),
+    public: tuple[str, ...] | None = None,
+) -> list[Release]:
     """Releases of several versions of one month, each published afresh (corrections without
     the ledger), built in one build_tables call: each version is relabelled to a month of its own
     (a figure's cell key depends on its records only, never on the month, and every table groups
@@ -165,8 +210,11 @@ def publish_copies(joints: Sequence[pd.DataFrame], policy: DisclosurePolicy, *, 
     both = publish_release(pd.concat(relabelled, ignore_index=True), policy, police=relabelled_police, public=public)
     figures = both.figures[~both.figures["table"].isin(BATCH_LEFT_OUT)]
     by_month = dict(iter(figures.groupby("month")))
-    tables_by_month = {name: dict(iter(table.groupby(_months(table["month"]))))
-                       for name, table in both.tables.items() if name not in BATCH_LEFT_OUT}
+    tables_by_month = {
+        name: dict(iter(table.groupby(_months(table["month"]))))
+        for name, table in both.tables.items()
+        if name not in BATCH_LEFT_OUT
+    }
     releases = []
     for month in months:
         day = np.datetime64(month, "D")
@@ -203,7 +251,17 @@ def release_month(release: Release) -> np.datetime64:
     return as_day(release.figures.loc[release.figures["table"] == "monthly_trend", "month"].max())
 
 
-def monthly_releases(months: Sequence[Month], policy: DisclosurePolicy, public: tuple[str, ...] | None = None) -> list[Release]:
+def monthly_releases(
+    months: Sequence[Month], policy: DisclosurePolicy, public: tuple[str, ...] | None = None
+) -> list[Release]:
     """Each month published as the pipeline would, with the earlier months as its history."""
-    return [publish_release(m.joint, policy, history=[x.joint for x in months[:i]], public=public,
-                            police=[x.police for x in months[:i + 1]]) for i, m in enumerate(months)]
+    return [
+        publish_release(
+            m.joint,
+            policy,
+            history=[x.joint for x in months[:i]],
+            public=public,
+            police=[x.police for x in months[: i + 1]],
+        )
+        for i, m in enumerate(months)
+    ]

@@ -173,9 +173,16 @@ def guessing_baseline(truth: np.ndarray, population: np.ndarray | None = None) -
     return float(np.mean(truth == values[np.argmax(counts)]))
 
 
-def score(attack: str, setting: str, truth: np.ndarray, likelihoods: np.ndarray,
-          as_published: np.ndarray | None = None, note: str = "", population: np.ndarray | None = None,
-          **extra) -> Score:
+def score(
+    attack: str,
+    setting: str,
+    truth: np.ndarray,
+    likelihoods: np.ndarray,
+    as_published: np.ndarray | None = None,
+    note: str = "",
+    population: np.ndarray | None = None,
+    **extra,
+) -> Score:
     """`likelihoods`: one row per attacked count, columns 1..7, the probability of everything
     the attack observed under each candidate. The Bayes estimate uses the prior the guesser has,
     the distribution of the attacked counts: of `population` when the counts attacked are a
@@ -193,12 +200,19 @@ def score(attack: str, setting: str, truth: np.ndarray, likelihoods: np.ndarray,
     if as_published is not None:
         as_published = np.asarray(as_published, dtype=float)
         exact_published = float(np.mean(as_published == truth)) if len(truth) else float("nan")
-    return Score(attack, setting, len(truth), exact_published,
-                 float(np.mean(estimate == truth)) if len(truth) else float("nan"),
-                 float(np.mean(feasible == 1)) if len(truth) else float("nan"),
-                 float(np.mean(feasible < len(values))) if len(truth) else float("nan"),
-                 float(np.mean(feasible)) if len(truth) else float("nan"),
-                 guessing_baseline(truth, known), note, extra)
+    return Score(
+        attack,
+        setting,
+        len(truth),
+        exact_published,
+        float(np.mean(estimate == truth)) if len(truth) else float("nan"),
+        float(np.mean(feasible == 1)) if len(truth) else float("nan"),
+        float(np.mean(feasible < len(values))) if len(truth) else float("nan"),
+        float(np.mean(feasible)) if len(truth) else float("nan"),
+        guessing_baseline(truth, known),
+        note,
+        extra,
+    )
 
 
 def criterion_failures(score: Score) -> list[str]:

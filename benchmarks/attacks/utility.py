@@ -77,6 +77,12 @@ def utility(monthly: Sequence[Release], setting: str) -> Utility:
     areas = _with_truth(last.figure("hotspot_areas", "combined", release_month(last)))
     areas = areas[areas.index.str.startswith(f"3|{agreement().spatial.h3_resolution}|")]
     areas.index = areas.index.str.split("|").str[-1]
-    return Utility(setting, shown / total if total else float("nan"), withheld / figures if figures else 0.0,
-                   float(np.concatenate(errors_all).mean()), float(np.concatenate(errors_cells).mean()),
-                   float(np.mean(recalls)), top_recall(areas["truth"], areas["published"]))
+    return Utility(
+        setting,
+        shown / total if total else float("nan"),
+        withheld / figures if figures else 0.0,
+        float(np.concatenate(errors_all).mean()),
+        float(np.concatenate(errors_cells).mean()),
+        float(np.mean(recalls)),
+        top_recall(areas["truth"], areas["published"]),
+    )

@@ -28,15 +28,15 @@ from dagster import (
 from anonymise.cellkey import RecordKeys
 from anonymise.differential_privacy import BudgetExceeded, check_budget
 from anonymise.risk import k_anonymity
-from sharing_agreements import auditing
+from ingest.engine import row_level_duckdb
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
+from report.render import render_report
 from schemas.expectations import published_suite, validate
+from sharing_agreements import auditing
 from warehouse.corrections import Corrections, released_figures, released_folder
 from warehouse.publish import publish
-from report.render import render_report
-from ingest.engine import row_level_duckdb
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
@@ -92,7 +92,9 @@ def _held_columns(file: Path) -> tuple[set[str], int]:
     return held, footer.metadata.num_rows
 
 
-def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path, record_keys: RecordKeys) -> dict[str, int]:
+def write_joint_incidents(
+    files: dict[str, Path], out: Path, spill_zone: Path, record_keys: RecordKeys
+) -> dict[str, int]:
     """Write a month's joint_incidents Parquet file from each source's pseudonymised one, with
     DuckDB from file to file, so the month never comes into memory. Written under a temporary
     name and swapped in, so that no reader sees half a file. Returns the rows of each source."""
@@ -110,8 +112,10 @@ def write_joint_incidents(files: dict[str, Path], out: Path, spill_zone: Path, r
         os.replace(partial, out)
     except duckdb.ConversionException:
         # DuckDB's message quotes the value that failed to convert: row-level data stays out of logs.
-        raise ValueError(f"joint_incidents for {out.stem}: a pseudonymised column does not convert to the type "
-                         f"{JOINT_MAPPING.name} declares (value withheld)") from None
+        raise ValueError(
+            f"joint_incidents for {out.stem}: a pseudonymised column does not convert to the type "
+            f"{JOINT_MAPPING.name} declares (value withheld)"
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
     return rows
@@ -130,15 +134,22 @@ def joint_incidents(context: AssetExecutionContext, istv: IstvResource) -> Mater
     month = month_of_partition(context.partition_key)
     home = istv.istv_home
     agreement = istv.agreement_in_force(step="joint_incidents")
-    rows = write_joint_incidents({s: home.pseudonymised_file(s, month) for s in SOURCES},
-                                 home.pseudonymised_file("joint", month), spill_zone=home.pseudonymised,
-                                 record_keys=istv.record_keys(agreement))
+    rows = write_joint_incidents(
+        {s: home.pseudonymised_file(s, month) for s in SOURCES},
+        home.pseudonymised_file("joint", month),
+        spill_zone=home.pseudonymised,
+        record_keys=istv.record_keys(agreement),
+    )
     return MaterializeResult(metadata={f"rows_{s}": n for s, n in rows.items()} | {"rows": sum(rows.values())})
 
 
-@asset_check(asset=joint_incidents, name="k_anonymity", blocking=False,
-             description="k-anonymity of the row-level zone over the agreement's quasi-identifiers; "
-             "warns the board when groups fall below the agreement's k.")
+@asset_check(
+    asset=joint_incidents,
+    name="k_anonymity",
+    blocking=False,
+    description="k-anonymity of the row-level zone over the agreement's quasi-identifiers; "
+    "warns the board when groups fall below the agreement's k.",
+)
 def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="joint_k_anonymity")
@@ -146,7 +157,9 @@ def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
     with row_level_duckdb(spill_zone=home.pseudonymised) as con:
         joint = con.read_parquet(str(home.pseudonymised_file("joint", month)))
         report = k_anonymity(joint, agreement.risk.quasi_identifiers, agreement.risk.k)
-    return AssetCheckResult(passed=not report.below_target, severity=AssetCheckSeverity.WARN, metadata=report.as_metadata())
+    return AssetCheckResult(
+        passed=not report.below_target, severity=AssetCheckSeverity.WARN, metadata=report.as_metadata()
+    )
 
 
 def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
@@ -166,8 +179,15 @@ def delivery_summaries(istv: IstvResource, month) -> pd.DataFrame:
         for provider, totals in delivered.items():
             # A provider with no row left to pseudonymise (all quarantined) has no counts: zeros.
             counts = by_provider.get(provider, {})
-            rows.append({"month": month, "source": source, "provider": provider, **totals,
-                         **{k: counts.get(k, 0) for k in DELIVERY_SUMMARY_COLUMNS[5:]}})
+            rows.append(
+                {
+                    "month": month,
+                    "source": source,
+                    "provider": provider,
+                    **totals,
+                    **{k: counts.get(k, 0) for k in DELIVERY_SUMMARY_COLUMNS[5:]},
+                }
+            )
     return pd.DataFrame(rows, columns=DELIVERY_SUMMARY_COLUMNS)
 
 
@@ -176,14 +196,24 @@ PUBLISHED = [s.name for s in table_specs()]
 
 @multi_asset(
     specs=[
-        AssetSpec(s.name, description=" ".join(s.description.split()), group_name="published",
-                  deps=[AssetKey("joint_incidents")], kinds={"duckdb"}, skippable=True)
+        AssetSpec(
+            s.name,
+            description=" ".join(s.description.split()),
+            group_name="published",
+            deps=[AssetKey("joint_incidents")],
+            kinds={"duckdb"},
+            skippable=True,
+        )
         for s in table_specs()
     ],
     check_specs=[
-        AssetCheckSpec("disclosure_control", asset=s.name, blocking=True,
-                       description="No published count between 1 and the suppression threshold; keys present; "
-                       "the leak scanner finds no identifier (checked before anything is published).")
+        AssetCheckSpec(
+            "disclosure_control",
+            asset=s.name,
+            blocking=True,
+            description="No published count between 1 and the suppression threshold; keys present; "
+            "the leak scanner finds no identifier (checked before anything is published).",
+        )
         for s in table_specs()
     ],
     partitions_def=monthly_partitions,
@@ -199,10 +229,19 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     content = month_content_sha256(joint, home.pseudonymised)
     policy = istv.disclosure_policy(agreement, content)
     corrections = Corrections(policy.suppression_threshold, released_figures(released_folder(joint)))
-    built = build_tables(joint, delivery_summaries(istv, month), policy, agreement.id, agreement.version,
-                         record_keys=istv.record_keys(agreement), public_sources=agreement.public_sources(),
-                         spill_zone=home.pseudonymised, history=earlier_joint_files(home, month, agreement),
-                         areas=hotspot_areas(agreement), corrections=corrections)
+    built = build_tables(
+        joint,
+        delivery_summaries(istv, month),
+        policy,
+        agreement.id,
+        agreement.version,
+        record_keys=istv.record_keys(agreement),
+        public_sources=agreement.public_sources(),
+        spill_zone=home.pseudonymised,
+        history=earlier_joint_files(home, month, agreement),
+        areas=hotspot_areas(agreement),
+        corrections=corrections,
+    )
     if _first_release_content(istv, month) not in (None, content):
         built["coverage"]["release_status"] = "corrected"
     # Only what the agreement permits is published; the rest is never written anywhere.
@@ -221,37 +260,69 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     failed = [name for name in checks if not checks[name].success or leaks[name]]
     if failed:
         for name, summary in checks.items():
-            yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=name not in failed,
-                                   severity=AssetCheckSeverity.ERROR,
-                                   metadata=summary.as_metadata() | findings_metadata(leaks[name]))
+            yield AssetCheckResult(
+                asset_key=name,
+                check_name="disclosure_control",
+                passed=name not in failed,
+                severity=AssetCheckSeverity.ERROR,
+                metadata=summary.as_metadata() | findings_metadata(leaks[name]),
+            )
         raise RuntimeError(f"not published: disclosure-control or leak checks failed for {', '.join(failed)}")
     dp_epsilon = _privacy_budget_spend(istv, agreement, month, content, permitted)
     publish(istv.istv_home.warehouse, month, tables)
     corrections.save(released_folder(joint))
     if dp_epsilon:
-        istv.audit("dp_release", {"agreement_id": agreement.id, "agreement_version": agreement.version,
-                                  "month": f"{month:%Y-%m}", "content_sha256": content, "epsilon": dp_epsilon})
-    istv.audit("publish", {
-        "month": f"{month:%Y-%m}", "agreement_id": agreement.id, "agreement_version": agreement.version,
-        "agreement_sha256": agreement.content_hash(), "withheld": withheld,
-        "tables": {name: {"rows": len(t), "cells_suppressed": _suppressed(t)} for name, t in tables.items()},
-        "content_sha256": content,
-        "corrected_release": corrections.released is not None,
-        # Figures whose records changed by fewer than the threshold and so kept their released values.
-        "figures_kept": corrections.kept,
-    })
+        istv.audit(
+            "dp_release",
+            {
+                "agreement_id": agreement.id,
+                "agreement_version": agreement.version,
+                "month": f"{month:%Y-%m}",
+                "content_sha256": content,
+                "epsilon": dp_epsilon,
+            },
+        )
+    istv.audit(
+        "publish",
+        {
+            "month": f"{month:%Y-%m}",
+            "agreement_id": agreement.id,
+            "agreement_version": agreement.version,
+            "agreement_sha256": agreement.content_hash(),
+            "withheld": withheld,
+            "tables": {name: {"rows": len(t), "cells_suppressed": _suppressed(t)} for name, t in tables.items()},
+            "content_sha256": content,
+            "corrected_release": corrections.released is not None,
+            # Figures whose records changed by fewer than the threshold and so kept their released values.
+            "figures_kept": corrections.kept,
+        },
+    )
     for name in withheld:
         # Nothing published, nothing disclosed; the check records why the table is absent.
-        yield AssetCheckResult(asset_key=name, check_name="disclosure_control", passed=True,
-                               metadata={"published": False, "reason": f"not permitted by {agreement.label}"})
+        yield AssetCheckResult(
+            asset_key=name,
+            check_name="disclosure_control",
+            passed=True,
+            metadata={"published": False, "reason": f"not permitted by {agreement.label}"},
+        )
     for spec in permitted:
         table = tables[spec.name]
         yield MaterializeResult(
             asset_key=spec.name,
-            metadata={"rows": len(table), "cells_suppressed": _suppressed(table), "warehouse": str(istv.istv_home.warehouse),
-                      "agreement": f"{agreement.id} v{agreement.version}"},
-            check_results=[AssetCheckResult(asset_key=spec.name, check_name="disclosure_control", passed=True,
-                                            metadata=checks[spec.name].as_metadata() | findings_metadata([]))],
+            metadata={
+                "rows": len(table),
+                "cells_suppressed": _suppressed(table),
+                "warehouse": str(istv.istv_home.warehouse),
+                "agreement": f"{agreement.id} v{agreement.version}",
+            },
+            check_results=[
+                AssetCheckResult(
+                    asset_key=spec.name,
+                    check_name="disclosure_control",
+                    passed=True,
+                    metadata=checks[spec.name].as_metadata() | findings_metadata([]),
+                )
+            ],
         )
 
 
@@ -293,7 +364,8 @@ def month_content_sha256(joint: Path, spill_zone: Path) -> str:
         rows, digest = con.execute(
             # Sums of 64-bit halves in 128-bit integers: exact, so the order of rows cannot matter.
             "SELECT count(*), coalesce(sum(md5_number_lower(j::VARCHAR)::HUGEINT), 0)::VARCHAR || ':' || "
-            "coalesce(sum(md5_number_upper(j::VARCHAR)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) AS j", [str(joint)]
+            "coalesce(sum(md5_number_upper(j::VARCHAR)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) AS j",
+            [str(joint)],
         ).fetchone()
     return hashlib.sha256(f"{rows}:{digest}".encode()).hexdigest()
 

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymise.leaks import LeakScanner
+from anonymise.reference import gazetteer
+from ingest.engine import parquet_batches
 from ingest.home import IstvHome
 from ingest.pseudonymise import BATCH_ROWS
-from anonymise.reference import gazetteer
 from schemas import load_codelist, schema_for_source
 from schemas.model import CODELIST_DIR
-from ingest.engine import parquet_batches
 from warehouse.tables import MATCH_RULE
 
 SOURCES = ("ed", "police", "police_uk")

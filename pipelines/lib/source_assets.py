@@ -1,7 +1,6 @@
 """The two assets every source has (`<source>_extract`, `<source>_pseudonymised`) and the
 blocking Great Expectations check between them, built once for ed, police and police_uk."""
 
-
 import json
 
 from dagster import (
@@ -14,15 +13,15 @@ from dagster import (
     asset_check,
 )
 
-from ingest.parse import arrow_schema, concatenate_parquet, parse_extract
 from ingest.landing import current_deliveries
-from pipelines.lib.leak_checks import findings_metadata, scanner_for
+from ingest.parse import arrow_schema, concatenate_parquet, parse_extract
 from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes, read_batches
 from ingest.quarantine import write_quarantine
+from ingest.validate import validate_parquet
+from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from schemas import schema_for_source
-from ingest.validate import validate_parquet
 
 GROUP = {"ed": "ed", "police": "police", "police_uk": "police"}
 
@@ -62,8 +61,13 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
                 raise ExtractCountsError(f"{delivery.path.name}: rows in != rows passed + rows quarantined")
             if len(result.quarantined):
                 # Named by provider too: two providers may send files of the same name.
-                write_quarantine(result.quarantined, result.reason_counts, quarantine_folder,
-                                 f"{delivery.path.parent.name}_{delivery.path.stem}", istv.quarantine_cipher())
+                write_quarantine(
+                    result.quarantined,
+                    result.reason_counts,
+                    quarantine_folder,
+                    f"{delivery.path.parent.name}_{delivery.path.stem}",
+                    istv.quarantine_cipher(),
+                )
             ingested = {
                 "file": delivery.path.name,
                 "sha256": delivery.sha256,
@@ -75,8 +79,13 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
                 "reasons": result.reason_counts,
                 "undeclared_columns": result.undeclared_columns,
                 # How the file was laid out: lines that were not data are counted, never dropped silently.
-                "layout": {"encoding": result.encoding, "delimiter": result.delimiter, "title_rows": result.title_rows,
-                           "footer_rows": result.footer_rows, "blank_rows": result.blank_rows},
+                "layout": {
+                    "encoding": result.encoding,
+                    "delimiter": result.delimiter,
+                    "title_rows": result.title_rows,
+                    "footer_rows": result.footer_rows,
+                    "blank_rows": result.blank_rows,
+                },
             }
             summary["files"].append(ingested)
             istv.audit("ingest", {"source": source, "month": f"{month:%Y-%m}", **ingested})
@@ -128,8 +137,9 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         parquet, summary_path = istv.istv_home.parsed_extract(source, month)
         keys, master_key_id = istv.field_keys(agreement, rules)
         out = istv.istv_home.pseudonymised_file(source, month)
-        result = pseudonymise_file(parquet, out, source, agreement, keys, istv.location_resolver,
-                                   processes=pseudonymise_processes())
+        result = pseudonymise_file(
+            parquet, out, source, agreement, keys, istv.location_resolver, processes=pseudonymise_processes()
+        )
         extract_summary = json.loads(summary_path.read_text())
         summary = {
             **extract_summary,
@@ -142,15 +152,22 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             "fields": result.fields,
         }
         istv.istv_home.summary_file(source, month).write_text(json.dumps(summary, indent=2))
-        istv.audit("pseudonymise", {
-            "source": source, "month": f"{month:%Y-%m}", "agreement_id": agreement.id,
-            "agreement_version": agreement.version, "key_id": master_key_id,
-            "providers": sorted({f["provider"] for f in extract_summary["files"]}),
-            "files": [f["sha256"] for f in extract_summary["files"]],
-            "rows_received": sum(f["rows_received"] for f in extract_summary["files"]),
-            "rows_quarantined": sum(f["rows_quarantined"] for f in extract_summary["files"]),
-            **result.counts, "fields": result.fields,
-        })
+        istv.audit(
+            "pseudonymise",
+            {
+                "source": source,
+                "month": f"{month:%Y-%m}",
+                "agreement_id": agreement.id,
+                "agreement_version": agreement.version,
+                "key_id": master_key_id,
+                "providers": sorted({f["provider"] for f in extract_summary["files"]}),
+                "files": [f["sha256"] for f in extract_summary["files"]],
+                "rows_received": sum(f["rows_received"] for f in extract_summary["files"]),
+                "rows_quarantined": sum(f["rows_quarantined"] for f in extract_summary["files"]),
+                **result.counts,
+                "fields": result.fields,
+            },
+        )
         return MaterializeResult(
             metadata={
                 **result.counts,
@@ -172,7 +189,9 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
         month = month_of_partition(context.partition_key)
         batches = read_batches(istv.istv_home.pseudonymised_file(source, month))
         findings = scanner_for(istv.istv_home, month, sources=(source,)).scan_frames(batches)
-        return AssetCheckResult(passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings))
+        return AssetCheckResult(
+            passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings)
+        )
 
     return [extract, pseudonymised], [extract_expectations, pseudonymised_leak_scan]
 

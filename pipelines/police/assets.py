@@ -19,8 +19,7 @@ police_assets = build_source_assets(
 police_uk_assets = build_source_assets(
     "police_uk",
     extract_doc=(
-        "The data.police.uk street-level file for the force and month, read against "
-        "schemas/police_uk_street.yaml."
+        "The data.police.uk street-level file for the force and month, read against schemas/police_uk_street.yaml."
     ),
     pseudonymised_doc=(
         "Open police data in the agreement's scope (violence and sexual offences) and area, "

@@ -47,7 +47,9 @@ def suppressed_releases(months, old_policy) -> list[A.Release]:
 
 
 def measured(score: A.Score) -> str:
-    return (f"{score.attack}, {score.setting}: exact {score.exact:.1%} (face value "
-            f"{score.exact_published if score.exact_published is None else f'{score.exact_published:.1%}'}, Bayes "
-            f"{score.exact_bayes:.1%}), pinned {score.pinned:.1%}, narrowed {score.narrowed:.1%}, guess "
-            f"{score.baseline:.1%}, {score.attacked} counts; fails: {'; '.join(A.criterion_failures(score)) or 'nothing'}")
+    return (
+        f"{score.attack}, {score.setting}: exact {score.exact:.1%} (face value "
+        f"{score.exact_published if score.exact_published is None else f'{score.exact_published:.1%}'}, Bayes "
+        f"{score.exact_bayes:.1%}), pinned {score.pinned:.1%}, narrowed {score.narrowed:.1%}, guess "
+        f"{score.baseline:.1%}, {score.attacked} counts; fails: {'; '.join(A.criterion_failures(score)) or 'nothing'}"
+    )

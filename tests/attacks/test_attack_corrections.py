@@ -31,7 +31,8 @@ def test_releases_built_together_equal_releases_built_alone(months, default_poli
         alone = A.publish_release(version, default_policy, police=[month.police])
         kept = alone.figures[~alone.figures["table"].isin(A.BATCH_LEFT_OUT)].reset_index(drop=True)
         assert kept[["table", "key", "column", "protected", "public"]].equals(
-            batched.figures[["table", "key", "column", "protected", "public"]])
+            batched.figures[["table", "key", "column", "protected", "public"]]
+        )
         assert (kept["published"].fillna(-1) == batched.figures["published"].fillna(-1)).all()
 
 
@@ -53,7 +54,11 @@ def test_with_the_ledger_the_corrected_release_adds_nothing_to_the_first(product
 @pytest.mark.parametrize("attribute", list(A.ATTRIBUTES))
 def test_a_one_row_correction_names_no_attribute_better_than_guessing(production, attribute):
     for mode, result in production.items():
-        assert result.learned[attribute] - result.baseline[attribute] <= A.TOLERANCE, (mode, result.learned, result.baseline)
+        assert result.learned[attribute] - result.baseline[attribute] <= A.TOLERANCE, (
+            mode,
+            result.learned,
+            result.baseline,
+        )
 
 
 def test_without_the_ledger_the_same_attack_beats_the_criterion(no_ledger):
@@ -64,5 +69,9 @@ def test_without_the_ledger_the_same_attack_beats_the_criterion(no_ledger):
         pin = result.pin
         assert pin.pinned > 0 and pin.exact - pin.baseline > A.TOLERANCE, measured(pin)
         for attribute in A.ATTRIBUTES:
-            assert result.learned[attribute] - result.baseline[attribute] > A.TOLERANCE, (mode, result.learned, result.baseline)
+            assert result.learned[attribute] - result.baseline[attribute] > A.TOLERANCE, (
+                mode,
+                result.learned,
+                result.baseline,
+            )
         assert result.visible >= 0.9, mode

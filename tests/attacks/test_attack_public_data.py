@@ -40,8 +40,9 @@ def test_without_the_public_split_the_old_rule_gives_counts_away(months, old_pol
     ones (the code before c23185c): the rounded combined figure minus the exact police count
     narrows the withheld ED count and sometimes pins it."""
     releases = A.monthly_releases(months, old_policy, public=())
-    old = A.public_subtraction(releases, [m.police for m in months], "suppress_and_round, police not public",
-                               public_split=False)
+    old = A.public_subtraction(
+        releases, [m.police for m in months], "suppress_and_round, police not public", public_split=False
+    )
     assert old.pinned > 0.005, measured(old)  # fails the criterion
     assert old.exact > cell_key_score.exact, f"{measured(old)}; {measured(cell_key_score)}"
 

@@ -26,7 +26,9 @@ def test_top_recall_counts_ties_fairly():
 
 def test_the_intruders_model_matches_the_production_rules(default_policy, old_policy):
     counts = np.arange(0, 60)
-    expected = [np.nan if protect_count(int(c), old_policy) is None else protect_count(int(c), old_policy) for c in counts]
+    expected = [
+        np.nan if protect_count(int(c), old_policy) is None else protect_count(int(c), old_policy) for c in counts
+    ]
     np.testing.assert_array_equal(A.suppressed_and_rounded(counts, old_policy), np.array(expected, dtype=float))
     law = A.Law(default_policy)
     for published in (0.0, 1.0, 5.0, 9.0):
