@@ -7,7 +7,7 @@ export ISTV_HOME ?= $(CURDIR)/istv_home
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test test-fast bench bench-privacy bench-locations dagster-ui check-defs lock clean
+.PHONY: demo test test-fast lint bench bench-privacy bench-locations dagster-ui check-defs lock clean
 SIZE ?= city
 
 $(BIN)/istv: requirements.lock pyproject.toml
@@ -29,7 +29,13 @@ $(CHROMIUM):
 	  echo "The tests need Chromium: run  sudo apt-get install -y chromium chromium-driver  then make test again"; exit 1; \
 	fi
 
-test: $(BIN)/istv $(CHROMIUM)
+# Lint and format (ruff) and the import contract between the layers (import-linter, pyproject.toml).
+lint: $(BIN)/istv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: $(BIN)/istv $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(BIN)/istv

@@ -3,8 +3,6 @@ coordinates to spatial cells."""
 
 from __future__ import annotations
 
-import re
-
 import h3
 import h3.api.basic_int
 import numpy as np
@@ -12,9 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymise.identifiers import POSTCODE_VALUE
 from anonymise.pseudonyms import hex_array
-
-_POSTCODE_OUTWARD = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*[0-9][A-Z]{2}\s*$")
 
 
 def age_bands(date_of_birth: pd.Series, at: pd.Series, width: int) -> pd.Series:
@@ -26,7 +23,7 @@ def age_bands(date_of_birth: pd.Series, at: pd.Series, width: int) -> pd.Series:
     low = ((age // width) * width).where(age.notna() & (age >= 0))
     # A label per distinct band, spread back to the rows: a month has a few dozen bands.
     codes, lows = pd.factorize(low, use_na_sentinel=True)
-    labels = pd.array([f"{int(l)}-{int(l) + width - 1}" for l in lows.tolist()] + [None], dtype="string")
+    labels = pd.array([f"{int(start)}-{int(start) + width - 1}" for start in lows.tolist()] + [None], dtype="string")
     return pd.Series(labels.take(codes), index=date_of_birth.index)
 
 
@@ -34,7 +31,7 @@ def postcode_district(postcode: str | None) -> str | None:
     """Outward code ('CF24 4HU' -> 'CF24'); None for anything that is not a full postcode."""
     if not postcode:
         return None
-    match = _POSTCODE_OUTWARD.match(postcode.upper())
+    match = POSTCODE_VALUE.match(postcode.upper())
     return match.group(1) if match else None
 
 

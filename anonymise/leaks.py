@@ -5,8 +5,9 @@ dates, the input's own identifiers and free text in data frames, column values a
 lines, event-log metadata, validation results). A Finding says what kind of value was found,
 where and how often, never the value itself, so findings are safe to print, log and store.
 
-Pure: no file I/O and no logging (anonymise/scan.py walks files and warehouses). DuckDB, in
-memory, digests batches of known identifiers in bulk.
+Pure: no file I/O and no logging (anonymise/scan.py walks files and warehouses). Known
+identifiers are kept as digests (anonymise/leak_digests.py); postcode and phone patterns are
+anonymise/identifiers.py's.
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ import hashlib
 import math
 import re
 import secrets
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymise.generalise import postcode_district
+from anonymise.identifiers import (
+    PHONE_TOKEN,
+    POSTCODE_TOKEN,
+    WHOLE_TOKEN_END,
+    WHOLE_TOKEN_START,
+    is_uk_phone_number,
+)
+from anonymise.leak_digests import MIN_IDENTIFIER, TOKEN, KnownForms, normalise
 from anonymise.nhs_number import is_valid_nhs_number
 
 KINDS = ("nhs_number", "postcode", "phone", "email", "date_of_birth", "known_identifier", "free_text")
@@ -45,29 +52,18 @@ class Finding:
         return f"{self.kind} in {place}: {self.count} value{'' if self.count == 1 else 's'}"
 
 
-# ---- Patterns ----
-# A match must be a whole token: not touching a letter or digit, nor joined to one by . _ / + -.
-# Decimals, versions, UUIDs, file names and base64 or Fernet ciphertext are single tokens, and a
-# chance digit run inside one ("51.4816545678", "...-0123-4567-...") is not an identifier.
-_JOIN = r"[._/+-]"
-_START = rf"(?<![0-9A-Za-z])(?<![0-9A-Za-z]{_JOIN})"
-_END = rf"(?![0-9A-Za-z])(?!{_JOIN}[0-9A-Za-z])"
+# ---- Patterns: whole tokens only (see anonymise/identifiers.py, with postcodes and phones) ----
 # ISO timestamps run straight on into their time: "2026-08-15T23:10".
-_DATE_END = rf"(?:(?=[Tt]\d)|{_END})"
+_DATE_END = rf"(?:(?=[Tt]\d)|{WHOLE_TOKEN_END})"
 
 # 10 digits, or 3-3-4 with one kind of separator; ".0" is an NHS number that became a float.
-_NHS = re.compile(_START + r"(\d{3}([ -]?)\d{3}\2\d{4})(\.0+)?" + _END)
-# Full unit postcode only; the inward code's letters never include C I K M O V.
-_POSTCODE = re.compile(_START + r"[A-Z]{1,2}\d[A-Z\d]?[ \t]{0,2}\d[ABD-HJLNP-UW-Z]{2}" + _END, re.I)
-# +44 / 0044 (maybe with "(0)") or a trunk 0 (maybe in brackets), then the number in groups;
-# the digit count and first digit are checked in _is_uk_phone.
-_PHONE = re.compile(_START + r"(?:(?:\+|00)44[ -]?(?:\(0\)[ -]?)?|\(?0)\d{2,5}\)?(?:[ -]?\d){5,8}" + _END)
+_NHS = re.compile(WHOLE_TOKEN_START + r"(\d{3}([ -]?)\d{3}\2\d{4})(\.0+)?" + WHOLE_TOKEN_END)
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
-_ISO_DATE = re.compile(_START + r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _DATE_END)
-_DMY_DATE = re.compile(_START + r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
+_ISO_DATE = re.compile(WHOLE_TOKEN_START + r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _DATE_END)
+_DMY_DATE = re.compile(WHOLE_TOKEN_START + r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _NAMED_DATE = re.compile(
-    _START + r"(\d{1,2})(?:st|nd|rd|th)?[ -]+(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may"
+    WHOLE_TOKEN_START + r"(\d{1,2})(?:st|nd|rd|th)?[ -]+(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may"
     r"|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?[ -]+(\d{4})"
     + _DATE_END,
     re.I,
@@ -75,25 +71,12 @@ _NAMED_DATE = re.compile(
 _TIME = re.compile(r"[Tt ](\d{1,2}):(\d{2})(?::(\d{2}))?")
 _BIRTH_COLUMN = re.compile(r"birth|(?<![a-z])dob(?![a-z])", re.I)
 
-_TOKEN = re.compile(r"[^\W_]+")  # letters and digits, any script
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # Digests and H3 cells: only ever compared whole with known identifiers, never searched inside.
 _MACHINE_HEX_SHORTEST = 15
 _MACHINE_HEX = re.compile(rf"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{{{_MACHINE_HEX_SHORTEST},}}")
 _LETTER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-_MIN_IDENTIFIER = 5  # shorter identifiers would match ordinary words and codes
 _MEMO_VALUES = 200_000  # per column of a table scanned in batches: place names, hours, bands
-
-
-def _is_uk_phone(match: str) -> bool:
-    """10 or 9 digits after the trunk 0, starting as UK numbers do (01, 02, 03, 05, 07, 08)."""
-    digits = re.sub(r"\D", "", match)
-    if match.startswith("+"):
-        digits = digits[2:]
-    elif match.startswith("0044"):
-        digits = digits[4:]
-    national = digits.removeprefix("0")  # the trunk 0, or a "(0)" after +44
-    return len(national) in (9, 10) and national[0] in "123578"
 
 
 @dataclass(frozen=True)
@@ -139,12 +122,8 @@ def _find_dates(text: str, today: dt.date) -> Iterator[_DateHit]:
     return (h for h in found if h is not None)
 
 
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
 def _collapse(text: str) -> str:
-    return " ".join(_normal(text).split())
+    return " ".join(normalise(text).split())
 
 
 class LeakScanner:
@@ -161,7 +140,7 @@ class LeakScanner:
         millions: arrays are digested in bulk)."""
         self.max_code_length = max_code_length
         self._allowed = frozenset(_collapse(str(t)) for t in allowed_text)
-        vocabulary = {t for text in self._allowed for t in _TOKEN.findall(text)}
+        vocabulary = {t for text in self._allowed for t in TOKEN.findall(text)}
         self._date_columns = frozenset(c.casefold() for c in date_columns_allowed)
         # Dates still to come are deadlines (an agreement's review date), not birthdays; public
         # dates given in allowed_text (when an agreement came into force) are allowed too.
@@ -171,7 +150,7 @@ class LeakScanner:
         # between scanners. (Short or guessable identifiers such as NHS numbers could still be
         # brute-forced from a pickled scanner, so scanners are not persisted.)
         self._salt = secrets.token_hex(16)
-        known = _KnownForms(self._salt, self._digest, vocabulary)
+        known = KnownForms(self._salt, self._digest, vocabulary)
         for item in known_identifiers:
             if isinstance(item, (pa.Array, pa.ChunkedArray)):
                 known.add_array(item)
@@ -356,8 +335,8 @@ class LeakScanner:
                 is_valid_nhs_number(m[1]) and not (column is None and m[3]) for m in _NHS.finditer(text)
             )
             # postcode_district is the project's definition of a full postcode.
-            hits["postcode"] = sum(postcode_district(m[0]) is not None for m in _POSTCODE.finditer(text))
-            hits["phone"] = sum(_is_uk_phone(m[0]) for m in _PHONE.finditer(text))
+            hits["postcode"] = sum(postcode_district(m[0]) is not None for m in POSTCODE_TOKEN.finditer(text))
+            hits["phone"] = sum(is_uk_phone_number(m[0]) for m in PHONE_TOKEN.finditer(text))
             hits["date_of_birth"] = self._date_hits(text, column)
         if "@" in text:
             hits["email"] = len(_EMAIL.findall(text))
@@ -390,7 +369,7 @@ class LeakScanner:
         token ("EDPLANT7731B"). Each match is counted once, by its longest form."""
         hits = 0
         segment: list[str] = []
-        for token in _TOKEN.findall(_normal(text)) + [""]:
+        for token in TOKEN.findall(normalise(text)) + [""]:
             if token and not _MACHINE_HEX.fullmatch(token):
                 segment.append(token)
                 continue
@@ -409,7 +388,7 @@ class LeakScanner:
             ends.add(offset)
         hits, covered = 0, 0
         for start in starts:
-            if start < covered or self._digest(joined[start : start + _MIN_IDENTIFIER]) not in self._heads:
+            if start < covered or self._digest(joined[start : start + MIN_IDENTIFIER]) not in self._heads:
                 continue
             for length in self._lengths:
                 end = start + length
@@ -424,171 +403,6 @@ class LeakScanner:
                     hits, covered = hits + 1, end
                     break
         return hits
-
-
-class _Digests:
-    """A set of digests held as one sorted array (8 bytes each), not as Python objects (about 100
-    bytes each): what lets a scanner know a national month's identifiers in bounded memory."""
-
-    _FLUSH = 1_000_000
-
-    def __init__(self):
-        self._pending: list[int] = []
-        self._chunks: list[np.ndarray] = []
-        self._sorted = np.empty(0, dtype=np.uint64)
-
-    def add(self, digest: int) -> None:
-        self._pending.append(digest)
-        if len(self._pending) >= self._FLUSH:
-            self.add_many(np.array(self._pending, dtype=np.uint64))
-            self._pending = []
-
-    def add_many(self, digests: np.ndarray) -> None:
-        self._chunks.append(_sorted_unique(digests))  # repeats (heads shared by many) go early
-
-    def frozen(self) -> _Digests:
-        self._chunks.append(np.array(self._pending, dtype=np.uint64))
-        self._sorted = _sorted_unique(np.concatenate([self._sorted, *self._chunks]))
-        self._pending, self._chunks = [], []
-        return self
-
-    def tolist(self) -> list[int]:
-        return self._sorted.tolist()
-
-    def __contains__(self, digest: int) -> bool:
-        at = int(np.searchsorted(self._sorted, np.uint64(digest)))
-        return at < len(self._sorted) and int(self._sorted[at]) == digest
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """np.unique by sorting: several times quicker than NumPy's hash-based unique on digests."""
-    ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-
-
-# What _identifier_forms makes of identifiers written in ASCII (nearly all of them), in bulk:
-# for ASCII text lower() is NFKC plus casefold, and [a-z0-9] runs are _TOKEN's tokens, so the
-# joined form is the text without anything else, and the parts worth a digest are the runs of
-# five or more of a text of more than one run. Other identifiers are left to _identifier_forms.
-# $salt and the digests are as LeakScanner._digest.
-_ASCII_FORMS_SQL = """
-WITH identifiers AS (
-    SELECT lower(value) AS text
-    FROM batch
-    WHERE strlen(value) = length(value)  -- one byte per character: ASCII
-), forms AS (
-    SELECT regexp_replace(text, '[^a-z0-9]+', '', 'g') AS form, true AS joined FROM identifiers
-    UNION ALL
-    SELECT part, false
-    FROM (SELECT unnest(regexp_extract_all(text, '[a-z0-9]{5,}')) AS part
-          FROM identifiers
-          WHERE regexp_matches(text, '[a-z0-9][^a-z0-9]+[a-z0-9]'))
-    WHERE NOT regexp_full_match(part, '[0-9]+') AND part NOT IN (SELECT word FROM vocabulary)
-)
-SELECT md5_number_upper($salt || form) AS digest,
-       joined AND regexp_matches(form, '[0-9]') AS prefixable,
-       length(form) AS length,
-       left(form, $shortest) AS head
-FROM forms
-WHERE length(form) >= $shortest
-"""
-_NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
-BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
-
-
-class _KnownForms:
-    """The digests, heads and lengths of known identifiers' forms, as a scanner is built."""
-
-    def __init__(self, salt: str, digest, vocabulary: set[str]):
-        self._salt, self._digest, self._vocabulary = salt, digest, vocabulary
-        self.whole, self.prefix, self.heads = _Digests(), _Digests(), _Digests()
-        self.whole_lengths: set[int] = set()
-        self.prefix_lengths: set[int] = set()
-        self._duckdb: duckdb.DuckDBPyConnection | None = None
-        self._pending: list[pa.Array] = []
-        self._pending_rows = 0
-
-    def add(self, raw: object) -> None:
-        for normalised, prefixable in _identifier_forms(raw, self._vocabulary):
-            digest = self._digest(normalised)
-            self.whole.add(digest)
-            self.heads.add(self._digest(normalised[:_MIN_IDENTIFIER]))
-            self.whole_lengths.add(len(normalised))
-            if prefixable:
-                self.prefix.add(digest)
-                self.prefix_lengths.add(len(normalised))
-
-    def add_array(self, values: pa.Array | pa.ChunkedArray) -> None:
-        """Known identifiers in bulk. They are digested BULK_ROWS at a time: DuckDB shares a
-        query's rows out to its threads by row groups of about 120,000, so a batch of 100,000
-        would keep one core busy and the other idle."""
-        values = pc.cast(values, pa.string())
-        self._pending += values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-        self._pending_rows += len(values)
-        if self._pending_rows >= BULK_ROWS:
-            self._digest_pending()
-
-    def _digest_pending(self) -> None:
-        if not self._pending:
-            return
-        con = self._connection()
-        con.register("batch", pa.table({"value": pa.chunked_array(self._pending, pa.string())}))
-        self._pending, self._pending_rows = [], 0
-        try:
-            # Into a table, then read back as numbers: DuckDB builds a table on all its threads,
-            # while handing a query's rows to Arrow runs on one.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
-                {"salt": self._salt, "shortest": _MIN_IDENTIFIER},
-            )
-            for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
-                self.add(raw)
-        finally:
-            con.unregister("batch")
-        forms = con.execute("SELECT digest, prefixable FROM forms").fetchnumpy()
-        digests, prefixable = forms["digest"], forms["prefixable"].astype(bool)
-        self.whole.add_many(digests)
-        self.prefix.add_many(digests[prefixable])
-        # Heads are few (most identifiers share theirs with many): each distinct one digested here.
-        heads = [head for (head,) in con.execute("SELECT DISTINCT head FROM forms").fetchall()]
-        self.heads.add_many(np.array([self._digest(h) for h in heads], dtype=np.uint64))
-        for length, prefix in con.execute("SELECT DISTINCT length, prefixable FROM forms").fetchall():
-            self.whole_lengths.add(length)
-            if prefix:
-                self.prefix_lengths.add(length)
-        con.execute("DROP TABLE forms")
-
-    def close(self) -> None:
-        """Digest what is still pending, then let the connection go."""
-        self._digest_pending()
-        if self._duckdb is not None:
-            self._duckdb.close()
-
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._duckdb is None:
-            # The forms table holds identifiers' heads: never spilled to disk (no temp directory).
-            self._duckdb = duckdb.connect(config={"temp_directory": ""})
-            words = sorted(self._vocabulary)
-            self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
-        return self._duckdb
-
-
-def _identifier_forms(raw: object, vocabulary: set[str]) -> Iterator[tuple[str, bool]]:
-    """(normalised form, may start a longer token) for one known identifier and its parts."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return
-    tokens = _TOKEN.findall(_normal(str(raw)))
-    joined = "".join(tokens)  # "SW/888777/26" and "sw 888777 26" are the same reference
-    if len(joined) < _MIN_IDENTIFIER:
-        return
-    # References and ids also where they begin a longer token; names only as whole words.
-    yield joined, any(c.isdigit() for c in joined)
-    if len(tokens) > 1:
-        # Parts of names ("Quartermaine" of "Zebedee Quartermaine"), unless they are public
-        # words such as a street's name: those identify nobody.
-        for token in tokens:
-            if len(token) >= _MIN_IDENTIFIER and not token.isdigit() and token not in vocabulary:
-                yield token, False
 
 
 def _distinct(series: pd.Series) -> Iterable[tuple[object, int]]:

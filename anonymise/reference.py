@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import open_data
 from anonymise.gazetteer import (
     Place,
     streets_as_places,
@@ -14,7 +15,7 @@ from anonymise.gazetteer import (
     venues_from_open_pubs,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = open_data.ROOT
 OPEN_PUBS = DATA_DIR / "open_pubs_cardiff.csv"
 STREETS = DATA_DIR / "streets_cardiff.csv"
 POLICE_UK_DIR = DATA_DIR / "police_uk"

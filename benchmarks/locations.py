@@ -33,7 +33,7 @@ def score(resolver, rows) -> dict[str, tuple[float, float]]:
 
 
 def main() -> None:
-    from anonymise.locate import LocationResolver
+    from anonymise.locate_batches import LocationResolver
     from anonymise.reference import gazetteer
 
     rows = load_labelled()

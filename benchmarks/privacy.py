@@ -119,16 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     areas = A.hotspot_areas()
     _say("Privacy attacks on the published tables")
     _say(
-        f"data: data.police.uk South Wales {', '.join(m.police.month.strftime('%Y-%m') for m in months)} from {folder} "
+        f"data: data.police.uk South Wales {', '.join(m.police.month.strftime('%Y-%m') for m in months)} "
+        f"from {folder} "
         f"({', '.join(str(len(m.police.rows)) for m in months)} violence rows in the agreement's area) + "
         f"{args.ed_rows} synthetic ED assaults a month (seed {args.seed})"
     )
     _say(
         f"agreement: {A.agreement().id} v{A.agreement().version}; cell_key max_deviation {default.max_deviation}, "
-        f"variance {default.variance:g}; suppress_and_round threshold {old.suppression_threshold}, base {old.rounding_base}; "
+        f"variance {default.variance:g}; suppress_and_round threshold {old.suppression_threshold}, "
+        f"base {old.rounding_base}; "
         f"public sources: {', '.join(A.public_sources()) or 'none'}; hotspot_areas resolutions "
         f"{', '.join(map(str, areas.resolutions))} over {', '.join(map(str, areas.windows_months))} months; "
-        f"corrected releases: figures moved by fewer than {default.suppression_threshold} records keep their released value"
+        f"corrected releases: figures moved by fewer than {default.suppression_threshold} records "
+        "keep their released value"
     )
     _say()
 
@@ -200,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in scores:
         if s.attack.startswith("1") and "agree" in s.extra:
             _say(
-                f"     {s.setting}: published combined - open-data police equals the published ED column in {_pct(s.extra['agree'])} of attacked cells"
+                f"     {s.setting}: published combined - open-data police equals the published ED column in "
+                f"{_pct(s.extra['agree'])} of attacked cells"
             )
     _say(
         f"  2: month {month.month:%Y-%m}; each correction removes one ED row of the month, or adds one new synthetic "
@@ -234,12 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     _say("-" * len(header))
     for (setting, mode), r in corrections.items():
         _say(
-            f"{setting:<36} {mode:<7} {r.trials:>6} {_pct(r.visible):>8} {_pct(r.learned['cell']):>7} {_pct(r.baseline['cell']):>8} "
-            f"{_pct(r.learned['hour_of_week']):>8} {_pct(r.baseline['hour_of_week']):>8} {_pct(r.learned['method']):>7} "
+            f"{setting:<36} {mode:<7} {r.trials:>6} {_pct(r.visible):>8} {_pct(r.learned['cell']):>7} "
+            f"{_pct(r.baseline['cell']):>8} {_pct(r.learned['hour_of_week']):>8} "
+            f"{_pct(r.baseline['hour_of_week']):>8} {_pct(r.learned['method']):>7} "
             f"{_pct(r.baseline['method']):>8} {_pct(r.all_three):>7} {_verdict(r.attribute_failures()):>9}"
         )
     _say(
-        "  visible: some published figure differs between the two releases; guess: share of the changed rows in the most "
+        "  visible: some published figure differs between the two releases; guess: share of the changed rows in "
+        "the most "
         "common cell / hour of week / method; all 3: cell, hour and method all named; criterion: each attribute named "
         f"at most {100 * A.TOLERANCE:g} percentage points more often than guessed"
     )
@@ -266,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         shown = [_pct(v) if share else f"{v:.3f}" for v in values]
         _say(f"{label:<58} {shown[0]:>10} {shown[1]:>19}")
     _say(
-        "  usable: cell_key, published combined >= 1; suppress_and_round, combined not suppressed. Error: over the figures "
-        "published (withheld ones excluded). Recall: expected share of the 20 cells with the highest published combined "
-        "count (withheld as 0, ties at the 20th broken at random) whose true count is at least the 20th highest true count. "
-        f"3-month window: hotspot_areas, resolution {A.agreement().spatial.h3_resolution}, ending {months[-1].month:%Y-%m}."
+        "  usable: cell_key, published combined >= 1; suppress_and_round, combined not suppressed. Error: over the "
+        "figures published (withheld ones excluded). Recall: expected share of the 20 cells with the highest "
+        "published combined count (withheld as 0, ties at the 20th broken at random) whose true count is at least "
+        "the 20th highest true count. "
+        f"3-month window: hotspot_areas, resolution {A.agreement().spatial.h3_resolution}, "
+        f"ending {months[-1].month:%Y-%m}."
     )
     _say()
 
@@ -285,11 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         _say(
             "PARAMETER SWEEP (cell_key; max_deviation x variance): the same attacks and utility measures; attack 2 on "
-            f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals published with the Corrections ledger"
+            f"{corrections['cell_key + ledger (production)', 'remove'].trials} removals published with the "
+            "Corrections ledger"
         )
         header = (
-            f"{'D':>3} {'var':>5} {'1 exact':>8} {'3 exact':>8} {'guess':>7} {'2 exact':>8} {'2 pinned':>9} {'guess':>7} "
-            f"{'MAE':>6} {'usable':>7} {'top20 1m':>9} {'top20 3m':>9}"
+            f"{'D':>3} {'var':>5} {'1 exact':>8} {'3 exact':>8} {'guess':>7} {'2 exact':>8} {'2 pinned':>9} "
+            f"{'guess':>7} {'MAE':>6} {'usable':>7} {'top20 1m':>9} {'top20 3m':>9}"
         )
         _say(header)
         _say("-" * len(header))
@@ -305,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(
                 f"{deviation:>3} {variance:>5g} {_pct(one.exact):>8} {_pct(three.exact):>8} {_pct(one.baseline):>7} "
                 f"{_pct(two.pin.exact):>8} {_pct(two.pin.pinned):>9} {_pct(two.pin.baseline):>7} "
-                f"{useful.mae_all:>6.3f} {_pct(useful.usable_share):>7} {_pct(useful.recall_monthly):>9} {_pct(useful.recall_3_months):>9}"
+                f"{useful.mae_all:>6.3f} {_pct(useful.usable_share):>7} {_pct(useful.recall_monthly):>9} "
+                f"{_pct(useful.recall_3_months):>9}"
             )
         _say(
             "  1/3 exact: the better exact share of attacks 1 and 3; 2: one-row removals (count recovered, pinned); "

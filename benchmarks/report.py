@@ -94,9 +94,10 @@ def table(results: dict) -> str:
         "",
     ]
     widths = (26, 9, 12, 12, 11, 13)
-    row = lambda cells: "".join(
-        str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-    )
+
+    def row(cells):
+        return "".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     lines += [row(COLUMNS), "-" * sum(widths)]
     for name, figures in [*results["stages"].items(), ("total", results.get("total"))]:
         if not figures:

@@ -87,7 +87,7 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     out, figures, counts = _dir(work), {"rows_in": 0, "values_pseudonymised": 0}, {}
     with stopwatch(figures, "setup_seconds"):
         from anonymise.keys import derive_field_key
-        from anonymise.locate import LocationResolver
+        from anonymise.locate_batches import LocationResolver
         from anonymise.reference import gazetteer
         from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes
         from sharing_agreements.model import load_agreement

@@ -156,7 +156,8 @@ def detect_encoding(path: Path) -> tuple[str, int]:
                     f"{name}: this is not a CSV file, it looks like UTF-16 text without a byte-order mark; {EXPORT}"
                 )
             raise ExtractError(
-                f"{name}, line {_line_of(path, offset + nul)}: the file holds binary data (NUL bytes), not CSV text; {EXPORT}"
+                f"{name}, line {_line_of(path, offset + nul)}: the file holds binary data (NUL bytes), "
+                f"not CSV text; {EXPORT}"
             )
         has_text = has_text or bool(chunk.strip().removeprefix(b"\xef\xbb\xbf").strip())
         if bad_utf8 is None:
@@ -261,7 +262,8 @@ def _match_columns(
         if len(at) > 1:
             raise ExtractError(
                 f"{name}, line {line}: column {declared!r} appears {len(at)} times in the header "
-                f"(columns {', '.join(str(i + 1) for i in at[:-1])} and {at[-1] + 1}); remove or rename the extra copies and re-export"
+                f"(columns {', '.join(str(i + 1) for i in at[:-1])} and {at[-1] + 1}); "
+                "remove or rename the extra copies and re-export"
             )
         if at:
             columns[declared] = at[0]
@@ -274,7 +276,8 @@ def _match_columns(
         raise ExtractError(
             f"{name}, line {line}: no header row found: none of the first {HEADER_SEARCH_ROWS} rows carries any of the "
             f"columns of the {schema.title} extract ({expected}). This is not the expected kind of file, or its "
-            f"header row is missing; re-export it with the header row and the columns listed in schemas/{schema.name}.yaml"
+            "header row is missing; re-export it with the header row and the columns listed in "
+            f"schemas/{schema.name}.yaml"
         )
     if missing:
         problems = []
@@ -409,21 +412,21 @@ class TableReader:
         header_line = layout.title_rows + 1
         names = [f"c{i}" for i in range(len(layout.header))]
         wanted = {declared: names[i] for declared, i in layout.columns.items()}
-        options = dict(
-            read_options=pacsv.ReadOptions(
+        options = {
+            "read_options": pacsv.ReadOptions(
                 skip_rows=header_line,
                 column_names=names,
                 block_size=ARROW_BLOCK_BYTES,
                 encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding,
             ),
             # A row of another width is an error to Arrow (its message holds the row: never shown).
-            parse_options=pacsv.ParseOptions(
+            "parse_options": pacsv.ParseOptions(
                 delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False
             ),
-            convert_options=pacsv.ConvertOptions(
+            "convert_options": pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False
             ),
-        )
+        }
         line = header_line + 1
         try:
             for batch in _rebatched(pacsv.open_csv(self.path, **options), size):
@@ -597,6 +600,8 @@ class _ShapeCheck:
         if last and len(last[0]) < width:
             record, line = last
             raise ExtractError(
-                f"{name}, line {line}: {count_fields(len(record))} where the header has {width}; this is the last row and "
-                f"it stops after column {_shown(self.header[len(record) - 1], len(record) - 1)!r}, so the file looks cut off: {RESEND}"
+                f"{name}, line {line}: {count_fields(len(record))} where the header has {width}; "
+                "this is the last row and "
+                f"it stops after column {_shown(self.header[len(record) - 1], len(record) - 1)!r}, "
+                f"so the file looks cut off: {RESEND}"
             )

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from anonymise.apply import add_counts, apply_rules, total_counts
 from anonymise.area import LSOA_FIELD
-from anonymise.locate import LocationResolver, ResolutionMemo, text_shapes
+from anonymise.locate_batches import LocationResolver, ResolutionMemo, text_shapes
 from ingest.allocator import keep_freed_memory
 from ingest.engine import parquet_file
 from schemas import load_codelist, schema_for_source

@@ -66,8 +66,8 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
         # is capped so that a national month's keys spill to disk rather than fill the machine.
         with row_level_duckdb(spill_zone=path.parent, memory_limit=KEYS_MEMORY) as con:
             duplicates = con.execute(
-                f'SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) WHERE "{column}" IS NOT NULL '
-                f'GROUP BY "{column}" HAVING count(*) > 1)',
+                "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) "
+                f'WHERE "{column}" IS NOT NULL GROUP BY "{column}" HAVING count(*) > 1)',
                 [str(path)],
             ).fetchone()[0]
         outcomes.append(

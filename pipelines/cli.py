@@ -148,7 +148,8 @@ def _check_month(found, month: dt.date, source: str) -> None:
         total = sum(found.months.values())
         raise IstvFailure(
             f"{found.file}: declared as the {source} extract for {month:%Y-%m}, but it seems to hold {seems:%Y-%m} "
-            f"({found.rows_in(seems)} of {total} rows by {found.month_header!r}; {found.rows_in(month)} in {month:%Y-%m}); "
+            f"({found.rows_in(seems)} of {total} rows by {found.month_header!r}; "
+            f"{found.rows_in(month)} in {month:%Y-%m}); "
             f"nothing was landed. If it is the {seems:%Y-%m} extract, ingest it with --month {seems:%Y-%m}"
         )
 
@@ -274,7 +275,7 @@ def run(month: str, processes: int) -> None:
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--limit", default=10, show_default=True)
 def hotspots(month: str, limit: int) -> None:
-    from report.render import published_agreements
+    from report.data import published_agreements
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
 
@@ -324,7 +325,7 @@ def _disclosure_note(published_under: list[tuple[str, int]]) -> str:
     """What the published counts are, from the policy of the agreement in force; when the rows
     carry another agreement id or version, that is said instead of a rule that may not be theirs."""
     from anonymise.disclosure import disclosure_legend
-    from report.render import disclosure_for
+    from report.disclosure import disclosure_for
 
     disclosure = disclosure_for(published_under, _agreement_file(None))
     if disclosure.policy is None:
@@ -336,7 +337,7 @@ def _disclosure_note(published_under: list[tuple[str, int]]) -> str:
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: $ISTV_HOME/reports/YYYY-MM.html")
 def report(month: str, out: Path | None) -> None:
-    from report.render import ReportError, render_report
+    from report.page import ReportError, render_report
 
     when = _month(month)
     home = _home()

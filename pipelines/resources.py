@@ -12,7 +12,7 @@ from dagster import ConfigurableResource
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.keys import derive_disclosure_key, derive_field_key, key_id
-from anonymise.locate import LocationResolver
+from anonymise.locate_batches import LocationResolver
 from anonymise.reference import gazetteer
 from ingest.home import IstvHome
 from ingest.secrets import pseudonym_master_key, quarantine_cipher

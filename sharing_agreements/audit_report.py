@@ -60,7 +60,8 @@ def report_markdown(
         if key in loaded:
             details, last = loaded[key]
             lines += [
-                f"Content SHA-256 `{details['agreement_sha256'][:16]}…`, signed by {', '.join(details['signed_by'])}; last used {last}.",
+                f"Content SHA-256 `{details['agreement_sha256'][:16]}…`, signed by {', '.join(details['signed_by'])}; "
+                f"last used {last}.",
                 "",
             ]
         if key == in_force:
@@ -80,7 +81,8 @@ def report_markdown(
                 "",
             ]
         lines += [
-            "| month | source | providers | rows received | quarantined | shared | located | tables published | cells withheld |",
+            "| month | source | providers | rows received | quarantined | shared | located | tables published "
+            "| cells withheld |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for month in sorted(set(shared[key]) | set(published[key])):

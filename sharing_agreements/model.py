@@ -29,6 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from shapely.geometry import shape
 
+import open_data
 from anonymise.area import AreaGeography
 from anonymise.disclosure import DisclosurePolicy
 from schemas import schema_for_source
@@ -44,7 +45,7 @@ def agreement_path(configured: str | Path | None = None) -> Path:
 
 
 # Official boundaries (ONS, Open Government Licence) of the local authorities an area names.
-BOUNDARIES_DIR = AGREEMENT_DIR.parent / "data" / "boundaries"
+BOUNDARIES_DIR = open_data.ROOT / "boundaries"
 
 Generalisation = Literal["age_band", "hour", "month", "postcode_district", "place", "cell"]
 

@@ -60,7 +60,8 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
 def summary_lines(agreement: Agreement) -> list[str]:
     lines = [
         f"{agreement.title}",
-        f"{agreement.label}, {agreement.status}; valid {agreement.valid_from} to {agreement.valid_to}; review by {agreement.review_date}",
+        f"{agreement.label}, {agreement.status}; valid {agreement.valid_from} to {agreement.valid_to}; "
+        f"review by {agreement.review_date}",
         "Providers: " + "; ".join(f"{p.name} ({p.code}): {', '.join(p.datasets)}" for p in agreement.parties.providers),
         "Recipients: " + "; ".join(f"{p.name} ({p.code})" for p in agreement.parties.recipients),
         f"Purpose: {' '.join(agreement.purpose.split())}",

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+import open_data
+
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "true"
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data"
+DATA = open_data.ROOT
 
 
 def cut_from_a_row_group(texts: list[str]):

@@ -336,14 +336,14 @@ def test_ed_pseudonyms(ed_placed):
 
 def test_ed_pseudonyms_change_with_agreement_version():
     rules = AGREEMENT.rules_for("ed")
-    kwargs = dict(
-        code_keys=_code_keys("ed"),
-        normalisers=_normalisers("ed"),
-        resolve_places=FakeResolver(),
-        h3_resolution=9,
-        area=AGREEMENT.area.geography(),
-        provider_field="site_code",
-    )
+    kwargs = {
+        "code_keys": _code_keys("ed"),
+        "normalisers": _normalisers("ed"),
+        "resolve_places": FakeResolver(),
+        "h3_resolution": 9,
+        "area": AGREEMENT.area.geography(),
+        "provider_field": "site_code",
+    }
     v1 = apply_rules(ed_frame(), rules, field_keys=_keys(rules, 1), **kwargs).rows
     v2 = apply_rules(ed_frame(), rules, field_keys=_keys(rules, 2), **kwargs).rows
     for column in ("nhs_number_pseudonym", "attendance_id_pseudonym"):

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from anonymise.apply import COUNTS, apply_rules
-from anonymise.locate import LocationResolver, Resolution
+from anonymise.locate import Resolution
+from anonymise.locate_batches import LocationResolver
 from anonymise.pseudonyms import NORMALISERS, pseudonymise
 from ingest.parse import parse_extract
 from ingest.pseudonymise import pseudonymise_file

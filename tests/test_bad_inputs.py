@@ -297,8 +297,9 @@ CASES = [
         name="police.csv",
         error=(
             (
-                "police.csv, line 1: column(s) 'FORCE CODE', 'CRIME REFERENCE', 'HOME OFFICE OFFENCE CODE', 'OFFENCE DESCRIPTION', "
-                "'COMMITTED FROM', 'COMMITTED TO', 'VICTIM DATE OF BIRTH', 'VICTIM SEX', 'WEAPON USED' missing from the header"
+                "police.csv, line 1: column(s) 'FORCE CODE', 'CRIME REFERENCE', 'HOME OFFICE OFFENCE CODE', "
+                "'OFFENCE DESCRIPTION', 'COMMITTED FROM', 'COMMITTED TO', 'VICTIM DATE OF BIRTH', 'VICTIM SEX', "
+                "'WEAPON USED' missing from the header"
             ),
             "not the expected kind of file (Police recorded violence (record-management extract))",
         ),
@@ -389,8 +390,8 @@ CASES = [
         ),
         error=(
             (
-                "ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: 15 fields where "
-                "the header has 14); the rows end with empty fields the header does not have"
+                "ed.csv: 3 of 3 rows have a different number of fields from the header (the first at line 2: "
+                "15 fields where the header has 14); the rows end with empty fields the header does not have"
             ),
         ),
     ),

@@ -12,14 +12,10 @@ import duckdb
 import pytest
 
 from anonymise.disclosure import DisclosurePolicy, disclosure_legend
-from report.render import (
-    Disclosure,
-    MonthData,
-    disclosure_for,
-    legend_values,
-    render_html,
-    render_report,
-)
+from report.colours import legend_values
+from report.data import MonthData
+from report.disclosure import Disclosure, disclosure_for
+from report.page import render_html, render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
 
 MONTH = dt.date(2026, 10, 1)

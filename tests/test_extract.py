@@ -14,7 +14,10 @@ OCTOBER = dt.date(2018, 10, 1)
 NOW = dt.datetime(2026, 11, 22)
 ED = schema_for_source("ed")
 HEADER = ",".join(f.header for f in ED.fields)
-GOOD = "01/10/2018,31/10/2018,7A4BV,ED00000001,943 476 5919,02/03/1995,1,CF24 4HU,06/10/2018 23:40,06/10/2018 23:05,01,,01,o/s walkabout"
+GOOD = (
+    "01/10/2018,31/10/2018,7A4BV,ED00000001,943 476 5919,02/03/1995,1,CF24 4HU,"
+    "06/10/2018 23:40,06/10/2018 23:05,01,,01,o/s walkabout"
+)
 
 
 def _write(tmp_path, lines, name="ed.csv", encoding="utf-8"):

@@ -9,15 +9,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import open_data
 from ingest.layout import NotPlain, TableReader
 from ingest.parse import ExtractError, arrow_schema, concatenate_parquet, parse_extract
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
-from tests.conftest import REPO
 from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
 
 POLICE_UK = schema_for_source("police_uk")
-REAL_POLICE_UK = REPO / "data" / "police_uk" / "2018-10-south-wales-street.csv"
+REAL_POLICE_UK = open_data.ROOT / "police_uk" / "2018-10-south-wales-street.csv"
 
 
 def _lines():

@@ -83,7 +83,7 @@ def test_coarser_areas_and_windows_hold_every_incident_within_the_perturbation()
     assert set(areas.month) == {pd.Timestamp(DEC)}  # the window ends with the month published
     for resolution in (9, 8, 7):
         truth = {}
-        for month, counts in months.items():
+        for counts in months.values():
             for cell, n in counts.items():
                 parent = h3.cell_to_parent(cell, resolution)
                 truth[parent] = truth.get(parent, 0) + n

@@ -230,7 +230,7 @@ def _built_both_ways(monkeypatch) -> tuple[LeakScanner, LeakScanner]:
 
 @pytest.mark.parametrize("bulk_rows", [1_000_000, 4])  # one query at the end, or one every few arrays
 def test_arrays_of_identifiers_are_digested_as_texts_one_by_one(monkeypatch, bulk_rows):
-    monkeypatch.setattr("anonymise.leaks.BULK_ROWS", bulk_rows)
+    monkeypatch.setattr("anonymise.leak_digests.BULK_ROWS", bulk_rows)
     one_by_one, in_bulk = _built_both_ways(monkeypatch)
     for part in ("_whole", "_prefix"):
         assert getattr(in_bulk, part).tolist() == getattr(one_by_one, part).tolist()
@@ -273,7 +273,7 @@ def test_a_column_named_with_an_identifier_is_withheld(scanner):
 def test_scanning_batches_finds_what_scanning_the_whole_frame_finds(scanner, h3_cells, pseudonyms):
     frame = _clean_frame(h3_cells, pseudonyms)
     planted = {kind: values for kind, (values, _) in PLANTED.items()}
-    for n, (kind, values) in enumerate(planted.items()):  # leaks spread over several batches
+    for n, values in enumerate(planted.values()):  # leaks spread over several batches
         frame.loc[[7 * n + 3 * i for i in range(len(values))], "venue_name"] = values
         frame.loc[[400 - 5 * n - i for i in range(len(values))], "age_band"] = values
     frame["ZQ EDPLANT7731"] = "a"  # a column named with an identifier: reported once, not per batch

@@ -15,7 +15,8 @@ import pytest
 
 import anonymise.locate as locate
 from anonymise.gazetteer import Place
-from anonymise.locate import LocationResolver, Resolution, ResolutionMemo, _digits_as_zeros, clean, postcode_district
+from anonymise.locate import Resolution, clean, postcode_district_in_text
+from anonymise.locate_batches import LocationResolver, ResolutionMemo, _digits_as_zeros
 from anonymise.reference import gazetteer
 from benchmarks.locations import load_labelled, score
 from tests.conftest import cut_from_a_row_group
@@ -77,7 +78,7 @@ def test_gazetteer_names_and_typed_text_normalise_alike():
     ],
 )
 def test_postcode_district(text, expected):
-    assert postcode_district(text) == expected
+    assert postcode_district_in_text(text) == expected
 
 
 def test_full_postcode_is_private_and_kept_only_to_district(resolver):

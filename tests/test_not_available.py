@@ -13,7 +13,7 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.leaks import LeakScanner
-from report.render import render_report
+from report.page import render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse import SQL_DIR

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from anonymise.apply import apply_rules
-from anonymise.locate import LocationResolver
+from anonymise.locate_batches import LocationResolver
 from anonymise.reference import gazetteer
 from ingest.parse import parse_extract
 from ingest.pseudonymise import (
@@ -213,8 +213,12 @@ def test_workers_sharing_a_few_large_row_groups_write_the_rows_one_process_write
     alone = pseudonymise_file(typed, here, "ed", AGREEMENT, keys, resolver, batch_rows=30)
     together = pseudonymise_file(typed, there, "ed", AGREEMENT, keys, resolver, batch_rows=30, processes=2)
     assert together.processes == 2
+
     # Each row group's rows come part by part, so the same rows in another order.
-    in_order = lambda path: (frame := pd.read_parquet(path)).sort_values(list(frame.columns), ignore_index=True)
+    def in_order(path):
+        frame = pd.read_parquet(path)
+        return frame.sort_values(list(frame.columns), ignore_index=True)
+
     pd.testing.assert_frame_equal(in_order(there), in_order(here))
     assert (together.counts, together.fields) == (alone.counts, alone.fields)
 

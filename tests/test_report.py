@@ -18,16 +18,10 @@ import pytest
 
 from anonymise.disclosure import DisclosurePolicy
 from anonymise.reference import gazetteer
-from report.render import (
-    SECTION_IDS,
-    ReportError,
-    busiest_group,
-    nearest_place,
-    nice_ticks,
-    ramp_colour,
-    render_report,
-    spread_labels,
-)
+from report.charts import nice_ticks
+from report.colours import ramp_colour
+from report.map import busiest_group, nearest_place, spread_labels
+from report.page import SECTION_IDS, ReportError, render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
 from warehouse.publish import connect_read_only, publish

@@ -24,9 +24,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from test_report import MONTH, SUPPRESSING, warehouse  # noqa: F401  (warehouse is the shared fixture)
+import test_report
+from test_report import MONTH, SUPPRESSING
 
-from report.render import render_report
+from report.page import render_report
 from warehouse.publish import connect_read_only
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,6 +47,9 @@ FLAGS = [
 WINDOW = (1280, 2400)
 TIMEOUT = 60
 
+# test_report's module-scoped fixture, shared: the warehouse with both months published.
+published_warehouse = test_report.warehouse
+
 
 def _chromium() -> str:
     if not CHROMIUM.exists():
@@ -58,15 +62,15 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(warehouse, tmp_path_factory) -> Path:
+def report(published_warehouse, tmp_path_factory) -> Path:
     return render_report(
-        warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html", agreement=SUPPRESSING
+        published_warehouse, MONTH, tmp_path_factory.mktemp("reports") / "hotspots_2026-10.html", agreement=SUPPRESSING
     )
 
 
 @pytest.fixture(scope="module")
-def cells_in_month(warehouse) -> int:
-    with connect_read_only(warehouse) as con:
+def cells_in_month(published_warehouse) -> int:
+    with connect_read_only(published_warehouse) as con:
         return con.execute("SELECT count(*) FROM hotspot_cells WHERE month = ?", [MONTH]).fetchone()[0]
 
 
@@ -282,7 +286,8 @@ def test_the_map_and_hour_of_week_are_on_the_page_with_a_size(page, cells_in_mon
         "(() => { const m = document.getElementById('hotspot-map').getBoundingClientRect();"
         "  return [...document.querySelectorAll('#hotspot-map polygon.cell')].every(p => {"
         "    const b = p.getBoundingClientRect();"
-        "    return b.width > 0 && b.left >= m.left - 1 && b.right <= m.right + 1 && b.top >= m.top - 1 && b.bottom <= m.bottom + 1; }); })()"
+        "    return b.width > 0 && b.left >= m.left - 1 && b.right <= m.right + 1"
+        " && b.top >= m.top - 1 && b.bottom <= m.bottom + 1; }); })()"
     )
     assert inside
     assert evaluate("document.querySelectorAll('#hour-of-week rect').length") >= 7 * 24

@@ -16,7 +16,7 @@ import pytest
 from ingest.landing import place
 from pipelines.cli import run_month
 from pipelines.synthetic import generate_month
-from report.render import render_report
+from report.page import render_report
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from anonymise.gazetteer import streets_as_places
-from anonymise.locate import LocationResolver
+from anonymise.locate_batches import LocationResolver
 from anonymise.reference import STREETS, gazetteer
 
 # The Cardiff local authority, with a margin: every bundled street lies inside it.

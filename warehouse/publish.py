@@ -58,7 +58,8 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
     described = []
     if has_live:
         described = con.execute(
-            "SELECT table_name, NULL, comment FROM duckdb_tables() WHERE database_name = 'live' AND schema_name = 'main' "
+            "SELECT table_name, NULL, comment FROM duckdb_tables() "
+            "WHERE database_name = 'live' AND schema_name = 'main' "
             "UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() "
             "WHERE database_name = 'live' AND schema_name = 'main'"
         ).fetchall()

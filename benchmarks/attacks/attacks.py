@@ -392,7 +392,7 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
         month = release_month(release)
         members = by_month[month]
         located = release.figure("coverage", "rows_located", month)
-        for key, row in located[located.index.str.startswith("ed|")].iterrows():
+        for _, row in located[located.index.str.startswith("ed|")].iterrows():
             add(members, row["published"] - row["public"], False, "coverage located ED", row["protected"])
         for _, row in release.figure("hidden_violence", "ed_assaults_compared", month).iterrows():
             add(members, row["published"] - row["public"], True, "hidden_violence compared ED", row["protected"])

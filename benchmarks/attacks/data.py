@@ -16,14 +16,15 @@ import h3
 import numpy as np
 import pandas as pd
 
+import open_data
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
 from warehouse.tables import HotspotAreas
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLED_POLICE_UK = REPO / "data" / "police_uk"
+BUNDLED_POLICE_UK = open_data.ROOT / "police_uk"
 SHARED_POLICE_UK = REPO.parent / "shared" / "data" / "police_uk"
-OPEN_PUBS = REPO / "data" / "open_pubs_cardiff.csv"
+OPEN_PUBS = open_data.ROOT / "open_pubs_cardiff.csv"
 VIOLENCE = "Violence and sexual offences"
 # Secrets of the attack runs: the pipeline's own come from the master key; the intruder never
 # sees these, the attack code only uses them to publish.
@@ -76,7 +77,8 @@ def public_sources() -> tuple[str, ...]:
 
 
 def hotspot_areas() -> HotspotAreas:
-    """The agreement's hotspot_areas, as pipelines.joint.assets.hotspot_areas reads them (tests/attacks checks they agree)."""
+    """The agreement's hotspot_areas, as pipelines.joint.assets.hotspot_areas reads them
+    (tests/attacks checks they agree)."""
     spatial = agreement().spatial
     return HotspotAreas(tuple(spatial.hotspot_resolutions), tuple(spatial.hotspot_windows_months))
 

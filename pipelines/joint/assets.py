@@ -32,15 +32,15 @@ from ingest.engine import row_level_duckdb
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
-from report.render import render_report
+from report.page import render_report
 from schemas.expectations import published_suite, validate
 from sharing_agreements import auditing
 from warehouse.corrections import Corrections, released_figures, released_folder
 from warehouse.publish import publish
-from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables, table_specs
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, WAREHOUSE_DIR, HotspotAreas, build_tables, table_specs
 
 SOURCES = ("ed", "police", "police_uk")
-JOINT_MAPPING = Path(__file__).resolve().parents[2] / "warehouse" / "joint_incidents.yaml"
+JOINT_MAPPING = WAREHOUSE_DIR / "joint_incidents.yaml"
 
 
 @cache
@@ -61,7 +61,7 @@ def _joint_select(source: str, held: set[str]) -> str:
     A private dwelling keeps no map cell, whatever the source: it is counted only in figures for
     the whole area. The record key comes from the record's pseudonym (or, for a record without
     one, from its shared values)."""
-    renames = {dst: src for dst, src in _mapping()["sources"][source].items()}
+    renames = dict(_mapping()["sources"][source])
 
     def value(name: str) -> str:
         if name == "source":

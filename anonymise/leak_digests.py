@@ -1,0 +1,192 @@
+"""The store of known identifiers a LeakScanner looks for, held only as salted digests.
+
+A national month has millions of known identifiers: KnownForms digests arrays of them in bulk in
+DuckDB (in memory), the rest one by one, and keeps the digests in sorted arrays rather than as
+Python objects. What counts as a leak, and the scanning of text for these digests, is
+anonymise/leaks.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MIN_IDENTIFIER = 5  # shorter identifiers would match ordinary words and codes
+TOKEN = re.compile(r"[^\W_]+")  # letters and digits, any script
+
+
+def normalise(text: str) -> str:
+    """The form in which identifiers are digested and text is searched for them."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+class _Digests:
+    """A set of digests held as one sorted array (8 bytes each), not as Python objects (about 100
+    bytes each): what lets a scanner know a national month's identifiers in bounded memory."""
+
+    _FLUSH = 1_000_000
+
+    def __init__(self):
+        self._pending: list[int] = []
+        self._chunks: list[np.ndarray] = []
+        self._sorted = np.empty(0, dtype=np.uint64)
+
+    def add(self, digest: int) -> None:
+        self._pending.append(digest)
+        if len(self._pending) >= self._FLUSH:
+            self.add_many(np.array(self._pending, dtype=np.uint64))
+            self._pending = []
+
+    def add_many(self, digests: np.ndarray) -> None:
+        self._chunks.append(_sorted_unique(digests))  # repeats (heads shared by many) go early
+
+    def frozen(self) -> _Digests:
+        self._chunks.append(np.array(self._pending, dtype=np.uint64))
+        self._sorted = _sorted_unique(np.concatenate([self._sorted, *self._chunks]))
+        self._pending, self._chunks = [], []
+        return self
+
+    def tolist(self) -> list[int]:
+        return self._sorted.tolist()
+
+    def __contains__(self, digest: int) -> bool:
+        at = int(np.searchsorted(self._sorted, np.uint64(digest)))
+        return at < len(self._sorted) and int(self._sorted[at]) == digest
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting: several times quicker than NumPy's hash-based unique on digests."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+# What _identifier_forms makes of identifiers written in ASCII (nearly all of them), in bulk:
+# for ASCII text lower() is NFKC plus casefold, and [a-z0-9] runs are TOKEN's tokens, so the
+# joined form is the text without anything else, and the parts worth a digest are the runs of
+# five or more of a text of more than one run. Other identifiers are left to _identifier_forms.
+# $salt and the digests are as LeakScanner._digest (anonymise/leaks.py).
+_ASCII_FORMS_SQL = """
+WITH identifiers AS (
+    SELECT lower(value) AS text
+    FROM batch
+    WHERE strlen(value) = length(value)  -- one byte per character: ASCII
+), forms AS (
+    SELECT regexp_replace(text, '[^a-z0-9]+', '', 'g') AS form, true AS joined FROM identifiers
+    UNION ALL
+    SELECT part, false
+    FROM (SELECT unnest(regexp_extract_all(text, '[a-z0-9]{5,}')) AS part
+          FROM identifiers
+          WHERE regexp_matches(text, '[a-z0-9][^a-z0-9]+[a-z0-9]'))
+    WHERE NOT regexp_full_match(part, '[0-9]+') AND part NOT IN (SELECT word FROM vocabulary)
+)
+SELECT md5_number_upper($salt || form) AS digest,
+       joined AND regexp_matches(form, '[0-9]') AS prefixable,
+       length(form) AS length,
+       left(form, $shortest) AS head
+FROM forms
+WHERE length(form) >= $shortest
+"""
+_NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
+BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
+
+
+class KnownForms:
+    """The digests, heads and lengths of known identifiers' forms, as a scanner is built."""
+
+    def __init__(self, salt: str, digest, vocabulary: set[str]):
+        self._salt, self._digest, self._vocabulary = salt, digest, vocabulary
+        self.whole, self.prefix, self.heads = _Digests(), _Digests(), _Digests()
+        self.whole_lengths: set[int] = set()
+        self.prefix_lengths: set[int] = set()
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
+        self._pending: list[pa.Array] = []
+        self._pending_rows = 0
+
+    def add(self, raw: object) -> None:
+        for normalised, prefixable in _identifier_forms(raw, self._vocabulary):
+            digest = self._digest(normalised)
+            self.whole.add(digest)
+            self.heads.add(self._digest(normalised[:MIN_IDENTIFIER]))
+            self.whole_lengths.add(len(normalised))
+            if prefixable:
+                self.prefix.add(digest)
+                self.prefix_lengths.add(len(normalised))
+
+    def add_array(self, values: pa.Array | pa.ChunkedArray) -> None:
+        """Known identifiers in bulk. They are digested BULK_ROWS at a time: DuckDB shares a
+        query's rows out to its threads by row groups of about 120,000, so a batch of 100,000
+        would keep one core busy and the other idle."""
+        values = pc.cast(values, pa.string())
+        self._pending += values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        self._pending_rows += len(values)
+        if self._pending_rows >= BULK_ROWS:
+            self._digest_pending()
+
+    def _digest_pending(self) -> None:
+        if not self._pending:
+            return
+        con = self._connection()
+        con.register("batch", pa.table({"value": pa.chunked_array(self._pending, pa.string())}))
+        self._pending, self._pending_rows = [], 0
+        try:
+            # Into a table, then read back as numbers: DuckDB builds a table on all its threads,
+            # while handing a query's rows to Arrow runs on one.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
+                {"salt": self._salt, "shortest": MIN_IDENTIFIER},
+            )
+            for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
+                self.add(raw)
+        finally:
+            con.unregister("batch")
+        forms = con.execute("SELECT digest, prefixable FROM forms").fetchnumpy()
+        digests, prefixable = forms["digest"], forms["prefixable"].astype(bool)
+        self.whole.add_many(digests)
+        self.prefix.add_many(digests[prefixable])
+        # Heads are few (most identifiers share theirs with many): each distinct one digested here.
+        heads = [head for (head,) in con.execute("SELECT DISTINCT head FROM forms").fetchall()]
+        self.heads.add_many(np.array([self._digest(h) for h in heads], dtype=np.uint64))
+        for length, prefix in con.execute("SELECT DISTINCT length, prefixable FROM forms").fetchall():
+            self.whole_lengths.add(length)
+            if prefix:
+                self.prefix_lengths.add(length)
+        con.execute("DROP TABLE forms")
+
+    def close(self) -> None:
+        """Digest what is still pending, then let the connection go."""
+        self._digest_pending()
+        if self._duckdb is not None:
+            self._duckdb.close()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._duckdb is None:
+            # The forms table holds identifiers' heads: never spilled to disk (no temp directory).
+            self._duckdb = duckdb.connect(config={"temp_directory": ""})
+            words = sorted(self._vocabulary)
+            self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
+        return self._duckdb
+
+
+def _identifier_forms(raw: object, vocabulary: set[str]) -> Iterator[tuple[str, bool]]:
+    """(normalised form, may start a longer token) for one known identifier and its parts."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return
+    tokens = TOKEN.findall(normalise(str(raw)))
+    joined = "".join(tokens)  # "SW/888777/26" and "sw 888777 26" are the same reference
+    if len(joined) < MIN_IDENTIFIER:
+        return
+    # References and ids also where they begin a longer token; names only as whole words.
+    yield joined, any(c.isdigit() for c in joined)
+    if len(tokens) > 1:
+        # Parts of names ("Quartermaine" of "Zebedee Quartermaine"), unless they are public
+        # words such as a street's name: those identify nobody.
+        for token in tokens:
+            if len(token) >= MIN_IDENTIFIER and not token.isdigit() and token not in vocabulary:
+                yield token, False

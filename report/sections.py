@@ -1,0 +1,172 @@
+"""The page's tables and text sections: the headline figures, the top cells, the top venues with
+the change from last month, hidden violence and coverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from report.counts import Count, count_of, reason_not_available, show
+from report.data import MonthData
+from report.disclosure import Disclosure
+from warehouse.tables import NOT_AVAILABLE
+
+TOP_VENUE_ROWS = 10
+SOURCE_NAMES = {
+    "ed": "Emergency department",
+    "police": "Police (record-management extract)",
+    "police_uk": "Police (data.police.uk open data)",
+}
+
+
+def ranked_venues(venues: list[dict]) -> list[dict]:
+    """Venues with a published, non-zero ED count, best first (a venue with 0 ED assaults still
+    gets a rank in the table, but it is not a 'top venue')."""
+    return [v for v in venues if v["rank"] is not None and (v["ed_assaults"] or 0) > 0]
+
+
+def _change(this: Count, last: Count | None, last_published: bool) -> str:
+    if not last_published:
+        return "—"
+    if last is None:
+        return "new"
+    if this.number is None or last.number is None:
+        return "—"
+    delta = this.number - last.number
+    return "no change" if delta == 0 else f"{delta:+,}".replace("-", "−")
+
+
+def venue_rows(venues: list[dict], previous: list[dict] | None) -> list[dict]:
+    """The top venues by ED assaults with the change from last month: 'new' when the venue had
+    no row last month, '—' when either month's count is suppressed (a change would reveal it)."""
+    last = {v["venue_id"]: count_of(v, "ed_assaults") for v in previous or []}
+    last_published = bool(previous)
+    ranked = [v for v in ranked_venues(venues) if v["rank"] <= TOP_VENUE_ROWS]
+    rows = []
+    for venue in ranked:
+        ed = count_of(venue, "ed_assaults")
+        before = last.get(venue["venue_id"])
+        rows.append(
+            {
+                "rank": venue["rank"],
+                "name": venue["venue_name"],
+                "ed": show(ed),
+                "police": show(count_of(venue, "police_violence")),
+                "last": show(before) if before is not None else ("—" if last_published else "not published"),
+                "change": _change(ed, before, last_published),
+            }
+        )
+    return rows
+
+
+@dataclass
+class Hidden:
+    available: bool
+    share: str = ""
+    compared: Markup | str = ""
+    without: Markup | str = ""
+    rule: str = ""
+    note: str = ""
+    not_available: str = ""  # why the month's data cannot give the share (not disclosure control)
+
+
+def hidden_violence(rows: list[dict] | None, disclosure: Disclosure | None = None) -> Hidden:
+    withholds = True if disclosure is None else disclosure.withholds
+    if not rows:
+        return Hidden(False)
+    row = rows[0]
+    if row.get(NOT_AVAILABLE):
+        return Hidden(True, not_available=reason_not_available(row))
+    # The table's first version named the compared column `ed_assaults`; later `ed_assaults_compared`.
+    compared_col = "ed_assaults_compared" if "ed_assaults_compared" in row else "ed_assaults"
+    compared, without = count_of(row, compared_col), count_of(row, "ed_assaults_without_police_record")
+    share = row.get("share_without_police_record")
+    # Only a table without the share column has it worked out here: a NULL share stays NULL.
+    if "share_without_police_record" not in row and compared.number and without.number is not None:
+        share = without.number / compared.number
+    if share is None:
+        note = _no_share_note(row, compared, without, withholds)
+        return Hidden(True, "", show(compared), show(without), row.get("match_rule") or "", note)
+    share = float(share)
+    percent = share if share > 1 else share * 100  # published as a fraction 0-1; tolerate a percentage
+    return Hidden(True, f"{percent:.0f}%", show(compared), show(without), row.get("match_rule") or "")
+
+
+def _no_share_note(row: dict, compared: Count, without: Count, withholds: bool) -> str:
+    """Why a month whose data could give the share has none published."""
+    if compared.suppressed or without.suppressed:
+        return "Withheld this month: a count the share depends on is suppressed by disclosure control."
+    if NOT_AVAILABLE in row:
+        return "No share this month: the published count of ED assaults with a known place and time is 0."
+    # A table published before it gave its reasons: the causes cannot be told apart.
+    return (
+        "Not available this month: "
+        + (
+            "a count it depends on is suppressed, or "
+            if withholds
+            else "no ED assault with a known place and time was published to compare, or "
+        )
+        + "no police record-management data with times was delivered to compare against."
+    )
+
+
+def coverage_rows(rows: list[dict]) -> list[dict]:
+    """Per source and provider. The located share is of the rows inside the area or of unknown
+    place (shared, or unlocated and so not shared) that reached the map."""
+    out = []
+    for row in rows:
+        shared, located, unlocated = (count_of(row, c) for c in ("rows_shared", "rows_located", "rows_unlocated"))
+        # A row without a count (NULL: not published) adds none to the denominator.
+        in_area = (shared.number or 0) + (unlocated.number or 0)
+        if shared.suppressed or located.suppressed or unlocated.suppressed:
+            share = show(Count(None, True))
+        elif in_area:
+            share = f"{100 * located.number / in_area:.0f}%"
+        else:
+            share = "not available (no row in the area)"
+        out.append(
+            {
+                "source": SOURCE_NAMES.get(row["source"], row["source"]),
+                "provider": row["provider"],
+                "received": show(count_of(row, "rows_received")),
+                "quarantined": show(count_of(row, "rows_quarantined")),
+                "shared": show(shared),
+                "unlocated": show(unlocated),
+                "located": show(located),
+                "located_share": share,
+            }
+        )
+    return out
+
+
+def top_cell_rows(cells: list[dict], names: dict[str, str]) -> list[dict]:
+    rows = []
+    for cell in (c for c in cells if c["cell_id"] in names):
+        z = cell.get("gi_star_z")
+        rows.append(
+            {
+                "rank": cell["rank"],
+                "cell_id": cell["cell_id"],
+                "place": names[cell["cell_id"]],
+                "ed": show(count_of(cell, "ed_assaults")),
+                "police": show(count_of(cell, "police_violence")),
+                "combined": show(count_of(cell, "combined")),
+                "hot_spot": None if "gi_star_z" not in cell else ("yes" if z is not None and z > 1.96 else "no"),
+            }
+        )
+    return rows
+
+
+def headline(data: MonthData) -> dict:
+    row = next((r for r in data.trend if r["month"] == data.month), None)
+    cells = data.cells or []
+    return {
+        "ed": count_of(row, "ed_assaults"),
+        "police": count_of(row, "police_violence"),
+        "from_cells": data.trend_source == "hotspot_cells",
+        "cells": len(cells),
+        "cells_suppressed": sum(1 for c in cells if c["combined"] is None),
+        "agreements": data.agreements,
+    }
