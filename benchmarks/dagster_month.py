@@ -32,7 +32,7 @@ def run_dagster_month(month: str, inputs: dict) -> dict:
         from ingest.home import IstvHome
         from ingest.landing import place
         from ingest.secrets import generate_demo_keys
-        from pipelines.cli import run_month
+        from pipelines.runs import run_month
 
         import_seconds = time.perf_counter() - started
         home = IstvHome.from_env()

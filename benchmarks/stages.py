@@ -1,5 +1,6 @@
 """The pipeline's stages, called as the Dagster assets call them (pipelines/lib/source_assets.py,
-pipelines/joint/assets.py), one function per stage so each can run in its own process.
+and the joint assets' steps in warehouse/joint.py and warehouse/release.py), one function per
+stage so each can run in its own process.
 
 A stage reads what the previous one wrote under <work>/stages (Parquet, as the assets do) and
 writes its own output there. `seconds` is the stage's wall time including that hand-over I/O,
@@ -86,7 +87,6 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     library call reads the typed rows and writes the pseudonymised ones, batch by batch."""
     out, figures, counts = _dir(work), {"rows_in": 0, "values_pseudonymised": 0}, {}
     with stopwatch(figures, "setup_seconds"):
-        from anonymise.keys import derive_field_key
         from anonymise.locate_batches import LocationResolver
         from anonymise.reference import gazetteer
         from ingest.pseudonymise import pseudonymise_file, pseudonymise_processes
@@ -98,12 +98,7 @@ def pseudonymise(work: str, month: str, inputs: dict) -> dict:
     processes, figures["worker_processes"] = pseudonymise_processes(), 1
     started = time.perf_counter()
     for source in SOURCES:
-        rules = agreement.rules_for(source)
-        keys = {
-            name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
-            for name, rule in rules.fields.items()
-            if rule.action == "pseudonymise"
-        }
+        keys = agreement.pseudonym_keys(source, master)
         typed = _need(out / f"{source}_typed.parquet", "parse")
         with stopwatch(figures, "compute_seconds"):
             result = pseudonymise_file(
@@ -140,7 +135,7 @@ def joint(work: str, month: str, inputs: dict) -> dict:
     """write_joint_incidents: DuckDB from the pseudonymised Parquet files to the joint one."""
     out, figures = _dir(work), {}
     with stopwatch(figures, "setup_seconds"):
-        from pipelines.joint.assets import write_joint_incidents
+        from warehouse.joint import write_joint_incidents
     started = time.perf_counter()
     files = {s: _need(out / f"{s}_pseudonymised.parquet", "pseudonymise") for s in SOURCES}
     with stopwatch(figures, "compute_seconds"):
@@ -157,13 +152,14 @@ def _bench_record_keys():
 
 
 def _delivery_summaries(out: Path, month: dt.date) -> pd.DataFrame:
-    """As pipelines.joint.assets.delivery_summaries builds it from the run's summary files."""
-    from warehouse.tables import DELIVERY_SUMMARY_COLUMNS as columns
+    """As warehouse.release.delivery_summaries reads them from the run's summary files."""
+    from warehouse.tables import DeliverySummary, RowOutcomes, delivery_summaries_frame
 
     parsed = json.loads(_need(out / "parse_summary.json", "parse").read_text())
     counted = json.loads(_need(out / "pseudonymise_summary.json", "pseudonymise").read_text())
-    rows = [{"month": month, "source": s, **parsed[s], **{k: counted[s][k] for k in columns[5:]}} for s in SOURCES]
-    return pd.DataFrame(rows, columns=columns)
+    return delivery_summaries_frame(
+        DeliverySummary(month, s, **parsed[s], outcomes=RowOutcomes.from_counts(counted[s])) for s in SOURCES
+    )
 
 
 def aggregate(work: str, month: str, inputs: dict) -> dict:
@@ -172,8 +168,8 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
     with stopwatch(figures, "setup_seconds"):
         import pyarrow.parquet as pq
 
-        from pipelines.joint.assets import hotspot_areas
         from sharing_agreements.model import load_agreement
+        from warehouse.release import hotspot_areas
         from warehouse.tables import build_tables
 
         agreement = load_agreement()

@@ -4,7 +4,8 @@ Every row ends up either passed (typed) or quarantined with the reasons it faile
 rows in = rows passed + rows quarantined always holds. Title rows above the header, blank rows
 and footer rows ("Total,123", "End of report") are not data rows: they are counted apart. Messages
 name the file, the line and the column, never a value: the file holds identifiers. How the file
-itself is read (encoding, delimiter, header row, footer) is in `ingest.layout`.
+itself is read (encoding, delimiter, header row, footer) is in `ingest.layout`. The rules a row must
+meet are the schema's (`schemas.rules`): the Great Expectations suite checks the passed rows by the same.
 
 Dates are read day first, as in the UK: DD/MM/YYYY, YYYY-MM-DD or DD-MMM-YYYY (06-Oct-2018), with
 or without a time (HH:MM or HH:MM:SS), and a file may mix them. A US-style month-first date is never
@@ -20,8 +21,10 @@ import os
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +35,22 @@ import pyarrow.parquet as pq
 from anonymise.nhs_number import valid_nhs_numbers
 from ingest.engine import KEYS_MEMORY, BackgroundParquetWriter, parquet_batches, row_level_duckdb
 from ingest.layout import ExtractError, Layout, NotPlain, TableReader, count_fields
-from schemas import Schema, load_codelist
+from schemas import Schema
+from schemas.rules import (
+    InCodelist,
+    MatchesPattern,
+    Maximum,
+    MaxLength,
+    Minimum,
+    NhsNumber,
+    NotAfter,
+    NotInFuture,
+    Required,
+    Rule,
+    Unique,
+    Within,
+    rules_of,
+)
 
 __all__ = [
     "Extract",
@@ -263,78 +281,102 @@ class _Problems:
         return pd.DataFrame(cells, columns=self.fields)
 
 
-def _typed(raw: pd.DataFrame, schema: Schema, problems: _Problems) -> dict[str, pd.Series | pa.ChunkedArray]:
+class _Column(NamedTuple):
+    """One column of a batch: its text as delivered, stripped (`text` is the same in Arrow), where
+    it is blank, and its typed values (null where blank)."""
+
+    values: pd.Series
+    text: pa.ChunkedArray
+    blank: np.ndarray
+    typed: pd.Series | pa.ChunkedArray
+
+
+def _within(rule: Within, typed: dict[str, pd.Series | pa.ChunkedArray]) -> pd.Series:
+    start, end = typed[rule.start], typed[rule.end] + pd.Timedelta(days=1)  # to the end of the end day
+    value = typed[rule.field]
+    return (value < start) | (value >= end)
+
+
+# Where each kind of rule (schemas.rules) is broken, vectorised: the rules one value can break,
+# on its column, and those comparing fields of a row, on the typed columns. Blank values break
+# no rule but Required: the others run on typed values (null where blank) or skip blanks.
+_VALUE_CHECKS: dict[type[Rule], Callable[[Any, _Column], np.ndarray | pd.Series]] = {
+    Required: lambda rule, c: c.blank,
+    Minimum: lambda rule, c: c.typed < rule.bound,
+    Maximum: lambda rule, c: c.typed > rule.bound,
+    InCodelist: lambda rule, c: ~c.blank & ~_flags(pc.is_in(c.text, value_set=pa.array(rule.codes, type=pa.string()))),
+    MatchesPattern: lambda rule, c: ~c.blank & ~c.values.str.fullmatch(rule.pattern),
+    MaxLength: lambda rule, c: _flags(pc.greater(pc.utf8_length(c.text), rule.characters)),
+    NhsNumber: lambda rule, c: ~c.blank & ~valid_nhs_numbers(c.values),
+    NotInFuture: lambda rule, c: c.typed > rule.now,
+}
+_ROW_CHECKS: dict[type[Rule], Callable[[Any, dict[str, pd.Series | pa.ChunkedArray]], pd.Series]] = {
+    NotAfter: lambda rule, typed: typed[rule.field] > typed[rule.later],
+    Within: _within,
+}
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """A schema's rules, by when parse can tell a row breaks them."""
+
+    of_values: dict[str, list[Rule]]  # field -> rules a value breaks alone: checked as the field is typed
+    of_rows: list[Rule]  # rules comparing fields of a row: checked once all of them are typed
+    unique: list[Unique]  # keys no two rows may share: checked over the whole file
+
+
+def _checks(schema: Schema, now: dt.datetime) -> _Checks:
+    checks = _Checks({name: [] for name in schema.field_names}, [], [])
+    for rule in rules_of(schema, now):
+        if type(rule) in _VALUE_CHECKS:
+            checks.of_values[rule.field].append(rule)
+        elif type(rule) in _ROW_CHECKS:
+            checks.of_rows.append(rule)
+        elif isinstance(rule, Unique):
+            checks.unique.append(rule)
+        elif rule.reason is not None:  # a rule no row breaks alone (usually_present) is Great Expectations' alone
+            raise TypeError(f"parse has no check for {type(rule).__name__}")
+    return checks
+
+
+def _typed(
+    raw: pd.DataFrame, schema: Schema, checks: _Checks, problems: _Problems
+) -> dict[str, pd.Series | pa.ChunkedArray]:
     """Typed columns (times and numbers as pandas, text as Arrow: null where blank); each value
-    that does not parse adds a reason to `problems`."""
+    that does not parse, or breaks a rule, adds a reason to `problems`."""
     typed = {}
     for f in schema.fields:
         values = raw[f.name].fillna("")
         text = _text(values)
         blank = _flags(pc.equal(text, ""))
-        if f.required:
-            problems.add(f.name, blank, f"{f.name}: missing required value")
         if f.type in ("date", "datetime", "month"):
             out = _parse_times(values, TIME_FORMATS[f.type])
             problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a valid {f.type}")
         elif f.type in ("float", "integer"):
             out = _parse_numbers(values)
             problems.add(f.name, ~blank & out.isna(), f"{f.name}: not a number")
-            if f.min is not None:
-                problems.add(f.name, out < f.min, f"{f.name}: below {f.min:g}")
-            if f.max is not None:
-                problems.add(f.name, out > f.max, f"{f.name}: above {f.max:g}")
-            if f.type == "integer":
-                # Whole and within a double's exact integers (numbers are read as doubles).
-                whole = out.isna() | ((out % 1 == 0) & (out.abs() <= 2**53))
-                problems.add(f.name, ~whole, f"{f.name}: not a whole number")
-                out = out.where(whole).astype("Int64")
         else:
             out = pc.if_else(blank, pa.scalar(None, pa.string()), text)
-            if f.codelist:
-                codes = pa.array(sorted(load_codelist(f.codelist).codes_set()), type=pa.string())
-                problems.add(
-                    f.name,
-                    ~blank & ~_flags(pc.is_in(text, value_set=codes)),
-                    f"{f.name}: code not in the {f.codelist} code list",
-                )
-            if f.pattern:
-                bad = ~blank & ~values.str.fullmatch(f.pattern)
-                problems.add(f.name, bad, f"{f.name}: does not match the expected pattern")
-            if f.max_length:
-                problems.add(
-                    f.name,
-                    _flags(pc.greater(pc.utf8_length(text), f.max_length)),
-                    f"{f.name}: longer than {f.max_length} characters",
-                )
-            if f.check == "nhs_number":
-                bad = ~blank & ~valid_nhs_numbers(values)
-                problems.add(f.name, bad, f"{f.name}: fails the NHS number Modulus 11 check")
+        column = _Column(values, text, blank, out)
+        for rule in checks.of_values[f.name]:
+            problems.add(f.name, _VALUE_CHECKS[type(rule)](rule, column), rule.reason)
+        if f.type == "integer":
+            # Whole and within a double's exact integers (numbers are read as doubles).
+            whole = out.isna() | ((out % 1 == 0) & (out.abs() <= 2**53))
+            problems.add(f.name, ~whole, f"{f.name}: not a whole number")
+            out = out.where(whole).astype("Int64")
         typed[f.name] = out
     return typed
 
 
-def _date_logic(
-    typed: dict[str, pd.Series | pa.ChunkedArray], schema: Schema, problems: _Problems, now: dt.datetime
-) -> None:
-    for f in schema.fields:
-        value = typed[f.name]
-        if f.not_in_future:
-            problems.add(f.name, value > now, f"{f.name}: in the future")
-        if f.not_after:
-            problems.add(f.name, value > typed[f.not_after], f"{f.name}: after {f.not_after}")
-        if f.within:
-            start, end = typed[f.within[0]], typed[f.within[1]] + pd.Timedelta(days=1)
-            outside = (value < start) | (value >= end)
-            problems.add(f.name, outside, f"{f.name}: outside {f.within[0]} to {f.within[1]}")
-
-
 def _problems(
-    raw: pd.DataFrame, schema: Schema, month: dt.date, now: dt.datetime
+    raw: pd.DataFrame, schema: Schema, checks: _Checks, month: dt.date
 ) -> tuple[dict[str, pd.Series | pa.ChunkedArray], _Problems]:
     """Typed columns, and why rows fail."""
     problems = _Problems(len(raw), schema.field_names)
-    typed = _typed(raw, schema, problems)
-    _date_logic(typed, schema, problems, now)
+    typed = _typed(raw, schema, checks, problems)
+    for rule in checks.of_rows:
+        problems.add(rule.field, _ROW_CHECKS[type(rule)](rule, typed), rule.reason)
     when = typed[schema.month_field]
     first_day = when.to_numpy().astype("datetime64[M]").astype("datetime64[D]")  # of the month each row falls in
     other_month = when.notna() & (first_day != np.datetime64(month, "D"))
@@ -430,6 +472,7 @@ def _quarantine_repeats(
     quarantine: _Quarantine,
     reader: TableReader,
     schema: Schema,
+    unique: list[Unique],
     arrow: pa.Schema,
     batch_rows: int,
     plain: bool,
@@ -437,18 +480,19 @@ def _quarantine_repeats(
     """Quarantine every row whose unique key repeats an earlier row's; the rows moved out of the
     passed rows, as delivered."""
     moved_rows = [_frames([], [], reader.layout, schema)[0]]
-    for key in schema.unique:
+    for rule in unique:
+        key = rule.field
         raw, problems = quarantine.merged()
         repeated = _duplicate_lines(partial, raw, key)
         if not repeated:
             continue
         held = raw["source_line"].isin(repeated).to_numpy()
-        problems.loc[held, key] += f"{key}: duplicate of an earlier row|"
+        problems.loc[held, key] += f"{rule.reason}|"
         moved = repeated - set(raw.loc[held, "source_line"])
         if moved:  # rows that had passed: fetched again as delivered, to be quarantined
             again = _raw_rows(reader, schema, moved, batch_rows, plain)
             reasons = pd.DataFrame("", index=again.index, columns=schema.field_names, dtype=object)
-            reasons[key] = f"{key}: duplicate of an earlier row|"
+            reasons[key] = f"{rule.reason}|"
             quarantine.add(again, reasons)
             _drop_lines(partial, moved, arrow)
             moved_rows.append(again)
@@ -485,13 +529,13 @@ def _counts(values: pa.ChunkedArray) -> dict[str, int]:
 
 
 def _parse_batches(
-    batches, partial: Path, schema: Schema, month: dt.date, now: dt.datetime
+    batches, partial: Path, schema: Schema, checks: _Checks, month: dt.date
 ) -> tuple[_Quarantine, Counter, int]:
     """Type and check each batch; passed rows to `partial`, failed ones held in the quarantine."""
     arrow, quarantine, providers, passed_rows = arrow_schema(schema), _Quarantine(schema), Counter(), 0
     with BackgroundParquetWriter(partial, arrow) as writer:  # a batch is written as the next is typed
         for raw, misshapen in batches:
-            typed, problems = _problems(raw, schema, month, now)
+            typed, problems = _problems(raw, schema, checks, month)
             failed = problems.failed()
             passed = pa.table({"source_line": raw["source_line"], **typed}, schema=arrow).filter(~failed)
             writer.write_table(passed)
@@ -507,14 +551,14 @@ def parse_extract(
     """Parse `path` a batch at a time: passed rows go to `out` (Parquet, typed, with `source_line`),
     failed rows come back with their reasons. Rows outside `month` (by the schema's month field)
     are quarantined too. `out` appears only once the whole file has been read and checked."""
-    now = now or dt.datetime.now()
+    checks = _checks(schema, now or dt.datetime.now())
     reader, arrow = TableReader(path, schema), arrow_schema(schema)
     partial = out.with_name(out.name + ".partial")
     try:
         (quarantine, providers, passed_rows), plain = _read_through(
-            reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, month, now)
+            reader, schema, batch_rows, lambda batches: _parse_batches(batches, partial, schema, checks, month)
         )
-        moved = _quarantine_repeats(partial, quarantine, reader, schema, arrow, batch_rows, plain)
+        moved = _quarantine_repeats(partial, quarantine, reader, schema, checks.unique, arrow, batch_rows, plain)
         passed_rows -= len(moved)
         # A passed row's provider is its text as delivered (blank: none), so the moved rows' own come off.
         providers.subtract(p for p in moved[schema.provider_field] if p)

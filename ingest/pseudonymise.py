@@ -3,7 +3,7 @@
 The typed rows (Parquet, written by the `<source>_extract` asset) are read BATCH_ROWS at a time,
 the agreement's rules are applied to each batch (anonymise.apply.apply_rules) and its rows are
 written to the pseudonymised Parquet file under one Arrow schema, fixed before the first batch.
-The Dagster asset and the benchmark both call `pseudonymise_file`.
+The pseudonymise step (ingest/steps.py `pseudonymise_month`) and the benchmark call `pseudonymise_file`.
 """
 
 from __future__ import annotations

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,11 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.home import DEFAULT_HOME, IstvHome
-from pipelines.partitions import partition_of_month
+from pipelines.runs import run_month
+from schemas.model import SOURCES
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
-SOURCES = ("ed", "police", "police_uk")
 
 
 class IstvFailure(click.ClickException):
@@ -68,15 +66,15 @@ def generate(month: str, out_dir: Path, seed: int, rows: int) -> None:
 
 @cli.command(help="Check a delivered extract and place it in the landing zone for its month.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--source", required=True, type=click.Choice(list(SOURCES)))
 @click.option("--month", help="YYYY-MM; worked out from the rows when not given.")
 def ingest(file: Path, source: str, month: str | None) -> None:
-    """All or nothing: every check comes before the file is landed, and a failure after it (the
-    audit entry) withdraws it, so a retry is never refused as already ingested."""
-    from ingest.landing import DuplicateDelivery, place, withdraw
-    from ingest.parse import ExtractError, survey
+    """The checks and the landing are ingest.delivery's, all or nothing; here the arguments are read
+    and its refusals become messages."""
+    from ingest.delivery import RefusedDelivery, accept_delivery
+    from ingest.landing import DuplicateDelivery
+    from ingest.parse import ExtractError
     from ingest.secrets import MissingKeyError
-    from schemas import schema_for_source
     from sharing_agreements.auditing import writer
 
     home = _home()
@@ -86,35 +84,11 @@ def ingest(file: Path, source: str, month: str | None) -> None:
         raise IstvFailure(f"cannot write the audit log, so nothing was landed: {exc}") from None
     agreement = _agreement_in_force()
     try:
-        found = survey(file, schema_for_source(source))  # reads the whole file once
-        when = _month(month) or found.likeliest_month()
-    except ExtractError as exc:
+        delivery = accept_delivery(home, source, file, _month(month), agreement, audit_log.append)
+    except (ExtractError, RefusedDelivery, DuplicateDelivery) as exc:
         raise IstvFailure(str(exc)) from None
-    _check_providers(found, source, agreement, lambda details: audit_log.append("provider_refused", details))
-    _check_month(found, when, source)
-    try:
-        delivery = place(home, source, when, file, providers=found.providers)
-    except DuplicateDelivery as exc:
-        audit_log.append("duplicate_refused", {"source": source, "month": f"{when:%Y-%m}", "file": file.name})
-        raise IstvFailure(str(exc)) from None
-    try:
-        audit_log.append(
-            "delivery",
-            {
-                "source": source,
-                "month": f"{when:%Y-%m}",
-                "file": delivery.path.name,
-                "providers": list(delivery.providers),
-                "size": delivery.size,
-                "sha256": delivery.sha256,
-                "superseded": [d.sha256 for d in delivery.superseded],
-            },
-        )
-    except BaseException:
-        withdraw(delivery)
-        raise
     console.print(
-        f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {when:%Y-%m} "
+        f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {delivery.month:%Y-%m} "
         f"(sha256 {delivery.sha256[:16]}…)"
     )
     for earlier in delivery.superseded:
@@ -133,112 +107,6 @@ def _agreement_in_force():
     except AgreementError as exc:
         raise IstvFailure(f"nothing was landed: {exc}") from None
     return agreement
-
-
-def _check_month(found, month: dt.date, source: str) -> None:
-    """A file declared for a month most of its rows are not in was sent for the wrong month (or
-    with the wrong --month): every row would be quarantined as outside the month."""
-    if not found.months:
-        raise IstvFailure(
-            f"{found.file}: no row has a readable {found.month_header!r}, so it cannot be placed in "
-            f"{month:%Y-%m}; nothing was landed. Ask the provider for a file with that column filled in"
-        )
-    seems = found.likeliest_month()
-    if seems != month:
-        total = sum(found.months.values())
-        raise IstvFailure(
-            f"{found.file}: declared as the {source} extract for {month:%Y-%m}, but it seems to hold {seems:%Y-%m} "
-            f"({found.rows_in(seems)} of {total} rows by {found.month_header!r}; "
-            f"{found.rows_in(month)} in {month:%Y-%m}); "
-            f"nothing was landed. If it is the {seems:%Y-%m} extract, ingest it with --month {seems:%Y-%m}"
-        )
-
-
-_ORGANISATION = re.compile(
-    r"^[A-Z0-9]{2,12}$|\b(police|constabulary|health|hospital|board|trust|service)\b", re.IGNORECASE
-)
-
-
-def _provider_shown(name: str) -> str:
-    """A provider as messages and the audit log may name it: an organisation's code or name, or,
-    when the column holds anything else (a shifted column may hold a person's details), not the value."""
-    from anonymise.leaks import LeakScanner
-
-    if len(name) <= 60 and _ORGANISATION.search(name) and not LeakScanner().scan_text(name):
-        return name
-    return "a value that is not an organisation's name or code"
-
-
-def _check_providers(found, source: str, agreement, audit) -> None:
-    """Deny by default, for providers as for fields: every provider the file names must be a party
-    to the agreement for this dataset."""
-    strangers = {
-        _provider_shown(name): rows
-        for name, rows in found.providers.items()
-        if agreement.provider_party(source, name) is None
-    }
-    if not found.providers or strangers:
-        parties = ", ".join(p.name for p in agreement.providers_of(source)) or "none"
-        named = "; ".join(f"{name!r} ({rows} rows)" for name, rows in sorted(strangers.items())) or "no provider at all"
-        audit(
-            {
-                "source": source,
-                "file": found.file,
-                "providers": sorted(strangers),
-                "agreement_id": agreement.id,
-                "agreement_version": agreement.version,
-            }
-        )
-        raise IstvFailure(
-            f"{found.file}: names {named} as provider, not a party to {agreement.label} for {source} data "
-            f"(its {source} providers: {parties}); nothing was landed. If this provider should share, the board "
-            "must add it to the agreement and sign it again; otherwise do not ingest this file"
-        )
-
-
-def run_month(month: dt.date, home: IstvHome, processes: int = 0):
-    """Materialise every asset of the month through Dagster, recorded in the instance: in this
-    process, or with `processes` > 0 each step in a fresh process, that many at once (each
-    step's memory is then its own: what a national month needs to stay within 2 GiB)."""
-    from dagster import DagsterInstance
-
-    from pipelines.lib.instance import prepare_dagster_home
-
-    prepare_dagster_home(home)
-    partition = partition_of_month(f"{month:%Y-%m}")
-    # The event log keeps everything; the terminal only needs warnings and the summary.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    with DagsterInstance.get() as instance:
-        if processes:
-            from dagster import execute_job, reconstructable
-
-            config = quiet | {"execution": {"config": {"multiprocess": {"max_concurrent": processes}}}}
-            with execute_job(
-                reconstructable(monthly_job_definition),
-                instance=instance,
-                run_config=config,
-                tags={"dagster/partition": partition},
-                raise_on_error=False,
-            ) as result:
-                return _Outcome(result.success, list(result.all_events))
-        return monthly_job_definition().execute_in_process(
-            partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet
-        )
-
-
-def monthly_job_definition():
-    """The monthly job as the code location defines it (importable, so other processes can rebuild it)."""
-    from pipelines.definitions import defs
-
-    return defs.resolve_job_def("istv_monthly")
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What a run in separate processes leaves once its result is closed."""
-
-    success: bool
-    all_events: list
 
 
 def _failure_message(result) -> str:
@@ -689,7 +557,7 @@ def quarantine_list() -> None:
 
 
 @quarantine.command("export", help="Decrypt a month's quarantined rows for the providing data officer to fix.")
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--source", required=True, type=click.Choice(list(SOURCES)))
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option(
     "--out",

@@ -11,14 +11,14 @@ from dagster import ConfigurableResource
 
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
-from anonymise.keys import derive_disclosure_key, derive_field_key, key_id
+from anonymise.keys import derive_disclosure_key, key_id
 from anonymise.locate_batches import LocationResolver
 from anonymise.reference import gazetteer
 from ingest.home import IstvHome
 from ingest.secrets import pseudonym_master_key, quarantine_cipher
 from sharing_agreements import auditing
 from sharing_agreements.auditing import agreement_details
-from sharing_agreements.model import Agreement, AgreementError, DatasetRules, agreement_path
+from sharing_agreements.model import Agreement, AgreementError, agreement_path
 from sharing_agreements.signing import load_verified
 
 
@@ -58,16 +58,11 @@ class IstvResource(ConfigurableResource):
     def audit(self, kind: str, details: dict) -> None:
         auditing.record(self.istv_home, kind, details)
 
-    def field_keys(self, agreement: Agreement, rules: DatasetRules) -> tuple[dict[str, bytes], str]:
-        """Pseudonym keys for the dataset's pseudonymised fields under this agreement version
-        (fields sharing a key scope share a key), and the master key's id."""
+    def field_keys(self, agreement: Agreement, source: str) -> tuple[dict[str, bytes], str]:
+        """Pseudonym keys for the dataset's pseudonymised fields under this agreement version,
+        and the master key's id."""
         master = pseudonym_master_key(self.istv_home)
-        keys = {
-            name: derive_field_key(master, agreement.id, agreement.version, rule.key_scope or name)
-            for name, rule in rules.fields.items()
-            if rule.action == "pseudonymise"
-        }
-        return keys, key_id(master)
+        return agreement.pseudonym_keys(source, master), key_id(master)
 
     def record_keys(self, agreement: Agreement) -> RecordKeys:
         """The keyed hash that gives each record its permanent cell-key record key."""

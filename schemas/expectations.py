@@ -6,6 +6,7 @@ sample values ("partial_unexpected_list"), and the rows validated here hold iden
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # nothing phones home
@@ -22,7 +23,8 @@ from great_expectations.data_context.types.base import (  # noqa: E402
 )
 from great_expectations.execution_engine import pandas_execution_engine  # noqa: E402
 
-from schemas.model import Schema, load_codelist  # noqa: E402
+from schemas.model import Schema  # noqa: E402
+from schemas.rules import Unique, rules_of  # noqa: E402
 
 # GX fingerprints every data frame under this size by hashing all of its values, for a batch
 # marker nothing here reads: a third of a national month's validation time. No frame is hashed.
@@ -70,32 +72,24 @@ class ValidationSummary:
         }
 
 
-def extract_suite(schema: Schema, uniqueness: bool = True) -> gx.ExpectationSuite:
-    """What every passed row of an extract must satisfy, straight from the schema YAML."""
-    expectations = []
-    for f in schema.fields:
-        expectations.append(gxe.ExpectColumnToExist(column=f.name))
-        if f.required:
-            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=f.name))
-        elif f.usually_present is not None:
-            # Completeness that falls off is worth a data officer's look, not a stopped run.
-            expectations.append(
-                gxe.ExpectColumnValuesToNotBeNull(column=f.name, mostly=f.usually_present, meta={"severity": "warning"})
-            )
-        if f.codelist:
-            codes = sorted(load_codelist(f.codelist).codes_set())
-            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=f.name, value_set=codes))
-        if f.min is not None or f.max is not None:
-            expectations.append(gxe.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min, max_value=f.max))
-        if f.not_after:
-            expectations.append(
-                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=f.not_after, column_B=f.name, or_equal=True, ignore_row_if="either_value_is_missing"
-                )
-            )
-    for key in schema.unique if uniqueness else ():
-        expectations.append(gxe.ExpectColumnValuesToBeUnique(column=key))
-    return gx.ExpectationSuite(name=f"{schema.name}_passed_rows", expectations=expectations)
+def extract_suite(schema: Schema, uniqueness: bool = True, now: dt.datetime | None = None) -> gx.ExpectationSuite:
+    """What every passed row of an extract must satisfy: the schema's rules (schemas.rules), the
+    same ones parse quarantined rows by. Rules GX cannot check are listed in the suite's meta.
+    Without `uniqueness` the unique keys are left to the caller (who counts them over a whole file).
+    `now` is when "not in the future" is judged (by default, now: later than parse's, so rows
+    parse passed still pass)."""
+    rules = rules_of(schema, now or dt.datetime.now())
+    expectations = [gxe.ExpectColumnToExist(column=f.name) for f in schema.fields]
+    for rule in rules:
+        if isinstance(rule, Unique) and not uniqueness:
+            continue
+        expectation = rule.to_expectation()
+        if expectation is not None:
+            expectations.append(expectation)
+    parse_only = [rule.reason for rule in rules if rule.parse_only]
+    return gx.ExpectationSuite(
+        name=f"{schema.name}_passed_rows", expectations=expectations, meta={"checked_by_parse_only": parse_only}
+    )
 
 
 def published_suite(

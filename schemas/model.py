@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 SCHEMA_DIR = Path(__file__).parent
 CODELIST_DIR = SCHEMA_DIR / "codelists"
@@ -19,6 +19,22 @@ CODELIST_DIR = SCHEMA_DIR / "codelists"
 SOURCES = {"ed": "ed_extract", "police": "police_extract", "police_uk": "police_uk_street"}
 
 FieldType = Literal["string", "code", "date", "datetime", "month", "integer", "float"]
+
+_TEXT, _NUMBERS, _TIMES = {"string", "code"}, {"integer", "float"}, {"date", "datetime", "month"}
+# The field types each constraint applies to. Parse checks text constraints on the delivered text and
+# the others on typed values, and Great Expectations checks all of them on typed values: on any other
+# type they would mean something else to each, or nothing.
+_APPLIES_TO = {
+    "codelist": _TEXT,
+    "pattern": _TEXT,
+    "check": _TEXT,
+    "max_length": _TEXT,
+    "min": _NUMBERS,
+    "max": _NUMBERS,
+    "not_in_future": _TIMES,
+    "not_after": _TIMES,
+    "within": _TIMES,
+}
 
 
 class Code(BaseModel):
@@ -61,6 +77,15 @@ class Field(BaseModel):
     not_in_future: bool = False
     not_after: str | None = None
     within: tuple[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _constraints_fit(self) -> Field:
+        for constraint, types in _APPLIES_TO.items():
+            if getattr(self, constraint) not in (None, False) and self.type not in types:
+                raise ValueError(f"{self.name}: {constraint} does not apply to a field of type {self.type}")
+        if self.required and self.usually_present is not None:
+            raise ValueError(f"{self.name}: a required field is always present; usually_present says nothing")
+        return self
 
 
 class Schema(BaseModel):

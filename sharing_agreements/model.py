@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from ruamel.yaml import YAML
@@ -32,7 +33,9 @@ from shapely.geometry import shape
 import open_data
 from anonymise.area import AreaGeography
 from anonymise.disclosure import DisclosurePolicy
+from anonymise.keys import derive_field_key
 from schemas import schema_for_source
+from schemas.model import SOURCES
 from warehouse.tables import published_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
@@ -300,8 +303,16 @@ class Agreement(_Strict):
     risk: Risk = Risk()
     published_tables: list[str]
     approvals: list[Approval]
-    datasets: dict[Literal["ed", "police", "police_uk"], DatasetRules]
+    datasets: dict[str, DatasetRules]
     _document: dict | None = PrivateAttr(default=None)
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_sources(cls, datasets: dict[str, DatasetRules]) -> dict[str, DatasetRules]:
+        unknown = sorted(set(datasets) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"no schema for dataset {', '.join(unknown)}: the datasets are {', '.join(SOURCES)}")
+        return datasets
 
     @property
     def label(self) -> str:
@@ -334,6 +345,15 @@ class Agreement(_Strict):
                 "nothing from it may be shared"
             )
         return self.datasets[source]
+
+    def pseudonym_keys(self, source: str, master: bytes) -> dict[str, bytes]:
+        """The keys of the dataset's pseudonymised fields under this agreement version, derived
+        from the master secret (fields sharing a key scope share a key, so they can be linked)."""
+        return {
+            name: derive_field_key(master, self.id, self.version, rule.key_scope or name)
+            for name, rule in self.rules_for(source).fields.items()
+            if rule.action == "pseudonymise"
+        }
 
     def check_in_force(self, today: dt.date) -> None:
         where = f"agreement {self.id} v{self.version}"

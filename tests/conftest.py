@@ -81,7 +81,7 @@ def board(tmp_path, monkeypatch):
 
 # --- record keys for joint frames built by hand ---------------------------------------------------
 #
-# joint_incidents carries each record's cell-key record key (pipelines/joint/assets.py computes it
+# joint_incidents carries each record's cell-key record key (warehouse/joint.py computes it
 # in DuckDB from the record's pseudonym). Frames that tests build by hand get the same column here,
 # from the same keyed hash, so that build_tables protects them as it protects a real month.
 

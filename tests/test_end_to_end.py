@@ -18,7 +18,7 @@ import pytest
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.reference import gazetteer
 from ingest.landing import place
-from pipelines.cli import run_month
+from pipelines.runs import run_month
 from pipelines.synthetic import generate_month
 from sharing_agreements.model import load_agreement
 from tests.conftest import DATA

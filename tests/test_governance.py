@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.landing import place
-from pipelines.cli import cli, run_month
+from pipelines.cli import cli
+from pipelines.runs import run_month
 from sharing_agreements.model import load_agreement
 from sharing_agreements.signing import generate_board_key, load_private_key, sign
 from tests.conftest import DATA

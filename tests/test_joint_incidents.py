@@ -13,8 +13,8 @@ import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
 from anonymise.disclosure import DisclosurePolicy
-from pipelines.joint.assets import joint_columns, write_joint_incidents
 from tests.conftest import TEST_RECORD_KEYS, made_up_pseudonym
+from warehouse.joint import joint_columns, write_joint_incidents
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, build_tables
 
 MONTH = dt.date(2026, 9, 1)

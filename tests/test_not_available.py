@@ -273,7 +273,7 @@ def test_the_report_shows_the_share_when_the_extract_is_there(tmp_path):
 def test_the_pipeline_with_real_open_data_says_not_available(istv_home, tmp_path):
     """The real South Wales open data and a synthetic ED month through the whole Dagster graph."""
     from ingest.landing import place
-    from pipelines.cli import run_month
+    from pipelines.runs import run_month
     from pipelines.synthetic import generate_month
     from tests.conftest import DATA
 

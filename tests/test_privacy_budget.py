@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from anonymise.differential_privacy import BudgetExceeded
-from pipelines.joint.assets import _privacy_budget_spend, month_content_sha256
 from pipelines.resources import IstvResource
 from sharing_agreements import auditing
 from sharing_agreements.model import load_agreement
+from warehouse.joint import month_content_sha256
+from warehouse.release import privacy_budget_spend
 from warehouse.tables import table_specs
 
 MONTH = dt.date(2026, 9, 1)
@@ -31,9 +32,15 @@ def _permitted(agreement):
     return [s for s in table_specs() if s.name in agreement.published_tables]
 
 
+def _spend(istv, agreement, content, permitted):
+    """As the release step asks: the audit log read as it stands, a refusal recorded in it."""
+    entries = auditing.reader(istv.istv_home).entries
+    return privacy_budget_spend(agreement, MONTH, content, permitted, entries, istv.audit)
+
+
 def test_a_release_spends_epsilon_per_count_column_and_a_rerun_spends_nothing(dp_resource):
     istv, agreement = dp_resource
-    spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement))
+    spend = _spend(istv, agreement, "content-a", _permitted(agreement))
     assert spend == pytest.approx(0.1 * sum(len(s.counts) for s in _permitted(agreement)))
     istv.audit(
         "dp_release",
@@ -46,13 +53,13 @@ def test_a_release_spends_epsilon_per_count_column_and_a_rerun_spends_nothing(dp
         },
     )
     # The same content again draws the same noise: nothing new is spent, and it is allowed.
-    assert _privacy_budget_spend(istv, agreement, MONTH, "content-a", _permitted(agreement)) == 0.0
+    assert _spend(istv, agreement, "content-a", _permitted(agreement)) == 0.0
 
 
 def test_a_corrected_release_past_the_budget_is_refused_and_audited(dp_resource):
     istv, agreement = dp_resource
     permitted = _permitted(agreement)
-    spend = _privacy_budget_spend(istv, agreement, MONTH, "content-a", permitted)
+    spend = _spend(istv, agreement, "content-a", permitted)
     istv.audit(
         "dp_release",
         {
@@ -65,7 +72,7 @@ def test_a_corrected_release_past_the_budget_is_refused_and_audited(dp_resource)
     )
     assert spend * 2 > 4.0  # a second release of new content would pass the month's budget
     with pytest.raises(BudgetExceeded) as refusal:
-        _privacy_budget_spend(istv, agreement, MONTH, "content-b", permitted)
+        _spend(istv, agreement, "content-b", permitted)
     assert "2026-09" in str(refusal.value) and agreement.id in str(refusal.value)
     refused = [e for e in auditing.reader(istv.istv_home).entries() if e.kind == "dp_refused"]
     assert len(refused) == 1 and refused[0].details["month"] == "2026-09"

@@ -3,7 +3,9 @@ disclosure control, stamped with the agreement they were published under."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
@@ -96,21 +98,54 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.rank(method="min", ascending=False).astype("Int64")
 
 
-# One row per source and provider, as the pipeline summarises them; coverage.sql reads these columns.
-DELIVERY_SUMMARY_COLUMNS = [
-    "month",
-    "source",
-    "provider",
-    "rows_received",
-    "rows_quarantined",
-    "rows_out_of_scope",
-    "rows_out_of_area",
-    "rows_shared",
-    "rows_located",
-    "rows_unlocated",
-    "rows_private",
-    "rows_ambiguous",
+@dataclass(frozen=True)
+class RowOutcomes:
+    """What became of a provider's rows as they were pseudonymised (anonymise.apply counts them
+    per provider). All zero for a provider none of whose rows was left to pseudonymise."""
+
+    rows_out_of_scope: int = 0
+    rows_out_of_area: int = 0
+    rows_shared: int = 0
+    rows_located: int = 0
+    rows_unlocated: int = 0
+    rows_private: int = 0
+    rows_ambiguous: int = 0
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int]) -> RowOutcomes:
+        """From counts as a pseudonymisation summary keeps them, among others (rows_in); a count
+        it lacks is 0."""
+        return cls(**{f.name: counts.get(f.name, 0) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """One source's provider in a month, as the pipeline summarises it: what its files delivered
+    and what became of their rows. coverage.sql reads these as the columns of `delivery_summaries`."""
+
+    month: dt.date
+    source: str
+    provider: str
+    rows_received: int
+    rows_quarantined: int
+    outcomes: RowOutcomes = RowOutcomes()
+
+    def row(self) -> dict[str, object]:
+        """As a row of `delivery_summaries`: the outcomes as columns after the delivery's own."""
+        row = asdict(self)
+        row.update(row.pop("outcomes"))
+        return row
+
+
+DELIVERY_SUMMARY_COLUMNS = [f.name for f in fields(DeliverySummary) if f.name != "outcomes"] + [
+    f.name for f in fields(RowOutcomes)
 ]
+
+
+def delivery_summaries_frame(summaries: Iterable[DeliverySummary]) -> pd.DataFrame:
+    """The `delivery_summaries` build_tables takes: one row a summary (none: no rows, every column)."""
+    return pd.DataFrame([s.row() for s in summaries], columns=DELIVERY_SUMMARY_COLUMNS)
+
 
 MATCH_RULE = "a police record in the same or a neighbouring H3 cell within one hour"
 

@@ -19,6 +19,7 @@ import pandas as pd
 import open_data
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
+from warehouse.joint import joint_columns
 from warehouse.tables import HotspotAreas
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,8 +78,9 @@ def public_sources() -> tuple[str, ...]:
 
 
 def hotspot_areas() -> HotspotAreas:
-    """The agreement's hotspot_areas, as pipelines.joint.assets.hotspot_areas reads them
-    (tests/attacks checks they agree)."""
+    """The agreement's hotspot_areas, as warehouse.release.hotspot_areas reads them (importing
+    that module loads Great Expectations, seconds the attack tests do not need; tests/attacks
+    checks they agree)."""
     spatial = agreement().spatial
     return HotspotAreas(tuple(spatial.hotspot_resolutions), tuple(spatial.hotspot_windows_months))
 
@@ -241,18 +243,6 @@ def police_joint_rows(police: PoliceMonth) -> pd.DataFrame:
             "record_pseudonym": [hashlib.sha256(c.encode()).hexdigest() for c in rows["crime_id"]],
         }
     )
-
-
-@cache
-def joint_columns() -> dict[str, str]:
-    """The columns of joint_incidents and their DuckDB types, read from warehouse/joint_incidents.yaml
-    as pipelines.joint.assets.joint_columns reads them (importing that module loads Dagster and
-    Great Expectations, seconds the attack tests do not need; tests/attacks checks they agree)."""
-    import yaml
-
-    mapping = yaml.safe_load((REPO / "warehouse" / "joint_incidents.yaml").read_text(encoding="utf-8"))
-    names = ["source", *mapping["common"], *sorted({c for m in mapping["sources"].values() for c in m}), "record_key"]
-    return {name: mapping["types"].get(name, "VARCHAR") for name in names}
 
 
 def joint_frame(parts: Iterable[pd.DataFrame], keys: RecordKeys | None = None) -> pd.DataFrame:

@@ -17,10 +17,8 @@ from ingest.engine import parquet_batches
 from ingest.home import IstvHome
 from ingest.pseudonymise import BATCH_ROWS
 from schemas import load_codelist, schema_for_source
-from schemas.model import CODELIST_DIR
+from schemas.model import CODELIST_DIR, SOURCES
 from warehouse.tables import MATCH_RULE
-
-SOURCES = ("ed", "police", "police_uk")
 
 
 @cache

@@ -40,7 +40,8 @@ def test_the_intruders_model_matches_the_production_rules(default_policy, old_po
 
 @pytest.mark.slow
 def test_the_joint_columns_and_hotspot_areas_are_the_pipelines():
-    from pipelines.joint.assets import hotspot_areas, joint_columns
+    from warehouse.joint import joint_columns
+    from warehouse.release import hotspot_areas
 
     assert A.joint_columns() == joint_columns()
     assert A.hotspot_areas() == hotspot_areas(A.agreement())
