@@ -3,7 +3,7 @@
 A rule names the field(s) it is about, the reason ingest.parse quarantines a row that breaks it
 with, and the Great Expectations expectation that checks it again on the rows that passed
 (schemas.expectations). Parse and the suite both iterate `rules_of(schema, now)`, so a constraint
-added to a schema's YAML reaches both; tests/test_rules_agree.py checks, rule by rule, that they
+added to a schema's YAML reaches both; tests/unit/schemas/test_rules_agree.py checks, rule by rule, that they
 agree. Parse keeps its own vectorised checks (it is on the hot path): a rule tells it which check
 to run and with which parameters.
 """

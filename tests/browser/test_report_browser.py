@@ -24,10 +24,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-import test_report
-from test_report import MONTH, SUPPRESSING
 
 from report.page import render_report
+from tests.unit.report import test_report
+from tests.unit.report.test_report import MONTH, SUPPRESSING
 from warehouse.publish import connect_read_only
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -81,7 +81,7 @@ SUMMARIES = pd.DataFrame(
 
 def _tables(n_ed=12, n_police=5, policy=SUPPRESS_AND_ROUND):
     """The month's tables. Publishing works alike whatever the method; by default suppression and
-    rounding, whose values (12 -> 10, 30 -> 30) tests/test_concurrent_access.py relies on. The
+    rounding, whose values (12 -> 10, 30 -> 30) tests/integration/test_concurrent_access.py relies on. The
     tests of the protection itself ask for the cell-key method."""
     return build_tables(_joint(n_ed, n_police), SUMMARIES, policy, "test-agreement", 3, record_keys=TEST_RECORD_KEYS)
 

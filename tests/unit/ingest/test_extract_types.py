@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.parse import TIME_FORMATS, _parse_numbers, _parse_times, parse_extract, read_extract
-from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
+from tests.unit.ingest.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
 
 NAT = None
 

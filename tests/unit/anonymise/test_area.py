@@ -23,7 +23,7 @@ from ingest.pseudonymise import pseudonymise_file
 from schemas import schema_for_source
 from sharing_agreements.model import BOUNDARIES_DIR, AgreementError, load_agreement
 from tests.conftest import DATA, REPO
-from tests.test_apply_rules import AGREEMENT, _code_keys, _keys, _normalisers, _str, _ts
+from tests.unit.anonymise.test_apply_rules import AGREEMENT, _code_keys, _keys, _normalisers, _str, _ts
 
 VIOLENCE = "Violence and sexual offences"
 BUNDLED = DATA / "police_uk" / "2018-12-south-wales-street.csv"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.test_publish import MONTH, _tables
+from tests.unit.warehouse.test_publish import MONTH, _tables
 from warehouse.publish import connect_read_only, publish
 
 

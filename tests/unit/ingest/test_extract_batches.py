@@ -14,7 +14,7 @@ from ingest.layout import NotPlain, TableReader
 from ingest.parse import ExtractError, arrow_schema, concatenate_parquet, parse_extract
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
-from tests.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
+from tests.unit.ingest.test_extract import ED, GOOD, HEADER, NOW, OCTOBER, _row, _write
 
 POLICE_UK = schema_for_source("police_uk")
 REAL_POLICE_UK = open_data.ROOT / "police_uk" / "2018-10-south-wales-street.csv"

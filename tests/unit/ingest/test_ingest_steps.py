@@ -16,7 +16,7 @@ from ingest.landing import DuplicateDelivery, current_deliveries
 from ingest.secrets import quarantine_cipher
 from ingest.steps import parse_month, pseudonymise_month
 from pipelines.synthetic import generate_month
-from tests.test_apply_rules import AGREEMENT, MASTER, _keys
+from tests.unit.anonymise.test_apply_rules import AGREEMENT, MASTER, _keys
 
 AUGUST = dt.date(2026, 8, 1)
 BAD_ROWS = 5  # one of each kind of fault an ED extract can have

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.test_publish import MONTH, _tables
+from tests.unit.warehouse.test_publish import MONTH, _tables
 from warehouse.publish import PublishError, connect_read_only, publish
 from warehouse.tables import column_descriptions, table_specs
 

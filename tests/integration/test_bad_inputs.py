@@ -7,7 +7,7 @@ Every case checks that rows in = rows passed + rows quarantined, and that no pla
 a reason. The files are generated into a temporary folder at test time; to look at them, or to
 try them on the command line, write them out with
 
-    python -m tests.test_bad_inputs tests/bad_inputs/generated
+    python -m tests.integration.test_bad_inputs tests/bad_inputs/generated
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from ingest.pseudonymise import (
 )
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
-from tests.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
-from tests.test_locate import _count_resolutions
+from tests.unit.anonymise.test_apply_rules import AGREEMENT, _keys, ed_frame, police_uk_frame
+from tests.unit.anonymise.test_locate import _count_resolutions
 
 # Rows 14-20 are a whole batch of 7 without NHS number, birth date, sex or postcode (a row
 # without a place text is not shared: nothing says it happened in the area).

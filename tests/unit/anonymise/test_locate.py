@@ -7,7 +7,6 @@ import dataclasses
 import inspect
 import random
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,9 +18,9 @@ from anonymise.locate import Resolution, clean, postcode_district_in_text
 from anonymise.locate_batches import LocationResolver, ResolutionMemo, _digits_as_zeros
 from anonymise.reference import gazetteer
 from benchmarks.locations import load_labelled, score
-from tests.conftest import cut_from_a_row_group
+from tests.conftest import REPO, cut_from_a_row_group
 
-LABELLED = Path(__file__).parent / "data" / "locations_labelled.csv"
+LABELLED = REPO / "tests" / "data" / "locations_labelled.csv"
 
 
 @pytest.fixture(scope="module")
