@@ -39,6 +39,8 @@ POLICE_UK_PLACE_CATEGORIES = frozenset(
     }
 )
 _ON_OR_NEAR = re.compile(r"^On or near (.+)$")
+# data.police.uk title-cases every word, possessives included: "St Andrew'S Lane".
+_TITLE_CASED_POSSESSIVE = re.compile(r"(?<=\w)'S\b")
 # The Open Pubs register uses this placeholder where a premises has no coordinates.
 _MISSING = "\\N"
 
@@ -89,6 +91,7 @@ def streets_from_police_uk(crimes: pd.DataFrame, lsoa_prefix: str) -> pd.DataFra
     """Street names and a representative point (median of snapped points) for one area."""
     rows = crimes[crimes["LSOA name"].fillna("").str.startswith(lsoa_prefix)]
     names = rows["Location"].fillna("").str.extract(_ON_OR_NEAR, expand=False)
+    names = names.str.replace(_TITLE_CASED_POSSESSIVE, "'s", regex=True)
     points = pd.DataFrame({"name": names, "latitude": rows["Latitude"], "longitude": rows["Longitude"]}).dropna()
     points = points[~points["name"].isin(POLICE_UK_PLACE_CATEGORIES)]
     points = points[~points["name"].str.contains("/", regex=False)]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ingest.landing import place
-from pipelines.cli import run_month
+from pipelines.runs import run_month
 from pipelines.synthetic import generate_month
 from report.page import render_report
 from tests.conftest import DATA

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from ingest.landing import place
-from pipelines.cli import run_month
+from pipelines.runs import run_month
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 

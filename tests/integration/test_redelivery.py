@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import cli, run_month
+from pipelines.cli import cli
+from pipelines.runs import run_month
 from pipelines.synthetic import generate_month
 from schemas import schema_for_source
 from sharing_agreements import auditing

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import cli, run_month
+from pipelines.cli import cli
+from pipelines.runs import run_month
 from pipelines.synthetic import generate_month
 from warehouse.tables import published_table_names
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from anonymise.gazetteer import streets_as_places
+from anonymise.gazetteer import streets_as_places, streets_from_police_uk
 from anonymise.locate_batches import LocationResolver
 from anonymise.reference import STREETS, gazetteer
 
@@ -83,3 +83,20 @@ def test_a_district_does_not_override_an_unambiguous_street():
 def test_venues_carry_the_postcode_district_of_their_premises():
     venues = [p for p in gazetteer() if p.kind == "venue"]
     assert all(p.district and p.district.startswith("CF") for p in venues)
+
+
+def test_possessives_read_as_written_not_as_the_open_data_title_cases_them():
+    """data.police.uk writes "St Andrew'S Lane"; the gazetteer, the report and the published place
+    names read "St Andrew's Lane"."""
+    crimes = pd.DataFrame(
+        {
+            "LSOA name": ["Cardiff 032A", "Cardiff 032A"],
+            "Location": ["On or near St Andrew'S Lane", "On or near Queen Street"],
+            "Latitude": [51.4853, 51.4810],
+            "Longitude": [-3.1733, -3.1760],
+        }
+    )
+    assert sorted(streets_from_police_uk(crimes, "Cardiff")["name"]) == ["Queen Street", "St Andrew's Lane"]
+    bundled = pd.read_csv(STREETS, dtype=str)
+    assert not bundled["name"].str.contains(r"\w'S\b", regex=True).any()
+    assert "St Andrew's Lane" in set(bundled["name"])

@@ -193,7 +193,7 @@ def test_audit_report_refuses_the_analysts_reports_folder(runner, istv_home):
 
 
 def test_hotspots_note_reads_the_policy_of_the_agreement_in_force(board, istv_home, monkeypatch):
-    from pipelines.cli import _disclosure_note
+    from pipelines.commands.warehouse import _disclosure_note
     from sharing_agreements.model import load_agreement
 
     bundled = load_agreement()

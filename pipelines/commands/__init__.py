@@ -1,0 +1,64 @@
+"""The `istv` commands, by what the user does, and what every command shares: the consoles, the
+one-line failure, the month and working-folder arguments, tables, and the agreement in use.
+
+The group that gathers the commands is pipelines.cli; each module here only parses arguments,
+calls the stage that does the work and presents what comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ingest.home import IstvHome
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class IstvFailure(click.ClickException):
+    def show(self, file=None):
+        err.print(f"[bold red]istv:[/] {self.message}", soft_wrap=True, highlight=False)
+
+
+def parse_month(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
+
+
+def working_folder() -> IstvHome:
+    home = IstvHome.from_env()
+    home.create()
+    return home
+
+
+def table_of(title: str | None, columns: list[str], rows) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row))
+    return table
+
+
+def agreement_file(file: Path | None) -> Path:
+    from sharing_agreements.model import agreement_path
+
+    return agreement_path(file)
+
+
+def read_agreement(file: Path):
+    from sharing_agreements.model import AgreementError, load_agreement
+
+    try:
+        return load_agreement(file)
+    except AgreementError as exc:
+        raise IstvFailure(str(exc)) from None
