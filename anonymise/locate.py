@@ -8,7 +8,8 @@ This module matches one text to a place; anonymise/locate_batches.py resolves wh
 texts (a national month's) by working out each distinct text, shape or form once.
 
 Pure: no I/O, no logging, and a Resolution is built only from gazetteer fields and the postcode
-district, so no input text (names, phone numbers, house numbers) can leak through it.
+district, so no input text (names, phone numbers, house numbers) can leak through it. An
+Explanation (`PlaceMatcher.explain`) does quote the text's words: it is for the person who typed it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,26 @@ class Resolution:
 
 def _unplaced(status: str, district: str | None) -> Resolution:
     return Resolution(status, None, None, None, None, district)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What `resolve` gives for a text and why, for a data officer asking at the terminal. Unlike a
+    Resolution it quotes the text's own words, so it is shown to whoever typed them and is never
+    logged, audited or stored."""
+
+    status: str
+    place_id: str | None
+    place_name: str | None
+    postcode_district: str | None
+    words: str | None  # the words that decided, as cleaned: a place name matched, a dwelling cue, a chain
+    score: float | None  # how closely `words` match the place name (fuzz.ratio, 100: exactly)
+    # What decided, in the order resolving tries: "no text", "full postcode", "nothing about where",
+    # "dwelling", "chain", "best match", "street tells apart", "district tells apart",
+    # "several places", "no match".
+    rule: str
+    reason: str  # the rule in plain words, quoting `words`
+    candidates: tuple[str, ...] = ()  # the place ids an ambiguous text may mean
 
 
 # ---- Cleaning. The same function normalises input and gazetteer names, so both sides agree. ----
@@ -174,10 +195,20 @@ _DOMESTIC = frozenset("kitchen garden driveway doorstep hallway".split())
 _HOUSE_NUMBER = re.compile(r"^\d{1,4}[a-z]?$")
 
 
-def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -> tuple[bool, bool]:
-    """(strong, weak) signs of a dwelling among words that are not part of a matched place name.
-    Strong signs win over a venue; weak ones (kitchen, a house number) only when no venue matched."""
-    strong = weak = False
+class _Cue(NamedTuple):
+    """A sign of a dwelling: the words segments[segment][start:end], and what they say."""
+
+    segment: int
+    start: int
+    end: int
+    says: str  # in plain words, after the quoted words: "names a dwelling"
+
+
+def _private_cues(segments: list[list[str]], covered: set, street_ends: dict) -> tuple[_Cue | None, _Cue | None]:
+    """The first strong and the first weak sign of a dwelling among words that are not part of a
+    matched place name (street_ends: where each street matched ends, by where it starts). Strong
+    signs win over a venue; weak ones (kitchen, a house number) only when no venue matched."""
+    strong = weak = None
     for s, seg in enumerate(segments):
         for i, t in enumerate(seg):
             if (s, i) in covered:
@@ -185,19 +216,24 @@ def _private_cues(segments: list[list[str]], covered: set, street_starts: set) -
             prev = seg[i - 1] if i else None
             nxt = seg[i + 1] if i + 1 < len(seg) else None
             if t == "home":
-                strong |= prev not in _NOT_HOME_BEFORE
+                if prev not in _NOT_HOME_BEFORE:
+                    strong = strong or _Cue(s, i, i + 1, "says it happened at a home")
             elif t in _DWELLING:
-                strong |= prev not in _NOT_DWELLING_BEFORE
+                if prev not in _NOT_DWELLING_BEFORE:
+                    strong = strong or _Cue(s, i, i + 1, "names a dwelling")
             elif t == "place" and prev in _POSSESSIVE:  # "her place", "mates place"
-                strong = True
+                strong = strong or _Cue(s, i - 1, i + 1, "says it happened at someone's home")
             elif t in _KIN:  # "at mums", "his mums"; "friends house" is caught by "house"
-                strong |= nxt is None and (prev in _POSSESSIVE or prev in ("at", "in", "to"))
+                if nxt is None and (prev in _POSSESSIVE or prev in ("at", "in", "to")):
+                    strong = strong or _Cue(s, i - 1, i + 1, "says it happened at someone's home")
             elif t in _DOMESTIC:
-                weak |= not (t == "garden" and (prev == "beer" or nxt == "centre"))
+                if not (t == "garden" and (prev == "beer" or nxt == "centre")):
+                    weak = weak or _Cue(s, i, i + 1, "is part of a home, and no venue is named")
             elif _HOUSE_NUMBER.match(t):  # "12 cathays terrace", "21a heol y coed"
                 for k in range(i + 1, min(len(seg), i + 5)):
-                    if seg[k] in STREET_TYPES or (s, k) in street_starts:
-                        weak = True
+                    if seg[k] in STREET_TYPES or (s, k) in street_ends:
+                        end = street_ends.get((s, k), k + 1)  # to the end of the street's name, if matched
+                        weak = weak or _Cue(s, i, end, "is a house number and street, and no venue is named")
                         break
                     if seg[k] in FILLERS or not seg[k].isalpha():
                         break
@@ -254,6 +290,31 @@ class _Context(NamedTuple):
             return True
         words = clean(district).split()
         return bool(words) and self.words.issuperset(words)
+
+
+class _Choice(NamedTuple):
+    """What `_pick` made of some hits: the one that locates the text (None: no hits, or a tie no
+    rule broke), the near-equal far-apart hits it was chosen from, and the rule that chose it."""
+
+    hit: _Hit | None
+    tied: tuple[_Hit, ...]  # the best hit and its rivals; empty when it had none
+    rule: str  # "best match", "street tells apart", "district tells apart"; "" when hit is None
+
+
+_NO_CHOICE = _Choice(None, (), "")
+
+
+class _Decision(NamedTuple):
+    """A Resolution and what decided it: resolving keeps the Resolution, `explain` puts the rest
+    into words."""
+
+    resolution: Resolution
+    rule: str  # as Explanation.rule
+    segments: Sequence[Sequence[str]] = ()
+    hits: Sequence[_Hit] = ()
+    cue: _Cue | None = None  # the sign of a dwelling, for rule "dwelling"
+    venue: _Choice = _NO_CHOICE  # the choice among the venues matched
+    street: _Choice = _NO_CHOICE  # ...and among the streets, when no venue was chosen
 
 
 def _name_variants(place: Place, street_keys: set[str]) -> list[list[str]]:
@@ -319,6 +380,82 @@ class PlaceMatcher:
     def resolve(self, text: str | None) -> Resolution:
         return self._resolve(text, {})
 
+    def explain(self, text: str | None) -> Explanation:
+        """What `resolve` gives for the text, and why: the words that decided, their score and the
+        rule, in plain words. For a person asking about a few texts: nothing is cached."""
+        decision = self._decide(text, {})
+        resolution, segments, cue = decision.resolution, decision.segments, decision.cue
+        chosen = decision.venue.hit or decision.street.hit
+        tied = () if chosen else decision.venue.tied + decision.street.tied
+        shown = chosen or (tied[0] if tied else None)  # the match the words and score are of
+        if cue:
+            words = " ".join(segments[cue.segment][cue.start : cue.end])
+        elif shown:
+            words = " ".join(segments[shown.segment][shown.start : shown.end])
+        elif decision.rule == "chain":
+            words = next(t for seg in segments for t in seg if t in _CHAIN_WORDS)
+        else:
+            words = None
+        return Explanation(
+            resolution.status,
+            resolution.place_id,
+            resolution.place_name,
+            resolution.postcode_district,
+            words,
+            shown.score if shown else None,
+            decision.rule,
+            self._reason(decision, words),
+            tuple(self._places[h.place].place_id for h in tied),
+        )
+
+    def _reason(self, decision: _Decision, words: str | None) -> str:
+        """The rule that decided, in plain words, quoting the words that decided it."""
+        rule = decision.rule
+        if rule == "no text":
+            return "there is no text"
+        if rule == "full postcode":
+            district = decision.resolution.postcode_district
+            return f"a full postcode is how a home address is written: only its district, {district}, is kept"
+        if rule == "nothing about where":
+            cleaned = " ".join(t for seg in decision.segments for t in seg)
+            return f"{cleaned!r} says nothing about where" if cleaned else "the text holds no words"
+        if rule == "chain":
+            return f"{words!r} is a chain's name: it cannot say which branch was meant"
+        if rule == "no match":
+            return (
+                f"no words match a place name closely enough (score {self._cutoff:g} or more; "
+                "a one-word name only where the text is about it)"
+            )
+        venues = [h for h in decision.hits if self._places[h.place].kind == "venue"]
+        streets = [h for h in decision.hits if self._places[h.place].kind == "street"]
+        if rule == "dwelling":
+            outweighs = f"; that outweighs the venue also named, {self._named(venues)}" if venues else ""
+            return f"{words!r} {decision.cue.says}{outweighs}"
+        if rule == "several places":
+            tied = "; ".join(self._named(c.tied) for c in (decision.venue, decision.street) if c.tied)
+            return (
+                f"{words!r} fits far-apart places ({tied}) that neither a street nor a district in the text tells apart"
+            )
+        choice = decision.venue if decision.venue.hit else decision.street
+        place = self._places[choice.hit.place]
+        reason = f"{words!r} matches the {place.kind} {place.name}"
+        if choice.tied:  # a street or the district told the far-apart places called that apart
+            if rule == "street tells apart":
+                which = f"beside {self._named(self._beside(choice.hit.place, streets))}"
+            else:
+                which = f"in {place.district}, which the text names"
+            reason += f"; of the far-apart places called that ({self._named(choice.tied)}), it is the one {which}"
+        if place.kind == "venue" and streets and rule != "street tells apart":
+            reason += f"; a venue wins over the street also named, {self._named(streets)}"
+        if place.kind == "street" and decision.venue.tied:
+            tied = self._named(decision.venue.tied)
+            reason += f"; the venue name fits far-apart places ({tied}), so the street locates it"
+        return reason
+
+    def _named(self, hits: Iterable[_Hit]) -> str:
+        """The hits' places, by name and id (two places may share a name)."""
+        return ", ".join(f"{self._places[h.place].name} ({self._places[h.place].place_id})" for h in hits)
+
     @staticmethod
     def _prepare(text: str) -> tuple[list[list[str]], str | None, bool]:
         """The text's segments of words (phone numbers and postcodes removed), its postcode
@@ -345,12 +482,19 @@ class PlaceMatcher:
     ) -> Resolution:
         """cache: runs of words already scored; prepared: `_prepare(text)` and windows: its
         `_windows`, with every run in the cache, if already done."""
+        return self._decide(text, cache, prepared, windows).resolution
+
+    def _decide(
+        self, text: str | None, cache: dict[str, list], prepared: tuple | None = None, windows: tuple | None = None
+    ) -> _Decision:
+        """The text's Resolution and what decided it (arguments as for `_resolve`). Resolving and
+        explaining both come here, so an explanation is always of the resolution given."""
         if not isinstance(text, str):
-            return _unplaced("unlocated", None)
+            return _Decision(_unplaced("unlocated", None), "no text")
         segments, district, full_postcode = prepared or self._prepare(text)
         unmatched = self._without_matching(segments, district, full_postcode)
         if unmatched is not None:
-            return unmatched
+            return _Decision(unmatched, "full postcode" if full_postcode else "nothing about where", segments)
 
         hits = self._match(segments, cache, windows)
         venues = [h for h in hits if self._places[h.place].kind == "venue"]
@@ -358,20 +502,25 @@ class PlaceMatcher:
         # Words inside a matched name are not dwelling cues ("Cathays Beer House", "Blue House Road"),
         # but a street matched only fuzzily must not hide them ("her place" is not Herne Place).
         covered = {(h.segment, k) for h in hits for k in range(h.start, h.end) if h in venues or h.score == 100}
-        strong, weak = _private_cues(segments, covered, {(h.segment, h.start) for h in streets})
-        if strong or (weak and not venues):
-            return _unplaced("private", district)
+        strong, weak = _private_cues(segments, covered, {(h.segment, h.start): h.end for h in streets})
+        cue = strong or (None if venues else weak)
+        if cue:
+            return _Decision(_unplaced("private", district), "dwelling", segments, hits, cue)
 
         if not hits and _CHAIN_WORDS.intersection(t for seg in segments for t in seg):
-            return _unplaced("ambiguous", district)  # "spoons": which one?
+            return _Decision(_unplaced("ambiguous", district), "chain", segments)  # "spoons": which one?
         # A venue and a street together usually means "venue X on street Y": the venue wins, but
         # if the venue name is ambiguous the street still locates the assault.
         context = _Context(district, frozenset(t for seg in segments for t in seg))
-        best = self._pick(venues, streets, context) or self._pick(streets, [], context)
+        venue = self._pick(venues, streets, context)
+        street = _NO_CHOICE if venue.hit else self._pick(streets, [], context)
+        best = venue.hit or street.hit
         if best is None:
-            return _unplaced("ambiguous" if hits else "unlocated", district)
+            status, rule = ("ambiguous", "several places") if hits else ("unlocated", "no match")
+            return _Decision(_unplaced(status, district), rule, segments, hits, None, venue, street)
         place = self._places[best.place]
-        return Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude, district)
+        resolution = Resolution(place.kind, place.place_id, place.name, place.latitude, place.longitude, district)
+        return _Decision(resolution, venue.rule or street.rule, segments, hits, None, venue, street)
 
     def _score_runs(self, runs: Iterable[str], cache: dict[str, list]) -> None:
         """Score the runs of words not yet in the cache against every name, in vectorised
@@ -457,11 +606,11 @@ class PlaceMatcher:
         typed = "".join(t for t in tokens if t not in STREET_TYPES)
         return name == key or fuzz.ratio(typed, name) >= self._cutoff
 
-    def _pick(self, hits: list[_Hit], streets: list[_Hit], context: _Context) -> _Hit | None:
-        """The best hit, or None when near-equal hits are far-apart (or unmapped) places that
+    def _pick(self, hits: list[_Hit], streets: list[_Hit], context: _Context) -> _Choice:
+        """The best hit, or none when near-equal hits are far-apart (or unmapped) places that
         neither a street nor the district or locality in the text tells apart."""
         if not hits:
-            return None
+            return _NO_CHOICE
         best = max(hits, key=lambda h: (h.score, h.end - h.start, -h.place))
         rivals = [
             h
@@ -469,14 +618,19 @@ class PlaceMatcher:
             if h.place != best.place and h.score >= best.score - TIE_MARGIN and self._far(h.place, best.place)
         ]
         if not rivals:
-            return best
+            return _Choice(best, (), "best match")
+        tied = (best, *rivals)
         if streets:  # "o'neills st mary st": the street says which O'Neills
-            near = [h for h in [best, *rivals] if any(not self._far(h.place, s.place, FAR_METRES / 2) for s in streets)]
+            near = [h for h in tied if self._beside(h.place, streets)]
             if len(near) == 1:
-                return near[0]
+                return _Choice(near[0], tied, "street tells apart")
         # "high st cf5", "high street llandaff": the district says which High Street
-        named = [h for h in [best, *rivals] if context.names(self._places[h.place].district)]
-        return named[0] if len(named) == 1 else None
+        named = [h for h in tied if context.names(self._places[h.place].district)]
+        return _Choice(named[0], tied, "district tells apart") if len(named) == 1 else _Choice(None, tied, "")
+
+    def _beside(self, place: int, streets: list[_Hit]) -> list[_Hit]:
+        """The streets matched that pass close to a place (within half of FAR_METRES)."""
+        return [s for s in streets if not self._far(place, s.place, FAR_METRES / 2)]
 
     def _far(self, a: int, b: int, metres: float = FAR_METRES) -> bool:
         pa, pb = self._places[a], self._places[b]

@@ -15,6 +15,7 @@ import click
 from pipelines.commands import err
 from pipelines.commands.governance import agreements, audit, retention
 from pipelines.commands.keys import keys, quarantine
+from pipelines.commands.locate import locate
 from pipelines.commands.month import demo, generate, ingest, run, ui
 from pipelines.commands.warehouse import hotspots, query, report, risk, scan
 
@@ -24,6 +25,7 @@ from pipelines.commands.warehouse import hotspots, query, report, risk, scan
     commands=[
         generate,
         ingest,
+        locate,
         run,
         demo,
         ui,
@@ -39,6 +41,8 @@ from pipelines.commands.warehouse import hotspots, query, report, risk, scan
         quarantine,
     ],
 )
+# The version pip installed (importlib.metadata), not one written here that could fall behind it.
+@click.version_option(package_name="istv", message="istv %(version)s")
 def cli() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

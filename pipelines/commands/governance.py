@@ -83,15 +83,56 @@ def audit() -> None:
 
 
 @audit.command("verify", help="Check every entry and signed checkpoint; non-zero exit names the first bad entry.")
-def audit_verify() -> None:
+@click.option(
+    "--witness",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed head from `istv audit checkpoint`: also prove nothing up to it was removed or rewritten since.",
+)
+def audit_verify(witness: Path | None) -> None:
+    from ingest.secrets import MissingKeyError
     from sharing_agreements.auditing import reader
 
-    report = reader(working_folder()).verify()
+    try:
+        report = reader(working_folder()).verify(witness)
+    except MissingKeyError as exc:
+        raise IstvFailure(str(exc)) from None
     if not report.ok:
         raise IstvFailure(f"audit log FAILED verification: {report.message}")
     tail = f"; {report.unsigned_tail} newest not yet checkpointed" if report.unsigned_tail else ""
     console.print(
         f"[green]OK[/] audit log verified: {report.entries} entries, hash chain and signed checkpoints intact{tail}"
+    )
+    if witness:
+        console.print(
+            f"It extends the witness {witness.name}: nothing up to entry {report.witnessed} was removed or rewritten.",
+            highlight=False,
+        )
+
+
+@audit.command(
+    "checkpoint",
+    help="Write the audit log's signed head to FILE for a governance board to keep; "
+    "`istv audit verify --witness FILE` later proves nothing up to it was removed or rewritten.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def audit_checkpoint(out: Path) -> None:
+    from ingest.secrets import MissingKeyError
+    from sharing_agreements.audit import AuditError
+    from sharing_agreements.auditing import writer
+
+    home = working_folder()
+    out = out.expanduser().resolve()
+    if out.is_relative_to(home.audit.resolve()):
+        # Whoever can cut the log can cut a witness kept beside it: it proves something only elsewhere.
+        raise IstvFailure(f"a witness kept in {home.audit} could be cut along with the log: write it elsewhere")
+    try:
+        head = writer(home).write_witness(out)
+    except (AuditError, MissingKeyError) as exc:
+        raise IstvFailure(str(exc)) from None
+    console.print(
+        f"Signed head written to {out}: entry {head['seq']}, signed {head['time']} with key {head['key_id']}. "
+        "The board keeps it away from this machine.",
+        highlight=False,
     )
 
 

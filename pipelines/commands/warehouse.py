@@ -4,6 +4,7 @@ re-identification risk of its row-level zone, and scans for identifiable values.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from pipelines.commands import (
     IstvFailure,
     agreement_file,
     console,
+    err,
     parse_month,
     read_agreement,
     table_of,
@@ -39,12 +41,8 @@ def hotspots(month: str, limit: int) -> None:
         published_under = published_agreements(con, when)
     if not cells and not venues:
         raise IstvFailure(f"nothing published for {month}: run `istv run --month {month}` first")
-    console.print(
-        table_of(
-            f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells
-        )
-    )
-    console.print(table_of(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues))
+    _show(f"Top hotspot cells, {month}", ["rank", "cell", "lat", "lon", "ED", "police", "combined", "Gi* z"], cells)
+    _show(f"Top venues by ED assaults, {month}", ["rank", "venue", "ED", "police"], venues)
     for reason in sorted(cell_reasons | venue_reasons):
         console.print(f"n/a: not available (not withheld): {reason}", highlight=False)
     console.print(_disclosure_note(published_under), highlight=False)
@@ -96,18 +94,33 @@ def report(month: str, out: Path | None) -> None:
     console.print(f"Report for {month}: {path}")
 
 
+# The files --out writes, by extension: the --format each one means.
+FILE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
 @click.command(help="Run SQL or a saved query against the published warehouse, read-only.")
 @click.argument("sql", required=False)
 @click.option("--saved", help="Name of a saved query (see --list).")
-@click.option("--month", help="YYYY-MM, for saved queries that take one.")
+@click.option("--month", help="YYYY-MM, for a saved query. Default: the latest month published.")
 @click.option("--list", "list_saved", is_flag=True, help="List the saved queries.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", *FILE_FORMATS.values()]),
+    help="Default: the one the extension of --out names, else table.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File for csv or parquet output (csv: default stdout).",
+    help=f"File to write, in the format its extension names ({', '.join(FILE_FORMATS)}); else csv goes to stdout.",
 )
-def query(sql: str | None, saved: str | None, month: str | None, list_saved: bool, fmt: str, out: Path | None) -> None:
+def query(
+    sql: str | None, saved: str | None, month: str | None, list_saved: bool, fmt: str | None, out: Path | None
+) -> None:
+    import duckdb
+    from rich.markup import escape
+
+    from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
 
     queries = saved_queries()
@@ -118,46 +131,145 @@ def query(sql: str | None, saved: str | None, month: str | None, list_saved: boo
         return
     if bool(sql) == bool(saved):
         raise click.UsageError("give either SQL or --saved NAME")
-    parameters = {}
-    if saved:
-        if saved not in queries:
-            raise IstvFailure(f"no saved query {saved!r}; `istv query --list` shows them")
-        sql = queries[saved]["sql"]
-        if "$month" in sql:
-            if not month:
-                raise IstvFailure(f"the saved query {saved!r} needs --month YYYY-MM")
-            parameters["month"] = parse_month(month)
-    if fmt == "parquet" and not out:
-        raise click.UsageError("--format parquet needs --out FILE")
+    if saved and saved not in queries:
+        raise IstvFailure(f"no saved query {saved!r}; `istv query --list` shows them")
+    when = parse_month(month)
+    fmt = _output_format(fmt, out)
     try:
-        frame = _query_frame(working_folder().warehouse, sql, parameters)
+        con = connect_read_only(working_folder().warehouse)
     except FileNotFoundError as exc:
         raise IstvFailure(str(exc)) from None
-    except Exception as exc:  # duckdb's errors already say what is wrong with the SQL
-        raise IstvFailure(f"query failed: {exc}") from None
+    with con:
+        # DuckDB would otherwise read a name the SQL does not find in the warehouse as a Python
+        # variable of this module, and fail in Python's terms ("report" is the report command).
+        con.execute("SET python_enable_replacements = false")
+        parameters = {}
+        if saved:
+            sql = queries[saved]["sql"]
+            parameters["month"] = when or _latest_month(con)
+        try:
+            frame = _query_frame(con, sql, parameters)
+        except duckdb.Error as exc:
+            raise IstvFailure(f"query failed: {escape(_sql_problem(con, sql, exc))}") from None
     if fmt == "table":
         rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
-        console.print(table_of(saved, list(frame.columns), rows))
-    elif fmt == "csv":
-        text = frame.to_csv(index=False)
-        out.write_text(text) if out else click.echo(text, nl=False)
+        _show(saved, list(frame.columns), rows, whole="--format csv gives each row on one line")
+    elif out is None:
+        click.echo(frame.to_csv(index=False), nl=False)
     else:
-        frame.to_parquet(out, index=False)
-    if out:
+        try:
+            out.write_text(frame.to_csv(index=False)) if fmt == "csv" else frame.to_parquet(out, index=False)
+        except OSError as exc:
+            raise IstvFailure(f"could not write {out}: {exc.strerror or exc}") from None
         console.print(f"{len(frame)} rows written to {out}")
 
 
-def _query_frame(warehouse: Path, sql: str, parameters: dict):
-    """The rows of a query of the published warehouse, opened read-only, as a pandas frame."""
-    from warehouse.publish import connect_read_only
+def _output_format(fmt: str | None, out: Path | None) -> str:
+    """The format to give the rows in: --format, else the one the extension of --out names, else a
+    table. Refused before any query runs, so that nothing claims a file it did not write: a table
+    or no named format for a file, parquet for the terminal, and a --format the extension
+    contradicts."""
+    if out is None:
+        if fmt == "parquet":
+            raise click.UsageError("--format parquet needs --out FILE")
+        return fmt or "table"
+    known = ", ".join(FILE_FORMATS)
+    if fmt == "table":
+        raise click.UsageError(f"--format table is for the terminal; --out writes {known} files")
+    named = FILE_FORMATS.get(out.suffix.lower())
+    if named is None and fmt is None:
+        raise click.UsageError(
+            f"cannot tell the format of {out.name} from its extension; --out knows {known} (or give --format)"
+        )
+    if named and fmt and named != fmt:
+        raise click.UsageError(f"--format {fmt} and --out {out.name} disagree: a {out.suffix} file holds {named}")
+    return fmt or named
 
-    with connect_read_only(warehouse) as con:
-        result = con.execute(sql, parameters)
-        dates = [column for column, kind, *_ in result.description if str(kind) == "DATE"]
-        frame = result.df()
+
+def _latest_month(con) -> dt.date:
+    """The month a saved query shows when none is given: the latest published, said on stderr so
+    that csv on stdout stays clean."""
+    from warehouse.queries import latest_published_month
+
+    latest = latest_published_month(con)
+    if latest is None:
+        raise IstvFailure("nothing is published yet: run `istv run --month YYYY-MM` first")
+    err.print(f"No --month given: showing {latest:%Y-%m}, the latest month published.", highlight=False)
+    return latest
+
+
+def _query_frame(con, sql: str, parameters: dict):
+    """The rows of a query of the published warehouse as a pandas frame."""
+    result = con.execute(sql, parameters)
+    if result is None:  # what DuckDB returns for SQL that holds only blanks or comments
+        raise IstvFailure("query failed: the SQL holds no statement")
+    dates = [column for column, kind, *_ in result.description if str(kind) == "DATE"]
+    frame = result.df()
     for column in dates:  # pandas holds a DATE as a midnight timestamp: show it as the date it is
         frame[column] = frame[column].dt.date
     return frame
+
+
+# DuckDB's names for a table or a column the SQL reads and the warehouse lacks.
+_UNKNOWN_TABLE = re.compile(r'Table with name "?(.+?)"? does not exist')
+_UNKNOWN_COLUMN = re.compile(r'column named "([^"]+)"|[Cc]olumn "([^"]+)".* (?:not found|does not exist)')
+
+
+def _sql_problem(con, sql: str, exc: Exception) -> str:
+    """What is wrong with an analyst's SQL, in one or two lines of SQL terms: DuckDB's message
+    without its error class or the SQL quoted back with a caret. DuckDB's guesses at a table come
+    from its own catalog as well, so they can name an internal table: an unknown table is given
+    the warehouse's tables instead, and an unknown column the columns of the warehouse's tables
+    the SQL names."""
+    first, *rest = str(exc).splitlines()
+    problem = re.sub(r"^[A-Z][A-Za-z ]* Error: ", "", first).removesuffix("!")
+    tables = sorted(
+        name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
+    )
+    if unknown := _UNKNOWN_TABLE.search(problem):
+        return (
+            f'unknown table "{unknown[1]}"\nthe warehouse has {", ".join(tables)} (saved queries: `istv query --list`)'
+        )
+    if unknown := _UNKNOWN_COLUMN.search(problem):
+        columns = con.execute(
+            "SELECT table_name, string_agg(column_name, ', ' ORDER BY column_index) FROM duckdb_columns() "
+            "WHERE NOT internal AND list_contains(?, table_name) GROUP BY table_name ORDER BY table_name",
+            [sorted(set(re.findall(r"\w+", sql)) & set(tables))],
+        ).fetchall()
+        listed = "; ".join(f"{table} has {names}" for table, names in columns)
+        return f'unknown column "{unknown[1] or unknown[2]}"' + (f"\n{listed}" if listed else "")
+    hint = next((line for line in rest if line.startswith(("Did you mean", "Candidate tables"))), None)
+    return problem + (f"\n{hint}" if hint else "")
+
+
+def _show(title: str | None, columns: list[str], rows, whole: str | None = None) -> None:
+    """Rows as a table when each fits on one line of the terminal, else one block per row, each
+    column's name beside its value. A table squeezed into the terminal cuts values to "…": the
+    tail of a cell id, so that ranked cells look alike, or every cell of a wide result. `whole`
+    says how else to see the rows whole, in the note under the blocks."""
+    from rich.markup import escape
+    from rich.measure import Measurement
+
+    # Names and values shown as they are, never read as markup (a venue's "[closed]").
+    columns = [escape(column) for column in columns]
+    rows = [[None if value is None else escape(str(value)) for value in row] for row in rows]
+    table = table_of(title, columns, rows)
+    # Measured with room for any row on one line: the width the table needs to cut nothing.
+    needed = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    if needed <= console.width:
+        console.print(table)
+        return
+    if rows:
+        blocks = table_of(title, ["column", "value"], [pair for row in rows for pair in zip(columns, row)])
+        blocks.caption = "One block per row: the table is wider than the terminal" + (f"; {whole}" if whole else "")
+    else:  # no values to lay out: the columns a row would have
+        blocks = table_of(title, ["column", "value"], [(column, "") for column in columns])
+        blocks.caption = "No rows"
+    blocks.show_header = False
+    blocks.columns[1].overflow = "fold"  # a value wider than the terminal goes on, never cut
+    for last_of_row in blocks.rows[len(columns) - 1 :: len(columns)]:
+        last_of_row.end_section = True
+    console.print(blocks)
 
 
 @click.command(

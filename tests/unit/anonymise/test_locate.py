@@ -431,3 +431,83 @@ def test_numbers_in_place_names_are_not_shared(resolver):
     assert forms["bar 105"] != forms["bar 106"]
     texts = ["a 4054", "a 4055", "bar 105", "bar 1055", "lab 22", "lab 23"]
     assert resolver.resolve_many(texts) == [resolver.resolve(t) for t in texts]
+
+
+# ---- explanations (PlaceMatcher.explain, for `istv locate`) ----
+def test_explain_agrees_with_resolve_on_the_labelled_set(resolver):
+    rules = set()
+    for row in load_labelled():
+        explanation, resolution = resolver.explain(row["text"]), resolver.resolve(row["text"])
+        explained = (explanation.status, explanation.place_id, explanation.place_name, explanation.postcode_district)
+        assert explained == (
+            resolution.status,
+            resolution.place_id,
+            resolution.place_name,
+            resolution.postcode_district,
+        )
+        assert explanation.reason, row["text"]
+        rules.add(explanation.rule)
+    assert len(rules) >= 8  # the set exercises nearly every rule, not just the best match
+
+
+@pytest.mark.parametrize(
+    "text, status, rule, words, reason",
+    [
+        ("o/s kapu st mary st", "venue", "best match", "kapu", "a venue wins over the street also named, St Mary"),
+        ("crwys rd", "street", "best match", "crwys road", "'crwys road' matches the street Crwys Road"),
+        ("oneills st mary st", "venue", "street tells apart", "oneills", "the one beside St Mary Street"),
+        ("o'neills, queen st", "street", "best match", "queen street", "so the street locates it"),
+        ("at home", "private", "dwelling", "home", "'home' says it happened at a home"),
+        (
+            "house party nr the woodville",
+            "private",
+            "dwelling",
+            "house",
+            "outweighs the venue also named, The Woodville",
+        ),
+        ("12 cathays tce", "private", "dwelling", "12 cathays terrace", "is a house number and street"),
+        ("in the kitchen", "private", "dwelling", "kitchen", "and no venue is named"),
+        ("pts home address CF24 3AS", "private", "full postcode", None, "only its district, CF24, is kept"),
+        ("o'neills", "ambiguous", "several places", "oneills", "O'Neills (venue:103321), O'Neills (venue:103322)"),
+        ("spoons", "ambiguous", "chain", "spoons", "'spoons' is a chain's name"),
+        ("n/k", "unlocated", "nothing about where", None, "'unknown' says nothing about where"),
+        ("tiger tiger", "unlocated", "no match", None, "no words match a place name closely enough"),
+        (None, "unlocated", "no text", None, "there is no text"),
+    ],
+)
+def test_explain_says_what_decided(resolver, text, status, rule, words, reason):
+    explanation = resolver.explain(text)
+    assert (explanation.status, explanation.rule, explanation.words) == (status, rule, words)
+    assert reason in explanation.reason
+    assert (explanation.score is None) == (status in ("private", "unlocated") or rule == "chain")
+
+
+def test_explain_names_the_places_an_ambiguous_text_may_mean(resolver):
+    assert resolver.explain("o'neills").candidates == ("venue:103321", "venue:103322")
+    assert resolver.explain("o'neills st mary st").candidates == ()  # told apart: no candidates
+
+
+def test_explain_says_when_the_district_tells_places_apart():
+    places = [
+        Place("v:1", "venue", "The Anchor", 51.4800, -3.1800, "CF10"),
+        Place("v:2", "venue", "Anchor", 51.4900, -3.1800, "CF5"),
+    ]
+    explanation = LocationResolver(places).explain("o/s the anchor cf5")
+    assert (explanation.status, explanation.place_id, explanation.rule) == ("venue", "v:2", "district tells apart")
+    assert "it is the one in CF5, which the text names" in explanation.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "outside Dave Pritchard's house 07700 900123 CF24 3AS",
+        "o/s kapu, call Sian Evans on 07911 123456",
+        "Dave Smith 07700900123",
+    ],
+)
+def test_explain_never_quotes_phone_numbers_or_postcodes(resolver, text):
+    # Quoting the text back is the point of an explanation, but phone numbers and postcodes are
+    # cut out before matching, so they are never among the words that decided.
+    explained = repr(resolver.explain(text)).lower()
+    for digits in ("07700", "900123", "07911", "123456", "3as"):
+        assert digits not in explained

@@ -318,3 +318,59 @@ def test_concurrent_appends_from_four_processes(tmp_path, key):
         (w, i) for w in range(4) for i in range(25)
     ]
     assert audit.verify().unsigned_tail == 0
+
+
+def test_each_checkpoint_links_to_the_one_before(log):
+    cps = [json.loads(line) for line in lines(log.checkpoint_path)]
+    assert cps[0]["prev_checkpoint"] == "0" * 64
+    for before, after in zip(cps, cps[1:]):
+        canonical = json.dumps(before, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert after["prev_checkpoint"] == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_deleted_middle_checkpoint(log):
+    """Its entries still chain and the checkpoints either side still verify: only the link shows the gap."""
+    cps = lines(log.checkpoint_path)
+    del cps[4]
+    rewrite(log.checkpoint_path, cps)
+    report = assert_fails(
+        log,
+        "checkpoint line 5 (entry 6) does not link to checkpoint line 4 (entry 4)",
+        "deleted or replaced",
+        seq=6,
+        line=5,
+    )
+    assert report.bad_file == "checkpoints.jsonl"
+
+
+def test_deleted_first_checkpoint(log):
+    rewrite(log.checkpoint_path, lines(log.checkpoint_path)[1:])
+    assert_fails(log, "checkpoint line 1 (entry 2) does not link to the start of the file", line=1)
+
+
+def unlinked(checkpoint_line: str, key) -> str:
+    """The checkpoint as the previous version wrote it: no link, and signed without one."""
+    cp = json.loads(checkpoint_line)
+    del cp["prev_checkpoint"]
+    body = json.dumps({k: cp[k] for k in ("seq", "head_hash", "time", "key_id")}, sort_keys=True, separators=(",", ":"))
+    cp["signature"] = base64.b64encode(key.sign(body.encode())).decode()
+    return json.dumps(cp) + "\n"
+
+
+def test_a_log_written_before_linking_verifies_and_links_on(log, key):
+    rewrite(log.checkpoint_path, [unlinked(line, key) for line in lines(log.checkpoint_path)])
+    assert log.verify_or_raise() == 10
+    log.append("ingest", {"rows": 1})  # the first linked checkpoint links to the last unlinked one
+    assert log.verify_or_raise() == 11
+    cps = lines(log.checkpoint_path)
+    del cps[9]
+    rewrite(log.checkpoint_path, cps)
+    assert_fails(log, "checkpoint line 10 (entry 11) does not link to checkpoint line 9 (entry 9)", line=10)
+
+
+def test_an_unlinked_checkpoint_after_linked_ones(log, key):
+    """Only the previous version's append writes unlinked checkpoints, so they can only come first."""
+    cps = lines(log.checkpoint_path)
+    cps[-1] = unlinked(cps[-1], key)
+    rewrite(log.checkpoint_path, cps)
+    assert_fails(log, "checkpoint line 10 (entry 10) is unlinked but follows linked checkpoints", line=10)
