@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
@@ -22,13 +24,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from anonymise.keys import KeyError_, KeyRing, ed25519_key_id, key_id
+from anonymise.keys import KeyRing, ed25519_key_id, key_id
 from ingest.home import IstvHome
 
 PSEUDONYM_FILE = "pseudonym.key"
 QUARANTINE_FILE = "quarantine.key"
 AUDIT_PRIVATE_FILE = "audit_ed25519.pem"
 AUDIT_PUBLIC_FILE = "audit_ed25519.pub"
+
+T = TypeVar("T")
 
 
 class MissingKeyError(RuntimeError):
@@ -38,7 +42,12 @@ class MissingKeyError(RuntimeError):
 def _read(env_value: str, env_file: str, home: IstvHome, file_name: str, what: str) -> bytes:
     if os.environ.get(env_value):
         return os.environ[env_value].strip().encode()
-    path = Path(os.environ[env_file]) if os.environ.get(env_file) else home.keys / file_name
+    if os.environ.get(env_file):
+        path = Path(os.environ[env_file])
+        if not path.is_file():
+            raise MissingKeyError(f"{env_file} names {path}, which is not there: point it at the {what} key file")
+        return path.read_bytes().strip()
+    path = home.keys / file_name
     if not path.exists():
         raise MissingKeyError(
             f"no {what} key: set {env_value} or {env_file} (a file outside the repository), "
@@ -47,12 +56,33 @@ def _read(env_value: str, env_file: str, home: IstvHome, file_name: str, what: s
     return path.read_bytes().strip()
 
 
-def pseudonym_key_ring(home: IstvHome) -> KeyRing:
-    text = _read("ISTV_PSEUDONYM_KEY", "ISTV_PSEUDONYM_KEY_FILE", home, PSEUDONYM_FILE, "pseudonym")
+def _load(parse: Callable[[bytes], T], env_value: str, env_file: str, home: IstvHome, file_name: str, what: str) -> T:
+    """The key `_read` finds, parsed; one that cannot be used is refused naming where it was set,
+    never showing the key."""
+    key = _read(env_value, env_file, home, file_name, what)
     try:
-        return KeyRing.parse(text.decode())
-    except KeyError_ as exc:
-        raise MissingKeyError(str(exc)) from None
+        return parse(key)
+    except ValueError as exc:  # KeyError_, a bad Fernet key or PEM, bytes that are not text
+        if os.environ.get(env_value):
+            where = env_value
+        else:
+            where = (
+                f"{os.environ[env_file]} (named by {env_file})" if os.environ.get(env_file) else home.keys / file_name
+            )
+        # A decoding error quotes the byte it stopped at: a byte of the key.
+        reason = "it is not text" if isinstance(exc, UnicodeError) else exc
+        raise MissingKeyError(f"{where} does not hold a usable {what} key: {reason}") from None
+
+
+def pseudonym_key_ring(home: IstvHome) -> KeyRing:
+    return _load(
+        lambda key: KeyRing.parse(key.decode()),
+        "ISTV_PSEUDONYM_KEY",
+        "ISTV_PSEUDONYM_KEY_FILE",
+        home,
+        PSEUDONYM_FILE,
+        "pseudonym",
+    )
 
 
 def pseudonym_master_key(home: IstvHome) -> bytes:
@@ -71,17 +101,29 @@ def rotate_demo_pseudonym_key(home: IstvHome) -> KeyRing:
 
 
 def quarantine_cipher(home: IstvHome) -> Fernet:
-    return Fernet(_read("ISTV_QUARANTINE_KEY", "ISTV_QUARANTINE_KEY_FILE", home, QUARANTINE_FILE, "quarantine"))
+    return _load(Fernet, "ISTV_QUARANTINE_KEY", "ISTV_QUARANTINE_KEY_FILE", home, QUARANTINE_FILE, "quarantine")
 
 
 def audit_signing_key(home: IstvHome) -> Ed25519PrivateKey:
-    pem = _read("ISTV_AUDIT_KEY", "ISTV_AUDIT_KEY_FILE", home, AUDIT_PRIVATE_FILE, "audit signing")
-    return serialization.load_pem_private_key(pem, password=None)
+    return _load(
+        lambda pem: serialization.load_pem_private_key(pem, password=None),
+        "ISTV_AUDIT_KEY",
+        "ISTV_AUDIT_KEY_FILE",
+        home,
+        AUDIT_PRIVATE_FILE,
+        "audit signing",
+    )
 
 
 def audit_public_key(home: IstvHome) -> Ed25519PublicKey:
-    pem = _read("ISTV_AUDIT_PUBLIC_KEY", "ISTV_AUDIT_PUBLIC_KEY_FILE", home, AUDIT_PUBLIC_FILE, "audit public")
-    return serialization.load_pem_public_key(pem)
+    return _load(
+        serialization.load_pem_public_key,
+        "ISTV_AUDIT_PUBLIC_KEY",
+        "ISTV_AUDIT_PUBLIC_KEY_FILE",
+        home,
+        AUDIT_PUBLIC_FILE,
+        "audit public",
+    )
 
 
 def _audit_pair() -> tuple[bytes, bytes]:

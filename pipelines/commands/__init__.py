@@ -8,6 +8,7 @@ calls the stage that does the work and presents what comes back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import click
@@ -25,18 +26,29 @@ class IstvFailure(click.ClickException):
         err.print(f"[bold red]istv:[/] {self.message}", soft_wrap=True, highlight=False)
 
 
+class IstvUsageError(IstvFailure):
+    """A wrong argument: told in one line like every failure, with click's exit status for usage errors."""
+
+    exit_code = 2
+
+
 def parse_month(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
+    # strptime alone would take "2026-1" for January, which the stages below refuse.
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise IstvUsageError(f"--month {value!r} is not a month: write it as YYYY-MM, e.g. 2018-10")
+    return dt.datetime.strptime(value, "%Y-%m").date()
 
 
 def working_folder() -> IstvHome:
     home = IstvHome.from_env()
-    home.create()
+    try:
+        home.create()
+    except OSError as exc:
+        raise IstvFailure(
+            f"cannot make the working folder {home.root} ({exc.strerror}): set ISTV_HOME to a folder you can write"
+        ) from None
     return home
 
 
