@@ -20,7 +20,7 @@ import open_data
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
 from warehouse.joint import joint_columns
-from warehouse.tables import HotspotAreas
+from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_POLICE_UK = open_data.ROOT / "police_uk"
@@ -32,20 +32,6 @@ VIOLENCE = "Violence and sexual offences"
 RECORD_KEY_SECRET = b"istv-attack-suite-record-keys"
 NOISE_KEY = b"istv-attack-suite-dp-noise-key"
 ED_PROVIDER, POLICE_UK_PROVIDER = "7A4BV", "South Wales Police"
-SUMMARY_COLUMNS = [
-    "month",
-    "source",
-    "provider",
-    "rows_received",
-    "rows_quarantined",
-    "rows_out_of_scope",
-    "rows_out_of_area",
-    "rows_shared",
-    "rows_located",
-    "rows_unlocated",
-    "rows_private",
-    "rows_ambiguous",
-]
 
 # --------------------------------------------------------------------------------------------
 # The agreement and the policies compared
@@ -296,7 +282,7 @@ def summaries(joint: pd.DataFrame, police: Sequence[PoliceMonth] = ()) -> pd.Dat
                     0,
                 ]
             )
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return pd.DataFrame(rows, columns=DELIVERY_SUMMARY_COLUMNS)
 
 
 @dataclass
