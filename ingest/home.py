@@ -8,6 +8,7 @@ reports/        the monthly hotspot reports (published figures only), which anal
 audit/          the append-only audit log; audit/reports/ the board's audit report (exact
                 delivery counts: governance boards only, never circulated to analysts)
 dagster/        Dagster's instance (run history, event logs) unless DAGSTER_HOME is set
+logs/           what each `istv run` printed, and a failed run's trace (data officers)
 keys/           throwaway keys made by the demo only
 """
 
@@ -67,6 +68,12 @@ class IstvHome:
     @property
     def dagster(self) -> Path:
         return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.root / "dagster"
+
+    @property
+    def logs(self) -> Path:
+        """What each `istv run` printed: kept, like Dagster's run history, for the agreement's
+        `dagster` retention period."""
+        return self.root / "logs"
 
     def parsed_extract(self, source: str, month: dt.date) -> tuple[Path, Path]:
         """The typed rows that passed (Parquet) and the extract's summary (JSON): landing zone."""

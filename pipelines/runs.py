@@ -100,9 +100,8 @@ class _Outcome:
 
 def run_log_file(home: IstvHome, month: dt.date) -> Path:
     """Where a run of the month started now keeps what it printed (and, failed, its event log)."""
-    folder = home.root / "logs"
-    folder.mkdir(exist_ok=True)
-    return folder / f"run-{month:%Y-%m}-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
+    home.logs.mkdir(exist_ok=True)
+    return home.logs / f"run-{month:%Y-%m}-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
 
 
 @contextmanager

@@ -5,7 +5,8 @@ What "age" means, zone by zone:
   about 2024-01 kept N days is due once 2024-01-31 plus N full days have passed (from
   2024-01-31 + N + 1), however late it was delivered or re-run;
 - Dagster's run history (runs, event logs, compute logs): the day the run ended (for a run
-  that never finished, its last update);
+  that never finished, its last update); the run's log file under `logs/` (what `istv run`
+  printed), the day it was last written;
 - the board's audit reports, which cover every month: the day they were written.
 
 Everything under `landing/<source>/<YYYY-MM>/` (deliveries, manifests, `superseded/`,
@@ -106,8 +107,9 @@ def plan_retention(home: IstvHome, retention: Retention, today: dt.date, runs: R
             today,
         ),
         *_runs(runs, retention.dagster, today),
+        *_written_files(home, "dagster", home.logs, retention.dagster, today),
         *_month_named(home, "reports", home.reports, [home.reports], retention.reports, today),
-        *_audit_reports(home, retention.reports, today),
+        *_written_files(home, "reports", home.audit_reports, retention.reports, today),
     ]
     return Plan(today, retention, tuple(due))
 
@@ -196,20 +198,22 @@ def _month_named(
                 )
 
 
-def _audit_reports(home: IstvHome, days: int, today: dt.date) -> Iterator[Due]:
-    if not home.audit_reports.is_dir():
+def _written_files(home: IstvHome, zone: str, folder: Path, days: int, today: dt.date) -> Iterator[Due]:
+    """Files whose age is the day they were last written: the board's audit reports (which cover
+    every month) and the run logs."""
+    if not folder.is_dir():
         return
-    for report in sorted(p for p in home.audit_reports.rglob("*") if p.is_file()):
-        written = dt.date.fromtimestamp(report.stat().st_mtime)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        written = dt.date.fromtimestamp(file.stat().st_mtime)
         since = due_since(written, days)
         if today >= since:
             yield Due(
-                "reports",
-                str(report.relative_to(home.root)),
+                zone,
+                str(file.relative_to(home.root)),
                 f"{days} days after it was written on {written}",
                 since,
-                path=report,
-                root=home.audit_reports,
+                path=file,
+                root=folder,
             )
 
 

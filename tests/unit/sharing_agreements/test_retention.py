@@ -53,15 +53,18 @@ def zones(istv_home):
     old, recent = _zone_files(istv_home, OLD), _zone_files(istv_home, RECENT)
     old.append(_write(istv_home.quarantine / "police" / OLD / "police.parquet.fernet"))  # a source with no recent month
     audit_report = _write(istv_home.audit_report_file)
+    old_log = _write(istv_home.logs / f"run-{OLD}-20200101T000000.log")  # what an old `istv run` printed
     written = (dt.datetime.now() - dt.timedelta(days=400)).timestamp()
-    os.utime(audit_report, (written, written))
+    for file in (audit_report, old_log):
+        os.utime(file, (written, written))
+    recent.append(_write(istv_home.logs / f"run-{RECENT}-20200101T000000.log"))  # written today
     untouched = [
         _write(istv_home.warehouse, "published tables"),
         _write(istv_home.pseudonymised / ".duckdb-spill-abc" / f"{OLD}.tmp"),  # work in progress, not a source
         _write(istv_home.landing / "ed" / "notes.txt"),  # not named after a month
     ]
     record(istv_home, "delivery", {"source": "ed", "month": OLD})
-    return {"old": old + [audit_report], "recent": recent, "untouched": untouched}
+    return {"old": old + [audit_report, old_log], "recent": recent, "untouched": untouched}
 
 
 @pytest.fixture(autouse=True)
@@ -121,9 +124,10 @@ def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home
             f"pseudonymised/joint/{OLD}.released",
             f"reports/{OLD}.html",
             "audit/reports/audit.md",
+            f"logs/run-{OLD}-20200101T000000.log",
         ]
     )
-    assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 0, "reports": 2}
+    assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 1, "reports": 2}
 
 
 def test_a_dry_run_lists_what_is_due_and_deletes_nothing(zones, istv_home):
@@ -134,7 +138,7 @@ def test_a_dry_run_lists_what_is_due_and_deletes_nothing(zones, istv_home):
     assert f"landing/ed/{OLD}" in result.output and f"pseudonymised/joint/{OLD}.released" in result.output
     assert f"landing/ed/{RECENT}" not in result.output
     assert (
-        "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 4, dagster 0, reports 2 due)" in result.output
+        "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 4, dagster 1, reports 2 due)" in result.output
     )
     assert _snapshot(everything) == before
 
@@ -157,7 +161,7 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     before, log_before = _snapshot(keep), (istv_home.audit / "log.jsonl").read_bytes()
     result = CliRunner().invoke(cli, ["retention"])
     assert result.exit_code == 0, result.output
-    assert "Deleted landing 2, quarantine 2, pseudonymised 4, dagster 0, reports 2" in result.output
+    assert "Deleted landing 2, quarantine 2, pseudonymised 4, dagster 1, reports 2" in result.output
     assert not any(p.exists() for p in zones["old"])
     assert _snapshot(keep) == before
     assert (istv_home.audit / "log.jsonl").read_bytes().startswith(log_before)
@@ -169,7 +173,8 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     assert log.verify().ok
     entry = log.entries()[-1]
     assert entry.kind == "retention"
-    assert entry.details["deleted"] == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 0, "reports": 2}
+    assert entry.details["deleted"] == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 1, "reports": 2}
+    assert entry.details["deleted_items"]["dagster"] == [f"logs/run-{OLD}-20200101T000000.log"]
     assert entry.details["deleted_items"]["pseudonymised"] == [
         f"pseudonymised/ed/{OLD}.parquet",
         f"pseudonymised/ed/{OLD}.summary.json",
