@@ -165,5 +165,11 @@ def landed_months(home: IstvHome) -> dict[str, list[str]]:
         for manifest in _manifests(month_folder):
             info = json.loads(manifest.read_text())
             key = dt.datetime.strptime(info["month"], "%Y-%m").date().isoformat()
-            months.setdefault(key, []).append(f"{info['source']}:{info['sha256'][:16]}")
+            months.setdefault(key, []).append(delivery_fingerprint(info["source"], info["sha256"]))
     return months
+
+
+def delivery_fingerprint(source: str, sha256: str) -> str:
+    """How the landing sensor names a delivery (`landed_months` names each landed file so): its
+    source and the first 16 hex digits of its SHA-256, which the audit log also records."""
+    return f"{source}:{sha256[:16]}"
