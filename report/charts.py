@@ -1,4 +1,4 @@
-"""The charts: the hour-of-week heat maps, the twelve-month trend and the assault methods, each
+"""The charts: the hour-of-week heat maps, the trend (up to twelve months) and the assault methods, each
 turned from rows into drawing instructions (positions, colours, labels) for charts.svg.j2.
 """
 
@@ -168,11 +168,24 @@ class LineChart:
     table: list[dict]
 
 
-def trend_chart(rows: list[dict], month: dt.date) -> LineChart:
+def trend_months(rows: list[dict], month: dt.date) -> list[dt.date]:
+    """The months the trend spans: the last 12, or from the first month published in them, so a
+    new warehouse does not draw an empty year."""
+    window = [add_months(month, i - TREND_MONTHS + 1) for i in range(TREND_MONTHS)]
+    published = {r["month"] for r in rows}
+    first = next((m for m in window if m in published), month)
+    return [m for m in window if m >= first]
+
+
+def trend_chart(rows: list[dict], month: dt.date) -> LineChart | None:
+    """The monthly totals as two lines; None with fewer than two months to draw (the page then
+    says it is the first month rather than draw one dot on an empty axis)."""
+    months = trend_months(rows, month)
+    if len(months) < 2:
+        return None
     width, height, left, right, top, bottom = 900.0, 300.0, 56.0, 760.0, 16.0, 250.0
-    months = [add_months(month, i - TREND_MONTHS + 1) for i in range(TREND_MONTHS)]
     by_month = {r["month"]: r for r in rows}
-    values = [(r.get(c) or 0) for r in rows for c in ("ed_assaults", "police_violence")]
+    values = [(by_month[m].get(c) or 0) for m in months if m in by_month for c in ("ed_assaults", "police_violence")]
     ticks = nice_ticks(max(values, default=0))
     ymax = ticks[-1]
 

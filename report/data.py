@@ -49,7 +49,9 @@ class MonthData:
     methods: list[dict] | None
     coverage: list[dict] | None
     hidden: list[dict] | None
-    trend: list[dict]  # one row per month of the window that has data: month, ed_assaults, police_violence (+ flags)
+    # One row per month that has data, from 12 months before `month` to `month`: month,
+    # ed_assaults, police_violence (+ flags).
+    trend: list[dict]
     trend_source: str  # "monthly_trend" or "hotspot_cells"
     agreements: list[tuple[str, int]]
 
@@ -115,7 +117,8 @@ def flags_withheld(data: MonthData) -> bool:
 def read_month(warehouse: Path, month: dt.date) -> MonthData:
     with connect_read_only(warehouse) as con:
         tables = {r["table_name"] for r in _rows(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
-        trend, trend_source = _trend_rows(con, tables, add_months(month, 1 - TREND_MONTHS), month)
+        # One month more than the trend shows: the headline compares with the same month a year before.
+        trend, trend_source = _trend_rows(con, tables, add_months(month, -TREND_MONTHS), month)
         return MonthData(
             month=month,
             tables=tables,

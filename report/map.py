@@ -1,119 +1,64 @@
-"""The hotspot map: every cell of the month as its H3 hexagon, shaded by the combined count.
+"""The hotspot map: every cell of the month as its H3 hexagon, shaded by the combined count, over
+base layers a board recognises (the area's outline and coast, area names, street names).
 
-Two panels in one SVG. On the left the whole area: every cell of the month, the actual hexagon
-polygons. On the right the busiest part enlarged, drawn by re-using the left panel's cells
-(<use>, scaled and clipped) so each cell exists once in the document. The top cells and venues
-are marked on the enlarged panel and named in a column beside it, joined by leader lines, so
-labels never overlap however tightly the hotspots cluster.
+Two panels in one SVG. On the left the whole area within its outline; on the right the busiest
+part enlarged, drawn by re-using the left panel's outline and cells (<use>, scaled and clipped) so
+each exists once in the document. The top cells and venues are marked where they are (on the
+enlarged panel when it shows them) and named beside their markers; area and street names follow
+where room is left. Labels are placed greedily and never overlap a marker or each other
+(report.labels); one that finds no room is dropped, and the tables below the map still name it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import h3
 
 from anonymise.gazetteer import Place
-from report.colours import RAMP, SUPPRESSED_FILL, LegendSwatch, legend_values, ramp_colour
-from report.counts import Count, count_of, count_text
+from report.basemap import CREDITS, area_names, outlines_near, street_places
+from report.colours import LegendSwatch
 from report.disclosure import Disclosure
+from report.geo import Projection, Zoom, busiest_group, fit_projection, fit_zoom, nearest_place
+from report.labels import Box, Label, place_labels
+from report.map_layers import Hexagon, hexagons, map_legend, outline_paths, scale_bar
 
 TOP_CELLS = 10
-KM_PER_DEGREE = 111.32
-
-
-@dataclass(frozen=True)
-class Projection:
-    """Equirectangular, with longitude scaled by cos(latitude) so that hexagons keep their shape
-    at the area's latitude: good enough for a city, and needs no map library."""
-
-    lat0: float
-    lon_min: float
-    lat_max: float
-    scale: float  # SVG units per degree of latitude
-    x0: float
-    y0: float
-
-    def xy(self, lat: float, lon: float) -> tuple[float, float]:
-        x = self.x0 + (lon - self.lon_min) * math.cos(math.radians(self.lat0)) * self.scale
-        y = self.y0 + (self.lat_max - lat) * self.scale
-        return round(x, 1), round(y, 1)
-
-    @property
-    def units_per_km(self) -> float:
-        return self.scale / KM_PER_DEGREE
-
-
-def fit_projection(
-    points: Iterable[tuple[float, float]], x0: float, y0: float, width: float, height: float, min_extent_km: float = 2.0
-) -> Projection:
-    """Fit (lat, lon) points into the box at (x0, y0), centred; at least `min_extent_km` across so
-    that one or two cells do not fill the page."""
-    points = list(points)
-    lats = [p[0] for p in points]
-    lons = [p[1] for p in points]
-    lat0 = (min(lats) + max(lats)) / 2
-    cos0 = math.cos(math.radians(lat0))
-    min_deg = min_extent_km / KM_PER_DEGREE
-    lat_span = max(max(lats) - min(lats), min_deg)
-    lon_span = max((max(lons) - min(lons)) * cos0, min_deg)  # in latitude-degree units
-    scale = min(width / lon_span, height / lat_span)
-    lat_max = (min(lats) + max(lats)) / 2 + height / scale / 2
-    lon_min = (min(lons) + max(lons)) / 2 - width / scale / cos0 / 2
-    return Projection(lat0=lat0, lon_min=lon_min, lat_max=lat_max, scale=scale, x0=x0, y0=y0)
-
-
-def nearest_place(lat: float, lon: float, places: Sequence[Place]) -> Place | None:
-    """The gazetteer place nearest a point (equirectangular distance; fine over a city). Venues
-    come first in the gazetteer, so a venue wins a tie with a street."""
-    cos0 = math.cos(math.radians(lat))
-    best, best_d = None, math.inf
-    for place in places:
-        if place.latitude is None or place.longitude is None:
-            continue
-        d = (place.latitude - lat) ** 2 + ((place.longitude - lon) * cos0) ** 2
-        if d < best_d:
-            best, best_d = place, d
-    return best
+MAP_TOP = 22.0
+MAP_SVG_WIDTH = 1000.0
+OVERVIEW_WIDTH = 340.0
+ZOOM_X = 356.0
+ZOOM_WIDTH = MAP_SVG_WIDTH - ZOOM_X
+PANEL_HEIGHT = 440.0
+MAP_PADDING = 10.0
+LEGEND_HEIGHT = 74.0
+MARKER_RADIUS = 8.0
+MAX_ZOOM = 12.0
+ZOOM_MIN_EXTENT_KM = 1.0
+# The enlarged panel shows the square of this side holding the most top cells and venues: a
+# city-centre cluster, rather than a box stretched to reach one outlying hotspot.
+ZOOM_WINDOW_KM = 2.0
+# Street names placed on the enlarged panel at most, the busiest cells' first; more would crowd it.
+STREET_LABELS = 24
 
 
 @dataclass
-class Hexagon:
-    cell_id: str
-    points: str  # SVG polygon points, in the whole-area panel
-    fill: str
-    suppressed: bool
+class Marker:
+    kind: str  # "cell" (a numbered circle) or "venue" (a diamond)
+    x: float
+    y: float
+    rank: int
     title: str
 
 
 @dataclass
-class Callout:
-    """A label in the column beside the map, joined to its marker by a leader line."""
-
-    kind: str  # "cell" or "venue"
-    text: str
-    rank: int
-    x: float  # the marker: on the enlarged panel, or on the whole-area panel when outside it
-    y: float
-    enlarged: bool = True
-    label_y: float = 0.0
-
-
-@dataclass(frozen=True)
-class Zoom:
-    """The enlarged panel: whole-area coordinates times `factor`, plus (dx, dy)."""
-
-    factor: float
-    dx: float
-    dy: float
-
-    def xy(self, x: float, y: float) -> tuple[float, float]:
-        return round(x * self.factor + self.dx, 1), round(y * self.factor + self.dy, 1)
-
-    def inverse(self, x: float, y: float) -> tuple[float, float]:
-        return round((x - self.dx) / self.factor, 1), round((y - self.dy) / self.factor, 1)
+class Panel:
+    x: float
+    width: float
+    markers: list[Marker] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)  # placed ones only
 
 
 @dataclass
@@ -122,131 +67,18 @@ class HotspotMap:
     height: float
     top: float  # panels start below their titles
     panel_height: float
-    overview_width: float
-    zoom_x: float
-    zoom_width: float
+    overview: Panel
+    enlarged: Panel
     zoom: Zoom
     zoom_box: tuple[float, float, float, float]  # the enlarged area, outlined on the whole-area panel
-    label_x: float
+    outlines: list[tuple[str, str]]  # name, SVG path in the whole-area panel
     hexagons: list[Hexagon]
-    callouts: list[Callout]
-    elsewhere_y: float | None  # heading over the labels of marks outside the enlarged area
     legend: list[LegendSwatch]
     legend_y: float
     scale_bars: list[tuple[float, float, float, str]]  # x (right end), y, length, label
     has_suppressed: bool
-
-
-MAP_TOP = 22.0
-OVERVIEW_WIDTH = 400.0
-ZOOM_X = 416.0
-ZOOM_WIDTH = 330.0
-LABEL_X = 770.0
-MAP_SVG_WIDTH = 1000.0
-MAP_PADDING = 12.0
-LABEL_GAP = 20.0
-LEGEND_HEIGHT = 58.0
-MAX_ZOOM = 12.0
-ZOOM_MIN_EXTENT_KM = 1.0
-# The enlarged panel shows the square of this side holding the most top cells and venues: a
-# city-centre cluster, rather than a box stretched to reach one outlying hotspot.
-ZOOM_WINDOW_KM = 2.0
-
-
-def spread_labels(ys: list[float], gap: float, top: float, bottom: float) -> list[float]:
-    """Move sorted label positions apart by at least `gap`, keeping them within [top, bottom] and
-    as close as possible to where they want to be."""
-    out: list[float] = []
-    for y in ys:
-        out.append(max(y, top, out[-1] + gap) if out else max(y, top))
-    for i in reversed(range(len(out))):  # push back up any that ran off the bottom
-        limit = bottom if i == len(out) - 1 else out[i + 1] - gap
-        out[i] = min(out[i], limit)
-    return out
-
-
-def _cell_colour(combined: Count, vmax: int) -> str:
-    # Square-root scale: one very busy cell would otherwise wash every other cell out to yellow.
-    if combined.number is None:
-        return SUPPRESSED_FILL
-    return ramp_colour(math.sqrt(combined.number / vmax)) if vmax else RAMP[0]
-
-
-def _map_legend(vmin: int, vmax: int, has_suppressed: bool, disclosure: Disclosure | None = None) -> list[LegendSwatch]:
-    disclosure = disclosure or Disclosure(None)
-    legend = []
-    if vmax:
-        legend = [
-            LegendSwatch(_cell_colour(Count(v), vmax), f"{v:,}")
-            for v in legend_values(vmin, vmax, root=True, base=disclosure.legend_base)
-        ]
-    if has_suppressed:
-        legend.append(LegendSwatch("url(#hatch)", disclosure.suppressed_label))
-    return legend
-
-
-def _short(text: str, limit: int = 27) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _hexagons(cells: list[dict], boundaries: dict[str, tuple], projection: Projection, vmax: int) -> list[Hexagon]:
-    hexagons = []
-    for cell in cells:
-        combined = count_of(cell, "combined")
-        points = " ".join(f"{x},{y}" for x, y in (projection.xy(lat, lon) for lat, lon in boundaries[cell["cell_id"]]))
-        rank = f"rank {cell['rank']}, " if cell["rank"] is not None else ""
-        title = (
-            f"{rank}combined {count_text(combined)}; ED {count_text(count_of(cell, 'ed_assaults'))}; "
-            f"police {count_text(count_of(cell, 'police_violence'))}"
-        )
-        hexagons.append(Hexagon(cell["cell_id"], points, _cell_colour(combined, vmax), combined.number is None, title))
-    # Suppressed first, so coloured cells are drawn over their hatched neighbours' edges.
-    hexagons.sort(key=lambda h: not h.suppressed)
-    return hexagons
-
-
-def busiest_group(points: list[tuple[float, float]], window: float) -> list[int]:
-    """Indices of the points in the `window`-sided square (centred on one of them) that holds the
-    most; the earliest centre wins a tie, so with points in rank order the top cell is favoured."""
-    best: list[int] = []
-    for cx, cy in points:
-        group = [j for j, (x, y) in enumerate(points) if abs(x - cx) <= window / 2 and abs(y - cy) <= window / 2]
-        if len(group) > len(best):
-            best = group
-    return best
-
-
-def _fit_zoom(points: list[tuple[float, float]], panel_height: float, units_per_km: float) -> Zoom:
-    """Enlarge the whole-area points to fill the right-hand panel."""
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    min_extent = ZOOM_MIN_EXTENT_KM * units_per_km
-    width = max(max(xs) - min(xs), min_extent) * 1.15
-    height = max(max(ys) - min(ys), min_extent) * 1.15
-    factor = min((ZOOM_WIDTH - 2 * MAP_PADDING) / width, (panel_height - 2 * MAP_PADDING) / height, MAX_ZOOM)
-    factor = max(factor, 1.0)
-    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    return Zoom(factor, ZOOM_X + ZOOM_WIDTH / 2 - factor * cx, MAP_TOP + panel_height / 2 - factor * cy)
-
-
-def _place_callouts(callouts: list[Callout], panel_height: float) -> float | None:
-    """Label positions in the column: marks on the enlarged panel beside their markers (leader
-    lines), then, under a heading, those outside it in rank order. Returns the heading's y."""
-    enlarged = sorted((c for c in callouts if c.enlarged), key=lambda c: c.y)
-    elsewhere = sorted((c for c in callouts if not c.enlarged), key=lambda c: (c.kind, c.rank))
-    bottom = MAP_TOP + panel_height - 12
-    reserved = (len(elsewhere) + 1) * LABEL_GAP if elsewhere else 0
-    for callout, y in zip(enlarged, spread_labels([c.y for c in enlarged], LABEL_GAP, MAP_TOP + 12, bottom - reserved)):
-        callout.label_y = round(y, 1)
-    for i, callout in enumerate(elsewhere):
-        callout.label_y = round(bottom - (len(elsewhere) - 1 - i) * LABEL_GAP, 1)
-    callouts[:] = enlarged + elsewhere
-    return round(bottom - len(elsewhere) * LABEL_GAP, 1) if elsewhere else None
-
-
-def _scale_bar(units_per_km: float, right: float, y: float) -> tuple[float, float, float, str]:
-    """A round distance about a fifth of the panel wide."""
-    km = next((k for k in (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10) if k * units_per_km >= 50), 10)
-    return right, y, round(km * units_per_km, 1), (f"{km:g} km" if km >= 1 else f"{km * 1000:g} m")
+    dropped: list[str]  # top cells and venues whose names found no room on the map
+    credits: str = CREDITS
 
 
 def _venue_points(venues: list[dict], places: Sequence[Place]) -> list[tuple[dict, tuple[float, float]]]:
@@ -262,17 +94,78 @@ def _venue_points(venues: list[dict], places: Sequence[Place]) -> list[tuple[dic
     return points
 
 
-def _callouts(
-    labels: list[tuple[str, str, int]], marked: list[tuple[float, float]], zoom: Zoom, panel_height: float
-) -> list[Callout]:
-    """A callout per (kind, name, rank), marked on the enlarged panel when it shows the place and
-    on the whole-area panel otherwise."""
-    callouts = []
-    for (kind, name, rank), (x, y) in zip(labels, marked):
-        zx, zy = zoom.xy(x, y)
-        inside = ZOOM_X + 8 <= zx <= ZOOM_X + ZOOM_WIDTH - 8 and MAP_TOP + 8 <= zy <= MAP_TOP + panel_height - 8
-        callouts.append(Callout(kind, _short(name), int(rank), *((zx, zy) if inside else (x, y)), enlarged=inside))
-    return callouts
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _clear_of(marker: Marker, others: list[Marker]) -> None:
+    """Move a marker that would hide one already drawn (a venue inside a top cell) just clear of
+    it: a few metres on the map, and both stay readable."""
+    gap = 2 * MARKER_RADIUS + 2
+
+    def free(x: float, y: float) -> bool:
+        return all(math.hypot(x - o.x, y - o.y) >= gap for o in others)
+
+    if free(marker.x, marker.y):
+        return
+    for angle in (0, 180, 90, 270, 45, 135, 225, 315):
+        x, y = marker.x + gap * math.cos(math.radians(angle)), marker.y + gap * math.sin(math.radians(angle))
+        if free(x, y):
+            marker.x, marker.y = round(x, 1), round(y, 1)
+            return
+
+
+def _mark_labels(panel: Panel, marks: list[tuple[Marker, str]], named: set[str]) -> list[Label]:
+    """A marker per top cell and venue, and a label per name: a venue a top cell is named after is
+    marked, but its name is written once, beside the cell."""
+    labels = []
+    for marker, name in marks:
+        _clear_of(marker, panel.markers)
+        panel.markers.append(marker)
+        if name.casefold() in named:
+            continue
+        named.add(name.casefold())
+        labels.append(Label(_short(name), marker.x, marker.y, marker.kind, 12.0, marker.kind == "cell", MARKER_RADIUS))
+    return labels
+
+
+def _place(panel: Panel, groups: list[tuple[list[Label], int | None]], obstacles: list[Box]) -> None:
+    """Place each group of labels in turn (at most its limit), clear of the panel's markers, the
+    given obstacles and the groups placed before."""
+    bounds = Box(panel.x + 3, MAP_TOP + 3, panel.x + panel.width - 3, MAP_TOP + PANEL_HEIGHT - 3)
+    taken = [Box.around(m.x, m.y, MARKER_RADIUS + 1) for m in panel.markers] + obstacles
+    for labels, limit in groups:
+        placed = place_labels(labels, bounds, taken, limit)
+        panel.labels += placed
+        taken += [label.box for label in placed]
+
+
+def _street_labels(
+    places: Sequence[Place], zoom: Zoom, projection: Projection, combined: dict[str, int], named: set[str]
+) -> list[Label]:
+    """Street names inside the enlarged panel: those in the busiest cells first (the streets a
+    reader looks for beside a hotspot), one label per name."""
+    found = {}
+    resolution = h3.get_resolution(next(iter(combined))) if combined else 9
+    for place in street_places(places):
+        x, y = zoom.xy(*projection.xy(place.latitude, place.longitude))
+        inside = ZOOM_X + 20 <= x <= MAP_SVG_WIDTH - 20 and MAP_TOP + 16 <= y <= MAP_TOP + PANEL_HEIGHT - 10
+        if inside and place.name.casefold() not in named:
+            busy = combined.get(h3.latlng_to_cell(place.latitude, place.longitude, resolution), 0)
+            found[place.name] = max(found.get(place.name, (busy, x, y)), (busy, x, y))
+    ordered = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))
+    return [Label(name, x, y, "street", 10.5) for name, (_, x, y) in ordered]
+
+
+def _area_labels(zoom: Zoom | None, projection: Projection, left: float, right: float, size: float) -> list[Label]:
+    labels = []
+    for area in area_names():
+        x, y = projection.xy(area.latitude, area.longitude)
+        if zoom is not None:
+            x, y = zoom.xy(x, y)
+        if left <= x <= right and MAP_TOP <= y <= MAP_TOP + PANEL_HEIGHT:
+            labels.append(Label(area.name.upper(), x, y, "area", size, bold=True))
+    return labels
 
 
 def hotspot_map(
@@ -282,51 +175,73 @@ def hotspot_map(
     places: Sequence[Place],
     disclosure: Disclosure | None = None,
 ) -> HotspotMap | None:
-    """Every cell of the month as its hexagon, shaded by the combined count, with the top cells
-    and venues marked and named on an enlarged panel of the busiest area."""
+    """Every cell of the month as its hexagon, shaded by the combined count, over the area's base
+    layers, with the top cells and venues marked and named on an enlarged panel of the busiest area."""
     if not cells:
         return None
     boundaries = {c["cell_id"]: h3.cell_to_boundary(c["cell_id"]) for c in cells}
     venue_points = _venue_points(top_venues, places)
     top_cells = [c for c in cells if c["cell_id"] in cell_names]
 
-    # The whole-area panel: every cell (and venue marker) fitted into a square.
-    all_points = [p for b in boundaries.values() for p in b] + [p for _, p in venue_points]
+    # The whole-area panel: the area's outline with every cell and venue, fitted into the panel.
+    data_points = [p for b in boundaries.values() for p in b] + [p for _, p in venue_points]
+    outlines = outlines_near(data_points)
+    extent = data_points + [p for o in outlines for ring in o.rings for p in ring]
     inner = OVERVIEW_WIDTH - 2 * MAP_PADDING
-    projection = fit_projection(all_points, MAP_PADDING, MAP_TOP + MAP_PADDING, inner, inner)
-    used = [projection.xy(lat, lon)[1] for lat, lon in all_points]
-    labels = [("cell", cell_names[c["cell_id"]], c["rank"]) for c in top_cells]
-    labels += [("venue", v["venue_name"] or v["venue_id"], v["rank"]) for v, _ in venue_points]
-    # As tall as the area needs, and tall enough for every label in the column.
-    panel_height = max(max(used) - MAP_TOP + MAP_PADDING, (len(labels) + 1) * LABEL_GAP + 24, 240.0)
+    projection = fit_projection(extent, MAP_PADDING, MAP_TOP + MAP_PADDING, inner, PANEL_HEIGHT - 2 * MAP_PADDING)
 
     # The enlarged panel: the busiest cluster of top cells and venues.
-    marked = [projection.xy(*h3.cell_to_latlng(c["cell_id"])) for c in top_cells]
-    marked += [projection.xy(lat, lon) for _, (lat, lon) in venue_points]
-    group = busiest_group(marked, ZOOM_WINDOW_KM * projection.units_per_km) if marked else []
-    focus = [marked[i] for i in group]
-    focus += [
-        projection.xy(lat, lon) for i in group if i < len(top_cells) for lat, lon in boundaries[top_cells[i]["cell_id"]]
+    marks = [(c["rank"], "cell", cell_names[c["cell_id"]], h3.cell_to_latlng(c["cell_id"])) for c in top_cells]
+    marks += [(v["rank"], "venue", v["venue_name"] or v["venue_id"], p) for v, p in venue_points]
+    points = [projection.xy(*p) for *_, p in marks]
+    group = busiest_group(points, ZOOM_WINDOW_KM * projection.units_per_km) if points else []
+    focus = [points[i] for i in group] + [
+        projection.xy(*p) for i in group if i < len(top_cells) for p in boundaries[top_cells[i]["cell_id"]]
     ]
-    zoom = _fit_zoom(focus or [projection.xy(*all_points[0])], panel_height, projection.units_per_km)
+    zoom = fit_zoom(
+        focus or [projection.xy(*data_points[0])],
+        (ZOOM_X + MAP_PADDING, MAP_TOP + MAP_PADDING, ZOOM_WIDTH - 2 * MAP_PADDING, PANEL_HEIGHT - 2 * MAP_PADDING),
+        ZOOM_MIN_EXTENT_KM * projection.units_per_km,
+        MAX_ZOOM,
+    )
     x0, y0 = zoom.inverse(ZOOM_X, MAP_TOP)
-    x1, y1 = zoom.inverse(ZOOM_X + ZOOM_WIDTH, MAP_TOP + panel_height)
+    x1, y1 = zoom.inverse(MAP_SVG_WIDTH, MAP_TOP + PANEL_HEIGHT)
 
-    callouts = _callouts(labels, marked, zoom, panel_height)
-    elsewhere_y = _place_callouts(callouts, panel_height)
+    overview, enlarged = Panel(0.0, OVERVIEW_WIDTH), Panel(ZOOM_X, ZOOM_WIDTH)
+    on_overview, on_enlarged = [], []
+    for (rank, kind, name, _), (x, y) in zip(marks, points):
+        zx, zy = zoom.xy(x, y)
+        inside = ZOOM_X + 12 <= zx <= MAP_SVG_WIDTH - 12 and MAP_TOP + 12 <= zy <= MAP_TOP + PANEL_HEIGHT - 12
+        marker = Marker(kind, *((zx, zy) if inside else (x, y)), int(rank), name)
+        (on_enlarged if inside else on_overview).append((marker, name))
+    named: set[str] = set()
+    bottom = MAP_TOP + PANEL_HEIGHT
+    scale_bars = [
+        scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 12, bottom - 12),
+        scale_bar(projection.units_per_km * zoom.factor, MAP_SVG_WIDTH - 12, bottom - 12),
+    ]
+    scale_boxes = [Box(right - length - 4, y - 18, right + 2, y + 4) for right, y, length, _ in scale_bars]
+    north = Box(OVERVIEW_WIDTH - 28, MAP_TOP + 2, OVERVIEW_WIDTH - 6, MAP_TOP + 38)
+    zoom_marks = _mark_labels(enlarged, on_enlarged, named)
+    overview_marks = _mark_labels(overview, on_overview, named)
+    busy = {c["cell_id"]: c["combined"] or 0 for c in cells}
+    streets = _street_labels(places, zoom, projection, busy, named)
+    zoom_areas = _area_labels(zoom, projection, ZOOM_X, MAP_SVG_WIDTH, 11.0)
+    _place(enlarged, [(zoom_marks + zoom_areas, None), (streets, STREET_LABELS)], [scale_boxes[1]])
+    overview_areas = _area_labels(None, projection, 0.0, OVERVIEW_WIDTH, 9.0)
+    _place(overview, [(overview_marks + overview_areas, None)], [scale_boxes[0], north])
+
     published = [c["combined"] for c in cells if c["combined"] and not c.get("combined_suppressed")]
     vmin, vmax = min(published, default=0), max(published, default=0)
-    hexagons = _hexagons(cells, boundaries, projection, vmax)
-    has_suppressed = any(h.suppressed for h in hexagons)
-    bottom = MAP_TOP + panel_height
+    drawn = hexagons(cells, boundaries, projection, vmax)
+    has_suppressed = any(h.suppressed for h in drawn)
     return HotspotMap(
         width=MAP_SVG_WIDTH,
         height=bottom + LEGEND_HEIGHT,
         top=MAP_TOP,
-        panel_height=panel_height,
-        overview_width=OVERVIEW_WIDTH,
-        zoom_x=ZOOM_X,
-        zoom_width=ZOOM_WIDTH,
+        panel_height=PANEL_HEIGHT,
+        overview=overview,
+        enlarged=enlarged,
         zoom=zoom,
         zoom_box=(
             max(x0, 0.0),
@@ -334,17 +249,13 @@ def hotspot_map(
             min(x1, OVERVIEW_WIDTH) - max(x0, 0.0),
             min(y1, bottom) - max(y0, MAP_TOP),
         ),
-        label_x=LABEL_X,
-        hexagons=hexagons,
-        callouts=callouts,
-        elsewhere_y=elsewhere_y,
-        legend=_map_legend(vmin, vmax, has_suppressed, disclosure),
+        outlines=outline_paths(outlines, projection),
+        hexagons=drawn,
+        legend=map_legend(vmin, vmax, has_suppressed, disclosure),
         legend_y=bottom + 12,
-        scale_bars=[
-            _scale_bar(projection.units_per_km, OVERVIEW_WIDTH - 14, bottom - 12),
-            _scale_bar(projection.units_per_km * zoom.factor, ZOOM_X + ZOOM_WIDTH - 14, bottom - 12),
-        ],
+        scale_bars=scale_bars,
         has_suppressed=has_suppressed,
+        dropped=[label.text for label in zoom_marks + overview_marks if not label.placed],
     )
 
 

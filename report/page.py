@@ -18,9 +18,10 @@ describe rules it cannot read. Nothing is derived that could undo the protection
 cell values and say so.
 
 The work is split into reading (`report.data`), one small builder per section that turns rows into
-drawing instructions (coordinates, colours, labels: `report.map`, `report.charts`,
-`report.sections`), and the Jinja template that writes them out with autoescaping, so no name from
-the warehouse or gazetteer is ever written unescaped. This module assembles the page.
+drawing instructions (coordinates, colours, labels: `report.map` with its base layers and label
+placement, `report.charts`, `report.sections`), and the Jinja template that writes them out with
+autoescaping, so no name from the warehouse or gazetteer is ever written unescaped. This module
+assembles the page.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import jinja2
 
 from anonymise.gazetteer import Place
 from anonymise.reference import gazetteer
-from report.charts import any_police_hours, heat_map, method_chart, police_hours_note, trend_chart
+from report.charts import any_police_hours, heat_map, method_chart, police_hours_note, trend_chart, trend_months
 from report.colours import ED_COLOUR, POLICE_COLOUR, SUPPRESSED_FILL
 from report.counts import reasons_not_available, show
 from report.data import MonthData, add_months, flags_withheld, read_month
@@ -114,7 +115,8 @@ def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosu
         "published": data.tables,
         "heat_maps": heat_maps,
         "police_hours_note": police_hours_note(hours),
-        "trend": trend_chart(data.trend, data.month) if data.trend else None,
+        "trend": trend_chart(data.trend, data.month),
+        "trend_months": len(trend_months(data.trend, data.month)) if data.trend else 0,
         "trend_from_cells": data.trend_source == "hotspot_cells",
         "methods": method_chart(data.methods) if data.methods else None,
         "venues": venue_rows(venues, data.previous_venues),

@@ -1,5 +1,6 @@
-"""The page's tables and text sections: the headline figures, the top cells, the top venues with
-the change from last month, hidden violence and coverage.
+"""The page's tables and text sections: the headline figures with their change from last month
+and from a year before, the top cells, the top venues with the change from last month, hidden
+violence and coverage.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from report.counts import Count, count_of, reason_not_available, show
-from report.data import MonthData
+from report.data import MonthData, add_months
 from report.disclosure import Disclosure
 from warehouse.tables import NOT_AVAILABLE
 
@@ -159,12 +160,68 @@ def top_cell_rows(cells: list[dict], names: dict[str, str]) -> list[dict]:
     return rows
 
 
+@dataclass
+class Change:
+    """A headline figure's change from an earlier month, or why it cannot be given."""
+
+    against: str  # the earlier month, "September 2026"
+    text: str = ""  # "+57 (+9.7%)", "no change"; empty when not available
+    direction: str = ""  # "up", "down" or "same"; empty when not available
+    reason: str = ""  # why it is not available
+
+    @property
+    def arrow(self) -> str:
+        return {"up": "▲", "down": "▼", "same": "="}.get(self.direction, "")
+
+
+def _signed(n: float, spec: str = ",") -> str:
+    return format(n, "+" + spec).replace("-", "−")
+
+
+def change(this: Count, before: Count | None, against: str) -> Change:
+    """The change from `before` to `this`, both as published (protected as a whole), never from a
+    figure that was withheld or not published: a missing month is not a zero, so the change is then
+    not available, with the reason. From a published zero there is no percentage."""
+    if this.number is None:
+        why = "this month's figure is suppressed" if this.suppressed else "this month's figure is not available"
+        return Change(against, reason=why)
+    if before is None or (before.value is None and not before.suppressed and not before.not_available):
+        return Change(against, reason="nothing was published for that month")
+    if before.suppressed:
+        return Change(against, reason="that month's figure is suppressed")
+    if before.number is None:
+        return Change(against, reason=f"that month's figure is not available: {before.not_available}")
+    delta = this.number - before.number
+    if delta == 0:
+        return Change(against, "no change", "same")
+    direction = "up" if delta > 0 else "down"
+    if before.number == 0:
+        return Change(against, f"{_signed(delta)} (from none)", direction)
+    percent = 100 * delta / before.number
+    return Change(against, f"{_signed(delta)} ({_signed(percent, '.1f' if abs(percent) < 10 else '.0f')}%)", direction)
+
+
+def _month_name(month) -> str:
+    return f"{month:%B %Y}"
+
+
 def headline(data: MonthData) -> dict:
-    row = next((r for r in data.trend if r["month"] == data.month), None)
+    """The month's totals, each with its change from the month before and from the same month a
+    year earlier, all from the published totals (monthly_trend, or the sums of published cells)."""
+    rows = {r["month"]: r for r in data.trend}
+    row = rows.get(data.month)
+    earlier = [add_months(data.month, -1), add_months(data.month, -12)]
     cells = data.cells or []
+    totals = {}
+    for column in ("ed_assaults", "police_violence"):
+        this = count_of(row, column)
+        changes = [change(this, count_of(rows[m], column) if m in rows else None, _month_name(m)) for m in earlier]
+        totals[column] = (this, changes)
     return {
-        "ed": count_of(row, "ed_assaults"),
-        "police": count_of(row, "police_violence"),
+        "ed": totals["ed_assaults"][0],
+        "police": totals["police_violence"][0],
+        "ed_changes": totals["ed_assaults"][1],
+        "police_changes": totals["police_violence"][1],
         "from_cells": data.trend_source == "hotspot_cells",
         "cells": len(cells),
         "cells_suppressed": sum(1 for c in cells if c["combined"] is None),

@@ -13,6 +13,8 @@ Two ways of driving Chromium, both without a driver package:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import select
@@ -25,8 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from report.page import render_report
+from anonymise.reference import gazetteer
+from report.basemap import street_places
+from report.page import render_html, render_report
 from tests.unit.report import test_report
+from tests.unit.report.test_map_labels import dense_month
 from tests.unit.report.test_report import MONTH, SUPPRESSING
 from warehouse.publish import connect_read_only
 
@@ -194,16 +199,17 @@ class DevTools:
             os.close(self._ours_write)
 
 
-@pytest.fixture(scope="module")
-def page(report, tmp_path_factory):
-    """The report loaded in Chromium, with everything the browser reported while loading it."""
-    browser = DevTools(tmp_path_factory.mktemp("chromium-profile"))
+@contextlib.contextmanager
+def _opened(path: Path, profile: Path):
+    """`path` loaded in Chromium: the browser (with everything it reported while loading) and a
+    function that evaluates JavaScript in the page."""
+    browser = DevTools(profile)
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable", session=session)
-        browser.call("Page.navigate", {"url": report.as_uri()}, session=session)
+        browser.call("Page.navigate", {"url": path.as_uri()}, session=session)
         browser.wait_for("Page.loadEventFired")
 
         def evaluate(expression: str):
@@ -216,6 +222,22 @@ def page(report, tmp_path_factory):
         yield browser, evaluate
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(report, tmp_path_factory):
+    """The report loaded in Chromium, with everything the browser reported while loading it."""
+    with _opened(report, tmp_path_factory.mktemp("chromium-profile")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def dense_page(tmp_path_factory):
+    """A busy city-centre month's report, where labels have to fight for room."""
+    path = tmp_path_factory.mktemp("dense") / "dense.html"
+    path.write_text(render_html(dense_month(), gazetteer()), encoding="utf-8")
+    with _opened(path, tmp_path_factory.mktemp("chromium-profile")) as opened:
+        yield opened
 
 
 # --- the tests -------------------------------------------------------------------------------
@@ -292,3 +314,50 @@ def test_the_map_and_hour_of_week_are_on_the_page_with_a_size(page, cells_in_mon
     assert inside
     assert evaluate("document.querySelectorAll('#hour-of-week rect').length") >= 7 * 24
     assert evaluate("document.querySelectorAll('script').length") == 0
+
+
+# Every label on the map, and every marker, as the browser lays them out (screen pixels).
+MAP_LAYOUT = """(() => {
+  const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+  const visible = e => { const s = getComputedStyle(e); return s.visibility === 'visible' && s.display !== 'none'
+    && Number(s.opacity) > 0; };
+  const svg = document.getElementById('hotspot-map');
+  const labels = [...svg.querySelectorAll('text.map-label')].map(t => {
+    const b = t.getBoundingClientRect();
+    const top = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);
+    return {text: t.textContent, kind: [...t.classList].find(c => c.endsWith('-label') && c !== 'map-label'),
+            box: box(t), visible: visible(t), on_top: top === t};
+  });
+  return {map: box(svg), labels, markers: [...svg.querySelectorAll('g.marker')].map(box)};
+})()"""
+
+
+def _overlap(a: list[float], b: list[float], tolerance: float = 0.5) -> bool:
+    return a[0] < b[2] - tolerance and b[0] < a[2] - tolerance and a[1] < b[3] - tolerance and b[1] < a[3] - tolerance
+
+
+@pytest.mark.parametrize("which", ["page", "dense_page"])
+def test_the_map_shows_named_streets_and_no_labels_overlap(which, request):
+    _, evaluate = request.getfixturevalue(which)
+    layout = evaluate(MAP_LAYOUT)
+    labels, markers, (left, top, right, bottom) = layout["labels"], layout["markers"], layout["map"]
+    # Named streets from the gazetteer are on the map, inside it, visible and drawn on top.
+    streets = {p.name for p in street_places(gazetteer())}
+    shown = [label for label in labels if label["kind"] == "street-label"]
+    assert shown, "no street is named on the map"
+    for label in shown:
+        assert label["text"] in streets
+        x0, y0, x1, y1 = label["box"]
+        assert x1 - x0 > 10 and left <= x0 and x1 <= right and top <= y0 and y1 <= bottom, label
+        assert label["visible"] and label["on_top"], label
+    # The hotspots are named too, and area names show where the map is.
+    kinds = {label["kind"] for label in labels}
+    assert {"cell-label", "area-label", "street-label"} <= kinds
+    # No two labels overlap, and no label covers a marker.
+    for a, b in itertools.combinations(labels, 2):
+        assert not _overlap(a["box"], b["box"]), (a, b)
+    for label in labels:
+        assert not any(_overlap(label["box"], marker) for marker in markers), label
+    # One label per name: a venue a top cell is named after is not labelled twice.
+    names = [label["text"] for label in labels if label["kind"] in ("cell-label", "venue-label")]
+    assert len(names) == len(set(names))

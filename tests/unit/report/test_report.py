@@ -8,7 +8,6 @@ same months published under the cell-key method, where nothing is withheld."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from anonymise.disclosure import DisclosurePolicy
 from anonymise.reference import gazetteer
 from report.charts import nice_ticks
 from report.colours import ramp_colour
-from report.map import busiest_group, nearest_place, spread_labels
+from report.geo import busiest_group, nearest_place
 from report.page import SECTION_IDS, ReportError, render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
 from tests.conftest import TEST_RECORD_KEYS, with_record_keys
@@ -285,12 +284,6 @@ def test_an_unpublished_month_is_an_error(warehouse, tmp_path):
         render_report(warehouse, dt.date(2026, 11, 1), tmp_path / "report.html")
     with pytest.raises(FileNotFoundError, match="no warehouse"):
         render_report(tmp_path / "missing.duckdb", MONTH, tmp_path / "report.html")
-
-
-def test_labels_are_spread_apart_within_bounds():
-    ys = spread_labels([50, 50, 51, 300, 395, 396], gap=20, top=10, bottom=400)
-    assert all(b - a >= 20 for a, b in itertools.pairwise(ys))
-    assert ys[0] >= 10 and ys[-1] <= 400 and ys[3] == 300
 
 
 def test_helpers():
