@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anonymise.leaks import LeakScanner
 from ingest.home import IstvHome
 from ingest.landing import Delivery, DuplicateDelivery, place, withdraw
+from ingest.layout import ExtractError
 from ingest.parse import Survey, survey
 from schemas import schema_for_source
 
@@ -42,12 +44,15 @@ def accept_delivery(
 ) -> Delivery:
     """Land `file` as the `source` extract for `month` (when None, the month most of its rows
     are in) and audit it, or land nothing. Raises ExtractError for a file that cannot be read,
-    RefusedDelivery for a provider outside the agreement (audited) or a file of another month,
-    and DuplicateDelivery (audited) for bytes delivered before."""
-    found = survey(file, schema_for_source(source))  # reads the whole file once
-    month = month or found.likeliest_month()
+    RefusedDelivery for a provider outside the agreement or a file of another month, and
+    DuplicateDelivery for bytes delivered before; every refusal is audited with its kind."""
+    with _refused(audit, source, file, month, _kind_of_unreadable):
+        found = survey(file, schema_for_source(source))  # reads the whole file once
+    with _refused(audit, source, file, month, lambda _: "wrong_month"):
+        month = month or found.likeliest_month()
     _check_providers(found, source, agreement, audit)
-    _check_month(found, month, source)
+    with _refused(audit, source, file, month, lambda _: "wrong_month"):
+        _check_month(found, month, source)
     try:
         delivery = place(home, source, month, file, providers=found.providers)
     except DuplicateDelivery:
@@ -70,6 +75,39 @@ def accept_delivery(
         withdraw(delivery)
         raise
     return delivery
+
+
+def _kind_of_unreadable(error: ExtractError) -> str:
+    """A file that cannot be read as the declared extract: the wrong kind of file (another
+    extract, or no CSV at all), or one that is damaged. Told apart by ingest.layout's words."""
+    message = str(error)
+    return "wrong_kind" if "kind of file" in message or "is not a CSV file" in message else "unreadable"
+
+
+@contextmanager
+def _refused(
+    audit: Audit, source: str, file: Path, month: dt.date | None, kind: Callable[[Exception], str]
+) -> Iterator[None]:
+    """Audits a refusal raised inside, with its kind, then lets it go on. The reason is the
+    message the data officer reads, which names the file, lines and headers, never a value; one
+    the leak scanner would flag is left out all the same, as the audit log is kept for ever."""
+    try:
+        yield
+    except (ExtractError, RefusedDelivery) as refusal:
+        reason = str(refusal)
+        if LeakScanner().scan_text(reason):
+            reason = "not recorded: the message may quote the file"
+        audit(
+            "delivery_refused",
+            {
+                "source": source,
+                "file": file.name,
+                "month": f"{month:%Y-%m}" if month else None,
+                "refusal": kind(refusal),
+                "reason": reason,
+            },
+        )
+        raise
 
 
 def _check_month(found: Survey, month: dt.date, source: str) -> None:

@@ -1,21 +1,74 @@
-"""What a board reads: an agreement summarised, and what changed between two versions."""
+"""What a board reads in `istv agreements show`: an agreement in plain words, field by field,
+each term it uses explained once at the end (sharing_agreements.glossary). What changed between
+two versions is sharing_agreements.review_changes's.
+
+No Python value is ever printed as Python (a dict, a list in brackets, None, a model's repr):
+everything a board reads is written out here in words.
+"""
 
 from __future__ import annotations
 
-from sharing_agreements.model import Agreement
+import h3
 
-_RULE_WORDS = {"drop": "dropped", "keep": "kept", "pseudonymise": "pseudonymised", "generalise": "generalised"}
+from schemas import schema_for_source
+from sharing_agreements.glossary import with_glossary
+from sharing_agreements.model import Agreement, Party
+
+ROLES = {
+    "caldicott_guardian": "Caldicott Guardian",
+    "data_protection_officer": "Data Protection Officer",
+    "senior_information_risk_owner": "Senior Information Risk Owner",
+    "community_safety_board": "Community Safety Board",
+}
+# Each zone as the retention line names it, in the agreement's order.
+ZONES = {
+    "landing": "landing zone (the files as delivered)",
+    "quarantine": "quarantine",
+    "pseudonymised": "pseudonymised row-level zone",
+    "dagster": "Dagster's run history (the pipeline's record of its runs)",
+    "reports": "reports",
+}
+_GENERALISED = {
+    "hour": "the hour of the week",
+    "month": "the month",
+    "postcode_district": "the postcode district",
+    "place": "a named place",
+    "cell": "an H3 cell",
+}
+
+
+def dataset_name(source: str) -> str:
+    """The dataset as a board knows it, with the name the commands use: 'Police open data (police_uk)'."""
+    return f"{schema_for_source(source).title.split(' (')[0]} ({source})"
+
+
+def words(items: list[str] | tuple[str, ...], conjunction: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items) or "none"
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def describe_rule(rule) -> str:
-    text = _RULE_WORDS[rule.action]
-    if rule.action == "generalise":
-        text += f" to {rule.to.replace('_', ' ')}"
-        if rule.to == "age_band":
-            text += f" ({rule.width} years, at {rule.at})"
-    if rule.key_scope:
-        text += f" (key scope {rule.key_scope})"
-    return text
+    if rule.action == "drop":
+        return "dropped"
+    if rule.action == "keep":
+        return "kept"
+    if rule.action == "pseudonymise":
+        return f'pseudonymised under the key scope "{rule.key_scope}"' if rule.key_scope else "pseudonymised"
+    if rule.to == "age_band":
+        return f"generalised to a {rule.width}-year age band (the age on {rule.at})"
+    return f"generalised to {_GENERALISED[rule.to]}"
+
+
+def cell_size(resolution: int) -> str:
+    return f"H3 resolution {resolution}, about {h3.average_hexagon_area(resolution, unit='km^2'):.2g} km² a cell"
+
+
+def scope_words(scope: dict[str, list[str]]) -> str:
+    """A dataset's scope as a condition on its rows: 'only rows whose crime_type is X'."""
+    return "; ".join(f"only rows whose {field} is {words(values, 'or')}" for field, values in scope.items())
 
 
 def disclosure_lines(agreement: Agreement) -> list[str]:
@@ -57,62 +110,53 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
     return lines
 
 
+def party_line(party: Party, provider: bool) -> str:
+    role = f", {party.role}" if party.role else ""
+    line = f"{party.name}, code {party.code}{role}"
+    if provider:
+        line += f": provides {words([dataset_name(s) for s in party.datasets])}"
+        if party.identifiers:
+            line += f"; its files may also name it {words(party.identifiers, 'or')}"
+    return line
+
+
+def retention_words(agreement: Agreement) -> str:
+    periods = [f"{ZONES.get(zone, zone)} {days} days" for zone, days in agreement.retention.model_dump().items()]
+    return "; ".join(periods) + "; published tables while the agreement stands; the audit log always"
+
+
 def summary_lines(agreement: Agreement) -> list[str]:
+    spatial, risk = agreement.spatial, agreement.risk
     lines = [
-        f"{agreement.title}",
-        f"{agreement.label}, {agreement.status}; valid {agreement.valid_from} to {agreement.valid_to}; "
-        f"review by {agreement.review_date}",
-        "Providers: " + "; ".join(f"{p.name} ({p.code}): {', '.join(p.datasets)}" for p in agreement.parties.providers),
-        "Recipients: " + "; ".join(f"{p.name} ({p.code})" for p in agreement.parties.recipients),
+        agreement.title,
+        f"Agreement {agreement.id}, version {agreement.version}: {agreement.status}, in force from "
+        f"{agreement.valid_from} to {agreement.valid_to}; the board reviews it by {agreement.review_date}.",
+        "",
+        "Providers:",
+        *(f"  {party_line(p, provider=True)}" for p in agreement.parties.providers),
+        "Recipients:",
+        *(f"  {party_line(p, provider=False)}" for p in agreement.parties.recipients),
         f"Purpose: {' '.join(agreement.purpose.split())}",
-        "Lawful basis: " + "; ".join(agreement.lawful_basis),
-        f"Area: {agreement.area.name}; spatial cells: H3 resolution {agreement.spatial.h3_resolution}",
+        f"Lawful basis: {'; '.join(agreement.lawful_basis)}",
+        f"Area: {agreement.area.name} (local authority {words(agreement.area.local_authorities)}); "
+        "rows outside it, or placed nowhere, are never shared.",
+        f"Places: each incident is placed in a cell of {cell_size(spatial.h3_resolution)}; hotspots are "
+        f"counted at resolutions {words(spatial.hotspot_resolutions)}, over windows of "
+        f"{words(spatial.hotspot_windows_months)} months.",
         *disclosure_lines(agreement),
-        "Retention (days): " + ", ".join(f"{zone} {days}" for zone, days in agreement.retention.model_dump().items()),
-        "Published tables: " + ", ".join(agreement.published_tables),
-        "Approvals: " + "; ".join(f"{a.board} ({a.role.replace('_', ' ')}, {a.date})" for a in agreement.approvals),
+        f"Re-identification risk: k-anonymity threshold {risk.k}, over {words(risk.quasi_identifiers)}.",
+        f"Retention: {retention_words(agreement)}.",
+        f"Published tables: {words(agreement.published_tables)}.",
+        "Approved by: "
+        + "; ".join(f"{a.board} ({ROLES.get(a.role, a.role)}, {a.date})" for a in agreement.approvals)
+        + ".",
+        "",
+        "What each dataset shares, field by field:",
     ]
     for source, rules in agreement.datasets.items():
-        lines.append(f"Dataset {source}" + (f" (only {rules.scope})" if rules.scope else "") + ":")
+        notes = [scope_words(rules.scope)] if rules.scope else []
+        if rules.public:
+            notes.append("a public source")
+        lines.append(f"{dataset_name(source)}{': ' + ', '.join(notes) if notes else ''}")
         lines += [f"  {name}: {describe_rule(rule)}" for name, rule in rules.fields.items()]
-    return lines
-
-
-def differences(old: Agreement, new: Agreement) -> list[str]:
-    """Plain sentences, one per change, in the order a board would review them."""
-    changes = []
-    for name in (
-        "version",
-        "title",
-        "status",
-        "valid_from",
-        "valid_to",
-        "review_date",
-        "purpose",
-        "lawful_basis",
-        "published_tables",
-    ):
-        before, after = getattr(old, name), getattr(new, name)
-        if before != after:
-            changes.append(f"{name.replace('_', ' ')}: {before} -> {after}")
-    for name in ("parties", "area", "spatial", "disclosure_control", "retention", "approvals"):
-        before, after = getattr(old, name).__repr__(), getattr(new, name).__repr__()
-        if before != after:
-            changes.append(f"{name.replace('_', ' ')} changed: {getattr(old, name)} -> {getattr(new, name)}")
-    for source in sorted(set(old.datasets) | set(new.datasets)):
-        if source not in new.datasets:
-            changes.append(f"dataset {source} no longer shared")
-            continue
-        if source not in old.datasets:
-            changes.append(f"dataset {source} newly shared")
-            continue
-        before, after = old.datasets[source], new.datasets[source]
-        if before.scope != after.scope:
-            changes.append(f"{source} scope: {before.scope} -> {after.scope}")
-        for field in sorted(set(before.fields) | set(after.fields)):
-            b, a = before.fields.get(field), after.fields.get(field)
-            if b != a:
-                was = describe_rule(b) if b else "not declared"
-                now = describe_rule(a) if a else "not declared (dropped)"
-                changes.append(f"{source}.{field}: {was} -> {now}")
-    return changes
+    return with_glossary(lines)

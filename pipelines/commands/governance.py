@@ -40,17 +40,19 @@ def agreements_check(file: Path | None) -> None:
 def agreements_show(file: Path | None) -> None:
     from sharing_agreements.review import summary_lines
 
-    console.print("\n".join(summary_lines(read_agreement(agreement_file(file)))), highlight=False, soft_wrap=True)
+    lines = summary_lines(read_agreement(agreement_file(file)))
+    # markup off: an agreement's own words (its purpose, a board's name) are printed as written.
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 @agreements.command("diff", help="What changed between two versions of an agreement.")
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def agreements_diff(old: Path, new: Path) -> None:
-    from sharing_agreements.review import differences
+    from sharing_agreements.review_changes import difference_lines
 
-    changes = differences(read_agreement(old), read_agreement(new))
-    console.print("\n".join(f"- {c}" for c in changes) or "no differences", highlight=False, soft_wrap=True)
+    lines = difference_lines(read_agreement(old), read_agreement(new))
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 @agreements.command("sign", help="Sign an agreement with a board's Ed25519 private key.")
@@ -184,8 +186,56 @@ def _board_report(home: IstvHome) -> tuple[str, bool]:
         agreement, unreadable = load_agreement(agreement_file(None)), ""
     except AgreementError as exc:  # the board still needs the report, above all when an agreement is refused
         agreement, unreadable = None, str(exc)
-    text = report_markdown(log.entries() if report.ok else [], dt.date.today(), status, agreement, unreadable)
+    entries, runs, note = [], [], ""
+    if report.ok:
+        entries = log.entries()
+        runs, note = _known_runs(home, agreement)
+    text = report_markdown(entries, dt.date.today(), status, agreement, unreadable, runs, note)
     return text, report.ok
+
+
+def _known_runs(home: IstvHome, agreement) -> tuple[list, str]:
+    """The monthly runs Dagster's history still holds, which give the report's runs their ids and
+    say which failed; and a line saying so."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from pipelines.jobs import monthly_job
+    from pipelines.lib.instance import prepare_dagster_home
+    from sharing_agreements.audit_history import KnownRun
+
+    words = {
+        DagsterRunStatus.SUCCESS: "succeeded",
+        DagsterRunStatus.FAILURE: "failed",
+        DagsterRunStatus.CANCELED: "cancelled",
+        DagsterRunStatus.CANCELING: "cancelled",
+    }
+    prepare_dagster_home(home)
+    try:
+        with DagsterInstance.get() as instance:
+            records = instance.get_run_records(RunsFilter(job_name=monthly_job.name))
+    except Exception as exc:  # run ids only add to the report: without them it still shows every run
+        return [], f"Run ids: Dagster's run history could not be read ({exc}), so runs show none."
+    runs = []
+    for record in records:
+        run, partition = record.dagster_run, record.dagster_run.tags.get("dagster/partition", "")
+        if len(partition) < 7:
+            continue
+        started = record.start_time or record.create_timestamp.timestamp()
+        ended = record.end_time
+        runs.append(
+            KnownRun(
+                run.run_id,
+                partition[:7],
+                words.get(run.status, "running"),
+                dt.datetime.fromtimestamp(started, dt.UTC),
+                dt.datetime.fromtimestamp(ended, dt.UTC) if ended else None,
+            )
+        )
+    kept = f"{agreement.retention.dagster} days" if agreement is not None else "as long as its retention period"
+    return runs, (
+        "Run ids are Dagster's (the first 8 characters, as its UI shows them), from its run history, which is "
+        f"kept {kept}: an older run shows —, its result read from the audit log alone."
+    )
 
 
 @click.command(

@@ -89,7 +89,7 @@ def ingest(file: Path, source: str, month: str | None) -> None:
         audit_log = writer(home)
     except MissingKeyError as exc:
         raise IstvFailure(f"cannot write the audit log, so nothing was landed: {exc}") from None
-    agreement = _agreement_in_force()
+    agreement = _agreement_in_force(audit_log.append, file, source)
     try:
         delivery = accept_delivery(home, source, file, parse_month(month), agreement, audit_log.append)
     except (ExtractError, RefusedDelivery, DuplicateDelivery) as exc:
@@ -106,14 +106,18 @@ def ingest(file: Path, source: str, month: str | None) -> None:
         )
 
 
-def _agreement_in_force():
+def _agreement_in_force(audit: Callable[[str, dict], object], file: Path, source: str):
     from sharing_agreements.model import AgreementError
     from sharing_agreements.signing import load_verified
 
+    path = agreement_file(None)
     try:
-        agreement, _ = load_verified(agreement_file(None))
+        agreement, _ = load_verified(path)
         agreement.check_in_force(dt.date.today())
     except AgreementError as exc:
+        # Refused at ingest as at run time, and audited the same way, so the board sees it.
+        details = {"file": path.name, "step": "ingest", "source": source, "delivery": file.name, "reason": str(exc)}
+        audit("verification_failure", details)
         raise IstvFailure(f"nothing was landed: {exc}") from None
     return agreement
 

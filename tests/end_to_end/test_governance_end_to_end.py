@@ -5,6 +5,7 @@ change, and tampering with the real log is caught at the right entry."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -58,10 +59,14 @@ def test_report_shows_both_versions_and_the_change(three_months, istv_home):
     assert "exact counts, for the governance board only" in text.splitlines()[0]
     assert "## Agreement cardiff-violence-prevention version 1" in text
     assert "## Agreement cardiff-violence-prevention version 2" in text
-    assert "ed.sex: kept -> dropped" in text
+    assert "- ed: field sex was kept, is now dropped." in text
     v1, v2 = text.split("version 2", 1)
-    assert "| 2026-07 | ed |" in v1 and "| 2026-08 | ed |" in v1 and "| 2026-09 | ed |" in v2
-    assert "hotspot_cells" in text
+    ed = "| ed | Cardiff and Vale University Health Board (7A4BV) |"
+    assert f"{ed} 2026-07 |" in v1 and f"{ed} 2026-08 |" in v1 and f"{ed} 2026-09 |" in v2
+    assert "| police | South Wales Police | 2026-07 |" in v1 and "| SWP |" not in text
+    # One row per run, each with its Dagster run id, each the month's first publish.
+    runs = re.findall(r"^\| [\d-]+ [\d:]+ \| ([0-9a-f]{8}) \| (\d{4}-\d\d) \| ([^|]+) \|", text, re.MULTILINE)
+    assert sorted((month, result.strip()) for _, month, result in runs) == [(m, "published") for m in MONTHS]
 
 
 def _fails_at(runner, expected: str):
@@ -104,3 +109,34 @@ def test_tampering_with_the_real_log_is_caught_at_the_right_entry(three_months, 
         assert key.read_bytes().strip() not in log.read_bytes()
     kinds = {json.loads(line)["kind"] for line in original}
     assert {"key_event", "delivery", "ingest", "agreement_loaded", "pseudonymise", "publish"} <= kinds
+
+
+def test_report_tells_a_rerun_and_a_failed_run_from_a_sharing(board, istv_home, tmp_path, monkeypatch):
+    """A month run twice from the same deliveries reads as shared once; a run that failed reads as
+    failed; each row carries the run id Dagster gave it."""
+    from dagster import DagsterInstance
+
+    runner = CliRunner()
+    month = "2026-07"
+    paths = generate_month(month, tmp_path, seed=6, ed_rows=60)
+    for source in ("ed", "police"):
+        assert runner.invoke(cli, ["ingest", str(paths[source]), "--source", source]).exit_code == 0
+    for _ in range(2):
+        assert runner.invoke(cli, ["run", "--month", month]).exit_code == 0
+    monkeypatch.setenv("ISTV_AGREEMENT", str(board.variant("unsigned", signed=False)))
+    assert runner.invoke(cli, ["run", "--month", month]).exit_code == 1
+    monkeypatch.delenv("ISTV_AGREEMENT")
+
+    assert runner.invoke(cli, ["audit", "report"]).exit_code == 0
+    text = istv_home.audit_report_file.read_text()
+    with DagsterInstance.get() as instance:
+        ids = sorted(run.run_id[:8] for run in instance.get_runs())
+    rows = re.findall(r"^\| [\d-]+ [\d:]+ \| ([0-9a-f]{8}) \| 2026-07 \| ([^|]+) \|", text, re.MULTILINE)
+    assert sorted(run_id for run_id, _ in rows) == ids and len(ids) == 3
+    results = [result.strip() for _, result in rows]
+    assert results[0] == "published"
+    assert results[1].startswith(f"re-run of the same delivery as run {rows[0][0]}")
+    assert "failed: nothing published" in results[2]
+    deliveries = text.split("### Deliveries shared", 1)[1].split("### Runs", 1)[0]
+    assert deliveries.count("| 2026-07 |") == 2  # the ED and the police delivery, each once
+    assert "| Agreement signature failed: " in text and re.search(r"Agreement signature failed: [^|]+\| 1 \|", text)

@@ -105,7 +105,8 @@ def test_diff_names_the_field_change(board):
     )
     result = CliRunner().invoke(cli, ["agreements", "diff", str(load_agreement.__defaults__[0]), str(v2)])
     assert result.exit_code == 0
-    assert "version: 1 -> 2" in result.output and "ed.sex: kept -> dropped" in result.output
+    assert "Version 1 becomes version 2." in result.output
+    assert "(ed) may no longer share field sex: it is now dropped (it was kept)." in result.output
 
 
 @pytest.mark.slow

@@ -75,11 +75,12 @@ def test_the_same_bytes_again_are_refused_and_audited(istv_home, delivered):
     assert audit.of("duplicate_refused") == [{"source": "ed", "month": "2026-08", "file": delivered.name}]
 
 
-def test_a_file_of_another_month_is_refused_and_nothing_landed(istv_home, delivered):
+def test_a_file_of_another_month_is_refused_audited_and_nothing_landed(istv_home, delivered):
     audit = AuditLog()
     with pytest.raises(RefusedDelivery, match="seems to hold 2026-08.*ingest it with --month 2026-08"):
         accept_delivery(istv_home, "ed", delivered, dt.date(2026, 7, 1), AGREEMENT, audit)
-    assert _landed(istv_home) == [] and audit == []
+    assert _landed(istv_home) == [] and [kind for kind, _ in audit] == ["delivery_refused"]
+    assert audit.of("delivery_refused")[0]["refusal"] == "wrong_month"
 
 
 def test_a_provider_outside_the_agreement_is_refused_audited_and_nothing_landed(istv_home, tmp_path):
