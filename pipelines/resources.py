@@ -7,7 +7,8 @@ import datetime as dt
 from functools import cache
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
@@ -28,6 +29,12 @@ class IstvResource(ConfigurableResource):
 
     home: str = ""
     agreement_file: str = ""  # empty: ISTV_AGREEMENT, else the bundled agreement
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Every audit entry a run writes names the run, so the board's audit report can tell
+        # runs apart (and re-runs from first runs) long after Dagster's run history is gone.
+        self._run_id = context.run_id
 
     @property
     def istv_home(self) -> IstvHome:
@@ -56,7 +63,7 @@ class IstvResource(ConfigurableResource):
         return agreement
 
     def audit(self, kind: str, details: dict) -> None:
-        auditing.record(self.istv_home, kind, details)
+        auditing.record(self.istv_home, kind, {**details, "run_id": self._run_id} if self._run_id else details)
 
     def field_keys(self, agreement: Agreement, source: str) -> tuple[dict[str, bytes], str]:
         """Pseudonym keys for the dataset's pseudonymised fields under this agreement version,

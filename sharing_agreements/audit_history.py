@@ -6,9 +6,11 @@ Runs are found in the audit log itself, which is kept for ever. A run of a month
 `ingest` entry for each delivery it parses, a `pseudonymise` entry for each source, then a
 `publish` entry (or `dp_refused`); so a month's entries are cut into runs after a publish and
 where an entry repeats (the same delivery parsed again, the same source pseudonymised again).
-Dagster's run history, while it still holds a run (it is deleted after the agreement's `dagster`
-retention period), gives the run its id and says whether it failed: an entry belongs to the run
-of its month that was going when it was written.
+An entry written by a run names it (`run_id`): that decides. For entries that do not (written
+before runs named themselves), Dagster's run history, while it still holds a run (it is deleted
+after the agreement's `dagster` retention period), gives the run its id: an entry belongs to the
+run of its month that was going when it was written. Dagster's history also says whether a run
+failed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Run:
     month: str
     entries: list[Entry] = field(default_factory=list)
     known: KnownRun | None = None
+    recorded_id: str | None = None  # the run id its entries carry
 
     @staticmethod
     def _key(entry: Entry) -> tuple:
@@ -72,7 +75,7 @@ class Run:
 
     @property
     def run_id(self) -> str | None:
-        return self.known.run_id if self.known else None
+        return self.known.run_id if self.known else self.recorded_id
 
     def details(self, kind: str) -> dict | None:
         return next((e.details for e in reversed(self.entries) if e.kind == kind), None)
@@ -186,8 +189,14 @@ def _runs(entries: list[Entry], known_runs: Sequence[KnownRun]) -> list[Run]:
         if entry.kind not in RUN_KINDS or not isinstance(month, str):
             continue
         moment = entry_time(entry.time)
-        going = [k for k in known_runs if k.month == month and k.covers(moment)]
-        if going:
+        recorded = entry.details.get("run_id")
+        if isinstance(recorded, str) and recorded:
+            run = by_id.get(recorded)
+            if run is None:
+                known = next((k for k in known_runs if k.run_id == recorded), None)
+                run = by_id[recorded] = Run(month, known=known, recorded_id=recorded)
+                runs.append(run)
+        elif going := [k for k in known_runs if k.month == month and k.covers(moment)]:
             # The latest run of the month going then: one Dagster never saw end (its process killed)
             # would otherwise take in every later run's entries.
             known = max(going, key=lambda k: k.started)

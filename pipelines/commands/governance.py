@@ -233,8 +233,9 @@ def _known_runs(home: IstvHome, agreement) -> tuple[list, str]:
         )
     kept = f"{agreement.retention.dagster} days" if agreement is not None else "as long as its retention period"
     return runs, (
-        "Run ids are Dagster's (the first 8 characters, as its UI shows them), from its run history, which is "
-        f"kept {kept}: an older run shows —, its result read from the audit log alone."
+        "Run ids are Dagster's (the first 8 characters, as its UI shows them), as each run wrote them into the "
+        f"audit log; whether a run failed comes from Dagster's run history, kept {kept}. A run older than the "
+        "log's run ids and that history shows —, its result read from the audit log alone."
     )
 
 

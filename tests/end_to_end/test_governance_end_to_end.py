@@ -133,6 +133,10 @@ def test_report_tells_a_rerun_and_a_failed_run_from_a_sharing(board, istv_home, 
         ids = sorted(run.run_id[:8] for run in instance.get_runs())
     rows = re.findall(r"^\| [\d-]+ [\d:]+ \| ([0-9a-f]{8}) \| 2026-07 \| ([^|]+) \|", text, re.MULTILINE)
     assert sorted(run_id for run_id, _ in rows) == ids and len(ids) == 3
+    # The entries name their run themselves, so the ids outlive Dagster's run history.
+    written = [json.loads(line) for line in (istv_home.audit / "log.jsonl").read_text().splitlines()]
+    publishes = [e["details"] for e in written if e["kind"] == "publish"]
+    assert len(publishes) == 2 and {d["run_id"][:8] for d in publishes} < set(ids)
     results = [result.strip() for _, result in rows]
     assert results[0] == "published"
     assert results[1].startswith(f"re-run of the same delivery as run {rows[0][0]}")

@@ -22,10 +22,12 @@ class Log:
     def __init__(self, agreement_id: str = "a"):
         self.entries: list[Entry] = []
         self.agreement_id = agreement_id
+        self.run_id: str | None = None  # the run whose entries are being written, when they name it
 
     def add(self, kind, details):
         n = len(self.entries) + 1
         time = dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC) + dt.timedelta(minutes=n)
+        details = {**details, "run_id": self.run_id} if self.run_id else details
         self.entries.append(Entry(n, f"{time:%Y-%m-%dT%H:%M:%SZ}", kind, details, prev_hash="0" * 64, hash=f"{n:064x}"))
         return time
 
@@ -43,9 +45,11 @@ class Log:
             },
         )
 
-    def run(self, month="2026-09", files=None, publish=True, version=1, shared=115, provider="7A4BV"):
-        """A run of the month as its steps write it (by default of delivery A, an ED's); returns when it started."""
+    def run(self, month="2026-09", files=None, publish=True, version=1, shared=115, provider="7A4BV", run_id=None):
+        """A run of the month as its steps write it (by default of delivery A, an ED's); returns when it started.
+        `run_id`: the Dagster run id its entries carry (none: as entries were written before they did)."""
         files = {"ed": (A,)} if files is None else files
+        self.run_id = run_id
         started = None
         for source, shas in files.items():
             for sha in shas:
@@ -70,6 +74,7 @@ class Log:
             started = started or when
         if publish:
             self.add("publish", {**_published(month, version), "agreement_id": self.agreement_id})
+        self.run_id = None
         return started
 
 
@@ -178,6 +183,21 @@ def test_with_dagster_history_runs_carry_their_ids_and_status():
         "22222222": "failed: nothing published",
         "33333333": "failed: nothing published",
     }
+
+
+def test_runs_named_in_the_log_keep_their_ids_when_dagster_has_forgotten_them():
+    log = Log()
+    log.delivery(A)
+    log.run(run_id="88888888-0001", publish=False)  # failed after pseudonymising
+    log.run(run_id="99999999-0002")
+    log.run(run_id="aaaaaaaa-0003")
+    runs = {r[1]: r[3] for r in _rows(_report(log), "### Runs")}
+    assert runs == {
+        "88888888": "failed: nothing published",
+        "99999999": "published",
+        "aaaaaaaa": runs["aaaaaaaa"],
+    }
+    assert runs["aaaaaaaa"].startswith("re-run of the same delivery as run 99999999")
 
 
 def test_a_run_dagster_never_saw_end_does_not_swallow_later_runs():
