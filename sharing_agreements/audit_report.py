@@ -89,18 +89,8 @@ def report_markdown(
 
 
 def _provider_names(agreement):
-    """How a file's provider (an ED's site code, a force) is shown: by the name the agreement in
-    force gives its party, with what the file wrote when that is another identifier of it."""
-
-    def name(source: str, written: str) -> str:
-        party = agreement.provider_party(source, written) if agreement is not None else None
-        if party is None:
-            return written
-        if written.strip().casefold() in (party.name.casefold(), party.code.casefold()):
-            return party.name
-        return f"{party.name} ({written})"
-
-    return name
+    """How a file's provider is shown: as the agreement in force names it (Agreement.provider_named)."""
+    return agreement.provider_named if agreement is not None else (lambda source, written: written)
 
 
 def _version_section(key, history: History, names, loaded: dict, agreement, fields: dict) -> list[str]:

@@ -338,6 +338,16 @@ class Agreement(_Strict):
         deny by default holds for providers as for fields."""
         return next((party for party in self.providers_of(source) if party.named_by(provider)), None)
 
+    def provider_named(self, source: str, written: str) -> str:
+        """How a file's provider (an ED's site code, a force) is shown to people: by the name this
+        agreement gives its party, with what the file wrote when that is another identifier of it."""
+        party = self.provider_party(source, written)
+        if party is None:
+            return written
+        if written.strip().casefold() in (party.name.casefold(), party.code.casefold()):
+            return party.name
+        return f"{party.name} ({written})"
+
     def rules_for(self, source: str) -> DatasetRules:
         if source not in self.datasets:
             raise AgreementError(

@@ -97,7 +97,8 @@ def ingest(file: Path, source: str, month: str | None) -> None:
     # accept_delivery does not hand its survey back: the landed file's rows are counted as it counted them.
     rows = sum(survey(delivery.path, schema_for_source(source)).months.values())
     console.print(
-        f"Landed {file.name} as the {source} extract of {', '.join(delivery.providers)} for {delivery.month:%Y-%m} "
+        f"Landed {file.name} as the {source} extract of "
+        f"{', '.join(agreement.provider_named(source, p) for p in delivery.providers)} for {delivery.month:%Y-%m} "
         f"({rows:,} rows, sha256 {delivery.sha256[:16]}…)"
     )
     for earlier in delivery.superseded:

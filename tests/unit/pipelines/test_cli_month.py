@@ -93,6 +93,17 @@ def test_ingest_says_how_many_rows_landed(runner):
     assert f"police_uk extract of South Wales Police for 2018-10 ({rows:,} rows, sha256 " in landed.output
 
 
+def test_ingest_names_the_provider_as_the_agreement_does(runner, tmp_path):
+    from pipelines.synthetic import generate_month
+
+    landed = runner.invoke(
+        cli, ["ingest", str(generate_month("2018-10", tmp_path, seed=4, ed_rows=60)["ed"]), "--source", "ed"]
+    )
+    assert landed.exit_code == 0, landed.output
+    # The file writes the ED's site code; the agreement names its party.
+    assert "ed extract of Cardiff and Vale University Health Board (7A4BV) for 2018-10" in landed.output
+
+
 def test_a_month_with_nothing_delivered_is_refused_before_anything_runs(runner, istv_home):
     _ingest(runner, POLICE_UK, "police_uk")  # another month's delivery does not count
     (line,) = _refused(runner.invoke(cli, ["run", "--month", "2018-11"]))
