@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -20,16 +21,10 @@ from ingest.home import DEFAULT_HOME, IstvHome
 from pipelines.commands import IstvFailure, IstvUsageError, agreement_file, console, parse_month, working_folder
 from pipelines.commands.keys import record_key_events
 from pipelines.commands.warehouse import hotspots, report
-from pipelines.runs import (
-    CheckWarning,
-    StepProgress,
-    check_warnings,
-    delivered_sources,
-    failures,
-    run_log_file,
-    run_month,
-)
 from schemas.model import SOURCES
+
+if TYPE_CHECKING:  # pipelines.runs brings Dagster in: only a command that runs a month loads it
+    from pipelines.runs import CheckWarning, StepProgress
 
 # What stops `istv ui`: TERM (a service manager, kill) and INT (Ctrl-C).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -129,6 +124,7 @@ def _run_or_fail(
     """The month run through Dagster; if it fails, one line per cause, and Dagster's whole log of
     the run (every stack trace) in a file whose path is given."""
     from pipelines.executors import ExecutorSettingError
+    from pipelines.runs import run_log_file, run_month
 
     log = run_log_file(home, month)
     try:
@@ -143,6 +139,8 @@ def _run_or_fail(
 
 def _failure_message(events) -> str:
     """The steps that failed, by cause: one cause (a missing key, say) often fails several steps."""
+    from pipelines.runs import failures
+
     steps_by_cause: dict[str, list[str | None]] = {}
     for step, cause in failures(events):
         steps_by_cause.setdefault(cause, []).append(step)
@@ -189,6 +187,7 @@ def _in_words(warning: CheckWarning, month: str) -> str:
 )
 def run(month: str, processes: int) -> None:
     from ingest.landing import current_deliveries
+    from pipelines.runs import check_warnings, delivered_sources
 
     when = parse_month(month)
     home = working_folder()

@@ -34,6 +34,21 @@ def test_every_command_has_help(runner):
         assert result.exit_code == 0 and "Usage" in result.output
 
 
+def test_the_command_line_loads_dagster_only_for_a_command_that_runs_a_month():
+    """An analyst's `istv query` or `istv --help` starts in a fraction of a second: Dagster, the
+    slowest import by far, is loaded by the commands that run a month, not by the command line."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; import pipelines.cli; print('dagster' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False", loaded.stderr
+
+
 def test_ingest_works_out_the_month_and_lands_the_file(runner, istv_home):
     result = runner.invoke(cli, ["ingest", str(POLICE_UK), "--source", "police_uk"])
     assert result.exit_code == 0, result.output
