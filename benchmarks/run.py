@@ -3,9 +3,10 @@
     .venv/bin/python -m benchmarks.run --size city [--stages parse,pseudonymise] [--out FILE]
 
 Inputs are generated once per size, month and seed (under --work) and reused. Each stage, the
-naive baseline, the machine limits and (at size city) the whole Dagster month run in a fresh
-'spawn' process, so each step's peak memory is its own. The baseline and the limits are
-measured before the stages and after them, and the faster of the two counts.
+naive baseline, the machine limits, the DuckDB SQL peer and (at size city) the whole Dagster
+month run in a fresh 'spawn' process, so each step's peak memory is its own. The baseline, the
+limits and the peer are measured before the stages and after them, and the faster of the two
+counts.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pathlib import Path
 from benchmarks.dagster_month import run_dagster_month
 from benchmarks.inputs import SIZES, default_work_dir, ensure_inputs, last_full_month
 from benchmarks.measure import RSS_METHOD, isolated
+from benchmarks.peer import duckdb_peer
 from benchmarks.reference import machine_limits, naive_baseline
 from benchmarks.report import derive, faster, table
 from benchmarks.stages import FUNCTIONS, STAGES
 
-EXTRA = ("baseline", "limits", "dagster")
-REFERENCES = ("baseline", "limits")  # measured before and after the stages (see report.faster)
+EXTRA = ("baseline", "limits", "peer", "dagster")
+REFERENCES = ("baseline", "limits", "peer")  # measured before and after the stages (see report.faster)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -57,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="write a cProfile file per stage into this folder")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     args = parser.parse_args(argv)
-    args.stages = args.stages or [*STAGES, "baseline", "limits", *(["dagster"] if args.size == "city" else [])]
+    args.stages = args.stages or [*STAGES, "baseline", "limits", "peer", *(["dagster"] if args.size == "city" else [])]
     args.work = args.work or default_work_dir(args.size, args.month, args.seed)
     args.out = args.out or RESULTS_DIR / f"{args.size}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     return args
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {
         "baseline": lambda: isolated(naive_baseline, ed=inputs["ed"]),
         "limits": lambda: isolated(machine_limits, ed=inputs["ed"]),
+        "peer": lambda: isolated(duckdb_peer, inputs=common["inputs"], work=common["work"]),
         "dagster": lambda: isolated(run_dagster_month, month=args.month, inputs=common["inputs"]),
     }
     before = {name: steps[name]() for name in REFERENCES if name in args.stages}

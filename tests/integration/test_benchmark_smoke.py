@@ -1,9 +1,11 @@
-"""The benchmark harness runs end to end at size tiny and reports every figure it promises.
-No time or memory target is asserted: this only checks that the harness works."""
+"""The benchmark harness runs end to end at size tiny and reports every figure it promises,
+issue 19's yardsticks (the DuckDB SQL peer, HMAC on every core) beside the earlier ones. No time
+or memory target is asserted: this only checks that the harness works."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +15,8 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 STAGES = ("parse", "validate", "pseudonymise", "scan", "joint", "aggregate", "publish")
+ISSUE_19_TARGETS = ("total_vs_peer_at_most_2", "pseudonymise_vs_hmac_all_cores_at_least_0.6", "peak_rss_under_1gib")
+EARLIER_TARGETS = ("peak_rss_under_2gib", "total_vs_baseline_at_least_10", "pseudonymise_vs_hmac_limit_at_least_0.4")
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +63,44 @@ def test_the_references_count_at_their_faster_of_two_runs(tiny_run):
     assert "the faster of runs before and after the stages counts" in printed
 
 
+def test_the_duckdb_sql_peer_is_measured_on_the_same_inputs(tiny_run):
+    results, _ = tiny_run
+    peer = results["peer"]
+    assert peer["files"]["ed"]["rows"] == 200 and peer["files"]["police"]["rows"] == 600 and peer["rows"] == 800
+    assert peer["seconds"] > 0 and peer["rows_per_second"] > 0 and peer["peak_rss_mb"] > 0
+    measured = peer["rows_per_second_measured"]
+    assert len(measured) == 2 and peer["rows_per_second"] == max(measured)
+
+
+def test_the_all_core_hmac_limit_is_the_fastest_way_on_every_core(tiny_run):
+    results, _ = tiny_run
+    every = results["limits"]["hmac_all_cores"]
+    assert every["cores"] == os.cpu_count()
+    ways = (every["duckdb_sql_per_second"], every["hmac_digest_processes_per_second"])
+    assert min(ways) > 0 and every["values_per_second_all_cores"] == max(ways)
+    assert every["values_per_second_all_cores"] == max(every["values_per_second_all_cores_measured"])
+    assert results["limits"]["hmac"]["values_per_second"] > 0  # the single-core figure stays
+
+
+def test_the_issue_19_ratios_and_targets_are_reported_beside_the_earlier_ones(tiny_run):
+    results, printed = tiny_run
+    ratios = results["ratios"]
+    assert ratios["total_vs_peer"] > 0 and ratios["pseudonymise_vs_hmac_all_cores"] > 0
+    assert ratios["total_vs_baseline"] > 0 and ratios["pseudonymise_vs_hmac_limit"] > 0
+    for key in (*ISSUE_19_TARGETS, *EARLIER_TARGETS):
+        check = results["target_checks"][key]
+        assert check["figure"] > 0 and results["targets"][key] == check["met"]
+        assert check["missed_by"] == 0 if check["met"] else check["missed_by"] > 0
+    assert "targets (issue 19):" in printed and "earlier targets:" in printed
+    target_lines = [line for line in printed.splitlines() if "; target " in line]
+    assert len(target_lines) == len(ISSUE_19_TARGETS) + len(EARLIER_TARGETS)
+    assert all(line.endswith(": met") or ": MISSED by " in line for line in target_lines)
+
+
 def test_printed_table_has_the_ratio_columns(tiny_run):
     _, printed = tiny_run
     assert "x baseline" in printed and "% HMAC limit" in printed
-    for stage in (*STAGES, "total", "naive baseline"):
+    assert "x peer time" in printed and "% all-core HMAC" in printed
+    for stage in (*STAGES, "total", "naive baseline", "DuckDB SQL peer"):
         assert stage in printed
+    assert "HMAC-SHA256 on all" in printed and "DuckDB SQL on" in printed
