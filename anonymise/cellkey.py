@@ -105,18 +105,22 @@ class RecordKeys:
         a1, a2, b = (int.from_bytes(secret[i : i + 4], "big") for i in (0, 4, 8))
         return cls(a1 | 1, a2 | 1, b)
 
-    VARIABLES = ("istv_record_key_a1", "istv_record_key_a2", "istv_record_key_b")
+    TABLE = "istv_record_key"
 
     def bind(self, con) -> None:
-        """Set the key as DuckDB variables, so that no SQL text (which may be logged) holds it."""
-        for name, value in zip(self.VARIABLES, (self.a1, self.a2, self.b)):
-            con.execute(f"SET VARIABLE {name} = ?", [value])
+        """Hold the key in a one-row temporary table, from bound parameters, so that no SQL text
+        (which may be logged) holds it. Not in DuckDB variables: their values are folded into
+        plans as constants, and EXPLAIN ANALYZE or a profiling file would print them."""
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.TABLE} AS SELECT ?::BIGINT AS a1, ?::BIGINT AS a2, ?::BIGINT AS b",
+            [self.a1, self.a2, self.b],
+        )
 
     @staticmethod
     def sql(pseudonym: str) -> str:
         """The record key of a hexadecimal pseudonym column, once `bind` has run."""
         piece = "('0x' || substr({p}, {start}, 7))::BIGINT"
-        a1, a2, b = (f"getvariable('{v}')::BIGINT" for v in RecordKeys.VARIABLES)
+        a1, a2, b = (f"(SELECT {v} FROM {RecordKeys.TABLE})" for v in ("a1", "a2", "b"))
         return (
             f"(({a1} * {piece.format(p=pseudonym, start=1)} + {a2} * {piece.format(p=pseudonym, start=8)} + {b})"
             f" >> 16) % {KEY_MODULUS}"
