@@ -14,6 +14,7 @@ import click
 
 from pipelines.commands import err
 from pipelines.commands.governance import agreements, audit, retention
+from pipelines.commands.interventions import interventions
 from pipelines.commands.keys import keys, quarantine
 from pipelines.commands.locate import locate
 from pipelines.commands.month import demo, generate, ingest, run, ui
@@ -39,6 +40,7 @@ from pipelines.commands.warehouse import hotspots, query, report, risk, scan
         retention,
         keys,
         quarantine,
+        interventions,
     ],
 )
 # The version pip installed (importlib.metadata), not one written here that could fall behind it.

@@ -36,7 +36,7 @@ from anonymise.disclosure import DisclosurePolicy
 from anonymise.keys import derive_field_key
 from schemas import schema_for_source
 from schemas.model import SOURCES
-from warehouse.tables import published_table_names
+from warehouse.tables import permitted_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
 DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
@@ -397,7 +397,7 @@ class Agreement(_Strict):
                         f"agreement {self.id}: the scope of {source!r} filters on {name!r}, "
                         f"which the {schema.name} schema does not declare"
                     )
-        unknown_tables = sorted(set(self.published_tables) - set(published_table_names()))
+        unknown_tables = sorted(set(self.published_tables) - set(permitted_table_names()))
         if unknown_tables:
             raise AgreementError(
                 f"{self.label} permits table(s) {', '.join(unknown_tables)}, which the warehouse does not publish"

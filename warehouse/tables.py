@@ -62,7 +62,13 @@ def table_specs() -> tuple[TableSpec, ...]:
 
 
 def published_table_names() -> list[str]:
+    """The tables of the monthly release."""
     return list(_declarations()["tables"])
+
+
+def permitted_table_names() -> list[str]:
+    """Every table an agreement may permit: the monthly release's and those evaluated apart."""
+    return [*published_table_names(), *_declarations()["evaluations"]]
 
 
 def provenance_columns() -> dict[str, str]:

@@ -1,0 +1,141 @@
+"""Publishing intervention_effects to the warehouse, and reading the latest evaluation back.
+
+The table is replaced in the live file in one transaction (CREATE OR REPLACE TABLE), keeping the
+other months' evaluations, so that analysts see each intervention's verdict month by month.
+Unlike the monthly tables (warehouse/publish.py), it is not built in a fresh file and swapped in:
+DuckDB lets one process write a file only while no other holds it, so an analyst's open
+connection makes this publish fail with a one-line message (close it and re-run), and analysts
+cannot open the warehouse during the moment it writes. What it overwrites are protected figures
+only, so what a superseded evaluation leaves in the file's free blocks is no count.
+The monthly publish carries this table and its comments across into each new file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+TABLE = "intervention_effects"
+DESCRIPTION = (
+    "The estimated effect of each registered intervention (outcomes/register.py), evaluated month by month "
+    "against comparison places chosen by the data (similar level and trend before the start, not within two "
+    "rings of the intervention's cells), and the displacement to the neighbouring cells. Relative changes only, "
+    "rounded to the nearest 5%, published only when the intervention's cells (and the neighbours') held at least "
+    "the agreement's suppression threshold of records before and after the start; no count is published."
+)
+# name: (DuckDB type, description)
+COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("DATE", "The month evaluated (first day): months up to it were used."),
+    "intervention_id": ("VARCHAR", "Identifier of the intervention in the register."),
+    "kind": ("VARCHAR", "Kind of intervention (toughened_glass, taxi_marshals, street_pastors, ...)."),
+    "months_before": ("INTEGER", "Months of data wholly before the start behind the estimate."),
+    "months_after": ("INTEGER", "Months of data wholly within the intervention behind the estimate."),
+    "comparison_cells": ("INTEGER", "Number of comparison cells the intervention's cells were measured against."),
+    "model": (
+        "VARCHAR",
+        "The regression behind effect_pct: poisson, or negative_binomial when counts are overdispersed.",
+    ),
+    "effect_pct": ("INTEGER", "Relative change in the intervention's cells, percent (negative: fewer incidents)."),
+    "ci_low_pct": ("INTEGER", "Lower end of the 95% confidence interval of effect_pct, percent."),
+    "ci_high_pct": ("INTEGER", "Upper end of the 95% confidence interval of effect_pct, percent."),
+    "verdict": (
+        "VARCHAR",
+        "In plain words, read from the unrounded interval: too early, no detectable change, fell or rose by "
+        "about N%, or not available and why (never a 0 in its place).",
+    ),
+    "displacement_pct": ("INTEGER", "Relative change in the cells next to the intervention's, percent."),
+    "displacement_ci_low_pct": ("INTEGER", "Lower end of the 95% confidence interval of displacement_pct, percent."),
+    "displacement_ci_high_pct": ("INTEGER", "Upper end of the 95% confidence interval of displacement_pct, percent."),
+    "displacement_verdict": ("VARCHAR", "The displacement in plain words, as verdict."),
+    "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
+    "agreement_version": ("INTEGER", "Version of that agreement."),
+}
+
+
+class WarehouseBusy(RuntimeError):
+    """The warehouse is open elsewhere: nothing was written."""
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@contextmanager
+def _publish_lock(warehouse: Path):
+    """The lock the monthly publish holds (warehouse/publish.py): never write while it builds."""
+    with warehouse.with_name(f".{warehouse.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseBusy(
+                f"a month is being published to {warehouse}: run `istv interventions evaluate` again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def publish_effects(warehouse: Path, month: dt.date, rows: list[dict]) -> None:
+    """Replace the month's rows of intervention_effects with `rows` (published_row's), all at once."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for name, (kind, _) in COLUMNS.items():
+        if kind == "INTEGER":
+            frame[name] = frame[name].astype("Int64")
+    typed = ", ".join(f"CAST({_quoted(n)} AS {kind}) AS {_quoted(n)}" for n, (kind, _) in COLUMNS.items())
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with _publish_lock(warehouse):
+        try:
+            con = duckdb.connect(str(warehouse))
+        except duckdb.IOException:
+            raise WarehouseBusy(
+                f"{warehouse} is open in another program (an analyst's connection?): close it and run "
+                "`istv interventions evaluate` again"
+            ) from None
+        try:
+            con.register("incoming", frame)
+            con.execute("BEGIN")
+            exists = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [TABLE]
+            ).fetchone()[0]
+            kept = f"SELECT * FROM {TABLE} WHERE month IS DISTINCT FROM $month UNION ALL BY NAME " if exists else ""
+            order = "ORDER BY month, intervention_id"
+            con.execute(
+                f"CREATE OR REPLACE TABLE {TABLE} AS {kept}SELECT {typed} FROM incoming {order}",
+                {"month": month} if exists else {},
+            )
+            con.execute(f"COMMENT ON TABLE {TABLE} IS {_text(DESCRIPTION)}")
+            for name, (_, text) in COLUMNS.items():
+                con.execute(f"COMMENT ON COLUMN {TABLE}.{_quoted(name)} IS {_text(text)}")
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+
+def latest_effect(warehouse: Path, intervention_id: str) -> dict | None:
+    """The intervention's most recent published evaluation, or None when it has none."""
+    if not warehouse.exists():
+        return None
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException:
+        raise WarehouseBusy(f"{warehouse} is being written: try again in a moment") from None
+    with con:
+        try:
+            result = con.execute(
+                f"SELECT * FROM {TABLE} WHERE intervention_id = ? ORDER BY month DESC LIMIT 1", [intervention_id]
+            )
+        except duckdb.CatalogException:
+            return None
+        row = result.fetchone()
+        return dict(zip([d[0] for d in result.description], row)) if row else None
