@@ -56,6 +56,14 @@ def derive_disclosure_key(master: bytes, agreement_id: str, purpose: str) -> byt
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(check_master_secret(master))
 
 
+def derive_known_shapes_key(master: bytes) -> bytes:
+    """The key of the digests under which location text shapes resolved in earlier months are
+    kept (anonymise/known_shapes.py): for that alone, and not per agreement, since a place
+    resolved from a text does not depend on it. A new master key starts them afresh."""
+    info = b"istv/known-shapes"
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(check_master_secret(master))
+
+
 @dataclass(frozen=True)
 class RingKey:
     key_id: str

@@ -2,7 +2,8 @@
 
 Most texts repeat, or differ from another only in case or house numbers ("near 12 castle st",
 "near 86 Castle St"), so each distinct text shape, text and canonical form is resolved once, and
-a ResolutionMemo carries what was worked out from one batch of a file to the next. Every
+a ResolutionMemo carries what was worked out from one batch of a file to the next (and, by keyed
+digest, what a shape resolves to from one month to the next: anonymise/known_shapes.py). Every
 Resolution is the one PlaceMatcher.resolve gives for the text alone.
 
 Pure, as anonymise/locate.py.
@@ -10,6 +11,9 @@ Pure, as anonymise/locate.py.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from rapidfuzz.distance import LCSseq
 
 from anonymise.gazetteer import Place
 from anonymise.identifiers import PHONE_SHAPE, POSTCODE_IN_TEXT, SOUTH_WALES_DISTRICT
+from anonymise.known_shapes import KnownShapes
 from anonymise.locate import DIGIT, SCORE_CUTOFF, PlaceMatcher, Resolution, may_reach_cutoff, word_segments
 
 
@@ -33,7 +38,9 @@ class ResolutionMemo:
     against the place names, and each distinct resolution. It holds texts, so it should live no
     longer than the file being pseudonymised. Shapes and texts are forgotten beyond `max_texts`
     (house numbers make most of a national month's texts distinct); forms, runs and resolutions
-    are bounded by the vocabulary."""
+    are bounded by the vocabulary. `known`, where given, holds the shapes resolved in earlier
+    files (by keyed digest, never as text): those are not resolved again, and the shapes
+    resolved here are added to what it has learned."""
 
     max_texts: int = 500_000
     by_shape: dict[str, Resolution | None] = field(default_factory=dict)
@@ -42,6 +49,7 @@ class ResolutionMemo:
     distinct: dict[Resolution, Resolution] = field(default_factory=dict)
     by_form: dict[tuple, Resolution] = field(default_factory=dict)
     scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    known: KnownShapes | None = None
 
 
 _NUMBER_TOKEN = re.compile(r"^[0-9]{1,4}[a-z]?$")  # a standalone number, as a word
@@ -71,6 +79,12 @@ class LocationResolver(PlaceMatcher):
             for n in range(1, 2 * max(self._key_lengths, default=0) + 1)
             if may_reach_cutoff(n, self._digit_key_lengths, self._cutoff - 1).any()
         }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the places and the score cutoff: with the matching rules' code, all that a
+        Resolution depends on besides its text (so the shapes known under one stay valid)."""
+        places = [dataclasses.astuple(place) for place in self._places]
+        return hashlib.sha256(json.dumps([self._cutoff, places]).encode()).hexdigest()
 
     def resolve_many(self, texts: Iterable[str | None], memo: ResolutionMemo | None = None) -> list[Resolution]:
         """Each text's Resolution, in input order (anything but a str is unlocated): see
@@ -128,9 +142,18 @@ class LocationResolver(PlaceMatcher):
         return found, position
 
     def _learn_shapes(self, texts: pa.Array, shapes: list[str], rows_shape: np.ndarray, memo: ResolutionMemo) -> None:
-        """memo.by_shape for each shape not met before: the resolution of its first text, or
-        None (resolve by text) if the values of its digits could matter."""
+        """memo.by_shape for each shape not met before: the resolution known from an earlier
+        file (memo.known), else that of its first text, or None (resolve by text) if the values
+        of its digits could matter. Shapes resolved here with a definite resolution are learned."""
         unseen = [n for n, shape in enumerate(shapes) if shape not in memo.by_shape]
+        if unseen and memo.known is not None:
+            digests = memo.known.digests([shapes[n] for n in unseen])
+            recalled = memo.known.recall(digests)
+            for n, resolution in zip(unseen, recalled):
+                if resolution is not None:
+                    memo.by_shape[shapes[n]] = memo.distinct.setdefault(resolution, resolution)
+            digest_row = {n: row for row, (n, resolution) in enumerate(zip(unseen, recalled)) if resolution is None}
+            unseen = list(digest_row)
         if not unseen:
             return
         matter = self._digit_values_matter([shapes[n] for n in unseen])
@@ -139,6 +162,8 @@ class LocationResolver(PlaceMatcher):
         found = self._resolve_texts(texts.take(first_row[shared]).to_pylist(), memo)
         memo.by_shape.update((shape, None) for shape in matter)
         memo.by_shape.update((shapes[n], resolution) for n, resolution in zip(shared, found))
+        if memo.known is not None and shared:
+            memo.known.learn(digests[[digest_row[n] for n in shared]], found)
 
     def _resolve_texts(self, texts: list[str | None], memo: ResolutionMemo) -> list[Resolution]:
         """Each text's Resolution, each distinct one worked out once, texts that differ only in

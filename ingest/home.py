@@ -3,6 +3,7 @@
 landing/        extracts as delivered (identifiable; the pipeline only)
 quarantine/     rejected rows with reasons, encrypted at rest
 pseudonymised/  row-level data after the agreement is applied
+                (and _locations/: location shapes already resolved, as keyed digests)
 warehouse/      istv.duckdb, the published tables analysts read
 reports/        the monthly hotspot reports (published figures only), which analysts read
 audit/          the append-only audit log; audit/reports/ the board's audit report (exact
@@ -97,6 +98,12 @@ class IstvHome:
 
     def summary_file(self, source: str, month: dt.date) -> Path:
         return self.pseudonymised / source / f"{month:%Y-%m}.summary.json"
+
+    def known_shapes_file(self, version: str) -> Path:
+        """Location text shapes resolved in earlier months, by keyed digest (ingest/known_shapes.py),
+        for one version of the places and matching rules. It holds no month's rows, and no text,
+        so retention leaves it be (its name is not a month's)."""
+        return self.pseudonymised / "_locations" / f"{version}.parquet"
 
     def create(self) -> None:
         for zone in (self.landing, self.quarantine, self.pseudonymised, self.warehouse.parent, self.audit):

@@ -29,9 +29,12 @@ import pyarrow.parquet as pq
 
 from anonymise.apply import add_counts, apply_rules, total_counts
 from anonymise.area import LSOA_FIELD
+from anonymise.known_shapes import KnownShapes
+from anonymise.locate import Resolution
 from anonymise.locate_batches import LocationResolver, ResolutionMemo, text_shapes
 from ingest.allocator import keep_freed_memory
 from ingest.engine import parquet_file
+from ingest.known_shapes import MAX_KNOWN, KnownShapesFile
 from schemas import load_codelist, schema_for_source
 
 if TYPE_CHECKING:  # the agreement is passed in: governance sits above ingestion
@@ -49,6 +52,7 @@ class PseudonymisedFile:
     counts_by_provider: dict[str, dict[str, int]]  # the same for each provider, as delivered
     fields: dict[str, list[str]]  # what the rules did with each field
     processes: int = 1  # worker processes the batches were shared out to (1: none, done here)
+    shapes_learned: int = 0  # location shapes resolved here and added to the known shapes' file
 
 
 def pseudonymise_file(
@@ -60,6 +64,7 @@ def pseudonymise_file(
     resolver: LocationResolver,
     batch_rows: int = BATCH_ROWS,
     processes: int = 1,
+    known_shapes: KnownShapesFile | None = None,
 ) -> PseudonymisedFile:
     """Apply the agreement's rules for `source` to the typed rows in `typed`, batch by batch, and
     write the rows shared to `out`. The file is written under a temporary name and renamed when
@@ -69,14 +74,21 @@ def pseudonymise_file(
     groups are read and pseudonymised in that many worker processes at once and written in
     their order: the same rows, sooner on a machine with the cores (each worker holds one row
     group and its own memo of resolved places). Where a row group is shared between workers,
-    its rows are written part by part (`_worker_tasks`)."""
-    apply = _rules_applier(source, agreement, field_keys, resolver)
+    its rows are written part by part (`_worker_tasks`).
+
+    With `known_shapes`, location text shapes resolved in earlier files are not resolved again
+    (every worker reads the file), and those resolved here are added to it once `out` is written:
+    the same rows, sooner for a month whose texts were met before."""
+    metadata = parquet_file(typed).metadata
+    processes = min(processes, metadata.num_rows // (batch_rows * BATCHES_PER_WORKER), metadata.num_row_groups)
+    known_shapes = known_shapes if _place_field(agreement, source) else None
+    known = known_shapes.load() if known_shapes is not None and processes <= 1 else None
+    apply = _rules_applier(source, agreement, field_keys, resolver, known)
     # The rules applied to no rows give the output's columns and types.
     empty = apply(pq.read_schema(typed).empty_table().to_pandas())
     arrow_schema = _output_schema(empty.rows)
     counts_by_provider: dict[str, dict[str, int]] = {}
-    metadata = parquet_file(typed).metadata
-    processes = min(processes, metadata.num_rows // (batch_rows * BATCHES_PER_WORKER), metadata.num_row_groups)
+    learned: dict[tuple[int, int], Resolution] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     partial_file = out.with_name(out.name + ".partial")
     try:
@@ -84,23 +96,41 @@ def pseudonymise_file(
             _handoff_folder(out, processes) as handoff,
             pq.ParquetWriter(partial_file, arrow_schema, **_writer_options(arrow_schema)) as writer,
         ):
-            for rows, batch_counts in _pseudonymised_parts(
-                typed, batch_rows, processes, apply, (source, agreement, field_keys, resolver, arrow_schema), handoff
+            setup = (source, agreement, field_keys, resolver, known_shapes, arrow_schema)
+            for rows, batch_counts, batch_learned in _pseudonymised_parts(
+                typed, batch_rows, processes, apply, setup, handoff
             ):
                 for batch in rows.to_batches():  # a row group per batch
                     if batch.num_rows:
                         writer.write_batch(batch)
                 add_counts(counts_by_provider, batch_counts)
+                _add_learned(learned, batch_learned)
         os.replace(partial_file, out)
     except BaseException:
         partial_file.unlink(missing_ok=True)
         raise
+    if known is not None:
+        _add_learned(learned, known.take_learned())
+    if known_shapes is not None and learned:
+        known_shapes.save(learned)
     return PseudonymisedFile(
         counts=total_counts(counts_by_provider),
         counts_by_provider=counts_by_provider,
         fields=empty.fields,
         processes=max(processes, 1),
+        shapes_learned=len(learned),
     )
+
+
+def _add_learned(learned: dict[tuple[int, int], Resolution], more: dict[tuple[int, int], Resolution]) -> None:
+    """Shapes learned by a batch or a worker, added to the file's, at most MAX_KNOWN of them."""
+    if len(learned) + len(more) <= MAX_KNOWN:
+        learned.update(more)
+        return
+    for digest, resolution in more.items():
+        if len(learned) >= MAX_KNOWN:
+            break
+        learned[digest] = resolution
 
 
 @contextmanager
@@ -135,7 +165,23 @@ def pseudonymise_processes() -> int:
     return int(value)
 
 
-def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, bytes], resolver: LocationResolver):
+def _place_field(agreement: Agreement, source: str) -> str | None:
+    """The field the rules resolve to a place, if any."""
+    places = [
+        name
+        for name, rule in agreement.rules_for(source).fields.items()
+        if rule.action == "generalise" and rule.to == "place"
+    ]
+    return places[0] if places else None
+
+
+def _rules_applier(
+    source: str,
+    agreement: Agreement,
+    field_keys: dict[str, bytes],
+    resolver: LocationResolver,
+    known: KnownShapes | None = None,
+):
     schema = schema_for_source(source)
     return partial(
         apply_rules,
@@ -144,7 +190,7 @@ def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, byte
         code_keys={f.name: load_codelist(f.codelist).key_for() for f in schema.fields if f.codelist},
         normalisers={f.name: f.check for f in schema.fields if f.check},
         # One memo for the file (or worker): a text met in an earlier batch is not resolved again.
-        resolve_places=partial(resolver.resolve_rows, memo=ResolutionMemo()),
+        resolve_places=partial(resolver.resolve_rows, memo=ResolutionMemo(known=known)),
         h3_resolution=agreement.spatial.h3_resolution,
         area=agreement.area.geography(),
         provider_field=schema.provider_field,
@@ -152,29 +198,27 @@ def _rules_applier(source: str, agreement: Agreement, field_keys: dict[str, byte
     )
 
 
-_worker: dict = {}  # in a worker process: its rules applier, the output schema, the place field
+_worker: dict = {}  # in a worker process: its rules applier, the output schema, the place field, known shapes
 
 
-def _start_worker(source, agreement, field_keys, resolver, arrow_schema) -> None:
+def _start_worker(source, agreement, field_keys, resolver, known_shapes, arrow_schema) -> None:
     keep_freed_memory()  # a worker does nothing but pseudonymise batches of one size
-    places = [
-        name
-        for name, rule in agreement.rules_for(source).fields.items()
-        if rule.action == "generalise" and rule.to == "place"
-    ]
+    known = known_shapes.load() if known_shapes is not None else None
     _worker.update(
-        apply=_rules_applier(source, agreement, field_keys, resolver),
+        apply=_rules_applier(source, agreement, field_keys, resolver, known),
         schema=arrow_schema,
-        place=places[0] if places else None,
+        place=_place_field(agreement, source),
+        known=known,
     )
 
 
 def _in_worker(
     typed: Path, row_group: int, part: int, parts: int, batch_rows: int, handoff: Path
-) -> tuple[Path, dict[str, dict[str, int]]]:
+) -> tuple[Path, dict[str, dict[str, int]], dict[tuple[int, int], Resolution]]:
     """Part `part` of `parts` of one row group of the typed file, read and pseudonymised here
     batch by batch: the rows written to an Arrow file in `handoff` (a record batch per batch),
-    returned with their counts for each provider. The parent process only writes them to the output."""
+    returned with their counts for each provider and the location shapes learned (by digest; at
+    most MAX_LEARNED). The parent process only writes them to the output."""
     rows = parquet_file(typed).read_row_group(row_group)
     if parts > 1:
         rows = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part))
@@ -185,7 +229,7 @@ def _in_worker(
             shared, batch_counts = _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
             handed.write_table(shared)
             add_counts(counts, batch_counts)
-    return path, counts
+    return path, counts, _worker["known"].take_learned() if _worker["known"] is not None else {}
 
 
 def _handed_over(path: Path) -> pa.Table:
@@ -221,13 +265,13 @@ def _pseudonymised_batch(
 
 
 def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, setup: tuple, handoff: Path | None):
-    """(rows, counts) of each part of the typed file in order: batch by batch here with `apply`,
-    or, with several processes, row group by row group in worker processes that each make their
-    own applier from `setup` (the arguments of _start_worker) and hand their rows over in
-    `handoff`."""
+    """(rows, counts, shapes learned) of each part of the typed file in order: batch by batch
+    here with `apply` (whose own memo keeps the shapes learned), or, with several processes, row
+    group by row group in worker processes that each make their own applier from `setup` (the
+    arguments of _start_worker) and hand their rows over in `handoff`."""
     if processes <= 1:
         for batch in parquet_file(typed).iter_batches(batch_size=batch_rows):
-            yield _pseudonymised_batch(batch, apply, setup[-1])
+            yield *_pseudonymised_batch(batch, apply, setup[-1]), {}
         return
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     context = multiprocessing.get_context("spawn")
@@ -244,10 +288,10 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
             )
             for _ in range(processes if shared else 1)
         ]
-        for path, counts in _in_order(
+        for path, counts, learned in _in_order(
             executors, _worker_tasks(typed, groups, batch_rows, processes, shared, handoff), ahead=2 * processes
         ):
-            yield _handed_over(path), counts
+            yield _handed_over(path), counts, learned
 
 
 def _worker_tasks(

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from anonymise.keys import KeyRing, ed25519_key_id, key_id
+from anonymise.keys import KeyRing, derive_known_shapes_key, ed25519_key_id, key_id
 from ingest.home import IstvHome
 
 PSEUDONYM_FILE = "pseudonym.key"
@@ -171,3 +171,9 @@ def key_ids(home: IstvHome) -> dict[str, str]:
         "quarantine": key_id(quarantine),
         "audit": ed25519_key_id(audit_public_key(home)),
     }
+
+
+def known_shapes_key(home: IstvHome) -> bytes:
+    """The key under which resolved location shapes are remembered from month to month
+    (ingest/known_shapes.py), derived from the active pseudonym master key."""
+    return derive_known_shapes_key(pseudonym_master_key(home))

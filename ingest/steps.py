@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from anonymise.locate_batches import LocationResolver
 from ingest.delivery import Audit
 from ingest.home import IstvHome
+from ingest.known_shapes import KnownShapesFile
 from ingest.landing import Delivery, current_deliveries
 from ingest.parse import arrow_schema, concatenate_parquet, parse_extract
 from ingest.pseudonymise import pseudonymise_file
@@ -166,14 +167,25 @@ def pseudonymise_month(
     resolver: LocationResolver,
     audit: Audit,
     processes: int = 1,
+    known_shapes_key: bytes | None = None,
 ) -> PseudonymisedMonth:
     """Apply the agreement's rules for `source` to the month's typed rows (parsed by
     `parse_month`), write the rows shared and the month's summary, and audit it. `field_keys`
     are the pseudonym keys derived under this agreement version from the master key `key_id`
-    names; `processes` as for `pseudonymise_file`."""
+    names; `processes` as for `pseudonymise_file`. With `known_shapes_key` (derived from the
+    same master key: ingest.secrets.known_shapes_key), location texts whose shape an earlier
+    month resolved are not resolved again (`IstvHome.known_shapes_file`); the rows are the same."""
     typed, extract_summary_path = home.parsed_extract(source, month)
+    known_shapes = KnownShapesFile.in_home(home, resolver, known_shapes_key) if known_shapes_key else None
     result = pseudonymise_file(
-        typed, home.pseudonymised_file(source, month), source, agreement, field_keys, resolver, processes=processes
+        typed,
+        home.pseudonymised_file(source, month),
+        source,
+        agreement,
+        field_keys,
+        resolver,
+        processes=processes,
+        known_shapes=known_shapes,
     )
     extract_summary = json.loads(extract_summary_path.read_text())
     agreement_sha256 = agreement.content_hash()

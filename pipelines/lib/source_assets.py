@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from ingest.pseudonymise import pseudonymise_processes, read_batches
+from ingest.secrets import known_shapes_key
 from ingest.steps import parse_month, pseudonymise_month
 from ingest.validate import validate_parquet
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
@@ -81,6 +82,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
             istv.location_resolver,
             istv.audit,
             pseudonymise_processes(),
+            known_shapes_key(istv.istv_home),
         )
         return MaterializeResult(metadata=shared.as_metadata())
 
