@@ -34,7 +34,7 @@ class IstvResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # Every audit entry a run writes names the run, so the board's audit report can tell
         # runs apart (and re-runs from first runs) long after Dagster's run history is gone.
-        self._run_id = context.run_id
+        self._run_id = context.run.run_id if context.run else None
 
     @property
     def istv_home(self) -> IstvHome:
