@@ -18,6 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 from ingest.home import IstvHome
 from outcomes.places import UnknownPlace, cells_of
+from sharing_agreements.model import plain_values
 
 REGISTER_FILE = "interventions.yaml"
 
@@ -84,17 +85,9 @@ def _document(path: Path):
     return document
 
 
-def _plain(node):
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
 def _parsed(raw, where: str) -> Intervention:
     try:
-        return Intervention.model_validate(_plain(raw))
+        return Intervention.model_validate(plain_values(raw))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors())
         raise RegisterError(f"{where}: {problems}") from None

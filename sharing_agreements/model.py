@@ -426,8 +426,8 @@ def load_agreement(path: Path = DEFAULT_AGREEMENT) -> Agreement:
     path = Path(path)
     try:
         document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-        agreement = Agreement.model_validate(_plain(document))
-        agreement._document = _plain(document)
+        agreement = Agreement.model_validate(plain_values(document))
+        agreement._document = plain_values(document)
     except FileNotFoundError as exc:
         raise AgreementError(f"no sharing agreement at {path}") from exc
     except YAMLError as exc:
@@ -443,10 +443,10 @@ def load_agreement(path: Path = DEFAULT_AGREEMENT) -> Agreement:
     return agreement
 
 
-def _plain(node):
+def plain_values(node):
     """ruamel's round-trip types as plain Python values (dates stay dates)."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain_values(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain_values(v) for v in node]
     return node
