@@ -18,7 +18,6 @@ from ruamel.yaml.error import YAMLError
 
 from ingest.home import IstvHome
 from outcomes.places import UnknownPlace, cells_of
-from sharing_agreements.model import plain_values
 
 REGISTER_FILE = "interventions.yaml"
 
@@ -86,6 +85,10 @@ def _document(path: Path):
 
 
 def _parsed(raw, where: str) -> Intervention:
+    # Loaded here, not with the module: the command line reads KINDS at start-up, and the
+    # agreement's model brings disclosure control and scipy with it.
+    from sharing_agreements.model import plain_values
+
     try:
         return Intervention.model_validate(plain_values(raw))
     except ValidationError as exc:
