@@ -90,6 +90,17 @@ class ReleaseRefused(RuntimeError):
         self.release = release
 
 
+class NothingDelivered(RuntimeError):
+    """Nothing published: no source delivered anything for the month, so its tables would all
+    be empty, and an empty month must not read as a month with no violence."""
+
+    def __init__(self, month: dt.date):
+        super().__init__(
+            f"nothing has been delivered for {month:%Y-%m}, so nothing was published: land its extracts "
+            f"first (`istv ingest FILE --source SOURCE --month {month:%Y-%m}`), then run the month again"
+        )
+
+
 def delivery_summaries(home: IstvHome, month: dt.date) -> list[DeliverySummary]:
     """Coverage input: one per source and provider (several EDs, several forces a month), from
     the pseudonymisation summaries: what each provider's files delivered, and what became of its
@@ -133,8 +144,13 @@ def release_month(
 ) -> Release:
     """Build, check and publish the month's tables under the agreement; `disclosure_policy` gives
     its policy for the month's content digest (differential-privacy noise is seeded by it).
-    Raises ReleaseRefused, with nothing published, when a table fails its checks, and
+    Raises ReleaseRefused, with nothing published, when a table fails its checks,
+    NothingDelivered when no source delivered anything for the month (the command line refuses
+    such a month before it runs; a run started from the Dagster UI is refused here), and
     BudgetExceeded (audited) when the release would pass the month's privacy budget."""
+    summaries = delivery_summaries(home, month)
+    if not summaries:
+        raise NothingDelivered(month)
     joint = home.pseudonymised_file("joint", month)
     content = month_content_sha256(joint, home.pseudonymised)
     policy = disclosure_policy(content)
@@ -143,7 +159,7 @@ def release_month(
     areas = hotspot_areas(agreement)
     built = build_tables(
         joint,
-        delivery_summaries_frame(delivery_summaries(home, month)),
+        delivery_summaries_frame(summaries),
         policy,
         agreement.id,
         agreement.version,

@@ -19,7 +19,7 @@ from sharing_agreements.model import load_agreement
 from tests.conftest import TEST_RECORD_KEYS, made_up_pseudonym
 from warehouse.corrections import released_folder
 from warehouse.joint import build_joint_incidents, month_content_sha256
-from warehouse.release import ReleaseRefused, delivery_summaries, release_month
+from warehouse.release import NothingDelivered, ReleaseRefused, delivery_summaries, release_month
 from warehouse.tables import (
     DELIVERY_SUMMARY_COLUMNS,
     MATCH_RULE,
@@ -205,6 +205,16 @@ def test_a_release_publishes_every_permitted_table_and_audits_it(home):
         "figures_kept": {},
     }
     assert released_folder(home.pseudonymised_file("joint", MONTH)).is_dir()  # for a corrected release
+
+
+def test_a_month_nothing_was_delivered_for_publishes_nothing(home):
+    for source in ("ed", "police", "police_uk"):
+        home.summary_file(source, MONTH).write_text(json.dumps({"files": [], "providers_counts": {}}))
+    log = AuditLog()
+    with pytest.raises(NothingDelivered, match=f"nothing has been delivered for {MONTH:%Y-%m}"):
+        _release(home, log=log)
+    assert not home.warehouse.exists()
+    assert not [e for e in log.read() if e.kind == "publish"]
 
 
 def test_a_table_the_agreement_does_not_permit_is_never_written(home):
