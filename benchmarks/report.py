@@ -218,6 +218,12 @@ COLUMNS = ("stage", "seconds", "rows/s", "peak RSS MB", "x baseline", "% HMAC li
 WIDTHS = (26, 9, 12, 12, 11, 13, 12, 16)
 
 
+def _reference_row(label: str, figures: dict, vs_baseline: str, vs_peer: str) -> str:
+    """A reference's line of the table: its own figures, and where it stands to the other one."""
+    speed = (_num(figures["seconds"], 2), _num(figures["rows_per_second"]), _num(figures["peak_rss_mb"]))
+    return _row((label, *speed, vs_baseline, "", vs_peer, ""))
+
+
 def _row(cells) -> str:
     return "".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, WIDTHS)))
 
@@ -262,35 +268,9 @@ def table(results: dict) -> str:
         )
     base, peer = _ok("baseline", results), _ok("peer", results)
     if base:
-        lines.append(
-            _row(
-                (
-                    "naive baseline (ED only)",
-                    _num(base["seconds"], 2),
-                    _num(base["rows_per_second"]),
-                    _num(base["peak_rss_mb"]),
-                    "1.00",
-                    "",
-                    "",
-                    "",
-                )
-            )
-        )
+        lines.append(_reference_row("naive baseline (ED only)", base, vs_baseline="1.00", vs_peer=""))
     if peer:
-        lines.append(
-            _row(
-                (
-                    "DuckDB SQL peer",
-                    _num(peer["seconds"], 2),
-                    _num(peer["rows_per_second"]),
-                    _num(peer["peak_rss_mb"]),
-                    _num(ratios.get("peer_vs_baseline"), 2),
-                    "",
-                    "1.00",
-                    "",
-                )
-            )
-        )
+        lines.append(_reference_row("DuckDB SQL peer", peer, _num(ratios.get("peer_vs_baseline"), 2), "1.00"))
 
     limits = _ok("limits", results)
     if limits:
