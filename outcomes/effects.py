@@ -11,7 +11,7 @@ from outcomes.counts import joint_months, monthly_cell_counts
 from outcomes.evaluate import evaluate
 from outcomes.places import UnknownPlace
 from outcomes.protect import published_row
-from outcomes.publish import publish_effects
+from outcomes.publish import INTERVENTION_EFFECTS, publish_month
 from outcomes.register import RegisterError, load_register
 
 if TYPE_CHECKING:
@@ -52,5 +52,5 @@ def effect_rows(home: IstvHome, agreement: Agreement, month: dt.date | None = No
 
 def evaluate_and_publish(home: IstvHome, agreement: Agreement, month: dt.date | None = None) -> tuple[dt.date, list]:
     month, rows = effect_rows(home, agreement, month)
-    publish_effects(home.warehouse, month, rows)
+    publish_month(home.warehouse, INTERVENTION_EFFECTS, month, rows)
     return month, rows

@@ -1,6 +1,7 @@
-"""Publishing intervention_effects to the warehouse, and reading the latest evaluation back.
+"""Publishing the evaluations (intervention_effects and the other tables outcomes/ computes) to the
+warehouse, and reading the latest evaluation back.
 
-The table is replaced in the live file in one transaction (CREATE OR REPLACE TABLE), keeping the
+Each table is replaced in the live file in one transaction (CREATE OR REPLACE TABLE), keeping the
 other months' evaluations, so that analysts see each intervention's verdict month by month.
 Unlike the monthly tables (warehouse/publish.py), it is not built in a fresh file and swapped in:
 DuckDB lets one process write a file only while no other holds it, so an analyst's open
@@ -15,10 +16,24 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+
+
+@dataclass(frozen=True)
+class EvaluationTable:
+    """A table outcomes/ publishes month by month: its name, description and columns as
+    name: (DuckDB type, description); `order` sorts its rows within the file."""
+
+    name: str
+    description: str
+    columns: dict[str, tuple[str, str]]
+    order: tuple[str, ...]
+
 
 TABLE = "intervention_effects"
 DESCRIPTION = (
@@ -55,6 +70,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
     "agreement_version": ("INTEGER", "Version of that agreement."),
 }
+INTERVENTION_EFFECTS = EvaluationTable(TABLE, DESCRIPTION, COLUMNS, ("month", "intervention_id"))
 
 
 class WarehouseBusy(RuntimeError):
@@ -77,7 +93,7 @@ def _publish_lock(warehouse: Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise WarehouseBusy(
-                f"a month is being published to {warehouse}: run `istv interventions evaluate` again when it ends"
+                f"a month is being published to {warehouse}: run the command again when it ends"
             ) from None
         try:
             yield
@@ -85,13 +101,14 @@ def _publish_lock(warehouse: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def publish_effects(warehouse: Path, month: dt.date, rows: list[dict]) -> None:
-    """Replace the month's rows of intervention_effects with `rows` (published_row's), all at once."""
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    for name, (kind, _) in COLUMNS.items():
-        if kind == "INTEGER":
+def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows: list[dict]) -> None:
+    """Replace the month's rows of `table` with `rows`, all at once, keeping the other months'."""
+    frame = pd.DataFrame(rows, columns=list(table.columns))
+    for name, (kind, _) in table.columns.items():
+        if kind in ("INTEGER", "BIGINT"):
             frame[name] = frame[name].astype("Int64")
-    typed = ", ".join(f"CAST({_quoted(n)} AS {kind}) AS {_quoted(n)}" for n, (kind, _) in COLUMNS.items())
+    typed = ", ".join(f"CAST({_quoted(n)} AS {kind}) AS {_quoted(n)}" for n, (kind, _) in table.columns.items())
+    name = _quoted(table.name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with _publish_lock(warehouse):
         try:
@@ -99,23 +116,23 @@ def publish_effects(warehouse: Path, month: dt.date, rows: list[dict]) -> None:
         except duckdb.IOException:
             raise WarehouseBusy(
                 f"{warehouse} is open in another program (an analyst's connection?): close it and run "
-                "`istv interventions evaluate` again"
+                "the command again"
             ) from None
         try:
             con.register("incoming", frame)
             con.execute("BEGIN")
             exists = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [TABLE]
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table.name]
             ).fetchone()[0]
-            kept = f"SELECT * FROM {TABLE} WHERE month IS DISTINCT FROM $month UNION ALL BY NAME " if exists else ""
-            order = "ORDER BY month, intervention_id"
+            kept = f"SELECT * FROM {name} WHERE month IS DISTINCT FROM $month UNION ALL BY NAME " if exists else ""
+            order = "ORDER BY " + ", ".join(map(_quoted, table.order))
             con.execute(
-                f"CREATE OR REPLACE TABLE {TABLE} AS {kept}SELECT {typed} FROM incoming {order}",
+                f"CREATE OR REPLACE TABLE {name} AS {kept}SELECT {typed} FROM incoming {order}",
                 {"month": month} if exists else {},
             )
-            con.execute(f"COMMENT ON TABLE {TABLE} IS {_text(DESCRIPTION)}")
-            for name, (_, text) in COLUMNS.items():
-                con.execute(f"COMMENT ON COLUMN {TABLE}.{_quoted(name)} IS {_text(text)}")
+            con.execute(f"COMMENT ON TABLE {name} IS {_text(table.description)}")
+            for column, (_, text) in table.columns.items():
+                con.execute(f"COMMENT ON COLUMN {name}.{_quoted(column)} IS {_text(text)}")
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:

@@ -285,6 +285,50 @@ class Retention(_Strict):
         return self
 
 
+class Mission(_Strict):
+    """The partnership's goal, which `mission_progress` measures every month: the metric (violence-
+    related ED attendances and police-recorded violence, per 100,000 residents where the bundled
+    population estimates cover the year) falling by `reduction_pct` percent from its level over
+    the baseline months (first to last, YYYY-MM, inclusive) by the target month."""
+
+    goal: str
+    baseline_from: str
+    baseline_to: str
+    reduction_pct: float
+    target_month: str
+
+    @model_validator(mode="after")
+    def _dates_hold(self) -> Mission:
+        months = {}
+        for name in ("baseline_from", "baseline_to", "target_month"):
+            text = getattr(self, name)
+            try:
+                months[name] = dt.date.fromisoformat(f"{text}-01")
+            except ValueError:
+                raise ValueError(f"mission {name} {text!r} is not a month: write it as YYYY-MM") from None
+        if not months["baseline_from"] <= months["baseline_to"] < months["target_month"]:
+            raise ValueError("the mission's baseline must run from baseline_from to baseline_to, before target_month")
+        if not 0 < self.reduction_pct < 100:
+            raise ValueError("the mission's reduction_pct is a percentage between 0 and 100")
+        return self
+
+    def month(self, name: str) -> dt.date:
+        """baseline_from, baseline_to or target_month as the first day of the month."""
+        return dt.date.fromisoformat(f"{getattr(self, name)}-01")
+
+
+PublicSection = Literal["agreement", "deliveries", "mission"]
+
+
+class PublicAccount(_Strict):
+    """What the board approves for residents on the public page (`istv publish-public`): the
+    agreement in force (parties, purpose, lawful basis, what is shared and what never is), what
+    was shared each month (deliveries and protected row counts), the mission against its target.
+    A section not listed is not written."""
+
+    sections: list[PublicSection] = []
+
+
 class Agreement(_Strict):
     id: str
     version: int
@@ -304,6 +348,9 @@ class Agreement(_Strict):
     published_tables: list[str]
     approvals: list[Approval]
     datasets: dict[str, DatasetRules]
+    # Agreements signed before these were declared have no mission and publish no public page.
+    mission: Mission | None = None
+    public_account: PublicAccount = PublicAccount()
     _document: dict | None = PrivateAttr(default=None)
 
     @field_validator("datasets")
