@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from outcomes.count_model import Z_95, fit_counts
 from outcomes.counts import panel
 from outcomes.places import within
 from outcomes.register import Intervention
@@ -37,9 +38,6 @@ BUFFER_RINGS = 2
 # The ring measured for displacement: the cells touching the intervention's.
 DISPLACEMENT_RINGS = 1
 COMPARISON_CELLS, MIN_COMPARISON_CELLS = 30, 3
-# Pearson chi-square per degree of freedom above which Poisson intervals would be too narrow.
-OVERDISPERSED = 1.5
-Z_95 = 1.959964
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,8 @@ class Estimate:
     low: float
     high: float
     model: str  # "poisson" or "negative_binomial"
+    # Two-sided Wald p-value of no change: for testing many places at once (outcomes/deviance.py).
+    p_value: float = math.nan
 
     @property
     def detectable(self) -> bool:
@@ -153,7 +153,7 @@ def comparison_cells(
     treated cells' average (each measure scaled by its spread over the candidates, so neither
     dominates). Cells with no incident at all in the months compared carry no information."""
     used = table[before + after]
-    pool = [c for c in used.index if c not in excluded and used.loc[c].sum() > 0]
+    pool = [c for c in used.index[used.to_numpy().sum(axis=1) > 0] if c not in excluded]
     if not pool:
         return []
     features = _level_and_trend(used.loc[pool, before])
@@ -196,16 +196,9 @@ def fit(table: pd.DataFrame, group: list[str], comparisons: list[str], before: l
 
 
 def _regression(sm, y: np.ndarray, design: pd.DataFrame) -> Estimate | None:
-    result = sm.GLM(y, design, family=sm.families.Poisson()).fit()
-    model = "poisson"
-    if result.pearson_chi2 / max(result.df_resid, 1) > OVERDISPERSED:
-        mu = result.mu
-        # Cameron and Trivedi's regression estimate of the negative binomial dispersion.
-        alpha = float(((y - mu) ** 2 - y).sum() / (mu**2).sum())
-        if alpha > 0:
-            result = sm.GLM(y, design, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
-            model = "negative_binomial"
+    result, model = fit_counts(sm, y, design)
     beta, se = float(result.params["treated_after"]), float(result.bse["treated_after"])
     if not (math.isfinite(beta) and math.isfinite(se)):
         return None
-    return Estimate(math.expm1(beta), math.expm1(beta - Z_95 * se), math.expm1(beta + Z_95 * se), model)
+    p_value = float(result.pvalues["treated_after"])
+    return Estimate(math.expm1(beta), math.expm1(beta - Z_95 * se), math.expm1(beta + Z_95 * se), model, p_value)

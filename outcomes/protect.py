@@ -35,6 +35,12 @@ def rounded_percent(fraction: float) -> int:
     return int(math.copysign(math.floor(percent / PERCENT_BASE + 0.5) * PERCENT_BASE, fraction)) or 0
 
 
+def enough_records(records: tuple[int, ...], threshold: int) -> bool:
+    """Whether a ratio over these exact record totals (before, after) may be published: each at
+    least the agreement's suppression threshold."""
+    return min(records) >= threshold
+
+
 def verdict(estimate: Estimate) -> str:
     """In plain words: no detectable change when the interval includes zero, else the direction and size."""
     if not estimate.detectable:
@@ -50,7 +56,7 @@ def _published(
     """(change, low, high) in rounded percent and the verdict, or Nones and why not."""
     if evaluation.too_early:
         return None, None, None, TOO_EARLY
-    if min(records) < threshold:
+    if not enough_records(records, threshold):
         # Checked before anything else about the estimate: its absence must not hint at the counts.
         return None, None, None, TOO_FEW_INCIDENTS
     if evaluation.comparison_cells < MIN_COMPARISON_CELLS:
@@ -90,3 +96,21 @@ def published_row(evaluation: Evaluation, threshold: int, agreement_id: str, agr
         "agreement_id": agreement_id,
         "agreement_version": agreement_version,
     }
+
+
+def effect_text(row: dict, prefix: str = "") -> str:
+    """A published intervention_effects row's effect (or, with prefix "displacement_", the change
+    next door) in plain words with its rounded interval."""
+    effect = row["displacement_pct" if prefix else "effect_pct"]
+    if effect is None:
+        return row[f"{prefix}verdict"]
+    low, high = row[f"{prefix}ci_low_pct"], row[f"{prefix}ci_high_pct"]
+    return f"{row[f'{prefix}verdict']} ({effect:+d}%, 95% interval {low:+d}% to {high:+d}%)"
+
+
+def deviant_text(row: dict) -> str:
+    """A published positive_deviants row in plain words."""
+    return (
+        f"{row['verdict']} ({row['change_pct']:+d}%, interval {row['ci_low_pct']:+d}% to {row['ci_high_pct']:+d}%; "
+        f"{row['months_after']} months against {row['months_before']}, {row['comparison_cells']} comparison cells)"
+    )

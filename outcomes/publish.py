@@ -23,7 +23,6 @@ import duckdb
 import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class EvaluationTable:
     """A table outcomes/ publishes month by month: its name, description and columns as
@@ -115,8 +114,7 @@ def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows:
             con = duckdb.connect(str(warehouse))
         except duckdb.IOException:
             raise WarehouseBusy(
-                f"{warehouse} is open in another program (an analyst's connection?): close it and run "
-                "the command again"
+                f"{warehouse} is open in another program (an analyst's connection?): close it and run the command again"
             ) from None
         try:
             con.register("incoming", frame)

@@ -17,7 +17,9 @@ from pipelines.commands.governance import agreements, audit, retention
 from pipelines.commands.interventions import interventions
 from pipelines.commands.keys import keys, quarantine
 from pipelines.commands.locate import locate
+from pipelines.commands.mission import mission
 from pipelines.commands.month import demo, generate, ingest, run, ui
+from pipelines.commands.public import publish_public
 from pipelines.commands.warehouse import hotspots, query, report, risk, scan
 
 
@@ -47,6 +49,10 @@ from pipelines.commands.warehouse import hotspots, query, report, risk, scan
 @click.version_option(package_name="istv", message="istv %(version)s")
 def cli() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+cli.add_command(publish_public)
+cli.add_command(mission)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ def add_months(month: dt.date, n: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _rows(con, sql: str, params: Sequence = ()) -> list[dict]:
+def rows_of(con, sql: str, params: Sequence = ()) -> list[dict]:
     cursor = con.execute(sql, list(params))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -35,7 +35,7 @@ def _month_rows(con, tables: set[str], table: str, month: dt.date, order: str = 
     # Warehouses published before `month` was a DATE hold it as a timestamp until their next
     # publish: compare and return it as a DATE.
     sql = f"SELECT * REPLACE (CAST(month AS DATE) AS month) FROM {table} WHERE CAST(month AS DATE) = ?"
-    return _rows(con, sql + (f" ORDER BY {order}" if order else ""), [month])
+    return rows_of(con, sql + (f" ORDER BY {order}" if order else ""), [month])
 
 
 @dataclass
@@ -54,6 +54,11 @@ class MonthData:
     trend: list[dict]
     trend_source: str  # "monthly_trend" or "hotspot_cells"
     agreements: list[tuple[str, int]]
+    # The evaluations (outcomes/): the month's intervention effects and positive deviants, and the
+    # mission's progress up to the month; None when the warehouse holds no such table.
+    effects: list[dict] | None = None
+    deviants: list[dict] | None = None
+    mission: list[dict] | None = None
 
 
 def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[list[dict], str]:
@@ -65,7 +70,7 @@ def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[l
             "SELECT * REPLACE (CAST(month AS DATE) AS month) FROM monthly_trend "
             "WHERE CAST(month AS DATE) BETWEEN ? AND ? ORDER BY month"
         )
-        return _rows(con, sql, [first, last]), "monthly_trend"
+        return rows_of(con, sql, [first, last]), "monthly_trend"
     if "hotspot_cells" not in tables:
         return [], "hotspot_cells"
     sql = (
@@ -73,7 +78,7 @@ def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[l
         "sum(police_violence)::BIGINT AS police_violence FROM hotspot_cells "
         "WHERE CAST(month AS DATE) BETWEEN ? AND ? GROUP BY ALL ORDER BY month"
     )
-    rows = _rows(con, sql, [first, last])
+    rows = rows_of(con, sql, [first, last])
     for row in rows:  # a sum of published values is never itself suppressed; NULL sum means 0
         row["ed_assaults"] = row["ed_assaults"] or 0
         row["police_violence"] = row["police_violence"] or 0
@@ -84,7 +89,7 @@ def published_agreements(con, month: dt.date, tables: set[str] | None = None) ->
     """The (agreement id, version) pairs the month's published rows carry, from every table that
     has them."""
     if tables is None:
-        tables = {r["table_name"] for r in _rows(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
+        tables = {r["table_name"] for r in rows_of(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
     return _agreements(con, tables, month)
 
 
@@ -93,11 +98,11 @@ def _agreements(con, tables: set[str], month: dt.date) -> list[tuple[str, int]]:
     for table in sorted(tables):
         columns = {
             r["column_name"]
-            for r in _rows(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table])
+            for r in rows_of(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table])
         }
         if {"month", "agreement_id", "agreement_version"} <= columns:
             sql = f"SELECT DISTINCT agreement_id, agreement_version FROM {table} WHERE CAST(month AS DATE) = ?"
-            found |= {(r["agreement_id"], int(r["agreement_version"])) for r in _rows(con, sql, [month])}
+            found |= {(r["agreement_id"], int(r["agreement_version"])) for r in rows_of(con, sql, [month])}
     return sorted(found)
 
 
@@ -116,7 +121,7 @@ def flags_withheld(data: MonthData) -> bool:
 
 def read_month(warehouse: Path, month: dt.date) -> MonthData:
     with connect_read_only(warehouse) as con:
-        tables = {r["table_name"] for r in _rows(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
+        tables = {r["table_name"] for r in rows_of(con, "SELECT table_name FROM duckdb_tables() WHERE NOT internal")}
         # One month more than the trend shows: the headline compares with the same month a year before.
         trend, trend_source = _trend_rows(con, tables, add_months(month, -TREND_MONTHS), month)
         return MonthData(
@@ -132,4 +137,9 @@ def read_month(warehouse: Path, month: dt.date) -> MonthData:
             trend=trend,
             trend_source=trend_source,
             agreements=_agreements(con, tables, month),
+            effects=_month_rows(con, tables, "intervention_effects", month, "intervention_id"),
+            deviants=_month_rows(con, tables, "positive_deviants", month, "change_pct, cell_id"),
+            mission=rows_of(con, "SELECT * FROM mission_progress WHERE month <= ? ORDER BY month", [month])
+            if "mission_progress" in tables
+            else None,
         )

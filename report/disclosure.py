@@ -100,18 +100,27 @@ def _agreement_in_force():
     return load_agreement(Path(os.environ.get("ISTV_AGREEMENT") or DEFAULT_AGREEMENT))
 
 
+def resolve_agreement(agreement=None):
+    """`agreement` as an Agreement: given, read from a path, or (None) the agreement in force.
+    Raises AgreementError when it cannot be read."""
+    from sharing_agreements.model import load_agreement
+
+    if agreement is None:
+        return _agreement_in_force()
+    if isinstance(agreement, (str, os.PathLike)):
+        return load_agreement(Path(agreement))
+    return agreement
+
+
 def disclosure_for(published: Sequence[tuple[str, int]], agreement=None, flagged_withheld: bool = False) -> Disclosure:
     """How rows published under `published` (agreement id, version pairs) were protected, from
     `agreement` (an Agreement, a path to one, or None for the agreement in force). When the rows
     carry another agreement id or version, the loaded agreement's rules may not be theirs: the
     Disclosure says so, with no policy, rather than guess."""
-    from sharing_agreements.model import AgreementError, load_agreement
+    from sharing_agreements.model import AgreementError
 
     try:
-        if agreement is None:
-            agreement = _agreement_in_force()
-        elif isinstance(agreement, (str, os.PathLike)):
-            agreement = load_agreement(Path(agreement))
+        agreement = resolve_agreement(agreement)
     except AgreementError as exc:
         return Disclosure(
             None, warning=f"the sharing agreement could not be read ({exc})", flagged_withheld=flagged_withheld

@@ -262,8 +262,12 @@ def hotspot_map(
 def top_cell_names(cells: list[dict], places: Sequence[Place]) -> dict[str, str]:
     """The top ranked cells (cells come in rank order), each named after the gazetteer venue or
     street nearest its centre: public names that say where the cell is, not who was there."""
-    names = {}
-    for cell in [c for c in cells if c["rank"] is not None][:TOP_CELLS]:
-        place = nearest_place(*h3.cell_to_latlng(cell["cell_id"]), places)
-        names[cell["cell_id"]] = place.name if place else cell["cell_id"]
-    return names
+    return {
+        c["cell_id"]: cell_name(c["cell_id"], places) for c in [c for c in cells if c["rank"] is not None][:TOP_CELLS]
+    }
+
+
+def cell_name(cell_id: str, places: Sequence[Place]) -> str:
+    """The gazetteer venue or street nearest the cell's centre, or the cell id when none is near."""
+    place = nearest_place(*h3.cell_to_latlng(cell_id), places)
+    return place.name if place else cell_id

@@ -41,9 +41,20 @@ from report.charts import any_police_hours, heat_map, method_chart, police_hours
 from report.colours import ED_COLOUR, POLICE_COLOUR, SUPPRESSED_FILL
 from report.counts import reasons_not_available, show
 from report.data import MonthData, add_months, flags_withheld, read_month
-from report.disclosure import Disclosure, disclosure_for
-from report.map import hotspot_map, top_cell_names
-from report.sections import coverage_rows, headline, hidden_violence, ranked_venues, top_cell_rows, venue_rows
+from report.disclosure import Disclosure, disclosure_for, resolve_agreement
+from report.map import cell_name, hotspot_map, top_cell_names
+from report.mission import mission_section
+from report.sections import (
+    coverage_rows,
+    deviant_rows,
+    effect_rows,
+    headline,
+    hidden_violence,
+    ranked_venues,
+    top_cell_rows,
+    venue_rows,
+)
+from sharing_agreements.model import AgreementError, Mission
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -60,6 +71,9 @@ SECTION_IDS = (
     "methods",
     "top-venues",
     "hidden-violence",
+    "mission",
+    "interventions",
+    "what-works",
     "coverage",
 )
 
@@ -74,10 +88,12 @@ def _month_name(month: dt.date) -> str:
     return f"{month:%B %Y}"
 
 
-def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosure | None = None) -> dict:
+def build_context(
+    data: MonthData, places: Sequence[Place], disclosure: Disclosure | None = None, mission: Mission | None = None
+) -> dict:
     """Everything the template draws, already positioned and coloured. `disclosure`: how the
     counts were protected; by default from the agreement in force, checked against the agreement
-    the month's rows carry."""
+    the month's rows carry. `mission`: the agreement's, for the mission section."""
     if disclosure is None:
         disclosure = disclosure_for(data.agreements, flagged_withheld=flags_withheld(data))
     cells = data.cells or []
@@ -125,6 +141,11 @@ def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosu
         "venues_not_available": reasons_not_available(venues),
         "hidden": hidden_violence(data.hidden, disclosure),
         "coverage": coverage_rows(data.coverage or []),
+        "mission": mission_section(mission, data.mission) if data.mission is not None else None,
+        "effects": effect_rows(data.effects) if data.effects is not None else None,
+        "deviants": deviant_rows(data.deviants, {r["cell_id"]: cell_name(r["cell_id"], places) for r in data.deviants})
+        if data.deviants is not None
+        else None,
         "ed_colour": ED_COLOUR,
         "police_colour": POLICE_COLOUR,
         "suppressed_fill": SUPPRESSED_FILL,
@@ -132,7 +153,7 @@ def build_context(data: MonthData, places: Sequence[Place], disclosure: Disclosu
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every name from the warehouse or gazetteer is escaped
@@ -144,9 +165,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(data: MonthData, places: Sequence[Place] | None = None, disclosure: Disclosure | None = None) -> str:
-    context = build_context(data, gazetteer() if places is None else places, disclosure)
-    return _environment().get_template(TEMPLATE).render(**context)
+def render_html(
+    data: MonthData,
+    places: Sequence[Place] | None = None,
+    disclosure: Disclosure | None = None,
+    mission: Mission | None = None,
+) -> str:
+    context = build_context(data, gazetteer() if places is None else places, disclosure, mission)
+    return environment().get_template(TEMPLATE).render(**context)
 
 
 def render_report(
@@ -168,7 +194,11 @@ def render_report(
         )
     if disclosure is None:
         disclosure = disclosure_for(data.agreements, agreement, flagged_withheld=flags_withheld(data))
-    html = render_html(data, disclosure=disclosure)
+    try:
+        mission = resolve_agreement(agreement).mission
+    except AgreementError:  # the page already says the agreement could not be read
+        mission = None
+    html = render_html(data, disclosure=disclosure, mission=mission)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Write beside and rename, so a reader (or a web server) never sees half a report.
     partial = out.with_name(f".{out.name}.partial")

@@ -1,6 +1,6 @@
 """The page's tables and text sections: the headline figures with their change from last month
 and from a year before, the top cells, the top venues with the change from last month, hidden
-violence and coverage.
+violence, the interventions' effects and the positive deviants, and coverage.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from outcomes.protect import deviant_text, effect_text
 from report.counts import Count, count_of, reason_not_available, show
 from report.data import MonthData, add_months
 from report.disclosure import Disclosure
@@ -227,3 +228,22 @@ def headline(data: MonthData) -> dict:
         "cells_suppressed": sum(1 for c in cells if c["combined"] is None),
         "agreements": data.agreements,
     }
+
+
+def effect_rows(effects: list[dict]) -> list[dict]:
+    """Each evaluated intervention's effect and the change next door, in plain words."""
+    return [
+        {
+            "id": r["intervention_id"],
+            "kind": r["kind"].replace("_", " "),
+            "effect": effect_text(r),
+            "next_door": effect_text(r, "displacement_"),
+            "months": f"{r['months_before']} before, {r['months_after']} since",
+        }
+        for r in effects
+    ]
+
+
+def deviant_rows(deviants: list[dict], names: dict[str, str]) -> list[dict]:
+    """The places that fell more than comparable ones, named by the nearest street or venue."""
+    return [{"cell": r["cell_id"], "place": names[r["cell_id"]], "said": deviant_text(r)} for r in deviants]

@@ -86,6 +86,11 @@ TERMS: tuple[tuple[str, str], ...] = (
         "board's audit reports from the day they were written).",
     ),
     (
+        r"\bpublic page\b",
+        "Public page: an offline web page for residents, written by `istv publish-public`, showing only the "
+        "sections the board approves and only published (protected) figures, never a row or an identifier.",
+    ),
+    (
         r"\bquarantine\b",
         "Quarantine: rows that failed the checks, kept encrypted for the provider to correct.",
     ),

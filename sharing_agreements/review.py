@@ -8,6 +8,8 @@ everything a board reads is written out here in words.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import h3
 
 from schemas import schema_for_source
@@ -125,6 +127,43 @@ def retention_words(agreement: Agreement) -> str:
     return "; ".join(periods) + "; published tables while the agreement stands; the audit log always"
 
 
+def month_words(text: str) -> str:
+    """A YYYY-MM month as people write it: 'October 2018'."""
+    return f"{dt.date.fromisoformat(f'{text}-01'):%B %Y}"
+
+
+def mission_words(agreement: Agreement) -> str:
+    """The partnership's mission in one sentence, or that the agreement sets none."""
+    mission = agreement.mission
+    if mission is None:
+        return "Mission: none set; nothing is measured against a target."
+    return (
+        f"Mission: {' '.join(mission.goal.split())}: violence-related emergency department attendances and "
+        f"police-recorded violence down by {mission.reduction_pct:g}% from their level over "
+        f"{month_words(mission.baseline_from)} to {month_words(mission.baseline_to)}, by "
+        f"{month_words(mission.target_month)}; progress is published every month as mission_progress."
+    )
+
+
+# What each section of the public page (`istv publish-public`) tells residents.
+PUBLIC_SECTIONS = {
+    "agreement": "the agreement in force (who shares what, why, and how it is protected)",
+    "deliveries": "what each provider shared each month (protected row counts)",
+    "mission": "progress against the mission, as published",
+}
+
+
+def public_account_words(agreement: Agreement) -> str:
+    sections = agreement.public_account.sections
+    if not sections:
+        return "Public page for residents: none approved; `istv publish-public` writes nothing."
+    return (
+        "Public page for residents (`istv publish-public`): "
+        + words([PUBLIC_SECTIONS[s] for s in sections])
+        + "; nothing else is written on it, and only published figures."
+    )
+
+
 def summary_lines(agreement: Agreement) -> list[str]:
     spatial, risk = agreement.spatial, agreement.risk
     lines = [
@@ -147,6 +186,8 @@ def summary_lines(agreement: Agreement) -> list[str]:
         f"Re-identification risk: k-anonymity threshold {risk.k}, over {words(risk.quasi_identifiers)}.",
         f"Retention: {retention_words(agreement)}.",
         f"Published tables: {words(agreement.published_tables)}.",
+        mission_words(agreement),
+        public_account_words(agreement),
         "Approved by: "
         + "; ".join(f"{a.board} ({ROLES.get(a.role, a.role)}, {a.date})" for a in agreement.approvals)
         + ".",

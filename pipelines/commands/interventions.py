@@ -2,7 +2,10 @@
 
 The register is $ISTV_HOME/interventions.yaml (outcomes/register.py), for the board to review;
 `evaluate` measures every intervention on the row-level joint zone and publishes the protected
-effects as the warehouse table intervention_effects (outcomes/). Nothing here prints a count.
+effects as the warehouse table intervention_effects (outcomes/), and searches the places where
+nothing is registered for violence that fell significantly more than at comparable places (the
+table positive_deviants, outcomes/deviance.py); `deviants` shows the latest of those. Nothing
+here prints a count.
 """
 
 from __future__ import annotations
@@ -99,29 +102,26 @@ def show(intervention_id: str) -> None:
 
 
 def _latest(row: dict | None) -> str:
+    from outcomes.protect import effect_text
+
     if row is None:
         return "Not evaluated yet: run `istv interventions evaluate`."
     return (
-        f"Latest evaluation, {row['month']:%Y-%m}: {_said(row, '')}; {row['months_before']} months before and "
+        f"Latest evaluation, {row['month']:%Y-%m}: {effect_text(row, '')}; {row['months_before']} months before and "
         f"{row['months_after']} after, against {row['comparison_cells']} comparison cells. "
-        f"Next door (displacement): {_said(row, 'displacement_')}."
+        f"Next door (displacement): {effect_text(row, 'displacement_')}."
     )
 
 
-def _said(row: dict, prefix: str) -> str:
-    verdict = row[f"{prefix}verdict"]
-    effect = row["displacement_pct" if prefix else "effect_pct"]
-    if effect is None:
-        return verdict
-    low, high = row[f"{prefix}ci_low_pct"], row[f"{prefix}ci_high_pct"]
-    return f"{verdict} ({effect:+d}%, 95% interval {low:+d}% to {high:+d}%)"
-
-
-@interventions.command(help="Evaluate every intervention on the joint zone and publish intervention_effects.")
+@interventions.command(
+    help="Evaluate every intervention on the joint zone and publish intervention_effects; search the places "
+    "where nothing is registered for falls beyond comparable places and publish positive_deviants."
+)
 @click.option("--month", default=None, help="YYYY-MM: the month evaluated (default: the latest the zone holds)")
 def evaluate(month: str | None) -> None:
     from ingest.secrets import MissingKeyError
-    from outcomes.effects import NothingToEvaluate, evaluate_and_publish
+    from outcomes.effects import NothingToEvaluate, evaluate_all
+    from outcomes.protect import effect_text
     from outcomes.publish import WarehouseBusy
     from outcomes.register import RegisterError
     from sharing_agreements import auditing
@@ -138,17 +138,59 @@ def evaluate(month: str | None) -> None:
                 f"{agreement.label} does not permit the table intervention_effects: nothing was evaluated or "
                 "published. The board adds it to the agreement's published_tables and signs the new version."
             )
-        audit = auditing.writer(home)  # a publish that cannot be audited is not made
-        evaluated, rows = evaluate_and_publish(home, agreement, parse_month(month))
+        log = auditing.writer(home)  # a publish that cannot be audited is not made
+        details = auditing.agreement_details(agreement, path)
+        evaluated = evaluate_all(
+            home, agreement, parse_month(month), audit=lambda kind, said: log.append(kind, {**details, **said})
+        )
+        if evaluated.effects is None and evaluated.deviants is None:
+            raise NothingToEvaluate("; ".join(evaluated.notes))
     except (AgreementError, MissingKeyError, NothingToEvaluate, RegisterError, WarehouseBusy) as exc:
         raise IstvFailure(str(exc)) from None
-    audit.append(
-        "intervention_effects",
-        {**auditing.agreement_details(agreement, path), "month": f"{evaluated:%Y-%m}", "interventions": len(rows)},
-    )
-    shown = [(r["intervention_id"], _said(r, ""), _said(r, "displacement_")) for r in rows]
-    console.print(table_of(f"Intervention effects, {evaluated:%Y-%m}", ["id", "effect", "next door"], shown))
-    console.print(f"Published to {home.warehouse} as intervention_effects.", highlight=False)
+    for note in evaluated.notes:
+        console.print(note[0].upper() + note[1:] + ".", highlight=False)
+    if evaluated.effects is not None:
+        shown = [(r["intervention_id"], effect_text(r, ""), effect_text(r, "displacement_")) for r in evaluated.effects]
+        console.print(table_of(f"Intervention effects, {evaluated.month:%Y-%m}", ["id", "effect", "next door"], shown))
+        console.print(f"Published to {home.warehouse} as intervention_effects.", highlight=False)
+    if evaluated.deviants is not None:
+        _show_deviants(evaluated.month, evaluated.deviants)
+        console.print(f"Published to {home.warehouse} as positive_deviants.", highlight=False)
+
+
+@interventions.command(
+    help="The places where violence fell significantly more than at comparable places with no intervention "
+    "registered (positive_deviants), as last published by `istv interventions evaluate`. Read-only."
+)
+@click.option("--month", default=None, help="YYYY-MM: the evaluation shown (default: the latest with any place)")
+def deviants(month: str | None) -> None:
+    from outcomes.deviance import latest_deviants
+    from outcomes.publish import WarehouseBusy
+
+    try:
+        shown, rows = latest_deviants(working_folder().warehouse, parse_month(month))
+    except WarehouseBusy as exc:
+        raise IstvFailure(str(exc)) from None
+    if shown is None:
+        console.print("No positive deviant published yet: run `istv interventions evaluate`.", highlight=False)
+        return
+    _show_deviants(shown, rows, evaluated=month is None)
+
+
+def _show_deviants(month: dt.date, rows: list[dict], evaluated: bool = True) -> None:
+    from outcomes.protect import deviant_text
+
+    if not rows:
+        why = "" if evaluated else " (or the month was not evaluated: see `istv interventions evaluate --month`)"
+        console.print(
+            f"Positive deviants, {month:%Y-%m}: no place where nothing is registered fell significantly more "
+            f"than comparable places{why}.",
+            highlight=False,
+        )
+        return
+    shown = [(r["cell_id"], deviant_text(r)) for r in rows]
+    title = f"Positive deviants, {month:%Y-%m}: places to ask what happened there"
+    console.print(table_of(title, ["cell", "recent months against the year before"], shown))
 
 
 def _register():

@@ -140,7 +140,13 @@ def _disclosure_check(table: CheckedTable) -> AssetCheckResult:
     )
 
 
-@asset(group_name="reports", partitions_def=monthly_partitions, deps=[AssetKey("hotspot_cells")], kinds={"html"})
+@asset(
+    group_name="reports",
+    partitions_def=monthly_partitions,
+    # After the evaluations, so the report shows the month's mission progress and effects.
+    deps=[AssetKey("hotspot_cells"), AssetKey("mission_progress"), AssetKey("intervention_effects")],
+    kinds={"html"},
+)
 def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
     """The month's hotspot report for the community safety board: one self-contained HTML file
     (map of hotspot cells, hour-of-week heat map, trend, methods, venues, hidden violence,

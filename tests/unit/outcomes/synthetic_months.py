@@ -3,7 +3,8 @@
 200 H3 cells (resolution 9) around Cardiff city centre, 24 months, Poisson counts with a cell
 effect, seasonality and a gentle city-wide trend. Three real venues of the gazetteer are the
 treated places; an effect (a 30% drop, say) is planted in their cells from month 13, and a
-displacement may be planted in the cells next to them."""
+displacement may be planted in the cells next to them. A fall may also be planted in other cells
+(positive deviants, busy places where nothing is registered) over the latest six months."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ RESOLUTION = 9
 CENTRE = h3.latlng_to_cell(51.48, -3.18, RESOLUTION)
 MONTHS = [dt.date(2025 + (m // 12), m % 12 + 1, 1) for m in range(24)]
 START = MONTHS[12]  # the intervention starts on the first day of month 13
+RECENT = MONTHS[-6]  # the latest six months: where positive deviance looks for a fall
 
 
 def area_cells(n: int = 200) -> list[str]:
@@ -56,13 +58,16 @@ def monthly_counts(
     treated_level: float = 25.0,
     months: list[dt.date] = MONTHS,
     start: dt.date = START,
+    deviant_cells: list[str] = (),
+    deviant_effect: float = 0.0,
+    deviant_start: dt.date = RECENT,
 ) -> pd.DataFrame:
     """month, cell_id, incidents (cells with none in a month have no row, as in the zone)."""
     rng = np.random.default_rng(seed)
     cells = area_cells()
     level = dict(zip(cells, rng.lognormal(math.log(4), 0.7, len(cells))))
     neighbours = {n for c in treated_cells for n in h3.grid_disk(c, 1)} - set(treated_cells)
-    for cell in treated_cells:
+    for cell in [*treated_cells, *deviant_cells]:
         level[cell] = treated_level  # busy venues: where a partnership would act
     rows = []
     for i, month in enumerate(months):
@@ -73,6 +78,8 @@ def monthly_counts(
                 rate *= 1 + effect
             if month >= start and cell in neighbours:
                 rate *= 1 + neighbour_effect
+            if month >= deviant_start and cell in deviant_cells:
+                rate *= 1 + deviant_effect
             count = int(rng.poisson(rate))
             if count:
                 rows.append((month, cell, count))

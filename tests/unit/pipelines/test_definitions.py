@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dagster import DefaultScheduleStatus, build_sensor_context
+import duckdb
+from dagster import DefaultScheduleStatus, build_sensor_context, materialize
 
 from ingest.landing import place
+from ingest.secrets import generate_demo_keys
 from pipelines.definitions import defs
+from pipelines.evaluations.assets import mission_on_track, mission_progress
+from pipelines.resources import IstvResource
 from pipelines.sensors import landing_sensor
 from tests.conftest import DATA
 
@@ -27,7 +31,9 @@ EXPECTED_GRAPH = {
     "monthly_trend": {"joint_incidents"},
     "hidden_violence": {"joint_incidents"},
     "coverage": {"joint_incidents"},
-    "hotspot_report": {"hotspot_cells"},
+    "mission_progress": {"monthly_trend"},
+    "intervention_effects": {"joint_incidents", "hotspot_cells"},
+    "hotspot_report": {"hotspot_cells", "mission_progress", "intervention_effects"},
 }
 
 
@@ -106,3 +112,35 @@ def test_k_anonymity_check_warns_without_blocking():
     graph = defs.resolve_asset_graph()
     spec = next(graph.get_check_spec(k) for k in graph.asset_check_keys if k.name == "k_anonymity")
     assert spec.asset_key.to_user_string() == "joint_incidents" and not spec.blocking
+
+
+def test_mission_progress_is_published_after_the_release_and_warns_off_track_for_three_months(istv_home):
+    """Thirty flat months against the bundled mission (halve violence from the 2018-10 to 2019-09
+    level by 2030-12): the target line falls away from a flat trend, so the month is off track and
+    the check warns the board, without blocking the run."""
+    generate_demo_keys(istv_home)
+    months = [dt.date(2018 + (9 + i) // 12, (9 + i) % 12 + 1, 1) for i in range(30)]
+    with duckdb.connect(str(istv_home.warehouse)) as con:
+        con.execute(
+            "CREATE TABLE monthly_trend (month DATE, ed_assaults BIGINT, police_violence BIGINT, "
+            "not_available_reason VARCHAR, agreement_id VARCHAR, agreement_version INTEGER)"
+        )
+        for month in months:
+            con.execute(
+                "INSERT INTO monthly_trend VALUES (?, 600, 1000, NULL, 'cardiff-violence-prevention', 1)", [month]
+            )
+    result = materialize(
+        [mission_progress, mission_on_track],
+        partition_key=months[-1].isoformat(),
+        resources={"istv": IstvResource(home=str(istv_home.root))},
+        raise_on_error=False,
+    )
+    assert result.success
+    (materialised,) = result.get_asset_materialization_events()
+    assert materialised.materialization.metadata["published"].value is True
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "WARN"
+    assert check.metadata["months_off_track"].value >= 3
+    with duckdb.connect(str(istv_home.warehouse), read_only=True) as con:
+        (status,) = con.execute("SELECT status FROM mission_progress WHERE month = ?", [months[-1]]).fetchone()
+    assert status.startswith("off track")
