@@ -72,7 +72,7 @@ from outcomes.evaluate import (
 from outcomes.evaluate import comparison_cells as choose_comparison_cells
 from outcomes.places import within
 from outcomes.protect import enough_records, rounded_percent, verdict
-from outcomes.publish import EvaluationTable
+from outcomes.publish import PROVENANCE, EvaluationTable
 
 BEFORE_MONTHS, AFTER_MONTHS = 12, 6
 # Bounds the work (one regression per candidate, a few tens of milliseconds each). Beyond the busiest
@@ -117,8 +117,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "Upper end of that interval, percent: below zero (a fall), or zero when rounding brings it there.",
     ),
     "verdict": ("VARCHAR", "In plain words, e.g. fell by about 40% more than comparable places."),
-    "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
-    "agreement_version": ("INTEGER", "Version of that agreement."),
+    **PROVENANCE,
 }
 POSITIVE_DEVIANTS = EvaluationTable("positive_deviants", DESCRIPTION, COLUMNS, ("month", "change_pct", "cell_id"))
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from outcomes.count_model import Z_95, fit_counts
 from outcomes.population import population
-from outcomes.publish import EvaluationTable, WarehouseBusy, publish_month
+from outcomes.publish import PROVENANCE, EvaluationTable, WarehouseBusy, publish_month
 
 SOURCE_TABLE = "monthly_trend"
 TABLE = "mission_progress"
@@ -104,8 +104,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "Why status is not available (no_ed_data, no_police_data, withheld, baseline_not_over, "
         "baseline_not_published, trend_not_estimable); NULL when judged.",
     ),
-    "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
-    "agreement_version": ("INTEGER", "Version of that agreement."),
+    **PROVENANCE,
 }
 MISSION_PROGRESS = EvaluationTable(TABLE, DESCRIPTION, COLUMNS, ("month",))
 

@@ -34,6 +34,12 @@ class EvaluationTable:
     order: tuple[str, ...]
 
 
+# The columns every evaluation carries, as warehouse/tables.yaml's `provenance` describes them.
+PROVENANCE: dict[str, tuple[str, str]] = {
+    "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
+    "agreement_version": ("INTEGER", "Version of that agreement."),
+}
+
 TABLE = "intervention_effects"
 DESCRIPTION = (
     "The estimated effect of each registered intervention (outcomes/register.py), evaluated month by month "
@@ -66,8 +72,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "displacement_ci_low_pct": ("INTEGER", "Lower end of the 95% confidence interval of displacement_pct, percent."),
     "displacement_ci_high_pct": ("INTEGER", "Upper end of the 95% confidence interval of displacement_pct, percent."),
     "displacement_verdict": ("VARCHAR", "The displacement in plain words, as verdict."),
-    "agreement_id": ("VARCHAR", "Identifier of the sharing agreement the row was published under."),
-    "agreement_version": ("INTEGER", "Version of that agreement."),
+    **PROVENANCE,
 }
 INTERVENTION_EFFECTS = EvaluationTable(TABLE, DESCRIPTION, COLUMNS, ("month", "intervention_id"))
 
