@@ -154,7 +154,8 @@ def evaluate(month: str | None) -> None:
         console.print(table_of(f"Intervention effects, {evaluated.month:%Y-%m}", ["id", "effect", "next door"], shown))
         console.print(f"Published to {home.warehouse} as intervention_effects.", highlight=False)
     if evaluated.deviants is not None:
-        _show_deviants(evaluated.month, evaluated.deviants)
+        if evaluated.places_tested:  # else a note above said why no place was searched
+            _show_deviants(evaluated.month, evaluated.deviants)
         console.print(f"Published to {home.warehouse} as positive_deviants.", highlight=False)
 
 
