@@ -58,7 +58,7 @@ REASONS = {
 
 DESCRIPTION = (
     "The partnership's mission (the agreement's `mission`) month by month: violence-related ED assaults plus "
-    "police-recorded violence, per 100,000 residents where ONS population estimates are bundled, against a "
+    "police-recorded violence, per 100,000 residents (ONS population: outcomes/population.py), against a "
     "straight target line from the baseline level to the reduction at the target month, judged on a seasonally "
     "adjusted trend. Post-processing of the published, protected monthly_trend only: no new count is published."
 )
@@ -72,8 +72,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "per_100k": (
         "DOUBLE",
-        "The month's metric per 100,000 residents (ONS mid-year estimate of the year); NULL when no estimate "
-        "is bundled for the year.",
+        "The month's metric per 100,000 residents (ONS mid-year estimate of the year when bundled, else the "
+        "censuses of 2011 and 2021 carried to the year); NULL when neither covers the area.",
     ),
     "baseline": ("DOUBLE", "Mean monthly metric over the published baseline months, in metric_unit."),
     "baseline_months": ("INTEGER", "How many baseline months were published with both sources."),

@@ -82,5 +82,5 @@ def progress_lines(declared, row: dict) -> list[str]:
             f"{_figure(row['trend_low'], unit)} to {_figure(row['trend_high'], unit)})."
         )
     if unit == "incidents":
-        lines.append("  In incidents: no ONS population estimate is bundled for every year measured.")
+        lines.append("  In incidents: no ONS population of the area is known for every year measured.")
     return lines

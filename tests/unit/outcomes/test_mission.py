@@ -308,3 +308,20 @@ def test_istv_mission_publishes_and_says_where_the_mission_stands(istv_home, mon
     result = runner.invoke(command.mission, ["--month", "2031-01"])
     assert result.exit_code == 1 and "no row for 2031-01" in result.output
     assert runner.invoke(command.mission, ["--month", "2031-1"]).exit_code == 2
+
+
+def test_by_default_the_metric_reconciles_with_the_published_totals_and_the_bundled_censuses(warehouse, monkeypatch):
+    """With no file named, the bundled Census 2011 and 2021 counts (ONS) are the denominator:
+    Cardiff 346,090 and 361,300, straight-line between them, the 2021 count after it."""
+    monkeypatch.delenv("ISTV_POPULATION_FILE")
+    assert population(["W06000015"], 2011) == 346_090 and population(["W06000015"], 2021) == 361_300
+    assert population(["W06000015"], 2016) == round(346_090 + (361_300 - 346_090) / 2)
+    assert population(["W06000015"], 2026) == 361_300 and population(["X99999999"], 2019) is None
+    trend = series("2018-01", "2021-03")
+    write_trend(warehouse, trend)
+    rows = by_month(mission_rows(warehouse, agreement_with()))
+    for month, ed, police, _ in trend:
+        row = rows[f"{month:%Y-%m}"]
+        residents = population(["W06000015"], month.year)
+        assert row["metric_unit"] == PER_100K
+        assert row["per_100k"] == row["metric"] == pytest.approx((ed + police) / residents * 1e5, abs=0.01)
