@@ -247,24 +247,11 @@ def deviant_rows(found: Search, threshold: int, agreement_id: str, agreement_ver
 
 def latest_deviants(warehouse: Path, month: dt.date | None = None) -> tuple[dt.date | None, list[dict]]:
     """The published positive_deviants of `month` (default: the latest month with any), read-only."""
-    import duckdb
+    from outcomes.publish import published_rows
 
-    from outcomes.publish import WarehouseBusy
-
-    if not warehouse.exists():
-        return month, []
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException:
-        raise WarehouseBusy(f"{warehouse} is being written: try again in a moment") from None
-    with con:
-        try:
-            if month is None:
-                (month,) = con.execute(f"SELECT max(month) FROM {POSITIVE_DEVIANTS.name}").fetchone()
-            result = con.execute(
-                f"SELECT * FROM {POSITIVE_DEVIANTS.name} WHERE month = ? ORDER BY change_pct, cell_id", [month]
-            )
-        except duckdb.CatalogException:
-            return month, []
-        names = [d[0] for d in result.description]
-        return month, [dict(zip(names, row)) for row in result.fetchall()]
+    table = POSITIVE_DEVIANTS.name
+    if month is None:
+        latest = published_rows(warehouse, f"SELECT max(month) AS month FROM {table}")
+        month = latest[0]["month"] if latest else None
+    rows = published_rows(warehouse, f"SELECT * FROM {table} WHERE month = ? ORDER BY change_pct, cell_id", [month])
+    return month, rows or []

@@ -29,16 +29,16 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from outcomes.count_model import Z_95, fit_counts
 from outcomes.population import population
-from outcomes.publish import PROVENANCE, EvaluationTable, WarehouseBusy, publish_month
+from outcomes.publish import PROVENANCE, EvaluationTable, publish_month, published_rows
 
 SOURCE_TABLE = "monthly_trend"
 TABLE = "mission_progress"
 PER_100K, INCIDENTS = "per 100,000 residents", "incidents"
+ON_TRACK, OFF_TRACK, NOT_AVAILABLE = "on track", "off track", "not available"
 # A Dagster asset check warns when the mission has been off track this many months running.
 OFF_TRACK_WARNING_MONTHS = 3
 # Fewer published months than this give no trend; fewer baseline months, no baseline to judge by.
@@ -91,8 +91,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "trend_high": ("DOUBLE", "Upper end of the 95% confidence interval of trend."),
     "status": (
         "VARCHAR",
-        "In plain words: on track (trend at or below the target line), off track: N% above the target line, "
-        "or not available and why.",
+        "on track (the trend at or below the target line), off track (above it: by above_target_pct), or not "
+        "available (why: not_available_reason).",
+    ),
+    "above_target_pct": (
+        "INTEGER",
+        "When off track, how far the trend is above the target line, in whole percent (0: less than 1%); "
+        "NULL otherwise.",
     ),
     "months_off_track": (
         "INTEGER",
@@ -154,19 +159,9 @@ def _warehouse_path(home_or_warehouse) -> Path:
 
 def published_totals(warehouse: Path) -> list[dict]:
     """monthly_trend's rows as published (month, ed_assaults, police_violence, reason), by month."""
-    if not warehouse.exists():
-        raise MissionError(f"there is no warehouse at {warehouse}: publish a month first")
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException:
-        raise WarehouseBusy(f"{warehouse} is being written: try again in a moment") from None
-    with con:
-        try:
-            result = con.execute(f"SELECT * FROM {SOURCE_TABLE} ORDER BY month")
-        except duckdb.CatalogException:
-            raise MissionError(f"{warehouse} has no table {SOURCE_TABLE}: publish a month first") from None
-        names = [d[0] for d in result.description]
-        rows = [dict(zip(names, r)) for r in result.fetchall()]
+    rows = published_rows(warehouse, f"SELECT * FROM {SOURCE_TABLE} ORDER BY month")
+    if rows is None:
+        raise MissionError(f"{warehouse} has no table {SOURCE_TABLE} (or no warehouse is there): publish a month first")
     return [
         {
             "month": _first_of(r["month"]),
@@ -208,7 +203,7 @@ def mission_rows(
     for upto in range(len(totals)):
         row = _row(totals[: upto + 1], mission, residents, first_year)
         if row["not_available_reason"] is None:
-            streak = streak + 1 if row["status"].startswith("off track") else 0
+            streak = streak + 1 if row["status"] == OFF_TRACK else 0
             row["months_off_track"] = streak
         rows.append(row | {"agreement_id": agreement.id, "agreement_version": agreement.version})
     return rows[-1:] if month is not None else rows
@@ -262,22 +257,27 @@ def _row(totals: list[dict], mission, residents: dict[int, int | None], first_ye
     else:
         reason = None
     if reason is not None:
-        row["not_available_reason"] = reason
-        detail = f" (the baseline runs to {end:%Y-%m})" if reason == "baseline_not_over" else ""
-        row["status"] = f"not available: {reason_text(reason)}{detail}"
+        row["not_available_reason"], row["status"] = reason, NOT_AVAILABLE
+    elif trend.level <= target:
+        row["status"] = ON_TRACK
     else:
-        row["status"] = judged(trend.level, target)
+        row["status"], row["above_target_pct"] = OFF_TRACK, round((trend.level / target - 1) * 100)
     return row
 
 
-def judged(trend: float, target: float) -> str:
-    """On track when the trend is at or below the target line; else how far above it."""
-    if trend <= target:
-        return "on track"
-    above = (trend / target - 1) * 100
-    if above < 0.5:
-        return "off track: less than 1% above the target line"
-    return f"off track: {round(above)}% above the target line"
+def status_text(row: dict, mission=None) -> str:
+    """A mission_progress row's status in plain words: on track, off track and by how much, or not
+    available and why (with the baseline's end when `mission` is given and it is not over)."""
+    if row["status"] == OFF_TRACK:
+        above = int(row.get("above_target_pct") or 0)
+        return f"off track: {f'{above}%' if above else 'less than 1%'} above the target line"
+    if row["status"] != NOT_AVAILABLE:
+        return row["status"]
+    reason = row.get("not_available_reason")
+    detail = ""
+    if reason == "baseline_not_over" and mission is not None:
+        detail = f" (the baseline runs to {mission.baseline_to})"
+    return f"not available: {reason_text(reason) if reason else 'no reason recorded'}{detail}"
 
 
 def _round(value: float | None) -> float | None:
@@ -363,7 +363,7 @@ def months_off_track(rows: list[dict], month: dt.date) -> int:
     for row in reversed(earlier):
         if row.get("not_available_reason") is not None:
             continue
-        if not str(row.get("status", "")).startswith("off track"):
+        if row.get("status") != OFF_TRACK:
             break
         streak += 1
     return streak
@@ -371,20 +371,7 @@ def months_off_track(rows: list[dict], month: dt.date) -> int:
 
 def published_progress(warehouse: Path) -> list[dict]:
     """mission_progress as published, by month (empty when nothing is)."""
-    warehouse = Path(warehouse)
-    if not warehouse.exists():
-        return []
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException:
-        raise WarehouseBusy(f"{warehouse} is being written: try again in a moment") from None
-    with con:
-        try:
-            result = con.execute(f"SELECT * FROM {TABLE} ORDER BY month")
-        except duckdb.CatalogException:
-            return []
-        names = [d[0] for d in result.description]
-        return [dict(zip(names, r)) for r in result.fetchall()]
+    return published_rows(Path(warehouse), f"SELECT * FROM {TABLE} ORDER BY month") or []
 
 
 def publish_mission_progress(

@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse import lake
+
 
 @dataclass(frozen=True)
 class EvaluationTable:
@@ -113,6 +115,14 @@ def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows:
             frame[name] = frame[name].astype("Int64")
     typed = ", ".join(f"CAST({_quoted(n)} AS {kind}) AS {_quoted(n)}" for n, (kind, _) in table.columns.items())
     name = _quoted(table.name)
+    if (configured := lake.configured(warehouse.parent)) is not None:
+        with duckdb.connect() as con:  # typed as in the file, then replaced in one DuckLake transaction
+            con.register("incoming", frame)
+            typed_rows = con.execute(f"SELECT {typed} FROM incoming").arrow()
+        comments = {(table.name, None): table.description}
+        comments.update({(table.name, column): text for column, (_, text) in table.columns.items()})
+        lake.replace_months(configured, month, {table.name: typed_rows}, comments)
+        return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with _publish_lock(warehouse):
         try:
@@ -142,20 +152,30 @@ def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows:
             con.close()
 
 
-def latest_effect(warehouse: Path, intervention_id: str) -> dict | None:
-    """The intervention's most recent published evaluation, or None when it has none."""
-    if not warehouse.exists():
+def published_rows(warehouse: Path, sql: str, params: list | None = None) -> list[dict] | None:
+    """The rows of a query of the published warehouse, read-only (the DuckLake the environment
+    configures, else the file); None when there is no warehouse or the query's table is absent."""
+    from warehouse import lake
+    from warehouse.publish import connect_read_only
+
+    if lake.configured(warehouse.parent) is None and not warehouse.exists():
         return None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect_read_only(warehouse)
     except duckdb.IOException:
         raise WarehouseBusy(f"{warehouse} is being written: try again in a moment") from None
     with con:
         try:
-            result = con.execute(
-                f"SELECT * FROM {TABLE} WHERE intervention_id = ? ORDER BY month DESC LIMIT 1", [intervention_id]
-            )
+            result = con.execute(sql, params or [])
         except duckdb.CatalogException:
             return None
-        row = result.fetchone()
-        return dict(zip([d[0] for d in result.description], row)) if row else None
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def latest_effect(warehouse: Path, intervention_id: str) -> dict | None:
+    """The intervention's most recent published evaluation, or None when it has none."""
+    rows = published_rows(
+        warehouse, f"SELECT * FROM {TABLE} WHERE intervention_id = ? ORDER BY month DESC LIMIT 1", [intervention_id]
+    )
+    return rows[0] if rows else None

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from outcomes.mission import reason_text
+from outcomes.mission import reason_text, status_text
 from report.charts import nice_ticks
 from sharing_agreements.review import month_words
 
@@ -37,11 +37,6 @@ def _unit(row: dict) -> str:
     if unit:
         return " ".join(str(unit).replace("_", " ").split())
     return "per 100,000 residents" if row.get("per_100k") else "a month"
-
-
-def _status(row: dict) -> str:
-    status = row.get("status")
-    return " ".join(str(status).replace("_", " ").split()) if status else "not available"
 
 
 @dataclass
@@ -160,7 +155,7 @@ def mission_section(mission: Mission | None, rows: list[dict] | None) -> dict:
     off = latest.get("months_off_track")
     section["latest"] = {
         "month": _month(latest["month"]),
-        "status": _status(latest),
+        "status": status_text(latest, mission),
         "metric": _number(latest.get("metric")),
         "target": _number(latest.get("target")),
         "baseline": _number(latest.get("baseline")),

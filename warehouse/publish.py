@@ -65,25 +65,22 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
         ).fetchall()
     live_tables = [name for name, column, _ in described if column is None]
     comments = {(name, column): text for name, column, text in described if text}
-    specs = {s.name: s for s in table_specs()}
     for name in dict.fromkeys([*live_tables, *tables]):
         table = _sql_name(name)
         if name in live_tables:
             keep = " WHERE month IS DISTINCT FROM ?" if name in tables else ""
             con.execute(
-                f"CREATE TABLE {table} AS {_with_date_month(con, f'live.{table}')}{keep}", [month] if keep else []
+                f"CREATE TABLE {table} AS {with_date_month(con, f'live.{table}')}{keep}", [month] if keep else []
             )
         if name in tables:
             con.register("incoming", tables[name])
             if name in live_tables:
-                _add_new_columns(con, table)
+                add_new_columns(con, table)
             else:
-                con.execute(f"CREATE TABLE {table} AS {_with_date_month(con, 'incoming')} LIMIT 0")
-            con.execute(f"INSERT INTO {table} BY NAME {_with_date_month(con, 'incoming')}")
+                con.execute(f"CREATE TABLE {table} AS {with_date_month(con, 'incoming')} LIMIT 0")
+            con.execute(f"INSERT INTO {table} BY NAME {with_date_month(con, 'incoming')}")
             con.unregister("incoming")
-            spec = specs[name]
-            comments[(name, None)] = " ".join(spec.description.split())
-            comments.update({(name, column): text for column, text in column_descriptions(spec).items()})
+    comments.update(_comments(tables))
     for (name, column), text in comments.items():
         target = f"TABLE {_sql_name(name)}" if column is None else f"COLUMN {_sql_name(name)}.{_sql_name(column)}"
         con.execute(f"COMMENT ON {target} IS {_sql_text(text)}")
@@ -93,14 +90,14 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
-def _with_date_month(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+def with_date_month(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     """SELECT every column of `relation`, `month` as a DATE (pandas hands dates over as timestamps)."""
     if "month" not in _columns(con, relation):
         return f"SELECT * FROM {relation}"
     return f"SELECT * REPLACE (CAST(month AS DATE) AS month) FROM {relation}"
 
 
-def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Add to `table` the columns of `incoming` it lacks (a table extended since the live file
     was published), after its own: existing columns keep their names and places."""
     have = _columns(con, table)
@@ -109,8 +106,25 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {_sql_name(column)} {kind}")
 
 
+def _comments(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str | None], str]:
+    """{(table, column or None): description} of the published tables among `tables`."""
+    specs = {s.name: s for s in table_specs()}
+    comments = {}
+    for name in tables:
+        spec = specs[name]
+        comments[(name, None)] = " ".join(spec.description.split())
+        comments.update({(name, column): text for column, text in column_descriptions(spec).items()})
+    return comments
+
+
 def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) -> None:
-    """Replace `month` in every given table, all at once."""
+    """Replace `month` in every given table, all at once: in the DuckLake the environment
+    configures (warehouse/lake.py), else in the embedded file `warehouse`."""
+    from warehouse import lake
+
+    if (configured := lake.configured(warehouse.parent)) is not None:
+        lake.replace_months(configured, month, tables, _comments(tables))
+        return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with _publish_lock(warehouse):
         staging = warehouse.with_name(f".{warehouse.name}.{os.getpid()}.publishing")
@@ -145,8 +159,19 @@ def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) ->
             raise
 
 
-def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """How analysts open the warehouse: read-only, so a publish never blocks them."""
+def connect_read_only(warehouse: Path, as_of: dt.datetime | None = None) -> duckdb.DuckDBPyConnection:
+    """How analysts open the warehouse: read-only, so a publish never blocks them; the DuckLake
+    the environment configures, else the embedded file. `as_of`: the warehouse as it was then
+    (DuckLake keeps every release; the file holds only the latest)."""
+    from warehouse import lake
+
+    if (configured := lake.configured(warehouse.parent)) is not None:
+        return lake.connect(configured, as_of=as_of)
+    if as_of is not None:
+        raise lake.LakeError(
+            "the embedded warehouse keeps only the latest release: earlier ones are read from the DuckLake "
+            f"backend ({lake.BACKEND_ENV}=ducklake)"
+        )
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: run `istv run --month YYYY-MM` first")
     return duckdb.connect(str(warehouse), read_only=True)

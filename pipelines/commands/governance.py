@@ -209,8 +209,8 @@ def _known_runs(home: IstvHome, agreement) -> tuple[list, str]:
         DagsterRunStatus.CANCELED: "cancelled",
         DagsterRunStatus.CANCELING: "cancelled",
     }
-    prepare_dagster_home(home)
     try:
+        prepare_dagster_home(home)
         with DagsterInstance.get() as instance:
             records = instance.get_run_records(RunsFilter(job_name=monthly_job.name))
     except Exception as exc:  # run ids only add to the report: without them it still shows every run
@@ -254,7 +254,7 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
     from dagster import DagsterInstance
 
     from ingest.secrets import MissingKeyError
-    from pipelines.lib.instance import prepare_dagster_home
+    from pipelines.lib.instance import DagsterSettingError, prepare_dagster_home
     from pipelines.run_history import DagsterRunHistory
     from sharing_agreements.model import AgreementError
     from sharing_agreements.retention import apply_retention, plan_retention, retention_agreement
@@ -263,8 +263,8 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
         raise click.UsageError("--today previews another day and needs --dry-run: retention deletes only as of today")
     today = as_of.date() if as_of else dt.date.today()
     home = working_folder()
-    prepare_dagster_home(home)
     try:
+        prepare_dagster_home(home)
         agreement = retention_agreement(home, agreement_file(None))
         with DagsterInstance.get() as instance:
             runs = DagsterRunHistory(instance)
@@ -282,7 +282,7 @@ def retention(dry_run: bool, as_of: dt.datetime | None) -> None:
                 console.print(f"Dry run: nothing deleted ({counts} due).", highlight=False)
                 return
             outcome = apply_retention(home, plan, runs, agreement)
-    except (AgreementError, MissingKeyError) as exc:
+    except (AgreementError, MissingKeyError, DagsterSettingError) as exc:
         raise IstvFailure(str(exc)) from None
     console.print(
         "Deleted "

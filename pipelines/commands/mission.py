@@ -42,6 +42,7 @@ def mission(month: str | None) -> None:
             **auditing.agreement_details(agreement, path),
             "month": f"{row['month']:%Y-%m}",
             "status": row["status"],
+            "above_target_pct": row["above_target_pct"],
             "months_off_track": row["months_off_track"],
         },
     )
@@ -64,11 +65,13 @@ def _figure(value: float | None, unit: str) -> str:
 
 def progress_lines(declared, row: dict) -> list[str]:
     """The month's progress in plain words."""
+    from outcomes.mission import status_text
+
     unit = row["metric_unit"]
     lines = [
         f"Mission: {declared.goal} (by {declared.reduction_pct:g}% from the {declared.baseline_from} to "
         f"{declared.baseline_to} level by {declared.target_month}).",
-        f"{row['month']:%Y-%m}: {row['status']}.",
+        f"{row['month']:%Y-%m}: {status_text(row, declared)}.",
         f"  This month: {_figure(row['metric'], unit)} (ED assaults plus police-recorded violence).",
     ]
     if row["baseline"] is not None:

@@ -124,12 +124,14 @@ def _run_or_fail(
     """The month run through Dagster; if it fails, one line per cause, and Dagster's whole log of
     the run (every stack trace) in a file whose path is given."""
     from pipelines.executors import ExecutorSettingError
+    from pipelines.lib.instance import DagsterSettingError
     from pipelines.runs import run_log_file, run_month
 
     log = run_log_file(home, month)
     try:
         result = run_month(month, home, processes, on_step, log)
-    except ExecutorSettingError as exc:  # raised as the code location loads, before anything ran
+    # Raised as the instance is prepared or the code location loads, before anything ran.
+    except (ExecutorSettingError, DagsterSettingError) as exc:
         log.unlink(missing_ok=True)
         raise IstvFailure(str(exc)) from None
     if not result.success:
@@ -280,7 +282,7 @@ def _demo_deliveries(month: str, police_source: str, synthetic: Path, rows: int)
 )
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 def ui(port: int) -> None:
-    from pipelines.lib.instance import prepare_dagster_home
+    from pipelines.lib.instance import DagsterSettingError, prepare_dagster_home
 
     home = working_folder()
     with socket.socket() as probe:
@@ -290,7 +292,10 @@ def ui(port: int) -> None:
             raise IstvFailure(
                 f"port {port} on 127.0.0.1 is in use: stop what uses it, or give another --port"
             ) from None
-    prepare_dagster_home(home)
+    try:
+        prepare_dagster_home(home)
+    except DagsterSettingError as exc:
+        raise IstvFailure(str(exc)) from None
     dagster = str(Path(sys.executable).with_name("dagster"))
     stop_requests: list[int] = []
     # Set before dagster dev starts, so that it starts with the default handlers even when istv

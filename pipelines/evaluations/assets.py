@@ -16,6 +16,7 @@ from dagster import (
     asset_check,
 )
 
+from pipelines.lib.warehouse_steps import warehouse_steps_lock
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from sharing_agreements.auditing import agreement_details
@@ -36,7 +37,7 @@ def _not_published(reason: str) -> MaterializeResult:
 def mission_progress(context: AssetExecutionContext, istv: IstvResource) -> MaterializeResult:
     """The mission's metric for the month against its target line, with a seasonally adjusted
     trend and its band, from the published monthly totals (outcomes/mission.py)."""
-    from outcomes.mission import TABLE, publish_mission_progress
+    from outcomes.mission import TABLE, publish_mission_progress, status_text
 
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="mission_progress")
@@ -44,10 +45,12 @@ def mission_progress(context: AssetExecutionContext, istv: IstvResource) -> Mate
         return _not_published(f"{agreement.label} declares no mission")
     if TABLE not in agreement.published_tables:
         return _not_published(f"{agreement.label} does not permit the table {TABLE}")
-    rows = publish_mission_progress(istv.istv_home, agreement, month)
+    with warehouse_steps_lock(istv.istv_home.warehouse):
+        rows = publish_mission_progress(istv.istv_home, agreement, month)
     row = next((r for r in rows if r["month"] == month), None)
     istv.audit(TABLE, {**agreement_details(agreement, agreement_path(istv.agreement_file)), "month": f"{month:%Y-%m}"})
-    return MaterializeResult(metadata={"published": True, "status": row["status"] if row else "not available"})
+    said = status_text(row, agreement.mission) if row else "not available"
+    return MaterializeResult(metadata={"published": True, "status": said})
 
 
 @asset_check(
@@ -63,7 +66,9 @@ def mission_on_track(context, istv: IstvResource) -> AssetCheckResult:
     agreement = istv.agreement_in_force(step="mission_on_track")
     if agreement.mission is None:
         return AssetCheckResult(passed=True, metadata={"reason": f"{agreement.label} declares no mission"})
-    off = months_off_track(mission_rows(istv.istv_home.warehouse, agreement), month)
+    with warehouse_steps_lock(istv.istv_home.warehouse):
+        rows = mission_rows(istv.istv_home.warehouse, agreement)
+    off = months_off_track(rows, month)
     return AssetCheckResult(
         passed=off < OFF_TRACK_WARNING_MONTHS,
         severity=AssetCheckSeverity.WARN,
@@ -85,7 +90,8 @@ def intervention_effects(context: AssetExecutionContext, istv: IstvResource) -> 
 
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="intervention_effects")
-    published = evaluate_month(istv.istv_home, agreement, month, audit=istv.audit)
+    with warehouse_steps_lock(istv.istv_home.warehouse):
+        published = evaluate_month(istv.istv_home, agreement, month, audit=istv.audit)
     if not published:
         return _not_published("nothing registered or permitted to evaluate")
     return MaterializeResult(metadata={"published": True, **published})

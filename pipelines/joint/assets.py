@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
+from pipelines.lib.warehouse_steps import warehouse_steps_lock
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
 from report.page import render_report
@@ -94,16 +95,17 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
     if withheld := withheld_tables(agreement):
         context.log.info(f"Not published (not permitted by {agreement.label}): {', '.join(withheld)}")
     try:
-        release = release_month(
-            home,
-            month,
-            agreement,
-            record_keys=istv.record_keys(agreement),
-            disclosure_policy=partial(istv.disclosure_policy, agreement),
-            scanner=scanner_for(home, month),
-            audit=istv.audit,
-            audit_entries=auditing.reader(home).entries,
-        )
+        with warehouse_steps_lock(home.warehouse):  # its swap reads the live file
+            release = release_month(
+                home,
+                month,
+                agreement,
+                record_keys=istv.record_keys(agreement),
+                disclosure_policy=partial(istv.disclosure_policy, agreement),
+                scanner=scanner_for(home, month),
+                audit=istv.audit,
+                audit_entries=auditing.reader(home).entries,
+            )
     except ReleaseRefused as refused:
         for table in refused.release.tables.values():
             yield _disclosure_check(table)
@@ -153,5 +155,6 @@ def hotspot_report(context: AssetExecutionContext, istv: IstvResource) -> Materi
     coverage) that opens offline, rendered from the published warehouse only."""
     month = month_of_partition(context.partition_key)
     agreement = istv.agreement_in_force(step="hotspot_report")
-    out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month), agreement=agreement)
+    with warehouse_steps_lock(istv.istv_home.warehouse):
+        out = render_report(istv.istv_home.warehouse, month, istv.istv_home.report_file(month), agreement=agreement)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(out)), "bytes": out.stat().st_size})

@@ -43,6 +43,7 @@ def _progress(month: str, metric: float | None, status: str, off: int = 0, reaso
         "trend_high": 415.0,
         "status": status,
         "months_off_track": off,
+        "above_target_pct": 3 if status == "off track" else None,
         "not_available_reason": reason,
         "agreement_id": "cardiff-violence-prevention",
         "agreement_version": 1,
@@ -73,11 +74,11 @@ def home(istv_home, monkeypatch):
         _coverage("2026-11", "ed", "7A4BV", 7777),  # after the month: not on the page
     ]
     progress = [
-        _progress("2026-07", 410.0, "on_track"),
-        _progress("2026-08", None, "not_available", reason="no_ed_data"),
-        _progress("2026-09", 405.5, "off_track", off=1),
-        _progress("2026-10", 402.25, "off_track", off=2),
-        _progress("2026-11", 300.0, "achieved"),  # after the month
+        _progress("2026-07", 410.0, "on track"),
+        _progress("2026-08", None, "not available", reason="no_ed_data"),
+        _progress("2026-09", 405.5, "off track", off=1),
+        _progress("2026-10", 402.25, "off track", off=2),
+        _progress("2026-11", 377.75, "on track", off=0),  # after the month
     ]
     with duckdb.connect(str(istv_home.warehouse)) as con:
         _table(con, "coverage", coverage)
@@ -121,8 +122,9 @@ def test_the_page_is_written_offline_with_every_approved_section(home):
     assert "7,777" not in html
     # The mission: latest status up to the month, and its chart.
     assert "Halve violence" in html and "December 2030" in html
-    assert "In October 2026, the latest month published, the partnership was <strong>off track</strong>" in html
-    assert "402.2" in html and "for 2 months" in html and "achieved" not in html
+    said = "the partnership was <strong>off track: 3% above the target line</strong>"
+    assert f"In October 2026, the latest month published, {said}" in html
+    assert "violence stood at 402 per 100,000 residents" in html and "for 2 months" in html and "377" not in html
     # The metric broken by a gap, the target line, the trend, and the trend's band.
     assert '<svg id="mission-chart"' in html and html.count("<polyline") == 4 and html.count("<polygon") == 1
 

@@ -27,7 +27,7 @@ def _section(html: str, section: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found[1]))
 
 
-def _progress(month: dt.date, metric: float, target: float, trend: float, status: str, off: int) -> dict:
+def _progress(month: dt.date, metric: float, target: float, trend: float, status: str, off: int, **more) -> dict:
     return {
         "month": month,
         "metric_unit": "incidents",
@@ -42,15 +42,16 @@ def _progress(month: dt.date, metric: float, target: float, trend: float, status
         "status": status,
         "months_off_track": off,
         "not_available_reason": None,
+        "above_target_pct": None,
         **PUBLISHED,
-    }
+    } | more
 
 
 def test_the_mission_section_says_where_the_mission_stands_and_draws_the_band():
     rows = [
-        _progress(dt.date(2026, 8, 1), 1500, 1300, 1480, "off track: 14% above the target line", 1),
-        _progress(dt.date(2026, 9, 1), 1490, 1290, 1470, "off track: 14% above the target line", 2),
-        _progress(MONTH, 1460, 1280, 1450, "off track: 13% above the target line", 3),
+        _progress(dt.date(2026, 8, 1), 1500, 1300, 1480, "off track", 1, above_target_pct=14),
+        _progress(dt.date(2026, 9, 1), 1490, 1290, 1470, "off track", 2, above_target_pct=14),
+        _progress(MONTH, 1460, 1280, 1450, "off track", 3, above_target_pct=13),
     ]
     html = render_html(_month(mission=rows), places=[], mission=MISSION)
     text = _section(html, "mission")
@@ -61,7 +62,7 @@ def test_the_mission_section_says_where_the_mission_stands_and_draws_the_band():
 
 
 def test_a_month_that_cannot_be_judged_says_why_not_that_it_is_on_track():
-    row = _progress(MONTH, 3513, 1163, 1450, "not available: the baseline months are not over yet", 0)
+    row = _progress(MONTH, 3513, 1163, 1450, "not available", 0, not_available_reason="baseline_not_over")
     text = _section(render_html(_month(mission=[row]), places=[], mission=MISSION), "mission")
     assert "could not be judged" in text and "the baseline months are not over yet" in text
     assert "on track" not in text.replace("off track", "")
