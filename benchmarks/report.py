@@ -313,7 +313,12 @@ def table(results: dict) -> str:
     ]
     if any(measured):
         lines.append("the faster of runs before and after the stages counts: " + ", ".join(m for m in measured if m))
-    for name in ("baseline", "limits", "peer", "dagster"):
+    costs = _ok("publish_cost", results)
+    if costs:
+        from benchmarks.publish_cost import lines as publish_lines
+
+        lines += publish_lines(costs)
+    for name in ("baseline", "limits", "peer", "dagster", "publish_cost"):
         if "error" in results.get(name, {}):
             lines.append(f"{name}: failed: {results[name]['error'].splitlines()[-1][:120]}")
     dagster = _ok("dagster", results)

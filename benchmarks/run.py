@@ -23,11 +23,12 @@ from benchmarks.dagster_month import run_dagster_month
 from benchmarks.inputs import SIZES, default_work_dir, ensure_inputs, last_full_month
 from benchmarks.measure import RSS_METHOD, isolated
 from benchmarks.peer import duckdb_peer
+from benchmarks.publish_cost import publish_cost
 from benchmarks.reference import machine_limits, naive_baseline
 from benchmarks.report import derive, faster, table
 from benchmarks.stages import FUNCTIONS, STAGES
 
-EXTRA = ("baseline", "limits", "peer", "dagster")
+EXTRA = ("baseline", "limits", "peer", "dagster", "publish_cost")
 REFERENCES = ("baseline", "limits", "peer")  # measured before and after the stages (see report.faster)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -59,7 +60,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="write a cProfile file per stage into this folder")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     args = parser.parse_args(argv)
-    args.stages = args.stages or [*STAGES, "baseline", "limits", "peer", *(["dagster"] if args.size == "city" else [])]
+    args.stages = args.stages or [
+        *STAGES,
+        "baseline",
+        "limits",
+        "peer",
+        "publish_cost",
+        *(["dagster"] if args.size == "city" else []),
+    ]
     args.work = args.work or default_work_dir(args.size, args.month, args.seed)
     args.out = args.out or RESULTS_DIR / f"{args.size}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     return args
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "limits": lambda: isolated(machine_limits, ed=inputs["ed"]),
         "peer": lambda: isolated(duckdb_peer, inputs=common["inputs"], work=common["work"]),
         "dagster": lambda: isolated(run_dagster_month, month=args.month, inputs=common["inputs"]),
+        "publish_cost": lambda: isolated(publish_cost, work=common["work"], month=args.month),
     }
     before = {name: steps[name]() for name in REFERENCES if name in args.stages}
     for name in (s for s in STAGES if s in args.stages):

@@ -7,7 +7,10 @@ What "age" means, zone by zone:
 - Dagster's run history (runs, event logs, compute logs): the day the run ended (for a run
   that never finished, its last update); the run's log file under `logs/` (what `istv run`
   printed), the day it was last written;
-- the board's audit reports, which cover every month: the day they were written.
+- the board's audit reports, which cover every month: the day they were written;
+- a DuckLake warehouse's superseded releases (its snapshots, warehouse/lake.py): kept as long as
+  the board's reports, so that "what did the report show then?" can be answered while a report
+  of then is kept; the published tables themselves stay.
 
 Everything under `landing/<source>/<YYYY-MM>/` (deliveries, manifests, `superseded/`,
 `_parsed/`, any provider folders) goes with its month folder; in the pseudonymised zone every
@@ -33,7 +36,7 @@ from sharing_agreements import auditing
 from sharing_agreements.model import Agreement, AgreementError, Retention
 from sharing_agreements.signing import load_verified
 
-ZONES = ("landing", "quarantine", "pseudonymised", "dagster", "reports")
+ZONES = ("landing", "quarantine", "pseudonymised", "dagster", "reports", "releases")
 # A month folder (2024-01), a month's files (2024-01.parquet, 2024-01.released) and their
 # half-written forms (.2024-01.parquet.partial).
 _MONTH_NAMED = re.compile(r"^\.?(\d{4})-(\d{2})(?:\.|$)")
@@ -69,8 +72,9 @@ class Plan:
     due: tuple[Due, ...]
 
     def counts(self) -> dict[str, int]:
+        """Items due per zone; superseded releases only when some are (only a DuckLake keeps any)."""
         found = Counter(d.zone for d in self.due)
-        return {zone: found[zone] for zone in ZONES}
+        return {zone: found[zone] for zone in ZONES if zone != "releases" or found[zone]}
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ def plan_retention(home: IstvHome, retention: Retention, today: dt.date, runs: R
         *_written_files(home, "dagster", home.logs, retention.dagster, today),
         *_month_named(home, "reports", home.reports, [home.reports], retention.reports, today),
         *_written_files(home, "reports", home.audit_reports, retention.reports, today),
+        *_superseded_releases(home, retention.reports, today),
     ]
     return Plan(today, retention, tuple(due))
 
@@ -118,13 +123,15 @@ def apply_retention(home: IstvHome, plan: Plan, runs: RunHistory, agreement: Agr
     """Delete what the plan holds and write one `retention` audit entry. The audit key is
     loaded first: nothing is deleted that could not be recorded."""
     log = auditing.writer(home)
-    deleted: dict[str, list[str]] = {zone: [] for zone in ZONES}
-    failed: dict[str, list[str]] = {zone: [] for zone in ZONES}
+    deleted: dict[str, list[str]] = {zone: [] for zone in plan.counts()}
+    failed: dict[str, list[str]] = {zone: [] for zone in plan.counts()}
     try:
         for due in plan.due:
             try:
                 if due.run_id is not None:
                     runs.delete(due.run_id)
+                elif due.zone == "releases":
+                    _expire_releases(home, due.due_since)
                 else:
                     _delete(due.path, due.root)
             except OSError:
@@ -230,6 +237,31 @@ def _runs(runs: RunHistory, days: int, today: dt.date) -> Iterator[Due]:
                 since,
                 run_id=run_id,
             )
+
+
+def _superseded_releases(home: IstvHome, days: int, today: dt.date) -> Iterator[Due]:
+    """The DuckLake warehouse's releases superseded more than `days` ago, as one item (none for
+    the embedded file, which keeps only the latest release)."""
+    from warehouse import lake
+
+    configured = lake.configured(home.warehouse.parent)
+    if configured is None:
+        return
+    cutoff = today - dt.timedelta(days=days)
+    kept = lake.releases(configured)
+    # The latest release is the warehouse itself: only those before it can be superseded.
+    if any(when.date() < cutoff for _, when in kept[:-1]):
+        yield Due("releases", f"warehouse releases superseded before {cutoff}", f"reports: {days} days", cutoff)
+
+
+def _expire_releases(home: IstvHome, cutoff: dt.date) -> None:
+    from warehouse import lake
+
+    configured = lake.configured(home.warehouse.parent)
+    try:
+        lake.expire_releases(configured, dt.datetime.combine(cutoff, dt.time(), tzinfo=dt.UTC))
+    except lake.LakeError as exc:
+        raise OSError(str(exc)) from None
 
 
 def _delete(path: Path, root: Path) -> None:

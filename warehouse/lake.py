@@ -113,6 +113,11 @@ def connect(lake: Lake, read_only: bool = True, as_of: dt.datetime | None = None
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
+        if read_only and "does not exist" in str(exc):
+            # As for the embedded file: nothing published yet is not a broken warehouse.
+            raise FileNotFoundError(
+                f"nothing is published in the {lake.label} yet: run `istv run --month YYYY-MM` first"
+            ) from None
         raise LakeError(f"cannot open the {lake.label}: {_first_line(exc)}") from None
     return con
 

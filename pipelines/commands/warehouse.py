@@ -11,6 +11,7 @@ import click
 
 from pipelines.commands import (
     IstvFailure,
+    IstvUsageError,
     agreement_file,
     console,
     err,
@@ -26,6 +27,7 @@ from pipelines.commands import (
 @click.option("--limit", default=10, show_default=True)
 def hotspots(month: str, limit: int) -> None:
     from report.data import published_agreements
+    from warehouse.lake import LakeError
     from warehouse.publish import connect_read_only
     from warehouse.queries import saved_queries
 
@@ -33,7 +35,7 @@ def hotspots(month: str, limit: int) -> None:
     queries = saved_queries()
     try:
         con = connect_read_only(working_folder().warehouse)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LakeError) as exc:
         raise IstvFailure(str(exc)) from None
     with con:
         cells, cell_reasons = _not_available_marked(con, queries["top_cells"]["sql"], when, "hotspot_cells", limit)
@@ -94,6 +96,19 @@ def report(month: str, out: Path | None) -> None:
     console.print(f"Report for {month}: {path}")
 
 
+def _moment(option: str, text: str | None) -> dt.datetime | None:
+    """A moment given on the command line, in UTC; None when not given."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise IstvUsageError(
+            f"{option} {text!r} is not a date or time: write it as YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 # The files --out writes, by extension: the --format each one means.
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
@@ -114,8 +129,18 @@ FILE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"File to write, in the format its extension names ({', '.join(FILE_FORMATS)}); else csv goes to stdout.",
 )
+@click.option(
+    "--as-of",
+    help="YYYY-MM-DD[THH:MM] (UTC): the warehouse as it was published then (the DuckLake backend keeps every release).",
+)
 def query(
-    sql: str | None, saved: str | None, month: str | None, list_saved: bool, fmt: str | None, out: Path | None
+    sql: str | None,
+    saved: str | None,
+    month: str | None,
+    list_saved: bool,
+    fmt: str | None,
+    out: Path | None,
+    as_of: str | None,
 ) -> None:
     import duckdb
     from rich.markup import escape
@@ -133,11 +158,13 @@ def query(
         raise click.UsageError("give either SQL or --saved NAME")
     if saved and saved not in queries:
         raise IstvFailure(f"no saved query {saved!r}; `istv query --list` shows them")
+    from warehouse.lake import LakeError
+
     when = parse_month(month)
     fmt = _output_format(fmt, out)
     try:
-        con = connect_read_only(working_folder().warehouse)
-    except FileNotFoundError as exc:
+        con = connect_read_only(working_folder().warehouse, as_of=_moment("--as-of", as_of))
+    except (FileNotFoundError, LakeError) as exc:
         raise IstvFailure(str(exc)) from None
     with con:
         # DuckDB would otherwise read a name the SQL does not find in the warehouse as a Python

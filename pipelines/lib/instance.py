@@ -91,11 +91,49 @@ def postgres_url(env: Mapping[str, str] | None = None) -> str | None:
     return PSYCOPG2_SCHEME + url.removeprefix(scheme)
 
 
+# On Kubernetes (ISTV_EXECUTOR=k8s) each run is a pod of its own, launched by dagster_k8s's run
+# launcher, which the step executor (pipelines/k8s/executor.yaml) also needs: its pods read this
+# same dagster.yaml from the ConfigMap named here, and the PostgreSQL password from the secret.
+K8S_LAUNCHER_YAML = """\
+run_launcher:
+  module: dagster_k8s
+  class: K8sRunLauncher
+  config:
+    job_image: {image}
+    job_namespace: {namespace}
+    instance_config_map: {config_map}
+    service_account_name: {service_account}
+    env_secrets: [{postgres_secret}]
+    load_incluster_config: true
+"""
+
+
 def dagster_yaml(env: Mapping[str, str] | None = None) -> str:
-    """The dagster.yaml the environment asks for: SQLite in DAGSTER_HOME, or PostgreSQL."""
+    """The dagster.yaml the environment asks for: SQLite in DAGSTER_HOME, or PostgreSQL (with
+    Kubernetes' run launcher when ISTV_EXECUTOR=k8s)."""
+    env = os.environ if env is None else env
     if postgres_url(env) is None:
+        if env.get("ISTV_EXECUTOR") == "k8s":
+            raise DagsterSettingError(
+                f"ISTV_EXECUTOR=k8s needs {POSTGRES_URL_VARIABLE}: pods on several nodes share Dagster's run "
+                "history, which SQLite files cannot hold"
+            )
         return DAGSTER_YAML
-    return POSTGRES_YAML.format(max_concurrent_runs=max_concurrent_runs(env))
+    written = POSTGRES_YAML.format(max_concurrent_runs=max_concurrent_runs(env))
+    if env.get("ISTV_EXECUTOR") == "k8s":
+        image = env.get("ISTV_K8S_IMAGE", "").strip()
+        if not image:
+            raise DagsterSettingError(
+                "ISTV_EXECUTOR=k8s needs ISTV_K8S_IMAGE, the istv image runs and steps start from"
+            )
+        written += K8S_LAUNCHER_YAML.format(
+            image=image,
+            namespace=env.get("ISTV_K8S_NAMESPACE", "istv"),
+            config_map=env.get("ISTV_K8S_INSTANCE_CONFIG_MAP", "istv-dagster-instance"),
+            service_account=env.get("ISTV_K8S_SERVICE_ACCOUNT", "istv"),
+            postgres_secret=env.get("ISTV_K8S_POSTGRES_SECRET", "istv-postgres"),
+        )
+    return written
 
 
 def prepare_dagster_home(home: IstvHome) -> Path:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.postgres_server import running_postgres
 from pipelines.cli import cli
 from pipelines.lib.instance import POSTGRES_URL_VARIABLE, prepare_dagster_home
 from pipelines.synthetic import generate_month
-from tests.postgres_server import running_postgres
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import duckdb
 import psycopg
 import pytest
 
+from benchmarks.postgres_server import running_postgres
 from outcomes.publish import INTERVENTION_EFFECTS, latest_effect, publish_month
-from tests.postgres_server import running_postgres
 from tests.unit.warehouse.test_publish import MONTH
 from tests.unit.warehouse.test_publish import _tables as _month_tables
 from warehouse import lake
@@ -248,3 +248,51 @@ def test_months_publish_at_once_while_analysts_read(partnership, tmp_path):
             (MONTH, 10),
             (NEXT, 10),
         ]
+
+
+class _NoRuns:
+    def runs_updated_before(self, cutoff):
+        return []
+
+    def delete(self, run_id):
+        raise AssertionError("no run to delete")
+
+
+def test_retention_expires_superseded_releases_after_the_reports_period(partnership, istv_home):
+    from sharing_agreements.model import load_agreement
+    from sharing_agreements.retention import apply_retention, plan_retention
+
+    warehouse = istv_home.warehouse
+    publish(warehouse, MONTH, _tables(12))
+    publish(warehouse, MONTH, _tables(30))
+    agreement = load_agreement()
+    today = dt.date.today()
+    assert "releases" not in plan_retention(istv_home, agreement.retention, today, _NoRuns()).counts()
+    later = today + dt.timedelta(days=agreement.retention.reports + 1)
+    plan = plan_retention(istv_home, agreement.retention, later, _NoRuns())
+    assert plan.counts()["releases"] == 1
+    kept_before = len(lake.releases(partnership))
+    outcome = apply_retention(istv_home, plan, _NoRuns(), agreement)
+    assert outcome.deleted["releases"] and not outcome.failed["releases"]
+    assert len(lake.releases(partnership)) < kept_before
+    with connect_read_only(warehouse) as con:  # the published tables stay
+        assert con.execute("SELECT ed_assaults FROM monthly_trend").fetchall() == [(30,)]
+
+
+def test_an_analyst_asks_what_was_published_then(partnership, istv_home):
+    from click.testing import CliRunner
+
+    from pipelines.cli import cli
+
+    publish(istv_home.warehouse, MONTH, _tables(12))
+    between = dt.datetime.now(dt.UTC)
+    time.sleep(0.2)
+    publish(istv_home.warehouse, MONTH, _tables(30))
+    sql = "SELECT ed_assaults FROM monthly_trend"
+    then = CliRunner().invoke(cli, ["query", sql, "--format", "csv", "--as-of", between.isoformat()])
+    assert then.exit_code == 0, then.output
+    assert then.output.split() == ["ed_assaults", "10"]
+    now = CliRunner().invoke(cli, ["query", sql, "--format", "csv"])
+    assert now.output.split() == ["ed_assaults", "30"]
+    wrong = CliRunner().invoke(cli, ["query", sql, "--as-of", "last March"])
+    assert wrong.exit_code != 0 and "is not a date or time" in wrong.output

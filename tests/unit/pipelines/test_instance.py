@@ -85,3 +85,38 @@ def test_istv_run_refuses_a_bad_url_in_one_line_without_its_password(home, monke
     assert result.exit_code == 1
     assert "ISTV_DAGSTER_POSTGRES_URL must be a postgresql://" in result.stderr
     assert "Pw-unit-93b1" not in result.output and "Traceback" not in result.output
+
+
+def test_on_kubernetes_runs_are_launched_as_pods_by_dagster_k8s():
+    """ISTV_EXECUTOR=k8s: the instance launches each run as a pod (K8sRunLauncher, which the step
+    executor needs), its configuration valid for dagster_k8s; no password written."""
+    import yaml
+    from dagster._config import process_config
+    from dagster_k8s import K8sRunLauncher
+
+    from pipelines.lib.instance import dagster_yaml
+
+    env = {
+        "ISTV_DAGSTER_POSTGRES_URL": "postgresql://istv:s3cret-pw@db:5432/dagster",
+        "ISTV_EXECUTOR": "k8s",
+        "ISTV_K8S_IMAGE": "registry.example/istv:2026.12",
+    }
+    written = dagster_yaml(env)
+    assert "s3cret-pw" not in written
+    launcher = yaml.safe_load(written)["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
+    checked = process_config(K8sRunLauncher.config_type(), launcher["config"])
+    assert checked.success, checked.errors
+    assert checked.value["job_image"] == "registry.example/istv:2026.12"
+    assert checked.value["job_namespace"] == "istv" and checked.value["env_secrets"] == ["istv-postgres"]
+
+
+def test_kubernetes_needs_postgres_and_an_image():
+    import pytest
+
+    from pipelines.lib.instance import DagsterSettingError, dagster_yaml
+
+    with pytest.raises(DagsterSettingError, match="needs ISTV_DAGSTER_POSTGRES_URL"):
+        dagster_yaml({"ISTV_EXECUTOR": "k8s", "ISTV_K8S_IMAGE": "istv:1"})
+    with pytest.raises(DagsterSettingError, match="needs ISTV_K8S_IMAGE"):
+        dagster_yaml({"ISTV_EXECUTOR": "k8s", "ISTV_DAGSTER_POSTGRES_URL": "postgresql://istv@db/dagster"})

@@ -127,6 +127,7 @@ def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home
             f"logs/run-{OLD}-20200101T000000.log",
         ]
     )
+    # No superseded release: the embedded warehouse keeps none.
     assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 1, "reports": 2}
 
 

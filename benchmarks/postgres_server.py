@@ -1,7 +1,7 @@
-"""A real PostgreSQL server for the tests of the hub (DuckLake's catalogue, Dagster's storage):
-started from the Debian packages' binaries on a loopback port in a temporary folder, stopped at
-the end. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user the package
-creates. Nothing is skipped: without the binaries the tests fail and say how to install them.
+"""A real PostgreSQL server for the hub's tests and benchmarks (DuckLake's catalogue, Dagster's
+storage): started from the Debian packages' binaries on a loopback port in a temporary folder,
+stopped at the end. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user
+the package creates. Nothing is skipped: without the binaries it fails and says how to install them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 INSTALL = "apt-get install -y postgresql"
 SUPERUSER = "istv_admin"
@@ -25,7 +23,7 @@ SUPERUSER = "istv_admin"
 def _binary(name: str) -> str:
     found = shutil.which(name) or next((str(d / name) for d in BIN_DIRS if (d / name).exists()), None)
     if found is None:
-        pytest.fail(f"PostgreSQL's {name} not found: the hub's tests need PostgreSQL. Install it with `{INSTALL}`.")
+        raise RuntimeError(f"PostgreSQL's {name} not found: the hub needs PostgreSQL. Install it with `{INSTALL}`.")
     return found
 
 
