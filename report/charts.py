@@ -155,7 +155,9 @@ class Series:
 
 
 @dataclass
-class LineChart:
+class ChartFrame:
+    """A chart's size, plotting area and axis ticks (position, label)."""
+
     width: float
     height: float
     left: float
@@ -164,6 +166,10 @@ class LineChart:
     bottom: float
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str]]
+
+
+@dataclass
+class LineChart(ChartFrame):
     series: list[Series]
     table: list[dict]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from outcomes.mission import reason_text, status_text
-from report.charts import nice_ticks
+from report.charts import ChartFrame, nice_ticks
 from sharing_agreements.review import month_words
 
 if TYPE_CHECKING:
@@ -40,15 +40,7 @@ def _unit(row: dict) -> str:
 
 
 @dataclass
-class MissionChart:
-    width: float
-    height: float
-    left: float
-    right: float
-    top: float
-    bottom: float
-    y_ticks: list[tuple[float, str]]
-    x_ticks: list[tuple[float, str]]
+class MissionChart(ChartFrame):
     metric: list[str]  # polyline point lists, broken where a month has no published value
     target: list[str]
     points: list[tuple[float, float, str]]

@@ -74,3 +74,13 @@ def read_agreement(file: Path):
         return load_agreement(file)
     except AgreementError as exc:
         raise IstvFailure(str(exc)) from None
+
+
+def agreement_in_force(file: Path):
+    """(agreement, signatures) of `file`, signed by a trusted board and in force today: what
+    anything published or written for others is made under. AgreementError otherwise."""
+    from sharing_agreements.signing import load_verified
+
+    agreement, signatures = load_verified(file)
+    agreement.check_in_force(dt.date.today())
+    return agreement, signatures

@@ -20,6 +20,7 @@ from pipelines.commands import (
     IstvFailure,
     IstvUsageError,
     agreement_file,
+    agreement_in_force,
     console,
     parse_month,
     read_agreement,
@@ -126,13 +127,11 @@ def evaluate(month: str | None) -> None:
     from outcomes.register import RegisterError
     from sharing_agreements import auditing
     from sharing_agreements.model import AgreementError
-    from sharing_agreements.signing import load_verified
 
     home, path = working_folder(), agreement_file(None)
     try:
         # Published figures only under an agreement that is signed and in force, as for a month's tables.
-        agreement, _ = load_verified(path)
-        agreement.check_in_force(dt.date.today())
+        agreement, _ = agreement_in_force(path)
         if "intervention_effects" not in agreement.published_tables:
             raise AgreementError(
                 f"{agreement.label} does not permit the table intervention_effects: nothing was evaluated or "

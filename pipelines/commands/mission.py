@@ -7,11 +7,9 @@ words. What it prints is post-processing of figures already published: no new co
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
-from pipelines.commands import IstvFailure, agreement_file, console, parse_month, working_folder
+from pipelines.commands import IstvFailure, agreement_file, agreement_in_force, console, parse_month, working_folder
 
 # outcomes/ is imported when the command runs: measuring loads pandas and statsmodels.
 
@@ -25,13 +23,11 @@ def mission(month: str | None) -> None:
     from outcomes.publish import WarehouseBusy
     from sharing_agreements import auditing
     from sharing_agreements.model import AgreementError
-    from sharing_agreements.signing import load_verified
 
     home, path = working_folder(), agreement_file(None)
     try:
         # Published figures only under an agreement that is signed and in force, as for a month's tables.
-        agreement, _ = load_verified(path)
-        agreement.check_in_force(dt.date.today())
+        agreement, _ = agreement_in_force(path)
         audit = auditing.writer(home)  # a publish that cannot be audited is not made
         (row,) = publish_mission_progress(home, agreement, parse_month(month))
     except (AgreementError, MissingKeyError, MissionError, PopulationError, WarehouseBusy) as exc:

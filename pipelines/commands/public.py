@@ -8,11 +8,9 @@ written is audited. Nothing here prints a count.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
-from pipelines.commands import IstvFailure, agreement_file, console, parse_month, working_folder
+from pipelines.commands import IstvFailure, agreement_file, agreement_in_force, console, parse_month, working_folder
 
 # report/ and sharing_agreements/ are imported when the command runs.
 
@@ -29,14 +27,12 @@ def publish_public(month: str) -> None:
     from report.public_account import PublicAccountError, public_file, render_public_account
     from sharing_agreements import auditing
     from sharing_agreements.model import AgreementError
-    from sharing_agreements.signing import load_verified
 
     when = parse_month(month)
     home, path = working_folder(), agreement_file(None)
     try:
         # Nothing goes public but under an agreement that is signed and in force.
-        agreement, signatures = load_verified(path)
-        agreement.check_in_force(dt.date.today())
+        agreement, signatures = agreement_in_force(path)
         audit = auditing.writer(home)  # a page that cannot be audited is not written
         out = render_public_account(
             home.warehouse,
