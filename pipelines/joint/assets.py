@@ -7,11 +7,13 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
     MaterializeResult,
     MetadataValue,
+    TimeWindowPartitionMapping,
     asset,
     asset_check,
     multi_asset,
@@ -61,13 +63,25 @@ def joint_k_anonymity(context, istv: IstvResource) -> AssetCheckResult:
     )
 
 
+# A month's rolling windows (hotspot_areas) read the joint rows of the months before it: a backfill
+# running several months at once (the queued run coordinator) must join those first, so the
+# published tables of a month depend on the joint_incidents of every month the longest window an
+# agreement may declare (24 months) reaches back to. Months before the first partition are none.
+WINDOW_OF_JOINT_MONTHS = AssetDep(
+    "joint_incidents",
+    partition_mapping=TimeWindowPartitionMapping(
+        start_offset=-23, end_offset=0, allow_nonexistent_upstream_partitions=True
+    ),
+)
+
+
 @multi_asset(
     specs=[
         AssetSpec(
             s.name,
             description=" ".join(s.description.split()),
             group_name="published",
-            deps=[AssetKey("joint_incidents")],
+            deps=[WINDOW_OF_JOINT_MONTHS],
             kinds={"duckdb"},
             skippable=True,
         )

@@ -144,3 +144,21 @@ def test_mission_progress_is_published_after_the_release_and_warns_off_track_for
     with duckdb.connect(str(istv_home.warehouse), read_only=True) as con:
         (status,) = con.execute("SELECT status FROM mission_progress WHERE month = ?", [months[-1]]).fetchone()
     assert status.startswith("off track")
+
+
+def test_a_months_published_tables_wait_for_the_joint_months_its_windows_read():
+    """A backfill running months at once joins the months a rolling window reaches back to first."""
+    import datetime as dt
+
+    from dagster import AssetKey
+
+    graph = defs.resolve_asset_graph()
+    node = graph.get(AssetKey("hotspot_areas"))
+    mapping = node.partition_mappings[AssetKey("joint_incidents")]
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        node.partitions_def.subset_with_partition_keys(["2020-12-01"]),
+        node.partitions_def,
+        node.partitions_def,
+        current_time=dt.datetime(2026, 12, 1),
+    ).partitions_subset.get_partition_keys()
+    assert upstream[0] == "2019-01-01" and upstream[-1] == "2020-12-01" and len(upstream) == 24
