@@ -172,7 +172,11 @@ def deviants(month: str | None) -> None:
     except WarehouseBusy as exc:
         raise IstvFailure(str(exc)) from None
     if shown is None:
-        console.print("No positive deviant published yet: run `istv interventions evaluate`.", highlight=False)
+        console.print(
+            "No positive deviant published yet: no evaluation found a place that fell more than comparable places "
+            "(`istv interventions evaluate` runs one and says why when it cannot search).",
+            highlight=False,
+        )
         return
     _show_deviants(shown, rows, evaluated=month is None)
 
