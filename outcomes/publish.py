@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import lake
+from warehouse.sql import comment_on, sql_name
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class EvaluationTable:
     description: str
     columns: dict[str, tuple[str, str]]
     order: tuple[str, ...]
+
+    def comments(self) -> dict[tuple[str, str | None], str]:
+        """{(table, column or None): description}, as the warehouse's COMMENTs."""
+        return {(self.name, None): self.description} | {(self.name, c): text for c, (_, text) in self.columns.items()}
 
 
 # The columns every evaluation carries, as warehouse/tables.yaml's `provenance` describes them.
@@ -83,14 +88,6 @@ class WarehouseBusy(RuntimeError):
     """The warehouse is open elsewhere: nothing was written."""
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 @contextmanager
 def _publish_lock(warehouse: Path):
     """The lock the monthly publish holds (warehouse/publish.py): never write while it builds."""
@@ -113,15 +110,13 @@ def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows:
     for name, (kind, _) in table.columns.items():
         if kind in ("INTEGER", "BIGINT"):
             frame[name] = frame[name].astype("Int64")
-    typed = ", ".join(f"CAST({_quoted(n)} AS {kind}) AS {_quoted(n)}" for n, (kind, _) in table.columns.items())
-    name = _quoted(table.name)
+    typed = ", ".join(f"CAST({sql_name(n)} AS {kind}) AS {sql_name(n)}" for n, (kind, _) in table.columns.items())
+    name = sql_name(table.name)
     if (configured := lake.configured(warehouse.parent)) is not None:
         with duckdb.connect() as con:  # typed as in the file, then replaced in one DuckLake transaction
             con.register("incoming", frame)
             typed_rows = con.execute(f"SELECT {typed} FROM incoming").arrow()
-        comments = {(table.name, None): table.description}
-        comments.update({(table.name, column): text for column, (_, text) in table.columns.items()})
-        lake.replace_months(configured, month, {table.name: typed_rows}, comments)
+        lake.replace_months(configured, month, {table.name: typed_rows}, table.comments())
         return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with _publish_lock(warehouse):
@@ -138,14 +133,13 @@ def publish_month(warehouse: Path, table: EvaluationTable, month: dt.date, rows:
                 "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table.name]
             ).fetchone()[0]
             kept = f"SELECT * FROM {name} WHERE month IS DISTINCT FROM $month UNION ALL BY NAME " if exists else ""
-            order = "ORDER BY " + ", ".join(map(_quoted, table.order))
+            order = "ORDER BY " + ", ".join(map(sql_name, table.order))
             con.execute(
                 f"CREATE OR REPLACE TABLE {name} AS {kept}SELECT {typed} FROM incoming {order}",
                 {"month": month} if exists else {},
             )
-            con.execute(f"COMMENT ON TABLE {name} IS {_text(table.description)}")
-            for column, (_, text) in table.columns.items():
-                con.execute(f"COMMENT ON COLUMN {name}.{_quoted(column)} IS {_text(text)}")
+            for (described, column), text in table.comments().items():
+                con.execute(comment_on(described, column, text))
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:

@@ -20,6 +20,7 @@ from anonymise.risk import RiskReport, k_anonymity
 from ingest.engine import row_level_duckdb
 from ingest.home import IstvHome
 from schemas.model import SOURCES
+from warehouse.sql import sql_name
 from warehouse.tables import WAREHOUSE_DIR, HotspotAreas
 
 # The sources whose pseudonymised files make up a month's joint zone.
@@ -53,18 +54,14 @@ def _joint_select(source: str, held: set[str]) -> str:
             if not held:  # an empty file: no rows to key
                 return "NULL"
             pseudonym = renames.get("record_pseudonym")
-            content = "md5(concat_ws('|', " + ", ".join(_quoted(c) for c in sorted(held)) + "))"
-            return RecordKeys.sql(f"coalesce({_quoted(pseudonym)}, {content})" if pseudonym in held else content)
+            content = "md5(concat_ws('|', " + ", ".join(sql_name(c) for c in sorted(held)) + "))"
+            return RecordKeys.sql(f"coalesce({sql_name(pseudonym)}, {content})" if pseudonym in held else content)
         column = renames.get(name, name)
         if name == "cell_id" and column in held and "place_status" in held:
-            return f"CASE WHEN place_status = 'private' THEN NULL ELSE {_quoted(column)} END"
-        return _quoted(column) if column in held else "NULL"
+            return f"CASE WHEN place_status = 'private' THEN NULL ELSE {sql_name(column)} END"
+        return sql_name(column) if column in held else "NULL"
 
-    return ", ".join(f"CAST({value(name)} AS {kind}) AS {_quoted(name)}" for name, kind in joint_columns().items())
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return ", ".join(f"CAST({value(name)} AS {kind}) AS {sql_name(name)}" for name, kind in joint_columns().items())
 
 
 def _held_columns(file: Path) -> tuple[set[str], int]:

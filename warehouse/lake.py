@@ -38,6 +38,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.sql import comment_on, sql_name, sql_text
+
 BACKEND_ENV = "ISTV_WAREHOUSE"
 CATALOG_ENV, SCHEMA_ENV, DATA_ENV = "ISTV_LAKE_CATALOG", "ISTV_LAKE_SCHEMA", "ISTV_LAKE_DATA"
 ALIAS = "lake"
@@ -89,27 +91,23 @@ def _extension_file(name: str) -> str:
     return str(Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension")
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def connect(lake: Lake, read_only: bool = True, as_of: dt.datetime | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with the lake attached and in use (`SELECT * FROM hotspot_cells` works as on
     the file); read-only unless publishing; `as_of`: the warehouse as it was at that moment."""
     con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
     try:
         for name in EXTENSIONS:
-            con.execute(f"INSTALL {_quoted(_extension_file(name))}")
+            con.execute(f"INSTALL {sql_text(_extension_file(name))}")
             con.execute(f"LOAD {name}")
-        options = [f"METADATA_SCHEMA {_quoted(lake.schema)}"]
+        options = [f"METADATA_SCHEMA {sql_text(lake.schema)}"]
         if read_only:
             options.append("READ_ONLY")
         else:  # taken from the catalogue once it exists; needed to create it
             lake.data_path.mkdir(parents=True, exist_ok=True)
-            options += [f"DATA_PATH {_quoted(str(lake.data_path) + os.sep)}", "ENCRYPTED"]
+            options += [f"DATA_PATH {sql_text(str(lake.data_path) + os.sep)}", "ENCRYPTED"]
         if as_of is not None:
-            options.append(f"SNAPSHOT_TIME {_quoted(as_of.isoformat(sep=' '))}")
-        con.execute(f"ATTACH {_quoted('ducklake:postgres:' + lake.catalog)} AS {ALIAS} ({', '.join(options)})")
+            options.append(f"SNAPSHOT_TIME {sql_text(as_of.isoformat(sep=' '))}")
+        con.execute(f"ATTACH {sql_text('ducklake:postgres:' + lake.catalog)} AS {ALIAS} ({', '.join(options)})")
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
@@ -139,8 +137,7 @@ def replace_months(lake: Lake, month: dt.date, tables: dict[str, pd.DataFrame], 
                 for name, frame in tables.items():
                     _replace(con, name, month, frame)
                 for (table, column), text in comments.items():
-                    target = f"TABLE {_name(table)}" if column is None else f"COLUMN {_name(table)}.{_name(column)}"
-                    con.execute(f"COMMENT ON {target} IS {_quoted(text)}")
+                    con.execute(comment_on(table, column, text))
                 con.execute("COMMIT")
                 return
             except duckdb.TransactionException as exc:
@@ -164,14 +161,10 @@ def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def _name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _replace(con: duckdb.DuckDBPyConnection, name: str, month: dt.date, frame: pd.DataFrame) -> None:
     from warehouse.publish import add_new_columns, with_date_month
 
-    table = _name(name)
+    table = sql_name(name)
     con.register("incoming", frame)
     try:
         exists = con.execute(
@@ -195,9 +188,9 @@ def expire_releases(lake: Lake, older_than: dt.datetime) -> int:
     con = connect(lake, read_only=False)
     try:
         expired = con.execute(
-            f"CALL ducklake_expire_snapshots({_quoted(ALIAS)}, older_than => ?)", [older_than]
+            f"CALL ducklake_expire_snapshots({sql_text(ALIAS)}, older_than => ?)", [older_than]
         ).fetchall()
-        con.execute(f"CALL ducklake_cleanup_old_files({_quoted(ALIAS)}, cleanup_all => true)").fetchall()
+        con.execute(f"CALL ducklake_cleanup_old_files({sql_text(ALIAS)}, cleanup_all => true)").fetchall()
         return len(expired)
     finally:
         con.close()
@@ -207,5 +200,5 @@ def releases(lake: Lake) -> list[tuple[int, dt.datetime]]:
     """Every release kept (snapshot id, when it was committed), oldest first."""
     with connect(lake) as con:
         return con.execute(
-            f"SELECT snapshot_id, snapshot_time FROM ducklake_snapshots({_quoted(ALIAS)}) ORDER BY 1"
+            f"SELECT snapshot_id, snapshot_time FROM ducklake_snapshots({sql_text(ALIAS)}) ORDER BY 1"
         ).fetchall()

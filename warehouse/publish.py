@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.sql import comment_on, sql_name, sql_text
 from warehouse.tables import column_descriptions, table_specs
 
 
@@ -39,14 +40,6 @@ def _publish_lock(warehouse: Path):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _sql_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.DataFrame], has_live: bool) -> None:
@@ -66,7 +59,7 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
     live_tables = [name for name, column, _ in described if column is None]
     comments = {(name, column): text for name, column, text in described if text}
     for name in dict.fromkeys([*live_tables, *tables]):
-        table = _sql_name(name)
+        table = sql_name(name)
         if name in live_tables:
             keep = " WHERE month IS DISTINCT FROM ?" if name in tables else ""
             con.execute(
@@ -82,8 +75,7 @@ def _build(con: duckdb.DuckDBPyConnection, month: dt.date, tables: dict[str, pd.
             con.unregister("incoming")
     comments.update(_comments(tables))
     for (name, column), text in comments.items():
-        target = f"TABLE {_sql_name(name)}" if column is None else f"COLUMN {_sql_name(name)}.{_sql_name(column)}"
-        con.execute(f"COMMENT ON {target} IS {_sql_text(text)}")
+        con.execute(comment_on(name, column, text))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -103,7 +95,7 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     have = _columns(con, table)
     for column, kind in _columns(con, "incoming").items():
         if column not in have:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {_sql_name(column)} {kind}")
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {sql_name(column)} {kind}")
 
 
 def _comments(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str | None], str]:
@@ -134,11 +126,11 @@ def publish(warehouse: Path, month: dt.date, tables: dict[str, pd.DataFrame]) ->
             # warehouse's); spilling, if any, beside the staging file as it would for a file connection.
             con = duckdb.connect(config={"temp_directory": f"{staging}.tmp"})
             try:
-                con.execute(f"ATTACH {_sql_text(str(staging))} AS new")
+                con.execute(f"ATTACH {sql_text(str(staging))} AS new")
                 con.execute("USE new")
                 has_live = warehouse.exists()
                 if has_live:
-                    con.execute(f"ATTACH {_sql_text(str(warehouse))} AS live (READ_ONLY)")
+                    con.execute(f"ATTACH {sql_text(str(warehouse))} AS live (READ_ONLY)")
                 con.execute("BEGIN")
                 _build(con, month, tables, has_live)
                 con.execute("COMMIT")

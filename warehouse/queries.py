@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from warehouse.sql import sql_name
+
 
 @cache
 def saved_queries() -> dict[str, dict[str, str]]:
@@ -24,11 +26,5 @@ def latest_published_month(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     ).fetchall()
     if not tables:
         return None
-    latest = " UNION ALL ".join(
-        f"SELECT max(CAST(month AS DATE)) AS month FROM {_sql_name(name)}" for (name,) in tables
-    )
+    latest = " UNION ALL ".join(f"SELECT max(CAST(month AS DATE)) AS month FROM {sql_name(name)}" for (name,) in tables)
     return con.execute(f"SELECT max(month) FROM ({latest})").fetchone()[0]
-
-
-def _sql_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -22,6 +22,7 @@ from ingest.engine import row_level_duckdb
 from warehouse import SQL_DIR
 from warehouse.corrections import Corrections
 from warehouse.spatial import getis_ord_gi_star, match_police
+from warehouse.sql import sql_text
 
 WAREHOUSE_DIR = Path(__file__).parent
 # The column that says why a table's `not_available` figures are NULL for a month.
@@ -302,8 +303,8 @@ def _register_joint(
             parts.append(f"SELECT * FROM {name}_{i}")
         else:
             # Read through a view: each query reads only the columns it needs from the file.
-            parts.append(f"SELECT * FROM read_parquet({_sql_text(str(joint))})")
-    public = ", ".join(_sql_text(s) for s in public_sources) or "NULL"
+            parts.append(f"SELECT * FROM read_parquet({sql_text(str(joint))})")
+    public = ", ".join(sql_text(s) for s in public_sources) or "NULL"
     rows = " UNION ALL BY NAME ".join(parts)
     con.execute(f"CREATE VIEW {name} AS SELECT *, coalesce(source IN ({public}), false) AS is_public FROM ({rows})")
 
@@ -325,7 +326,3 @@ def _register_areas(con: duckdb.DuckDBPyConnection, areas: HotspotAreas) -> None
     )
     con.register("cell_areas", frame)
     con.register("hotspot_windows", pa.table({"window_months": pa.array(list(areas.windows_months), pa.int64())}))
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
