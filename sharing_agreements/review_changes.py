@@ -1,6 +1,7 @@
 """What changed between two versions of an agreement, in sentences a board reads in the order it
 would review them (`istv agreements diff`): the agreement itself, who shares, how figures are
-protected, how long data is kept, and then each dataset field by field. Every part of an
+protected, how long data is kept, the mission and the public page, and then each dataset field by
+field. Every part of an
 agreement is compared, so no change goes unsaid; each is written out in words, never as the
 Python values it is held in.
 """
@@ -15,7 +16,9 @@ from sharing_agreements.review import (
     cell_size,
     dataset_name,
     describe_rule,
+    mission_words,
     party_line,
+    public_account_words,
     scope_words,
     words,
 )
@@ -28,6 +31,7 @@ def differences(old: Agreement, new: Agreement) -> list[str]:
         *_party_changes(old, new),
         *_protection_changes(old, new),
         *_retention_changes(old, new),
+        *_mission_changes(old, new),
         *_dataset_changes(old, new),
     ]
 
@@ -167,6 +171,17 @@ def _retention_changes(old: Agreement, new: Agreement) -> list[str]:
         if was is not None and was != days:
             how = "shortened" if days < was else "lengthened"
             changes.append(f"Retention of the {ZONES.get(zone, zone)} {how} from {was} to {days} days.")
+    return changes
+
+
+def _mission_changes(old: Agreement, new: Agreement) -> list[str]:
+    """The mission and the public page, each said whole as `agreements show` says it: a target
+    moved or a section added reads plainly beside what it replaces."""
+    changes = []
+    if old.mission != new.mission:
+        changes.append(f"The mission changes. Now: {mission_words(new)} Before: {mission_words(old)}")
+    if old.public_account != new.public_account:
+        changes.append(f"The public page changes. Now: {public_account_words(new)} Before: {public_account_words(old)}")
     return changes
 
 

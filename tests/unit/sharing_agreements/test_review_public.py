@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from pipelines.cli import cli
 from sharing_agreements.model import DEFAULT_AGREEMENT, load_agreement
 from sharing_agreements.review import summary_lines
+from sharing_agreements.review_changes import differences
 
 PYTHON = re.compile(r"[{}\[\]=]|\bNone\b|\bTrue\b|\bFalse\b|'\w+':|\w+\(\w+=")
 
@@ -60,3 +61,36 @@ def test_show_lists_only_the_sections_approved(tmp_path):
         "progress against the mission, as published; nothing else is written on it, and only published figures."
     )
     assert "agreement in force" not in line and "each month" not in line
+
+
+def test_diff_says_a_changed_mission_and_public_page_beside_what_they_replace(tmp_path):
+    def later_and_smaller(raw):
+        raw["mission"]["reduction_pct"] = 30
+        raw["mission"]["target_month"] = "2032-03"
+        raw["public_account"] = {"sections": ["mission"]}
+
+    changes = differences(load_agreement(), load_agreement(_variant(tmp_path, later_and_smaller)))
+    (mission,) = [c for c in changes if c.startswith("The mission changes.")]
+    now, before = mission.split(" Before: ")
+    assert "down by 30%" in now and "by March 2032" in now
+    assert "down by 50%" in before and "by December 2030" in before
+    (page,) = [c for c in changes if c.startswith("The public page changes.")]
+    now, before = page.split(" Before: ")
+    assert "progress against the mission" in now and "agreement in force" not in now
+    assert "agreement in force" in before
+    assert not PYTHON.search("\n".join(changes).replace('"', ""))
+
+
+def test_diff_says_a_mission_set_where_there_was_none(tmp_path):
+    def without(raw):
+        raw.pop("mission")
+
+    changes = differences(load_agreement(_variant(tmp_path, without)), load_agreement())
+    assert [c for c in changes if c.startswith("The mission changes.")] == [
+        f"The mission changes. Now: {summary_lines(load_agreement())[_mission_line()]} "
+        "Before: Mission: none set; nothing is measured against a target."
+    ]
+
+
+def _mission_line() -> int:
+    return next(n for n, line in enumerate(summary_lines(load_agreement())) if line.startswith("Mission:"))
