@@ -169,6 +169,7 @@ class KnownForms:
         if self._duckdb is None:
             # The forms table holds identifiers' heads: never spilled to disk (no temp directory).
             self._duckdb = duckdb.connect(config={"temp_directory": ""})
+            self._duckdb.execute("SET enable_progress_bar = false")  # a national month's would draw one
             words = sorted(self._vocabulary)
             self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
         return self._duckdb

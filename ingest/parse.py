@@ -64,7 +64,7 @@ __all__ = [
     "survey",
 ]
 
-BATCH_ROWS = 200_000  # rows typed and checked at a time: bounds memory whatever the file's size
+BATCH_ROWS = 50_000  # rows typed and checked at a time: bounds memory whatever the file's size
 
 _DAYS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y")
 DATE_FORMATS = _DAYS

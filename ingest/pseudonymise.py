@@ -40,10 +40,15 @@ from schemas import load_codelist, schema_for_source
 if TYPE_CHECKING:  # the agreement is passed in: governance sits above ingestion
     from sharing_agreements.model import Agreement
 
-BATCH_ROWS = 100_000  # rows pseudonymised at a time: bounds memory whatever the month's size
+# Rows pseudonymised at a time: bounds memory whatever the month's size. Applying the rules holds
+# about 2 KB a row while a batch is worked on (words of place texts), so a worker's peak is
+# mostly its batch: 25,000 rows take no longer than 100,000 and 170 MB less in each worker.
+BATCH_ROWS = 50_000
 # A worker process costs a fresh interpreter's start (about two seconds of imports): worth it for
-# a file of several batches per worker (a national month), not for a city's or a region's.
-BATCHES_PER_WORKER = 4
+# a file of this many rows or more per worker (a national month), not for a city's or a region's.
+ROWS_PER_WORKER = 400_000
+# With fewer row groups than this per worker, each row group is shared out between the workers.
+ROW_GROUPS_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,23 @@ def pseudonymise_file(
     batch_rows: int = BATCH_ROWS,
     processes: int = 1,
     known_shapes: KnownShapesFile | None = None,
+    rows_per_worker: int = ROWS_PER_WORKER,
 ) -> PseudonymisedFile:
     """Apply the agreement's rules for `source` to the typed rows in `typed`, batch by batch, and
     write the rows shared to `out`. The file is written under a temporary name and renamed when
     complete, so a failed run never leaves half a file.
 
-    With `processes` > 1 and BATCHES_PER_WORKER batches or more for each, the typed file's row
+    With `processes` > 1 and `rows_per_worker` rows or more for each, the typed file's row
     groups are read and pseudonymised in that many worker processes at once and written in
-    their order: the same rows, sooner on a machine with the cores (each worker holds one row
-    group and its own memo of resolved places). Where a row group is shared between workers,
+    their order: the same rows, sooner on a machine with the cores (each worker holds a batch
+    of a row group at a time and its own memo of resolved places). Where a row group is shared between workers,
     its rows are written part by part (`_worker_tasks`).
 
     With `known_shapes`, location text shapes resolved in earlier files are not resolved again
     (every worker reads the file), and those resolved here are added to it once `out` is written:
     the same rows, sooner for a month whose texts were met before."""
     metadata = parquet_file(typed).metadata
-    processes = min(processes, metadata.num_rows // (batch_rows * BATCHES_PER_WORKER), metadata.num_row_groups)
+    processes = min(processes, metadata.num_rows // rows_per_worker, metadata.num_row_groups)
     known_shapes = known_shapes if _place_field(agreement, source) else None
     known = known_shapes.load() if known_shapes is not None and processes <= 1 else None
     apply = _rules_applier(source, agreement, field_keys, resolver, known)
@@ -100,9 +106,8 @@ def pseudonymise_file(
             for rows, batch_counts, batch_learned in _pseudonymised_parts(
                 typed, batch_rows, processes, apply, setup, handoff
             ):
-                for batch in rows.to_batches():  # a row group per batch
-                    if batch.num_rows:
-                        writer.write_batch(batch)
+                if rows.num_rows:  # a row group per part: a batch here, a worker's share of a row group there
+                    writer.write_table(rows, row_group_size=rows.num_rows)
                 add_counts(counts_by_provider, batch_counts)
                 _add_learned(learned, batch_learned)
         os.replace(partial_file, out)
@@ -219,13 +224,15 @@ def _in_worker(
     batch by batch: the rows written to an Arrow file in `handoff` (a record batch per batch),
     returned with their counts for each provider and the location shapes learned (by digest; at
     most MAX_LEARNED). The parent process only writes them to the output."""
-    rows = parquet_file(typed).read_row_group(row_group)
     if parts > 1:
-        rows = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part))
+        rows = parquet_file(typed).read_row_group(row_group)
+        batches = rows.filter(pa.array(_row_parts(rows, _worker["place"], parts) == part)).to_batches(batch_rows)
+    else:  # a batch at a time: the worker never holds its whole row group
+        batches = parquet_file(typed).iter_batches(batch_size=batch_rows, row_groups=[row_group])
     counts: dict[str, dict[str, int]] = {}
     path = handoff / f"{row_group}-{part}.arrow"
     with pa.ipc.new_file(path, _worker["schema"]) as handed:
-        for batch in rows.to_batches(max_chunksize=batch_rows):
+        for batch in batches:
             shared, batch_counts = _pseudonymised_batch(batch, _worker["apply"], _worker["schema"])
             handed.write_table(shared)
             add_counts(counts, batch_counts)
@@ -276,7 +283,7 @@ def _pseudonymised_parts(typed: Path, batch_rows: int, processes: int, apply, se
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     context = multiprocessing.get_context("spawn")
     groups = parquet_file(typed).metadata.num_row_groups
-    shared = groups < processes * BATCHES_PER_WORKER  # a few large row groups, each shared by the workers
+    shared = groups < processes * ROW_GROUPS_PER_WORKER  # a few large row groups, each shared by the workers
     with ExitStack() as stack:
         # Where a worker must get the same part of every row group, one executor per worker process;
         # otherwise one for all, whose idle worker takes the next row group.

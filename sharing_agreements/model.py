@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,6 @@ from anonymise.disclosure import DisclosurePolicy
 from anonymise.keys import derive_field_key
 from schemas import schema_for_source
 from schemas.model import SOURCES
-from warehouse.tables import permitted_table_names
 
 AGREEMENT_DIR = Path(__file__).parent
 DEFAULT_AGREEMENT = AGREEMENT_DIR / "cardiff-violence-prevention.yaml"
@@ -444,6 +443,10 @@ class Agreement(_Strict):
                         f"agreement {self.id}: the scope of {source!r} filters on {name!r}, "
                         f"which the {schema.name} schema does not declare"
                     )
+        # Imported here: a pseudonymise worker unpickles an agreement and needs none of the
+        # warehouse's table builders (nor DuckDB's library, 32 MB in each worker).
+        from warehouse.tables import permitted_table_names
+
         unknown_tables = sorted(set(self.published_tables) - set(permitted_table_names()))
         if unknown_tables:
             raise AgreementError(
@@ -472,19 +475,29 @@ def load_agreement(path: Path = DEFAULT_AGREEMENT) -> Agreement:
     """Load and check an agreement file; errors name the file, the line and the entry."""
     path = Path(path)
     try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-        agreement = Agreement.model_validate(plain_values(document))
-        agreement._document = plain_values(document)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise AgreementError(f"no sharing agreement at {path}") from exc
+    return _parsed_agreement(path.name, text)
+
+
+# A month's run reads the agreement at every step that needs it, so that each sees the file in
+# force: the same text is parsed once (round-trip YAML, kept for its line numbers, is slow).
+# Agreements are frozen, so the one object can be shared.
+@lru_cache(maxsize=8)
+def _parsed_agreement(name: str, text: str) -> Agreement:
+    try:
+        document = YAML(typ="rt").load(text)
+        agreement = Agreement.model_validate(plain_values(document))
+        agreement._document = plain_values(document)
     except YAMLError as exc:
-        raise AgreementError(f"{path.name} is not valid YAML: {exc}") from None
+        raise AgreementError(f"{name} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             line = _line_of(document, error["loc"])
             where = f"line {line}, " if line else ""
-            problems.append(f"{path.name}, {where}{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
+            problems.append(f"{name}, {where}{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
         raise AgreementError("not a valid sharing agreement: " + "; ".join(problems)) from None
     agreement.check_against_schemas()
     return agreement

@@ -138,12 +138,13 @@ def release_month(
     *,
     record_keys: RecordKeys,
     disclosure_policy: Callable[[str], DisclosurePolicy],
-    scanner: LeakScanner,
+    scanner: Callable[[], LeakScanner],
     audit: Audit,
     audit_entries: AuditEntries,
 ) -> Release:
     """Build, check and publish the month's tables under the agreement; `disclosure_policy` gives
-    its policy for the month's content digest (differential-privacy noise is seeded by it).
+    its policy for the month's content digest (differential-privacy noise is seeded by it), and
+    `scanner` makes the month's leak scanner.
     Raises ReleaseRefused, with nothing published, when a table fails its checks,
     NothingDelivered when no source delivered anything for the month (the command line refuses
     such a month before it runs; a run started from the Dagster UI is refused here), and
@@ -172,7 +173,9 @@ def release_month(
     )
     if first_release_content(audit_entries(), month) not in (None, content):
         built["coverage"]["release_status"] = "corrected"
-    release = Release(month, content, _checked(built, policy, agreement, scanner), withheld_tables(agreement))
+    # The scanner is made once the tables are built: its digests of the month's identifiers (0.3 GB
+    # for a national month) need not sit beside the aggregation's memory.
+    release = Release(month, content, _checked(built, policy, agreement, scanner()), withheld_tables(agreement))
     if release.failed:
         raise ReleaseRefused(release)
     permitted = [s for s in table_specs() if s.name in release.tables]

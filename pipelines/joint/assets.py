@@ -116,7 +116,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
                 agreement,
                 record_keys=istv.record_keys(agreement),
                 disclosure_policy=partial(istv.disclosure_policy, agreement),
-                scanner=scanner_for(home, month),
+                scanner=partial(scanner_for, home, month),
                 audit=istv.audit,
                 audit_entries=auditing.reader(home).entries,
             )

@@ -96,7 +96,13 @@ def test_a_month_resolved_with_known_shapes_is_the_month_resolved_without(typed,
 def test_worker_processes_read_the_known_shapes_and_hand_back_what_they_learn(typed, resolver, alone, tmp_path):
     known = KnownShapesFile(tmp_path / "known.parquet", KEY)
     first, learning = _pseudonymised(
-        typed, tmp_path / "first.parquet", resolver, batch_rows=150, processes=2, known_shapes=known
+        typed,
+        tmp_path / "first.parquet",
+        resolver,
+        batch_rows=150,
+        processes=2,
+        known_shapes=known,
+        rows_per_worker=600,
     )
     assert first.processes == 2 and first.shapes_learned == len(known.load()) > 100
     # Shapes the workers learned are those one process learns: known, none is learned again.

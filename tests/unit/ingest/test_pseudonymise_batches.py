@@ -18,7 +18,7 @@ from anonymise.locate_batches import LocationResolver
 from anonymise.reference import gazetteer
 from ingest.parse import parse_extract
 from ingest.pseudonymise import (
-    BATCHES_PER_WORKER,
+    ROW_GROUPS_PER_WORKER,
     _row_parts,
     pseudonymise_file,
     pseudonymise_processes,
@@ -195,8 +195,10 @@ def test_worker_processes_write_the_file_one_process_writes(tmp_path, resolver):
     keys = _keys(AGREEMENT.rules_for("police"))
     here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
     alone = pseudonymise_file(typed, here, "police", AGREEMENT, keys, resolver, batch_rows=30)
-    together = pseudonymise_file(typed, there, "police", AGREEMENT, keys, resolver, batch_rows=30, processes=2)
-    assert pq.ParquetFile(there).num_row_groups >= 2 * BATCHES_PER_WORKER  # enough to share out, kept in order
+    together = pseudonymise_file(
+        typed, there, "police", AGREEMENT, keys, resolver, batch_rows=30, processes=2, rows_per_worker=120
+    )
+    assert pq.ParquetFile(there).num_row_groups >= 2 * ROW_GROUPS_PER_WORKER  # enough to share out, kept in order
     pd.testing.assert_frame_equal(pd.read_parquet(there), pd.read_parquet(here))
     assert (together.processes, alone.processes) == (2, 1)
     assert not [p.name for p in tmp_path.iterdir() if ".parts-" in p.name]  # the workers' hand-over files are gone
@@ -211,7 +213,9 @@ def test_workers_sharing_a_few_large_row_groups_write_the_rows_one_process_write
     keys = _keys(AGREEMENT.rules_for("ed"))
     here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
     alone = pseudonymise_file(typed, here, "ed", AGREEMENT, keys, resolver, batch_rows=30)
-    together = pseudonymise_file(typed, there, "ed", AGREEMENT, keys, resolver, batch_rows=30, processes=2)
+    together = pseudonymise_file(
+        typed, there, "ed", AGREEMENT, keys, resolver, batch_rows=30, processes=2, rows_per_worker=120
+    )
     assert together.processes == 2
 
     # Each row group's rows come part by part, so the same rows in another order.

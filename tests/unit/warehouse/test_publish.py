@@ -262,3 +262,9 @@ def test_row_level_duckdb_is_bounded_and_spills_only_inside_its_zone(tmp_path):
     assert not Path(spill).exists()
     with row_level_duckdb() as con:
         assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == ""  # never spills
+
+
+def test_row_level_duckdb_draws_no_progress_bar():
+    # A long query over a national month would otherwise draw one on the run's terminal.
+    with row_level_duckdb() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

@@ -120,7 +120,7 @@ def _release(home, agreement=None, scanner=None, log=None, policy=None):
         agreement,
         record_keys=TEST_RECORD_KEYS,
         disclosure_policy=policy or (lambda content: agreement.disclosure_control.policy()),
-        scanner=scanner or LeakScanner(allowed_text=[MATCH_RULE]),
+        scanner=lambda: scanner or LeakScanner(allowed_text=[MATCH_RULE]),
         audit=log.record,
         audit_entries=log.read,
     )
