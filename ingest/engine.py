@@ -26,8 +26,8 @@ DUCKDB_SETTINGS = {"threads": 2, "preserve_insertion_order": False}
 ROW_LEVEL_MEMORY = "512MB"
 # Uniqueness of an extract's keys runs beside a batch of rows held by pandas (and Great
 # Expectations, 0.3 GB on its own): less for DuckDB. A national month's 10 million keys then
-# spill in part, in the same time (1.9 s against 1.7 with 512MB), and validation peaks at 0.9 GB
-# instead of 1.2.
+# spill in part, in the same time (1.9 s against 1.7 with 512MB); with 512MB its validation
+# peaked at 1.2 GB.
 KEYS_MEMORY = "128MB"
 
 

@@ -78,9 +78,9 @@ def pseudonymise_file(
 
     With `processes` > 1 and `rows_per_worker` rows or more for each, the typed file's row
     groups are read and pseudonymised in that many worker processes at once and written in
-    their order: the same rows, sooner on a machine with the cores (each worker holds a batch
-    of a row group at a time and its own memo of resolved places). Where a row group is shared between workers,
-    its rows are written part by part (`_worker_tasks`).
+    their order: the same rows, sooner on a machine with the cores (each worker holds a batch of
+    a row group at a time and its own memo of resolved places). Where a row group is shared
+    between workers, its rows are written part by part (`_worker_tasks`).
 
     With `known_shapes`, location text shapes resolved in earlier files are not resolved again
     (every worker reads the file), and those resolved here are added to it once `out` is written:

@@ -1,9 +1,8 @@
 """What changed between two versions of an agreement, in sentences a board reads in the order it
 would review them (`istv agreements diff`): the agreement itself, who shares, how figures are
-protected, how long data is kept, the mission and the public page, and then each dataset field by
-field. Every part of an
-agreement is compared, so no change goes unsaid; each is written out in words, never as the
-Python values it is held in.
+protected, how long data is kept, the mission and the public page, and then each dataset field
+by field. Every part of an agreement is compared, so no change goes unsaid; each is written out
+in words, never as the Python values it is held in.
 """
 
 from __future__ import annotations
