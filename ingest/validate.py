@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest.engine import KEYS_MEMORY, parquet_batches, parquet_file, row_level_duckdb
+from ingest.engine import KEYS_MEMORY, parquet_file, row_level_duckdb
 from schemas.expectations import ExpectationOutcome, ValidationSummary, extract_suite, validate
 from schemas.model import Schema
 
@@ -43,10 +43,10 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
     is counted by DuckDB over the whole file."""
     suite = extract_suite(schema, uniqueness=False)
     merged: dict[tuple[str, str | None, str], ExpectationOutcome] = {}
-    batches = parquet_batches(path, batch_rows)
-    frames = (batch.to_pandas() for batch in batches)
+    extract = parquet_file(path)
+    frames = (batch.to_pandas() for batch in extract.iter_batches(batch_size=batch_rows))
     first = next(frames, None)
-    with _cycles_collected_per_batch(math.ceil(parquet_file(path).metadata.num_rows / batch_rows)) as collect:
+    with _cycles_collected_per_batch(math.ceil(extract.metadata.num_rows / batch_rows)) as collect:
         for frame in [pd.read_parquet(path)] if first is None else itertools.chain([first], frames):
             outcomes = validate(frame, suite).outcomes
             # GX's objects hold each batch in reference cycles: collected now, memory stays one
