@@ -3,7 +3,8 @@
 landing/        extracts as delivered (identifiable; the pipeline only)
 quarantine/     rejected rows with reasons, encrypted at rest
 pseudonymised/  row-level data after the agreement is applied
-                (and _locations/: location shapes already resolved, as keyed digests)
+                (and _locations/: location shapes already resolved, as keyed digests;
+                joint/<month>.released/: the ledger of published figures, kept by retention)
 warehouse/      istv.duckdb, the published tables analysts read
 reports/        the monthly hotspot reports (published figures only), which analysts read
 audit/          the append-only audit log; audit/reports/ the board's audit report (exact

@@ -14,9 +14,10 @@ What "age" means, zone by zone:
 
 Everything under `landing/<source>/<YYYY-MM>/` (deliveries, manifests, `superseded/`,
 `_parsed/`, any provider folders) goes with its month folder; in the pseudonymised zone every
-entry named after the month goes together: the source's rows and summary, the joint rows and
-the `.released` ledger of what was published. A later correction of such a month is therefore
-published as a first release. The published warehouse and the audit log are never touched:
+entry named after the month goes together (the source's rows and summary, the joint rows) but
+the `.released` ledger of what was published: figures, not rows, kept as long as the published
+tables, so that a correction delivered later is still published against it (warehouse.corrections).
+The published warehouse and the audit log are never touched:
 the audit log records what retention deleted, by path relative to ISTV_HOME or Dagster run id.
 """
 
@@ -35,6 +36,7 @@ from ingest.home import IstvHome
 from sharing_agreements import auditing
 from sharing_agreements.model import Agreement, AgreementError, Retention
 from sharing_agreements.signing import load_verified
+from warehouse.corrections import is_ledger
 
 ZONES = ("landing", "quarantine", "pseudonymised", "dagster", "reports", "releases")
 # A month folder (2024-01), a month's files (2024-01.parquet, 2024-01.released) and their
@@ -191,7 +193,7 @@ def _month_named(
             continue
         for entry in sorted(folder.iterdir()):
             month = _month_of(entry.name)
-            if month is None:
+            if month is None or is_ledger(entry):
                 continue
             since = due_since(month_end(month), days)
             if today >= since:

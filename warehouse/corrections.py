@@ -63,9 +63,19 @@ def released_figures(folder: Path) -> dict[str, pd.DataFrame] | None:
     return {f.stem: pd.read_parquet(f) for f in folder.glob("*.parquet")}
 
 
+LEDGER_SUFFIX = ".released"
+
+
 def released_folder(joint: Path) -> Path:
     """Where the month's published figures are remembered, beside its joint rows."""
-    return joint.with_name(f"{joint.stem}.released")
+    return joint.with_name(f"{joint.stem}{LEDGER_SUFFIX}")
+
+
+def is_ledger(path: Path) -> bool:
+    """Whether `path` is a month's ledger. Retention leaves ledgers with the published tables:
+    without it, a correction delivered after the month's rows are deleted would be published
+    afresh, and comparing it with the first release would pin the changed figures' counts."""
+    return path.name.endswith(LEDGER_SUFFIX)
 
 
 def carry_forward(

@@ -41,7 +41,6 @@ def _zone_files(home, month: str) -> list[Path]:
         _write(home.pseudonymised / "ed" / f"{month}.parquet"),
         _write(home.pseudonymised / "ed" / f"{month}.summary.json"),
         _write(home.pseudonymised / "joint" / f"{month}.parquet"),
-        _write(home.pseudonymised / "joint" / f"{month}.released" / "hotspot_cells.parquet"),
         _write(home.reports / f"{month}.html"),
     ]
 
@@ -62,6 +61,8 @@ def zones(istv_home):
         _write(istv_home.warehouse, "published tables"),
         _write(istv_home.pseudonymised / ".duckdb-spill-abc" / f"{OLD}.tmp"),  # work in progress, not a source
         _write(istv_home.landing / "ed" / "notes.txt"),  # not named after a month
+        # The ledger of what was published: kept with the published tables, for a later correction.
+        _write(istv_home.pseudonymised / "joint" / f"{OLD}.released" / "hotspot_cells.parquet"),
     ]
     record(istv_home, "delivery", {"source": "ed", "month": OLD})
     return {"old": old + [audit_report, old_log], "recent": recent, "untouched": untouched}
@@ -121,14 +122,13 @@ def test_the_plan_lists_every_zone_of_the_old_month_and_nothing_recent(istv_home
             f"pseudonymised/ed/{OLD}.parquet",
             f"pseudonymised/ed/{OLD}.summary.json",
             f"pseudonymised/joint/{OLD}.parquet",
-            f"pseudonymised/joint/{OLD}.released",
             f"reports/{OLD}.html",
             "audit/reports/audit.md",
             f"logs/run-{OLD}-20200101T000000.log",
         ]
     )
     # No superseded release: the embedded warehouse keeps none.
-    assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 1, "reports": 2}
+    assert plan.counts() == {"landing": 2, "quarantine": 2, "pseudonymised": 3, "dagster": 1, "reports": 2}
 
 
 def test_a_dry_run_lists_what_is_due_and_deletes_nothing(zones, istv_home):
@@ -136,10 +136,11 @@ def test_a_dry_run_lists_what_is_due_and_deletes_nothing(zones, istv_home):
     before = _snapshot(everything)
     result = CliRunner().invoke(cli, ["retention", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert f"landing/ed/{OLD}" in result.output and f"pseudonymised/joint/{OLD}.released" in result.output
+    assert f"landing/ed/{OLD}" in result.output and f"pseudonymised/joint/{OLD}.parquet" in result.output
+    assert f"pseudonymised/joint/{OLD}.released" not in result.output
     assert f"landing/ed/{RECENT}" not in result.output
     assert (
-        "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 4, dagster 1, reports 2 due)" in result.output
+        "Dry run: nothing deleted (landing 2, quarantine 2, pseudonymised 3, dagster 1, reports 2 due)" in result.output
     )
     assert _snapshot(everything) == before
 
@@ -162,7 +163,7 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     before, log_before = _snapshot(keep), (istv_home.audit / "log.jsonl").read_bytes()
     result = CliRunner().invoke(cli, ["retention"])
     assert result.exit_code == 0, result.output
-    assert "Deleted landing 2, quarantine 2, pseudonymised 4, dagster 1, reports 2" in result.output
+    assert "Deleted landing 2, quarantine 2, pseudonymised 3, dagster 1, reports 2" in result.output
     assert not any(p.exists() for p in zones["old"])
     assert _snapshot(keep) == before
     assert (istv_home.audit / "log.jsonl").read_bytes().startswith(log_before)
@@ -174,13 +175,12 @@ def test_apply_deletes_exactly_what_is_due_and_audits_it(zones, istv_home):
     assert log.verify().ok
     entry = log.entries()[-1]
     assert entry.kind == "retention"
-    assert entry.details["deleted"] == {"landing": 2, "quarantine": 2, "pseudonymised": 4, "dagster": 1, "reports": 2}
+    assert entry.details["deleted"] == {"landing": 2, "quarantine": 2, "pseudonymised": 3, "dagster": 1, "reports": 2}
     assert entry.details["deleted_items"]["dagster"] == [f"logs/run-{OLD}-20200101T000000.log"]
     assert entry.details["deleted_items"]["pseudonymised"] == [
         f"pseudonymised/ed/{OLD}.parquet",
         f"pseudonymised/ed/{OLD}.summary.json",
         f"pseudonymised/joint/{OLD}.parquet",
-        f"pseudonymised/joint/{OLD}.released",
     ]
     assert entry.details["periods_days"] == load_agreement().retention.model_dump()
     assert entry.details["agreement_id"] == "cardiff-violence-prevention" and "failed_items" in entry.details
@@ -266,4 +266,4 @@ def test_the_scheduled_job_deletes_what_is_due_and_audits_it(zones, istv_home, i
     assert not any(p.exists() for p in zones["old"])
     assert all(p.exists() for p in zones["recent"] + zones["untouched"])
     entry = reader(istv_home).entries()[-1]
-    assert entry.kind == "retention" and entry.details["deleted"]["pseudonymised"] == 4
+    assert entry.kind == "retention" and entry.details["deleted"]["pseudonymised"] == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 from types import SimpleNamespace
 
 import duckdb
@@ -16,6 +17,7 @@ from anonymise.differential_privacy import BudgetExceeded
 from anonymise.leaks import LeakScanner
 from ingest.home import IstvHome
 from sharing_agreements.model import load_agreement
+from sharing_agreements.retention import plan_retention
 from tests.conftest import TEST_RECORD_KEYS, made_up_pseudonym
 from warehouse.corrections import released_folder
 from warehouse.joint import build_joint_incidents, month_content_sha256
@@ -252,6 +254,35 @@ def test_a_changed_month_published_again_is_a_corrected_release(home):
     _release(home, log=log)
     assert _published(home, "coverage")["release_status"].unique().tolist() == ["corrected"]
     assert [e.details["corrected_release"] for e in log.entries] == [False, True, True]
+
+
+class NoRuns:
+    """A run history with nothing in it: only the working folder's zones are planned."""
+
+    def runs_updated_before(self, cutoff):
+        return []
+
+    def delete(self, run_id):
+        raise AssertionError("no run to delete")
+
+
+def test_a_correction_after_retention_publishes_the_first_release_again(home):
+    """Retention deletes the month's rows but keeps its ledger, so a one-row correction delivered
+    later cannot be compared with the first release: every figure is published as it was."""
+    log = AuditLog()
+    _release(home, log=log)
+    figures = [s.name for s in table_specs() if s.name != "coverage"]  # coverage counts deliveries
+    first = {name: _published(home, name) for name in figures}
+    plan = plan_retention(home, load_agreement().retention, MONTH.replace(year=MONTH.year + 10), NoRuns())
+    for due in plan.due:
+        shutil.rmtree(due.path) if due.path.is_dir() else due.path.unlink()
+    assert not home.pseudonymised_file("joint", MONTH).exists()
+    assert released_folder(home.pseudonymised_file("joint", MONTH)).is_dir()
+    _pseudonymised(home, ed_rows=29, police_rows=12)  # re-delivered with one row fewer
+    _release(home, log=log)
+    assert _published(home, "coverage")["release_status"].unique().tolist() == ["corrected"]
+    for name in figures:
+        pd.testing.assert_frame_equal(_published(home, name), first[name], obj=name)
 
 
 def test_a_release_past_the_privacy_budget_publishes_nothing(home, board):
