@@ -33,6 +33,9 @@ from anonymise.differential_privacy import discrete_laplace, noise_seed
 SUPPRESSION_THRESHOLD = 7
 ROUNDING_BASE = 5
 KEY_SUFFIX, PUBLIC_SUFFIX = "__key", "__public"
+# The protected part of a figure as published before (its noise included): `protect` shows a
+# value given in this column again (a corrected release, warehouse/corrections.py).
+SHOWN_SUFFIX = "__shown"
 
 
 @dataclass(frozen=True)
@@ -109,24 +112,27 @@ def _noised(counts: np.ndarray, policy: DisclosurePolicy, label: str) -> np.ndar
 def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePolicy, label: str = "") -> pd.DataFrame:
     """A copy with each count column published and a boolean `<count>_suppressed` flag beside it.
     A count column comes with `<count>__key` (summed record keys of its protected records) and
-    `<count>__public` (its records from public sources); both are consumed here. `label` names
-    the table, so that differential-privacy noise differs between tables."""
+    `<count>__public` (its records from public sources); both are consumed here, and so is the
+    optional `<count>__shown`: where set, the protected part as released before, shown again
+    whatever the policy now. `label` names the table, so that differential-privacy noise differs
+    between tables."""
     out = table.copy()
     for column in count_columns:
         protected = _noised(out[column].fillna(0).astype(np.int64).to_numpy(), policy, f"{label}.{column}")
         public = out.pop(column + PUBLIC_SUFFIX).fillna(0).astype(np.int64).to_numpy()
         keys = out.pop(column + KEY_SUFFIX).fillna(0).astype(np.int64).to_numpy()
         if policy.method == "cell_key":
-            shown = perturb(protected, keys, perturbation_table(policy.max_deviation, policy.variance)) + public
-            out[column] = pd.array(shown, dtype="Int64")
-            out[f"{column}_suppressed"] = False
+            part = pd.array(perturb(protected, keys, perturbation_table(policy.max_deviation, policy.variance)))
         else:
             withheld = (protected >= 1) & (protected <= policy.suppression_threshold)
-            shown = [
-                None if w else protect_count(int(c), policy) + int(p) for c, p, w in zip(protected, public, withheld)
-            ]
-            out[column] = pd.array(shown, dtype="Int64")
-            out[f"{column}_suppressed"] = withheld
+            part = pd.array([None if w else protect_count(int(c), policy) for c, w in zip(protected, withheld)])
+        part = part.astype("Int64")
+        released = out.pop(column + SHOWN_SUFFIX) if column + SHOWN_SUFFIX in out else None
+        if released is not None:  # figures kept at their released value
+            kept = released.notna().to_numpy()
+            part[kept] = released[kept].astype("int64").to_numpy()
+        out[column] = part + public
+        out[f"{column}_suppressed"] = part.isna()
     return out
 
 

@@ -4,11 +4,11 @@ the agreement's threshold.
 Under the cell-key method a figure whose records change gets a fresh perturbation, so an intruder
 holding both releases of a month would see two noisy views of nearly the same count, and which
 figures moved would name the changed record's cell, hour and method. So every published figure
-is remembered by its protected part: how many records it held and their summed record keys (its
-published value follows from these and the perturbation table). When the month is published
-again, a figure whose record count moved by fewer than `threshold` keeps the records it was
-published with, and so its published value, exactly; a figure that moved by `threshold` or more
-is published afresh. A figure that was not published before and would hold fewer than
+is remembered by its protected part: how many records it held, their summed record keys and the
+value it showed. When the month is published again, a figure whose record count moved by fewer
+than `threshold` keeps the records it was published with and shows its published value again,
+exactly, even if the agreement's perturbation table has changed since; a figure that moved by
+`threshold` or more is published afresh. A figure that was not published before and would hold fewer than
 `threshold` records stays unpublished; one that disappears keeps its earlier value.
 
 What a corrected release reveals: that some figures changed by at least the threshold, each
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX
+from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, SHOWN_SUFFIX
 
 
 @dataclass
@@ -44,6 +44,16 @@ class Corrections:
             raw, self.kept[table] = carry_forward(raw, keys, counts, self.released[table], self.threshold)
         self.figures[table] = raw
         return raw
+
+    def shown(self, table: str, published: pd.DataFrame, counts: list[str]) -> None:
+        """Remember what each figure of `table` showed (`published`: the figures `apply` returned,
+        row for row, through disclosure control): its protected part, the published count less the
+        public one. A figure kept at the next release shows it again, even after the agreement's
+        noise has changed: perturbing the same records afresh would give a second noisy view."""
+        figures = self.figures[table]
+        for column in counts:
+            public = figures[column + PUBLIC_SUFFIX].fillna(0).astype("int64").to_numpy()
+            figures[column + SHOWN_SUFFIX] = pd.array(published[column], dtype="Int64") - public
 
     def save(self, folder: Path) -> None:
         """Keep what was just published, a file a table (row-level zone: it holds record-key sums),
@@ -106,8 +116,12 @@ def carry_forward(
         kept_figures += int((keep & ((n != old_n) | (key != old_key))).sum())
         merged[column] = np.where(keep, old_n, n)
         merged[column + KEY_SUFFIX] = np.where(keep, old_key, key)
+        # A ledger written before values were remembered has none: those are perturbed again alike.
+        old_shown = merged.get(column + SHOWN_SUFFIX, pd.Series(pd.NA, index=merged.index))
+        merged[column + SHOWN_SUFFIX] = pd.array(old_shown, dtype="Int64").astype("Int64")
+        merged.loc[~keep, column + SHOWN_SUFFIX] = pd.NA
         fresh_row |= ~keep
     # A row never published before, none of whose figures moved enough, stays unpublished.
     new_row = (merged["_merge"] == "left_only").to_numpy()
-    out = merged.loc[~(new_row & ~fresh_row), list(raw.columns)]
+    out = merged.loc[~(new_row & ~fresh_row), [*raw.columns, *(c + SHOWN_SUFFIX for c in counts)]]
     return out.astype(raw.dtypes.to_dict()).sort_values(keys).reset_index(drop=True), kept_figures

@@ -244,6 +244,8 @@ def build_tables(
             if corrections is not None:
                 raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
             table = protect(raw, spec.counts, policy, label=spec.name)
+            if corrections is not None:
+                corrections.shown(spec.name, table, spec.counts)
             if spec.withheld_when_quiet:
                 table = withhold_quiet_areas(table, policy, spec.withheld_when_quiet, total="combined")
             table = _finish(spec, table)

@@ -10,13 +10,14 @@ import pandas as pd
 
 from anonymise.cellkey import RecordKeys
 from anonymise.disclosure import DisclosurePolicy
-from warehouse.corrections import Corrections
+from warehouse.corrections import Corrections, released_figures
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables
 
 KEYS = RecordKeys.from_secret(b"corrections-test-secret")
 MONTH = dt.date(2026, 9, 1)
 CELLS = ["89195879b4bffff", "8919586b4a3ffff", "8919586b4bbffff", "89195879b5bffff"]
 HOURS = [(6, 23), (6, 1), (5, 22), (7, 2)]
+DEFAULT_POLICY = DisclosurePolicy()
 TABLES = ("hotspot_cells", "hotspot_areas", "hour_of_week", "assault_methods", "monthly_trend")
 
 
@@ -43,11 +44,13 @@ def _rows(counts: dict[str, int], tag: str = "") -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"weekday": "Int64", "hour": "Int64", "record_key": "int64"})
 
 
-def _release(joint: pd.DataFrame, corrections: Corrections) -> dict[str, pd.DataFrame]:
+def _release(
+    joint: pd.DataFrame, corrections: Corrections | None, policy: DisclosurePolicy = DEFAULT_POLICY
+) -> dict[str, pd.DataFrame]:
     return build_tables(
         joint,
         pd.DataFrame(columns=DELIVERY_SUMMARY_COLUMNS),
-        DisclosurePolicy(),
+        policy,
         "a",
         1,
         record_keys=KEYS,
@@ -116,3 +119,21 @@ def test_the_ledger_carries_over_corrections_one_after_another():
         if extra < 7:
             assert cell == released["hotspot_cells"].set_index("cell_id").loc[CELLS[1], "ed_assaults"]
     assert abs(cell - 19) <= DisclosurePolicy().max_deviation
+
+
+def test_a_release_under_changed_noise_shows_every_kept_figure_as_released(tmp_path):
+    """The board changes the perturbation table; a month published before is corrected by one row
+    (or re-run): each figure kept shows the value it was released with, read back from the ledger
+    as the pipeline saves it, not a second perturbation of the same records."""
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    first.save(tmp_path / "released")
+    wider = DisclosurePolicy(max_deviation=5, variance=4.0)
+    joint = _rows(FIRST)
+    joint = joint.drop(index=joint.index[joint.cell_id == CELLS[1]][0])
+    corrected = _release(joint, Corrections(7, released_figures(tmp_path / "released")), wider)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(corrected[table], released[table])
+    # The attack this stops: the same month published afresh under the new table moves figures.
+    afresh = _release(_rows(FIRST), None, wider)
+    assert any(not afresh[table].equals(released[table]) for table in TABLES)
