@@ -9,7 +9,7 @@ import hashlib
 import pandas as pd
 
 from anonymise.cellkey import RecordKeys
-from anonymise.disclosure import DisclosurePolicy
+from anonymise.disclosure import SHOWN_SUFFIX, DisclosurePolicy
 from warehouse.corrections import Corrections, released_figures
 from warehouse.tables import DELIVERY_SUMMARY_COLUMNS, HotspotAreas, build_tables
 
@@ -137,3 +137,20 @@ def test_a_release_under_changed_noise_shows_every_kept_figure_as_released(tmp_p
     # The attack this stops: the same month published afresh under the new table moves figures.
     afresh = _release(_rows(FIRST), None, wider)
     assert any(not afresh[table].equals(released[table]) for table in TABLES)
+
+
+def test_a_ledger_written_before_values_were_remembered_still_keeps_its_figures(tmp_path):
+    """A ledger from before (counts and record keys, no values shown): kept figures are perturbed
+    from their earlier records, as then, and the new ledger remembers their values."""
+    first = Corrections(7)
+    released = _release(_rows(FIRST), first)
+    first.save(tmp_path / "released")
+    ledger = {
+        table: frame.drop(columns=[c for c in frame.columns if c.endswith(SHOWN_SUFFIX)])
+        for table, frame in released_figures(tmp_path / "released").items()
+    }
+    again = Corrections(7, ledger)
+    corrected = _release(_rows(FIRST).iloc[1:], again)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(corrected[table], released[table])
+    assert all(any(c.endswith(SHOWN_SUFFIX) for c in frame.columns) for frame in again.figures.values())
