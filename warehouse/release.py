@@ -101,6 +101,30 @@ class NothingDelivered(RuntimeError):
         )
 
 
+class SourcesGone(RuntimeError):
+    """Nothing published: the month's last release counted rows from sources that deliver none
+    now (their row-level data deleted under retention, or removed), so a release now would show
+    their incidents as none."""
+
+    def __init__(self, month: dt.date, sources: list[str]):
+        super().__init__(
+            f"{month:%Y-%m} was published with {', '.join(sources)} rows that are no longer held (deleted under "
+            "the agreement's retention, or removed) and were not delivered again, so nothing was published and "
+            "the month's tables stand as they were. To correct the month, deliver every source's extract for it "
+            f"again (`istv ingest FILE --source SOURCE --month {month:%Y-%m}`), then run the month again"
+        )
+
+
+def sources_gone(released: dict[str, pd.DataFrame] | None, summaries: list[DeliverySummary]) -> list[str]:
+    """The sources whose rows the month's last release counted (its ledger's coverage) and which
+    deliver none now."""
+    if not released or "coverage" not in released:
+        return []
+    coverage = released["coverage"]
+    before = set(coverage.loc[coverage["rows_received"].fillna(0) > 0, "source"])
+    return sorted(before - {s.source for s in summaries if s.rows_received > 0})
+
+
 def delivery_summaries(home: IstvHome, month: dt.date) -> list[DeliverySummary]:
     """Coverage input: one per source and provider (several EDs, several forces a month), from
     the pseudonymisation summaries: what each provider's files delivered, and what became of its
@@ -147,16 +171,21 @@ def release_month(
     `scanner` makes the month's leak scanner.
     Raises ReleaseRefused, with nothing published, when a table fails its checks,
     NothingDelivered when no source delivered anything for the month (the command line refuses
-    such a month before it runs; a run started from the Dagster UI is refused here), and
+    such a month before it runs; a run started from the Dagster UI is refused here), SourcesGone
+    when a source the month was published with delivers nothing now, and
     BudgetExceeded (audited) when the release would pass the month's privacy budget."""
     summaries = delivery_summaries(home, month)
     if not summaries:
         raise NothingDelivered(month)
     joint = home.pseudonymised_file("joint", month)
+    # The month as last published, if it was: figures that barely moved keep their released values.
+    released = released_figures(released_folder(joint))
+    gone = sources_gone(released, summaries)
+    if gone:
+        raise SourcesGone(month, gone)
     content = month_content_sha256(joint, home.pseudonymised)
     policy = disclosure_policy(content)
-    # The month as last published, if it was: figures that barely moved keep their released values.
-    corrections = Corrections(policy.suppression_threshold, released_figures(released_folder(joint)))
+    corrections = Corrections(policy.suppression_threshold, released)
     areas = hotspot_areas(agreement)
     built = build_tables(
         joint,

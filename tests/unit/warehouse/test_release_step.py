@@ -21,7 +21,7 @@ from sharing_agreements.retention import plan_retention
 from tests.conftest import TEST_RECORD_KEYS, made_up_pseudonym
 from warehouse.corrections import released_folder
 from warehouse.joint import build_joint_incidents, month_content_sha256
-from warehouse.release import NothingDelivered, ReleaseRefused, delivery_summaries, release_month
+from warehouse.release import NothingDelivered, ReleaseRefused, SourcesGone, delivery_summaries, release_month
 from warehouse.tables import (
     DELIVERY_SUMMARY_COLUMNS,
     MATCH_RULE,
@@ -283,6 +283,28 @@ def test_a_correction_after_retention_publishes_the_first_release_again(home):
     assert _published(home, "coverage")["release_status"].unique().tolist() == ["corrected"]
     for name in figures:
         pd.testing.assert_frame_equal(_published(home, name), first[name], obj=name)
+
+
+def test_a_month_whose_police_rows_are_gone_is_not_published_again_without_them(home):
+    """Retention has deleted the month's rows; the ED extract alone is delivered again. Published
+    now, every police count would read 0: refused, saying what to deliver, the tables as they were."""
+    log = AuditLog()
+    _release(home, log=log)
+    before = {name: _published(home, name) for name in ("hotspot_cells", "coverage")}
+    _pseudonymised(home, ed_rows=29, police_rows=12)
+    police = home.pseudonymised_file("police", MONTH)  # as the police asset leaves it with nothing delivered:
+    pd.read_parquet(police).iloc[:0].to_parquet(police, index=False)
+    home.summary_file("police", MONTH).write_text(json.dumps({"files": [], "providers_counts": {}}))
+    build_joint_incidents(home, MONTH, TEST_RECORD_KEYS)
+    with pytest.raises(SourcesGone, match="2026-09 was published with police rows that are no longer held") as gone:
+        _release(home, log=log)
+    assert "istv ingest FILE --source SOURCE --month 2026-09" in str(gone.value)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(_published(home, name), frame)
+    assert log.kinds() == ["publish"]
+    _pseudonymised(home, ed_rows=29, police_rows=12)  # every source delivered again: published
+    _release(home, log=log)
+    assert log.kinds() == ["publish", "publish"]
 
 
 def test_a_release_past_the_privacy_budget_publishes_nothing(home, board):
