@@ -113,9 +113,9 @@ def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePol
     """A copy with each count column published and a boolean `<count>_suppressed` flag beside it.
     A count column comes with `<count>__key` (summed record keys of its protected records) and
     `<count>__public` (its records from public sources); both are consumed here, and so is the
-    optional `<count>__shown`: where set, the protected part as released before, shown again
-    whatever the policy now. `label` names the table, so that differential-privacy noise differs
-    between tables."""
+    optional `<count>__shown`: where set, the protected part as released before under the cell-key
+    method, shown again whatever its parameters now. `label` names the table, so that
+    differential-privacy noise differs between tables."""
     out = table.copy()
     for column in count_columns:
         protected = _noised(out[column].fillna(0).astype(np.int64).to_numpy(), policy, f"{label}.{column}")
@@ -128,7 +128,7 @@ def protect(table: pd.DataFrame, count_columns: list[str], policy: DisclosurePol
             part = pd.array([None if w else protect_count(int(c), policy) for c, w in zip(protected, withheld)])
         part = part.astype("Int64")
         released = out.pop(column + SHOWN_SUFFIX) if column + SHOWN_SUFFIX in out else None
-        if released is not None:  # figures kept at their released value
+        if released is not None and policy.method == "cell_key":  # figures kept at their released value
             kept = released.notna().to_numpy()
             part[kept] = released[kept].astype("int64").to_numpy()
         out[column] = part + public

@@ -244,7 +244,7 @@ def build_tables(
             if corrections is not None:
                 raw = corrections.apply(spec.name, raw, spec.keys, spec.counts)
             table = protect(raw, spec.counts, policy, label=spec.name)
-            if corrections is not None:
+            if corrections is not None and policy.method == "cell_key":  # rounded values are not kept
                 corrections.shown(spec.name, table, spec.counts)
             if spec.withheld_when_quiet:
                 table = withhold_quiet_areas(table, policy, spec.withheld_when_quiet, total="combined")

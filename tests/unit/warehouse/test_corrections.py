@@ -154,3 +154,16 @@ def test_a_ledger_written_before_values_were_remembered_still_keeps_its_figures(
     for table in TABLES:
         pd.testing.assert_frame_equal(corrected[table], released[table])
     assert all(any(c.endswith(SHOWN_SUFFIX) for c in frame.columns) for frame in again.figures.values())
+
+
+def test_after_a_switch_to_suppression_kept_figures_follow_the_new_method(tmp_path):
+    """Values remembered under the cell-key method are not shown by suppress_and_round, whose
+    checks refuse small published counts: its figures are withheld and rounded as it says."""
+    first = Corrections(7)
+    _release(_rows(FIRST), first)
+    first.save(tmp_path / "released")
+    suppress = DisclosurePolicy(method="suppress_and_round")
+    corrected = _release(_rows(FIRST), Corrections(7, released_figures(tmp_path / "released")), suppress)
+    cells = corrected["hotspot_cells"].set_index("cell_id")
+    assert cells.loc[CELLS[0], "ed_assaults_suppressed"] and pd.isna(cells.loc[CELLS[0], "ed_assaults"])
+    assert cells.loc[CELLS[2], "ed_assaults"] == 30  # rounded to 5
