@@ -4,7 +4,7 @@ delivered).
 
 Runs are found in the audit log itself, which is kept for ever. A run of a month writes an
 `ingest` entry for each delivery it parses, a `pseudonymise` entry for each source, then a
-`publish` entry (or `dp_refused`); so a month's entries are cut into runs after a publish and
+`publish` entry (or `dp_refused` or `release_refused`); so a month's entries are cut into runs after a publish and
 where an entry repeats (the same delivery parsed again, the same source pseudonymised again).
 An entry written by a run names it (`run_id`): that decides. For entries that do not (written
 before runs named themselves), Dagster's run history, while it still holds a run (it is deleted
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from sharing_agreements.audit import Entry
 
-RUN_KINDS = ("ingest", "pseudonymise", "publish", "dp_refused")
+RUN_KINDS = ("ingest", "pseudonymise", "publish", "dp_refused", "release_refused")
+_ENDS_RUN = ("publish", "dp_refused", "release_refused")
 
 
 def entry_time(text: str) -> dt.datetime:
@@ -67,7 +68,7 @@ class Run:
 
     @property
     def closed(self) -> bool:
-        return any(e.kind in ("publish", "dp_refused") for e in self.entries)
+        return any(e.kind in _ENDS_RUN for e in self.entries)
 
     @property
     def started(self) -> dt.datetime:
@@ -108,8 +109,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Outcome:
-    # published, corrected, rerun, nothing_delivered, nothing_shared, budget_refused, not_published, failed,
-    # cancelled or running
+    # published, corrected, rerun, nothing_delivered, nothing_shared, budget_refused, source_missing,
+    # not_published, failed, cancelled or running
     kind: str
     words: str
 
@@ -230,6 +231,8 @@ def _outcome(run: Run, earlier: list[Run]) -> Outcome:
     status = run.known.status if run.known else None
     if run.details("dp_refused") is not None:
         return Outcome("budget_refused", "refused: the month's privacy budget is spent; nothing published")
+    if run.details("release_refused") is not None:
+        return Outcome("source_missing", "refused: a source the month was published with is missing; nothing published")
     if run.details("publish") is None:
         if status == "running":
             return Outcome("running", "still running")

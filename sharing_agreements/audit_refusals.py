@@ -1,7 +1,7 @@
 """Every refusal the audit log records, by kind, for the board's report: what ingest refused
 (a duplicate, the wrong kind of file, a damaged file, the wrong month, a provider that is no
 party), what the runs refused (an agreement not in force or not validly signed, a privacy
-budget spent) and what retention refused.
+budget spent, a month run again without a source it was published with) and what retention refused.
 
 Refusals written before they carried a kind are classified from the entry kind and, for an
 agreement refused, from the words of its reason (sharing_agreements.model and .signing).
@@ -27,6 +27,10 @@ KINDS = {  # kind -> (its name in the list, what it means)
     "signature": ("Agreement signature failed", "unsigned, signed by an unknown key, or altered since signed"),
     "invalid_agreement": ("Agreement invalid", "the agreement file could not be read or is not a valid agreement"),
     "privacy_budget": ("Privacy budget spent", "the release would pass the month's differential-privacy budget"),
+    "source_missing": (
+        "Source missing from a re-release",
+        "a month published with a source's rows, run again without them (deleted under retention)",
+    ),
 }
 # A run refused under an agreement fails in every step that loads it, each writing its entry at
 # about the same time: entries with the same reason this close together are one refusal.
@@ -71,6 +75,10 @@ def refusals(entries: list[Entry]) -> list[Refusal]:
             found.append(Refusal(moment, "not_a_party", d.get("source", ""), "", d.get("file", ""), provider=named))
         elif entry.kind == "dp_refused":
             found.append(Refusal(moment, "privacy_budget", month=d.get("month", ""), why=d.get("reason", "")))
+        elif entry.kind == "release_refused":
+            source = ", ".join(d.get("sources", []))
+            kind = d.get("refusal") if d.get("refusal") in KINDS else "source_missing"
+            found.append(Refusal(moment, kind, source, d.get("month", ""), why=d.get("reason", "")))
         elif entry.kind == "verification_failure":
             reason, step = d.get("reason", ""), d.get("step", "")
             earlier = next(

@@ -172,7 +172,7 @@ def release_month(
     Raises ReleaseRefused, with nothing published, when a table fails its checks,
     NothingDelivered when no source delivered anything for the month (the command line refuses
     such a month before it runs; a run started from the Dagster UI is refused here), SourcesGone
-    when a source the month was published with delivers nothing now, and
+    (audited) when a source the month was published with delivers nothing now, and
     BudgetExceeded (audited) when the release would pass the month's privacy budget."""
     summaries = delivery_summaries(home, month)
     if not summaries:
@@ -182,7 +182,10 @@ def release_month(
     released = released_figures(released_folder(joint))
     gone = sources_gone(released, summaries)
     if gone:
-        raise SourcesGone(month, gone)
+        refusal = SourcesGone(month, gone)
+        details = {"agreement_id": agreement.id, "month": f"{month:%Y-%m}", "sources": gone, "reason": str(refusal)}
+        audit("release_refused", {"refusal": "source_missing", **details})
+        raise refusal
     content = month_content_sha256(joint, home.pseudonymised)
     policy = disclosure_policy(content)
     corrections = Corrections(policy.suppression_threshold, released)

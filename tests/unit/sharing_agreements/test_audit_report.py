@@ -164,6 +164,19 @@ def test_a_failed_run_is_failed_not_shared():
     assert runs[1][3] == "published"  # the first publish, not a re-run of a run that shared nothing
 
 
+def test_a_run_refused_for_a_missing_source_is_refused_and_ends_its_run():
+    log = Log()
+    log.delivery(A)
+    log.run()
+    log.run(publish=False)  # the month run again after retention, with the ED extract alone
+    gone = {"agreement_id": "a", "month": "2026-09", "sources": ["police"], "reason": "police rows no longer held"}
+    log.add("release_refused", {"refusal": "source_missing", **gone})
+    log.run()
+    runs = _rows(_report(log), "### Runs")
+    assert [r[3].split(" (")[0].split(":")[0] for r in runs] == ["published", "refused", "re-run of the same delivery"]
+    assert runs[1][3] == "refused: a source the month was published with is missing; nothing published"
+
+
 def test_with_dagster_history_runs_carry_their_ids_and_status():
     log = Log()
     log.delivery(A)
@@ -315,6 +328,8 @@ def _refusal_log() -> Log:
     log.add("verification_failure", {"file": "a.yaml", "step": "x", "reason": "agreement a v2 is not signed: sign it"})
     log.add("verification_failure", {"file": "a.yaml", "step": "x", "reason": "a.yaml is not valid YAML"})
     log.add("dp_refused", {"agreement_id": "a", "month": "2026-09", "reason": "budget spent"})
+    gone = {"agreement_id": "a", "month": "2026-08", "sources": ["police"], "reason": "police rows no longer held"}
+    log.add("release_refused", {"refusal": "source_missing", **gone})
     return log
 
 
@@ -330,6 +345,7 @@ def _refusal_log() -> Log:
         ("Agreement signature failed", 1),
         ("Agreement invalid", 1),
         ("Privacy budget spent", 1),
+        ("Source missing from a re-release", 1),
     ],
 )
 def test_every_kind_of_refusal_is_counted(name, count):

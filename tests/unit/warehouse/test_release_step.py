@@ -301,10 +301,13 @@ def test_a_month_whose_police_rows_are_gone_is_not_published_again_without_them(
     assert "istv ingest FILE --source SOURCE --month 2026-09" in str(gone.value)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(_published(home, name), frame)
-    assert log.kinds() == ["publish"]
+    assert log.kinds() == ["publish", "release_refused"]
+    refused = log.entries[-1].details
+    assert refused["refusal"] == "source_missing" and refused["sources"] == ["police"]
+    assert refused["month"] == "2026-09" and refused["reason"] == str(gone.value)
     _pseudonymised(home, ed_rows=29, police_rows=12)  # every source delivered again: published
     _release(home, log=log)
-    assert log.kinds() == ["publish", "publish"]
+    assert log.kinds() == ["publish", "release_refused", "publish"]
 
 
 def test_a_release_past_the_privacy_budget_publishes_nothing(home, board):
