@@ -3,10 +3,11 @@
     .venv/bin/python -m benchmarks.run --size city [--stages parse,pseudonymise] [--out FILE]
 
 Inputs are generated once per size, month and seed (under --work) and reused. Each stage, the
-naive baseline, the machine limits, the DuckDB SQL peer and (at size city) the whole Dagster
-month run in a fresh 'spawn' process, so each step's peak memory is its own. The baseline, the
-limits and the peer are measured before the stages and after them, and the faster of the two
-counts.
+naive baseline, the machine limits, the DuckDB SQL peer and (at sizes city and national) the
+whole Dagster month on a city month's inputs (issue 19 sets its target for a city) run in a
+fresh 'spawn' process, so each step's peak memory is its own; at size national, so do the stages
+of a region month (the target for a region). The baseline, the limits and the peer are measured
+before the stages and after them, and the faster of the two counts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from benchmarks.reference import machine_limits, naive_baseline
 from benchmarks.report import derive, faster, table
 from benchmarks.stages import FUNCTIONS, STAGES
 
-EXTRA = ("baseline", "limits", "peer", "dagster", "publish_cost")
+EXTRA = ("baseline", "limits", "peer", "dagster", "region", "publish_cost")
 REFERENCES = ("baseline", "limits", "peer")  # measured before and after the stages (see report.faster)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -50,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stages",
         type=_stages,
-        help=f"comma-separated subset of {','.join(STAGES + EXTRA)} (default: all; dagster only at size city)",
+        help=f"comma-separated subset of {','.join(STAGES + EXTRA)} "
+        "(default: all; dagster at sizes city and national, region at national)",
     )
     parser.add_argument(
         "--work", type=Path, help="where inputs and stage outputs are kept (default: a folder under the temp dir)"
@@ -66,7 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "limits",
         "peer",
         "publish_cost",
-        *(["dagster"] if args.size == "city" else []),
+        *(["dagster"] if args.size in ("city", "national") else []),
+        *(["region"] if args.size == "national" else []),
     ]
     args.work = args.work or default_work_dir(args.size, args.month, args.seed)
     args.out = args.out or RESULTS_DIR / f"{args.size}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
@@ -110,6 +113,30 @@ def _code() -> dict:
     return {"commit": commit, "modified_files": dirty.count("\n") + 1 if dirty else 0}
 
 
+def _inputs_of(size: str, args: argparse.Namespace) -> dict[str, str]:
+    """The ED and police files of a month of `size`, generated once and kept like the run's own."""
+    inputs = ensure_inputs(size, args.month, args.seed, default_work_dir(size, args.month, args.seed))
+    return {s: inputs[s] for s in ("ed", "police")}
+
+
+def region_month(month: str, seed: int) -> dict:
+    """Every stage of a region month, each in a fresh process as at size region: their seconds
+    summed, and the largest peak."""
+    work = default_work_dir("region", month, seed)
+    inputs = ensure_inputs("region", month, seed, work)
+    common = {"work": str(work), "month": month, "inputs": {s: inputs[s] for s in ("ed", "police")}}
+    stages = {name: isolated(FUNCTIONS[name], **common) for name in STAGES}
+    failed = [f"{name}: {figures['error']}" for name, figures in stages.items() if "error" in figures]
+    if failed:
+        return {"error": "; ".join(failed)}
+    return {
+        "rows": sum(SIZES["region"]),
+        "seconds": sum(figures["seconds"] for figures in stages.values()),
+        "peak_rss_mb": max(figures["peak_rss_mb"] for figures in stages.values()),
+        "stages": {name: figures["seconds"] for name, figures in stages.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ed_rows, police_rows = SIZES[args.size]
@@ -139,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": lambda: isolated(naive_baseline, ed=inputs["ed"]),
         "limits": lambda: isolated(machine_limits, ed=inputs["ed"]),
         "peer": lambda: isolated(duckdb_peer, inputs=common["inputs"], work=common["work"]),
-        "dagster": lambda: isolated(run_dagster_month, month=args.month, inputs=common["inputs"]),
+        "dagster": lambda: isolated(run_dagster_month, month=args.month, inputs=_inputs_of("city", args)),
+        "region": lambda: region_month(args.month, args.seed),
         "publish_cost": lambda: isolated(publish_cost, work=common["work"], month=args.month),
     }
     before = {name: steps[name]() for name in REFERENCES if name in args.stages}
