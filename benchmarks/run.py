@@ -5,8 +5,9 @@
 Inputs are generated once per size, month and seed (under --work) and reused. Each stage, the
 naive baseline, the machine limits, the DuckDB SQL peer and (at sizes city and national) the
 whole Dagster month on a city month's inputs (issue 19 sets its target for a city) run in a
-fresh 'spawn' process, so each step's peak memory is its own; at size national, so do the stages
-of a region month (the target for a region). The baseline, the limits and the peer are measured
+fresh 'spawn' process, so each step's peak memory is its own, as do the ED month located a
+second time with what the first learned (benchmarks/relocate.py) and, at size national, the
+stages of a region month (the target for a region). The baseline, the limits and the peer are measured
 before the stages and after them, and the faster of the two counts.
 """
 
@@ -26,10 +27,11 @@ from benchmarks.measure import RSS_METHOD, isolated
 from benchmarks.peer import duckdb_peer
 from benchmarks.publish_cost import publish_cost
 from benchmarks.reference import machine_limits, naive_baseline
+from benchmarks.relocate import relocate
 from benchmarks.report import derive, faster, table
 from benchmarks.stages import FUNCTIONS, STAGES
 
-EXTRA = ("baseline", "limits", "peer", "dagster", "region", "publish_cost")
+EXTRA = ("baseline", "limits", "peer", "dagster", "region", "relocate", "publish_cost")
 REFERENCES = ("baseline", "limits", "peer")  # measured before and after the stages (see report.faster)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -68,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "limits",
         "peer",
         "publish_cost",
+        "relocate",
         *(["dagster"] if args.size in ("city", "national") else []),
         *(["region"] if args.size == "national" else []),
     ]
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "peer": lambda: isolated(duckdb_peer, inputs=common["inputs"], work=common["work"]),
         "dagster": lambda: isolated(run_dagster_month, month=args.month, inputs=_inputs_of("city", args)),
         "region": lambda: region_month(args.month, args.seed),
+        "relocate": lambda: isolated(relocate, **common),
         "publish_cost": lambda: isolated(publish_cost, work=common["work"], month=args.month),
     }
     before = {name: steps[name]() for name in REFERENCES if name in args.stages}

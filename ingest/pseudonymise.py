@@ -87,7 +87,7 @@ def pseudonymise_file(
     the same rows, sooner for a month whose texts were met before."""
     metadata = parquet_file(typed).metadata
     processes = min(processes, metadata.num_rows // rows_per_worker, metadata.num_row_groups)
-    known_shapes = known_shapes if _place_field(agreement, source) else None
+    known_shapes = known_shapes if place_field(agreement, source) else None
     known = known_shapes.load() if known_shapes is not None and processes <= 1 else None
     apply = _rules_applier(source, agreement, field_keys, resolver, known)
     # The rules applied to no rows give the output's columns and types.
@@ -170,7 +170,7 @@ def pseudonymise_processes() -> int:
     return int(value)
 
 
-def _place_field(agreement: Agreement, source: str) -> str | None:
+def place_field(agreement: Agreement, source: str) -> str | None:
     """The field the rules resolve to a place, if any."""
     places = [
         name
@@ -212,7 +212,7 @@ def _start_worker(source, agreement, field_keys, resolver, known_shapes, arrow_s
     _worker.update(
         apply=_rules_applier(source, agreement, field_keys, resolver, known),
         schema=arrow_schema,
-        place=_place_field(agreement, source),
+        place=place_field(agreement, source),
         known=known,
     )
 
