@@ -4,8 +4,9 @@ delivered).
 
 Runs are found in the audit log itself, which is kept for ever. A run of a month writes an
 `ingest` entry for each delivery it parses, a `pseudonymise` entry for each source, then a
-`publish` entry (or `dp_refused` or `release_refused`); so a month's entries are cut into runs after a publish and
-where an entry repeats (the same delivery parsed again, the same source pseudonymised again).
+`publish` entry (or `dp_refused` or `release_refused`); so a month's entries are cut into runs
+after a publish and where an entry repeats (the same delivery parsed again, the same source
+pseudonymised again).
 An entry written by a run names it (`run_id`): that decides. For entries that do not (written
 before runs named themselves), Dagster's run history, while it still holds a run (it is deleted
 after the agreement's `dagster` retention period), gives the run its id: an entry belongs to the

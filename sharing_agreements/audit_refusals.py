@@ -1,7 +1,8 @@
 """Every refusal the audit log records, by kind, for the board's report: what ingest refused
 (a duplicate, the wrong kind of file, a damaged file, the wrong month, a provider that is no
 party), what the runs refused (an agreement not in force or not validly signed, a privacy
-budget spent, a month run again without a source it was published with) and what retention refused.
+budget spent, a month run again without a source it was published with) and what retention
+refused.
 
 Refusals written before they carried a kind are classified from the entry kind and, for an
 agreement refused, from the words of its reason (sharing_agreements.model and .signing).

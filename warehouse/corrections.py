@@ -8,8 +8,8 @@ is remembered by its protected part: how many records it held, their summed reco
 value it showed. When the month is published again, a figure whose record count moved by fewer
 than `threshold` keeps the records it was published with and shows its published value again,
 exactly, even if the agreement's perturbation table has changed since; a figure that moved by
-`threshold` or more is published afresh. A figure that was not published before and would hold fewer than
-`threshold` records stays unpublished; one that disappears keeps its earlier value.
+`threshold` or more is published afresh. A figure that was not published before and would hold
+fewer than `threshold` records stays unpublished; one that disappears keeps its earlier value.
 
 What a corrected release reveals: that some figures changed by at least the threshold, each
 perturbed afresh. What it does not: any change smaller than the threshold, nor which record
@@ -118,7 +118,7 @@ def carry_forward(
         merged[column + KEY_SUFFIX] = np.where(keep, old_key, key)
         # A ledger written before values were remembered has none: those are perturbed again alike.
         old_shown = merged.get(column + SHOWN_SUFFIX, pd.Series(pd.NA, index=merged.index))
-        merged[column + SHOWN_SUFFIX] = pd.array(old_shown, dtype="Int64").astype("Int64")
+        merged[column + SHOWN_SUFFIX] = pd.array(old_shown, dtype="Int64")
         merged.loc[~keep, column + SHOWN_SUFFIX] = pd.NA
         fresh_row |= ~keep
     # A row never published before, none of whose figures moved enough, stays unpublished.
