@@ -7,8 +7,8 @@ naive baseline, the machine limits, the DuckDB SQL peer and (at sizes city and n
 whole Dagster month on a city month's inputs (issue 19 sets its target for a city) run in a
 fresh 'spawn' process, so each step's peak memory is its own, as do the ED month located a
 second time with what the first learned (benchmarks/relocate.py) and, at size national, the
-stages of a region month (the target for a region). The baseline, the limits and the peer are measured
-before the stages and after them, and the faster of the two counts.
+stages of a region month (the target for a region). The baseline, the limits and the peer are
+measured before the stages and after them, and the faster of the two counts.
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ def _code() -> dict:
 
 
 def _inputs_of(size: str, args: argparse.Namespace) -> dict[str, str]:
-    """The ED and police files of a month of `size`, generated once and kept like the run's own."""
-    inputs = ensure_inputs(size, args.month, args.seed, default_work_dir(size, args.month, args.seed))
+    """The ED and police files of a month of `size`: the run's own at its size, else generated
+    once and kept like them."""
+    work = args.work if size == args.size else default_work_dir(size, args.month, args.seed)
+    inputs = ensure_inputs(size, args.month, args.seed, work)
     return {s: inputs[s] for s in ("ed", "police")}
 
 
