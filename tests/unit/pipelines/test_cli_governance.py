@@ -94,6 +94,7 @@ def test_every_refusal_at_ingest_is_audited_with_its_kind(runner, istv_home, tmp
         "Agreement signature failed": "0",
         "Agreement invalid": "0",
         "Privacy budget spent": "0",
+        "Source missing from a re-release": "0",
     }
     # The landed delivery, waiting for its run, by the name the agreement gives its provider.
     assert "| police_uk | South Wales Police | 2018-10 |" in text and "waiting for a run of its month" in text
