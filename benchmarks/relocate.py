@@ -18,16 +18,15 @@ def relocate(work: str, month: str, inputs: dict) -> dict:
     from anonymise.known_shapes import KnownShapes
     from anonymise.locate_batches import LocationResolver, ResolutionMemo
     from anonymise.reference import gazetteer
-    from ingest.engine import parquet_batches
+    from benchmarks.stages import _dir, _need
+    from ingest.engine import parquet_batches, parquet_file
     from ingest.known_shapes import KnownShapesFile
     from ingest.pseudonymise import BATCH_ROWS, place_field
     from sharing_agreements.model import load_agreement
 
-    typed = Path(work) / "stages" / "ed_typed.parquet"
-    if not typed.exists():
-        raise FileNotFoundError(f"{typed.name} is missing: run the parse stage first (same --work)")
+    typed = _need(_dir(work) / "ed_typed.parquet", "parse")
     field = place_field(load_agreement(), "ed")
-    key, rows, seconds = secrets.token_bytes(32), 0, {}
+    key, seconds = secrets.token_bytes(32), {}
     with tempfile.TemporaryDirectory(prefix="istv-bench-shapes-") as folder:
         for run in ("first", "second"):
             resolver = LocationResolver(gazetteer())
@@ -36,12 +35,11 @@ def relocate(work: str, month: str, inputs: dict) -> dict:
             started = time.perf_counter()
             for batch in parquet_batches(typed, BATCH_ROWS, [field]):
                 resolver.resolve_rows(batch.column(0), memo)
-                rows += batch.num_rows if run == "first" else 0
             seconds[run] = time.perf_counter() - started
             if run == "first":
                 shapes.save(memo.known.take_learned())
     return {
-        "rows": rows,
+        "rows": parquet_file(typed).metadata.num_rows,
         "first_seconds": seconds["first"],
         "second_seconds": seconds["second"],
         "second_vs_first": seconds["second"] / seconds["first"],
