@@ -16,16 +16,15 @@ Pure: ingest/known_shapes.py reads and writes them, in the pseudonymised zone.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from anonymise import keyed_hash
 from anonymise.locate import Resolution
 
 DIGEST_BYTES = 16
-_BLOCK = 64  # SHA-256's block, in bytes
 # Shapes learned and not yet handed over (a worker hands them over with each part of the file it
 # has done, which has fewer): a bound on memory only; what is not kept is learned again next time.
 MAX_LEARNED = 500_000
@@ -35,18 +34,9 @@ def shape_digests(key: bytes, shapes: Sequence[str]) -> np.ndarray:
     """Each shape's keyed digest, HMAC-SHA256 cut to 16 bytes, as two unsigned 64-bit numbers (its
     first 8 bytes read big-endian, then the next 8): an array of len(shapes) rows and 2 columns.
 
-    HMAC as RFC 2104 defines it and hmac.digest computes it, SHA-256 of the outer pad and the
-    SHA-256 of the inner pad and the text, but with the pads hashed once rather than once a
-    shape: a national month's 100,000 shapes in 0.15 s rather than 0.4 s."""
-    block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
-    inner, outer = hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block))
-    digests = []
-    for shape in shapes:
-        text, keyed = inner.copy(), outer.copy()
-        text.update(shape.encode())
-        keyed.update(text.digest())
-        digests.append(keyed.digest()[:DIGEST_BYTES])
-    return np.frombuffer(b"".join(digests), dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    HMAC as RFC 2104 defines it (anonymise/keyed_hash.py)."""
+    digests = np.frombuffer(keyed_hash.hmac_sha256(key, [shape.encode() for shape in shapes]), dtype=">u8")
+    return digests.reshape(-1, keyed_hash.DIGEST_BYTES // 8)[:, : DIGEST_BYTES // 8].astype(np.uint64)
 
 
 @dataclass

@@ -6,7 +6,6 @@ pseudonym however the source system typed it. Distinct values are hashed once.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymise.keyed_hash import DIGEST_BYTES, hmac_sha256
 from anonymise.nhs_number import normalise_nhs_number
 
 
@@ -45,7 +45,6 @@ _ARROW_NORMALISERS: dict[Callable[[str], str], Callable[[pa.Array], pa.Array]] =
     normalise_reference: lambda texts: pc.utf8_upper(pc.replace_substring_regex(texts, _WHITESPACE + "+", "")),
     normalise_nhs_number: lambda texts: pc.replace_substring_regex(texts, r"[^0-9]", ""),
 }
-_DIGEST_BYTES = 32  # of a SHA-256 digest
 
 
 def pseudonym_array(
@@ -68,9 +67,8 @@ def pseudonym_array(
     if pc.any(blank).as_py():  # if_else copies the column: only when a value needs it
         normalised = pc.if_else(blank, pa.scalar(None, pa.string()), normalised)
     encoded = normalised.dictionary_encode()
-    digest = hmac.digest
-    hashed = b"".join([digest(key, m, "sha256") for m in encoded.dictionary.cast(pa.binary()).to_pylist()])
-    return hex_array(hashed, _DIGEST_BYTES).take(encoded.indices)
+    hashed = hmac_sha256(key, encoded.dictionary.cast(pa.binary()).to_pylist())
+    return hex_array(hashed, DIGEST_BYTES).take(encoded.indices)
 
 
 def hex_array(raw: bytes, width: int) -> pa.Array:

@@ -99,12 +99,16 @@ def _results(total_seconds: float, pseudonymise_values_per_second: float) -> dic
             "files": {"ed": {"seconds": 1.0}, "police": {"seconds": 9.0}},
         },
         "limits": {
-            "hmac": {"values_per_second": 500_000.0, "hmac_new_hexdigest_per_second": 480_000.0},
+            "hmac": {
+                "values_per_second": 500_000.0,
+                "hmac_new_hexdigest_per_second": 480_000.0,
+                "hmac_digest_per_second": 490_000.0,
+            },
             "hmac_all_cores": {
                 "cores": 2,
                 "values_per_second_all_cores": 2_000_000.0,
                 "duckdb_sql_per_second": 2_000_000.0,
-                "hmac_digest_processes_per_second": 1_000_000.0,
+                "python_processes_per_second": 1_000_000.0,
             },
             "arrow_csv": {"rows_per_second": 3e6, "mb_per_second": 400.0},
         },
