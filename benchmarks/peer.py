@@ -21,6 +21,7 @@ import queue
 import time
 from pathlib import Path
 
+
 def bind_key(con, key: bytes) -> None:
     """Make `hmac_sql` expressions on `con` use `key`: the pads are parameters, never SQL text."""
     from anonymise.keyed_hash import hmac_pads
