@@ -197,16 +197,31 @@ class LeakScanner:
     def scan_frames(self, frames: Iterable[pd.DataFrame]) -> list[Finding]:
         """The findings of scan_frame on the frames put together (the batches of one table, with
         the same columns): each column's values are counted over every batch."""
+        return self._scan_columns(
+            [(str(name), self._worth_examining(frame.iloc[:, at])) for at, name in enumerate(frame.columns)]
+            for frame in frames
+        )
+
+    def scan_batches(self, batches: Iterable[pa.RecordBatch]) -> list[Finding]:
+        """scan_frames of the batches as pandas frames, without making them: text columns are
+        counted in Arrow (a dictionary-encoded one from its indices, its values examined once),
+        the others as pandas types them."""
+        return self._scan_columns(
+            [(name, self._arrow_worth_examining(column)) for name, column in zip(batch.schema.names, batch.columns)]
+            for batch in batches
+        )
+
+    def _scan_columns(self, batches: Iterable[list[tuple[str, Iterable[tuple[object, int]]]]]) -> list[Finding]:
+        """Findings of batches given as (column, its (value, occurrences) worth examining)."""
         columns: list[str] = []
         counts: list[Counter[str]] = []
         memos: list[dict] = []  # per column, what its values were found to be: batches share most
-        for frame in frames:
-            for position, name in enumerate(frame.columns):
+        for batch in batches:
+            for position, (name, counted) in enumerate(batch):
                 if position == len(columns):
-                    columns.append(str(name))
+                    columns.append(name)
                     counts.append(Counter())
                     memos.append({})
-                counted = self._worth_examining(frame.iloc[:, position])
                 counts[position] += self._kind_counts(columns[position], counted, memos[position])
         return [finding for column, counted in zip(columns, counts) for finding in self._findings(column, counted)]
 
@@ -216,12 +231,29 @@ class LeakScanner:
         month's pseudonyms are millions of distinct values)."""
         if not isinstance(series.dtype, pd.StringDtype):
             return _distinct(series)
-        counted = pc.value_counts(pc.drop_null(pa.array(series, from_pandas=True)))
-        values = counted.field("values")
-        lengths = pc.utf8_length(values)
+        return self._arrow_worth_examining(pa.array(series, from_pandas=True))
+
+    def _arrow_worth_examining(self, column: pa.Array) -> Iterable[tuple[object, int]]:
+        if pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+            indices = column.indices.drop_null().to_numpy(zero_copy_only=False)
+            occurrences = np.bincount(indices, minlength=len(column.dictionary))
+            met = occurrences > 0  # a dictionary may hold values of other batches
+            values, counts = column.dictionary.filter(pa.array(met)), occurrences[met]
+            examined = pc.invert(self._passed_over(values)).to_numpy(zero_copy_only=False)
+            return zip(values.filter(pa.array(examined)).to_pylist(), counts[examined].tolist())
+        if _is_text(column.type):
+            # Passed over row by row before counting: pseudonyms are nearly all distinct.
+            column = column.drop_null()
+            counted = pc.value_counts(column.filter(pc.invert(self._passed_over(column))))
+            return zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
+        return _distinct(column.to_pandas())
+
+    def _passed_over(self, texts: pa.Array) -> pa.Array:
+        """Where a text is what _string_kinds would pass over: a pseudonym or H3 cell (machine
+        hexadecimal) of a length no known identifier has."""
+        lengths = pc.utf8_length(texts)
         unknowable = pc.invert(pc.is_in(lengths, pa.array(sorted(self._whole_lengths), lengths.type)))
-        examined = pc.invert(pc.and_kleene(_machine_hex(values, lengths), unknowable))
-        return zip(pc.filter(values, examined).to_pylist(), pc.filter(counted.field("counts"), examined).to_pylist())
+        return pc.and_kleene(_machine_hex(texts, lengths), unknowable)
 
     def scan_text(self, text: str, where: str = "text") -> list[Finding]:
         hits = self._text_hits(text, column=None)
@@ -424,6 +456,10 @@ def _distinct(series: pd.Series) -> Iterable[tuple[object, int]]:
 # _MACHINE_HEX for RE2, which Arrow uses and which has no lookahead: a letter then a digit, or a
 # digit then a letter (the length is checked apart).
 _MACHINE_HEX_RE2 = "^(?:[0-9a-f]*[a-f][0-9a-f]*[0-9]|[0-9a-f]*[0-9][0-9a-f]*[a-f])[0-9a-f]*$"
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
 def _machine_hex(values: pa.Array, lengths: pa.Array) -> pa.Array:

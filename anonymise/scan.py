@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anonymise.leaks import Finding, LeakScanner
@@ -120,9 +121,31 @@ def _scan_parquet(file: Path, scanner: LeakScanner) -> list[Finding]:
     findings: list[Finding] = []
     for value in (parquet.schema_arrow.metadata or {}).values():  # e.g. pandas' own metadata
         findings += scanner.scan_text(value.decode("utf-8", errors="ignore"), "parquet metadata")
-    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
-        findings += scanner.scan_frame(batch.to_pandas())
-    return _merge(findings)
+    return _merge(findings + scan_parquet_rows(file, scanner))
+
+
+def scan_parquet_rows(file: Path, scanner: LeakScanner, batch_rows: int = _BATCH_ROWS) -> list[Finding]:
+    """The findings in a Parquet file's rows. Text columns the file stores dictionary-encoded
+    (all but pseudonyms, as a rule) are read so, and each batch's distinct values come with them."""
+    parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=_dictionary_text(pq.ParquetFile(file)))
+    if not parquet.metadata.num_rows:  # its columns' names are still checked
+        return scanner.scan_batches([pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)])
+    return scanner.scan_batches(parquet.iter_batches(batch_size=batch_rows))
+
+
+def _dictionary_text(parquet: pq.ParquetFile) -> list[str]:
+    """The text columns stored dictionary-encoded in every row group."""
+    text = {f.name for f in parquet.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    metadata = parquet.metadata
+    return [
+        name
+        for at, name in enumerate(metadata.schema.names)
+        if name in text
+        and all(
+            {"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & set(metadata.row_group(g).column(at).encodings)
+            for g in range(metadata.num_row_groups)
+        )
+    ]
 
 
 def _scan_text_file(file: Path, label: str, scanner: LeakScanner) -> list[Finding]:

@@ -117,7 +117,7 @@ def scan(work: str, month: str, inputs: dict) -> dict:
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
         from anonymise.leaks import LeakScanner
-        from ingest.pseudonymise import read_batches
+        from anonymise.scan import scan_parquet_rows
         from pipelines.lib.leak_checks import identifiers_in, public_text
     started = time.perf_counter()
     findings = 0
@@ -125,9 +125,7 @@ def scan(work: str, month: str, inputs: dict) -> dict:
         with stopwatch(figures, "compute_seconds"):
             known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse")})
             scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
-            findings += len(
-                scanner.scan_frames(read_batches(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise")))
-            )
+            findings += len(scan_parquet_rows(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise"), scanner))
     return {**figures, "findings": findings, "seconds": time.perf_counter() - started}
 
 

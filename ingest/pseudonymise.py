@@ -329,18 +329,6 @@ def _in_order(executors: list[ProcessPoolExecutor], tasks: Iterator[tuple[int, p
         yield pending.popleft().result()
 
 
-def read_batches(path: Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """A Parquet file's rows as data frames of at most `batch_rows` rows, typed as pd.read_parquet
-    types them (the file's pandas metadata travels with each batch); a file without rows gives
-    one empty frame, so that its columns are still seen."""
-    footer = parquet_file(path)
-    if not footer.metadata.num_rows:
-        yield footer.schema_arrow.empty_table().select(columns or footer.schema_arrow.names).to_pandas()
-        return
-    for batch in footer.iter_batches(batch_size=batch_rows, columns=columns):
-        yield batch.to_pandas()
-
-
 def _output_schema(empty: pd.DataFrame) -> pa.Schema:
     """The output's Arrow schema, from apply_rules' columns on no rows: every column's type
     follows from its dtype (none holds Python objects, whose type no empty column could tell)."""

@@ -14,7 +14,8 @@ from dagster import (
     asset_check,
 )
 
-from ingest.pseudonymise import pseudonymise_processes, read_batches
+from anonymise.scan import scan_parquet_rows
+from ingest.pseudonymise import pseudonymise_processes
 from ingest.secrets import known_shapes_key
 from ingest.steps import parse_month, pseudonymise_month
 from ingest.validate import validate_parquet
@@ -95,8 +96,8 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     )
     def pseudonymised_leak_scan(context, istv: IstvResource) -> AssetCheckResult:
         month = month_of_partition(context.partition_key)
-        batches = read_batches(istv.istv_home.pseudonymised_file(source, month))
-        findings = scanner_for(istv.istv_home, month, sources=(source,)).scan_frames(batches)
+        scanner = scanner_for(istv.istv_home, month, sources=(source,))
+        findings = scan_parquet_rows(istv.istv_home.pseudonymised_file(source, month), scanner)
         return AssetCheckResult(
             passed=not findings, severity=AssetCheckSeverity.ERROR, metadata=findings_metadata(findings)
         )

@@ -284,6 +284,47 @@ def test_scanning_batches_finds_what_scanning_the_whole_frame_finds(scanner, h3_
     assert scanner.scan_frames([]) == []
 
 
+def _planted_frame(h3_cells, pseudonyms) -> pd.DataFrame:
+    """A clean frame with every kind of leak planted in text columns and a pseudonym column."""
+    frame = _clean_frame(h3_cells, pseudonyms).astype({"venue_name": "string", "age_band": "string"})
+    frame["person_pseudonym"] = frame["person_pseudonym"].astype("string")
+    for n, (values, _) in enumerate(PLANTED.values()):
+        frame.loc[[7 * n + 3 * i for i in range(len(values))], "venue_name"] = values
+        frame.loc[[400 - 5 * n - i for i in range(len(values))], "age_band"] = values
+    frame.loc[[11, 250], "person_pseudonym"] = ["EDPLANT7731", "Zebedee Quartermaine"]
+    return frame
+
+
+def test_a_parquet_file_s_rows_give_the_findings_of_its_frame(scanner, h3_cells, pseudonyms, tmp_path):
+    from anonymise.scan import scan_parquet_rows
+
+    frame = _planted_frame(h3_cells, pseudonyms)
+    whole = scanner.scan_frame(frame)
+    assert {f.kind for f in whole} == set(KINDS)
+    # Text columns dictionary-encoded in small row groups (each its own dictionary), pseudonyms
+    # stored plain, as the pseudonymised files store them.
+    path = tmp_path / "rows.parquet"
+    pq.write_table(
+        pa.Table.from_pandas(frame, preserve_index=False),
+        path,
+        row_group_size=64,
+        use_dictionary=[c for c in frame.columns if c != "person_pseudonym"],
+    )
+    encodings = pq.ParquetFile(path).metadata.row_group(0).column(0).encodings
+    assert "RLE_DICTIONARY" not in encodings  # the pseudonyms: read and counted as plain text
+    assert scan_parquet_rows(path, scanner, batch_rows=50) == whole
+    batches = pa.Table.from_pandas(frame, preserve_index=False).to_batches(max_chunksize=97)
+    assert scanner.scan_batches(batches) == whole
+
+
+def test_a_parquet_file_without_rows_still_has_its_column_names_checked(scanner, tmp_path):
+    from anonymise.scan import scan_parquet_rows
+
+    path = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"CF24 4HU": pa.array([], pa.string()), "cell_id": pa.array([], pa.string())}), path)
+    assert [f.kind for f in scan_parquet_rows(path, scanner)] == ["postcode"]
+
+
 # ---- Files and warehouses ----
 def _warehouse(path, frame: pd.DataFrame, extra: dict[str, pd.DataFrame] | None = None):
     con = duckdb.connect(str(path))

@@ -22,7 +22,6 @@ from ingest.pseudonymise import (
     _row_parts,
     pseudonymise_file,
     pseudonymise_processes,
-    read_batches,
 )
 from pipelines.synthetic import generate_month
 from schemas import load_codelist, schema_for_source
@@ -147,17 +146,6 @@ def test_a_failed_run_leaves_the_earlier_file_and_no_partial_one(tmp_path, resol
         _batched(tmp_path, "ed", _ed_rows(), resolver)
     assert out.read_bytes() == before
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
-
-
-def test_read_batches_bounds_the_rows_and_sees_the_columns_of_an_empty_file(tmp_path):
-    frame = _ed_rows()
-    frame.to_parquet(tmp_path / "rows.parquet", index=False)
-    batches = list(read_batches(tmp_path / "rows.parquet", batch_rows=10))
-    assert [len(b) for b in batches] == [10, 10, 7]
-    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), pd.read_parquet(tmp_path / "rows.parquet"))
-    frame.iloc[:0].to_parquet(tmp_path / "empty.parquet", index=False)
-    [empty] = list(read_batches(tmp_path / "empty.parquet"))
-    assert list(empty.columns) == list(frame.columns) and empty.empty
 
 
 @pytest.mark.parametrize("source", ["ed", "police"])
