@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # nothing phones home
 
+from collections.abc import Iterable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import cache  # noqa: E402
 
@@ -133,6 +135,21 @@ def _frames_of(name: str):
         .add_dataframe_asset(name=name)
         .add_batch_definition_whole_dataframe(name)
     )
+
+
+def values_read(suite: gx.ExpectationSuite, names: Iterable[str]) -> list[str]:
+    """Those of the columns `names` whose values some expectation of the suite reads: the ones it
+    is about, and those its row condition names (more than the names of columns it expects)."""
+    read: set[str] = set()
+    for e in suite.expectations:
+        kwargs = e.configuration.kwargs
+        if e.expectation_type == "expect_column_to_exist":
+            continue
+        read |= {kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs}
+        read |= set(kwargs.get("column_list", ()))
+        condition = str(kwargs.get("row_condition") or "")
+        read |= {name for name in names if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", condition)}
+    return [name for name in names if name in read]
 
 
 def validate(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:

@@ -89,3 +89,46 @@ def test_batches_are_not_fingerprinted_and_the_collector_is_left_as_found(tmp_pa
     _police(30).to_parquet(path, index=False)
     assert validate_parquet(path, POLICE, batch_rows=20).success
     assert gc.get_freeze_count() == 0
+
+
+def test_a_file_is_validated_on_the_values_expectations_read_with_the_outcomes_of_every_column(tmp_path):
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    from ingest.parse import parse_extract
+    from ingest.validate import validate_parquet
+    from pipelines.synthetic import generate_month
+    from schemas.expectations import values_read
+
+    ed = schema_for_source("ed")
+    paths = generate_month("2026-10", tmp_path, seed=3, ed_rows=400, police_rows=10)
+    typed = tmp_path / "ed_typed.parquet"
+    parse_extract(paths["ed"], ed, dt.date(2026, 10, 1), typed, now=dt.datetime(2026, 11, 5))
+    frame = pd.read_parquet(typed)
+    # Assaults outside the reporting period: only the row condition reads the period's end.
+    frame.loc[[5, 50, 250], "assault_datetime"] = frame.loc[[5, 50, 250], "reporting_period_end"] + pd.Timedelta(days=3)
+    frame.loc[[7, 300], "sex"] = "not a code"
+    frame.to_parquet(typed, index=False)
+    suite = extract_suite(ed, uniqueness=False)
+    read = values_read(suite, frame.columns)
+    assert {"reporting_period_end", "assault_datetime", "sex"} <= set(read)
+    assert "assault_location_description" in read and "nhs_number" not in read
+    whole = {(o.expectation, o.column, o.unexpected_count) for o in validate(frame, suite).outcomes}
+    batched = {
+        (o.expectation, o.column, o.unexpected_count) for o in validate_parquet(typed, ed, batch_rows=150).outcomes
+    }
+    assert ("expect_column_values_to_be_null", "assault_datetime", 3) in whole
+    assert ("expect_column_values_to_be_in_set", "sex", 2) in whole
+    assert whole <= batched  # and the uniqueness counted over the whole file besides
+    assert pq.ParquetFile(typed).metadata.num_rows == len(frame)
+
+
+def test_the_columns_a_row_condition_names_are_read():
+    from schemas.expectations import values_read
+
+    ed = schema_for_source("ed")
+    suite = extract_suite(ed, uniqueness=False)
+    suite.expectations = [e for e in suite.expectations if e.configuration.kwargs.get("row_condition")]
+    names = [f.name for f in ed.fields]
+    assert values_read(suite, names) == ["reporting_period_start", "reporting_period_end", "assault_datetime"]
