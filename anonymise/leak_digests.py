@@ -77,21 +77,23 @@ WITH identifiers AS (
     SELECT lower(value) AS text
     FROM batch
     WHERE strlen(value) = length(value)  -- one byte per character: ASCII
-), forms AS (
-    SELECT regexp_replace(text, '[^a-z0-9]+', '', 'g') AS form, true AS joined FROM identifiers
-    UNION ALL
-    SELECT part, false
-    FROM (SELECT unnest(regexp_extract_all(text, '[a-z0-9]{5,}')) AS part
-          FROM identifiers
-          WHERE regexp_matches(text, '[a-z0-9][^a-z0-9]+[a-z0-9]'))
-    WHERE NOT regexp_full_match(part, '[0-9]+') AND part NOT IN (SELECT word FROM vocabulary)
+), forms AS (  -- each identifier's forms in one pass over it: its joined form, then its parts
+    SELECT unnest(list_prepend(
+        {'form': regexp_replace(text, '[^a-z0-9]+', '', 'g'), 'joined': true},
+        CASE WHEN regexp_matches(text, '[a-z0-9][^a-z0-9]+[a-z0-9]')
+             THEN [{'form': part, 'joined': false}
+                   FOR part IN regexp_extract_all(text, '[a-z0-9]{5,}')
+                   IF NOT regexp_full_match(part, '[0-9]+')]
+             ELSE [] END
+    ), recursive := true)
+    FROM identifiers
 )
 SELECT md5_number_upper($salt || form) AS digest,
        joined AND regexp_matches(form, '[0-9]') AS prefixable,
        length(form) AS length,
        left(form, $shortest) AS head
 FROM forms
-WHERE length(form) >= $shortest
+WHERE length(form) >= $shortest AND (joined OR form NOT IN (SELECT word FROM vocabulary))
 """
 _NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
 BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
