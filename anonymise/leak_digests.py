@@ -48,9 +48,12 @@ class _Digests:
         self._chunks.append(_sorted_unique(digests))  # repeats (heads shared by many) go early
 
     def frozen(self) -> _Digests:
-        self._chunks.append(np.array(self._pending, dtype=np.uint64))
-        self._sorted = _sorted_unique(np.concatenate([self._sorted, *self._chunks]))
-        self._pending, self._chunks = [], []
+        merged = np.concatenate([self._sorted, *self._chunks, np.array(self._pending, dtype=np.uint64)])
+        # The parts go before the sort, which is done in place: at most two copies of a national
+        # month's digests are held at once (a hundred MB each), not four.
+        self._sorted, self._pending, self._chunks = merged[:0], [], []
+        merged.sort()
+        self._sorted = _unique_of_sorted(merged)
         return self
 
     def tolist(self) -> list[int]:
@@ -63,7 +66,10 @@ class _Digests:
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """np.unique by sorting: several times quicker than NumPy's hash-based unique on digests."""
-    ordered = np.sort(values)
+    return _unique_of_sorted(np.sort(values))
+
+
+def _unique_of_sorted(ordered: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
