@@ -234,14 +234,14 @@ class LeakScanner:
         return self._arrow_worth_examining(pa.array(series, from_pandas=True))
 
     def _arrow_worth_examining(self, column: pa.Array) -> Iterable[tuple[object, int]]:
-        if pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+        if pa.types.is_dictionary(column.type) and is_text(column.type.value_type):
             indices = column.indices.drop_null().to_numpy(zero_copy_only=False)
             occurrences = np.bincount(indices, minlength=len(column.dictionary))
             met = occurrences > 0  # a dictionary may hold values of other batches
             values, counts = column.dictionary.filter(pa.array(met)), occurrences[met]
             examined = pc.invert(self._passed_over(values)).to_numpy(zero_copy_only=False)
             return zip(values.filter(pa.array(examined)).to_pylist(), counts[examined].tolist())
-        if _is_text(column.type):
+        if is_text(column.type):
             # Passed over row by row before counting: pseudonyms are nearly all distinct.
             column = column.drop_null()
             counted = pc.value_counts(column.filter(pc.invert(self._passed_over(column))))
@@ -458,7 +458,8 @@ def _distinct(series: pd.Series) -> Iterable[tuple[object, int]]:
 _MACHINE_HEX_RE2 = "^(?:[0-9a-f]*[a-f][0-9a-f]*[0-9]|[0-9a-f]*[0-9][0-9a-f]*[a-f])[0-9a-f]*$"
 
 
-def _is_text(arrow_type: pa.DataType) -> bool:
+def is_text(arrow_type: pa.DataType) -> bool:
+    """Whether an Arrow type is text (string or large string)."""
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 

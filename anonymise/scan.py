@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from anonymise.leaks import Finding, LeakScanner
+from anonymise.leaks import Finding, LeakScanner, is_text
 
 TEXT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".log", ".txt", ".md", ".html"})
 _BATCH_ROWS = 65_536
@@ -135,7 +135,7 @@ def scan_parquet_rows(file: Path, scanner: LeakScanner, batch_rows: int = _BATCH
 
 def _dictionary_text(parquet: pq.ParquetFile) -> list[str]:
     """The text columns stored dictionary-encoded in every row group."""
-    text = {f.name for f in parquet.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    text = {f.name for f in parquet.schema_arrow if is_text(f.type)}
     metadata = parquet.metadata
     return [
         name
