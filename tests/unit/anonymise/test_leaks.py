@@ -317,6 +317,22 @@ def test_a_parquet_file_s_rows_give_the_findings_of_its_frame(scanner, h3_cells,
     assert scanner.scan_batches(batches) == whole
 
 
+def test_a_text_column_whose_dictionary_fell_back_to_plain_is_scanned_whole(scanner, pseudonyms, tmp_path):
+    from anonymise.scan import scan_parquet_rows
+
+    # A dictionary page limit this small makes the writer fall back to plain pages part way
+    # through each row group: the column is then read as a dictionary all the same.
+    notes = [f"venue:{i}" for i in range(2000)]
+    notes[1500], notes[1800] = "943 476 5919", "zq@example.org"
+    path = tmp_path / "fallback.parquet"
+    pq.write_table(pa.table({"note": notes}), path, row_group_size=1000, dictionary_pagesize_limit=256)
+    encodings = pq.ParquetFile(path).metadata.row_group(1).column(0).encodings
+    assert {"RLE_DICTIONARY", "PLAIN"} <= set(encodings)
+    expected = scanner.scan_frame(pd.DataFrame({"note": pd.Series(notes, dtype="string")}))
+    assert {f.kind for f in expected} == {"nhs_number", "email"}
+    assert scan_parquet_rows(path, scanner, batch_rows=300) == expected
+
+
 def test_a_parquet_file_without_rows_still_has_its_column_names_checked(scanner, tmp_path):
     from anonymise.scan import scan_parquet_rows
 
