@@ -127,7 +127,8 @@ def _scan_parquet(file: Path, scanner: LeakScanner) -> list[Finding]:
 def scan_parquet_rows(file: Path, scanner: LeakScanner, batch_rows: int = _BATCH_ROWS) -> list[Finding]:
     """The findings in a Parquet file's rows. Text columns the file stores dictionary-encoded
     (all but pseudonyms, as a rule) are read so, and each batch's distinct values come with them."""
-    parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=_dictionary_text(pq.ParquetFile(file)))
+    footer = pq.ParquetFile(file)
+    parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=_dictionary_text(footer), metadata=footer.metadata)
     if not parquet.metadata.num_rows:  # its columns' names are still checked
         return scanner.scan_batches([pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)])
     return scanner.scan_batches(parquet.iter_batches(batch_size=batch_rows))

@@ -49,8 +49,9 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -
     # (their existence is expected), without values: GX filters whole frames for each expectation,
     # and copying a national month's place texts for every filter was a third of validation.
     read = values_read(suite, names)
+    unread = dict.fromkeys(set(names) - set(read), 0)
     frames = (
-        batch.to_pandas().assign(**dict.fromkeys(set(names) - set(read), 0))[names]
+        batch.to_pandas().assign(**unread)[names]
         for batch in extract.iter_batches(batch_size=batch_rows, columns=read or None)
     )
     first = next(frames, None)
