@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,23 @@ def cut_from_a_row_group(texts: list[str]):
 
     whole = pa.array(texts, pa.string())
     return pa.Array.from_buffers(pa.string(), len(texts) - 1, [None, whole.buffers()[1].slice(4), whole.buffers()[2]])
+
+
+@contextmanager
+def readers_running(readers: list, stop):
+    """Start the analysts' processes, which read until `stop` is set; however the test inside
+    ends, set it and end them, so that a failed test cannot leave them reading (and the test
+    session waiting for them at exit)."""
+    for process in readers:
+        process.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for process in readers:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
 
 
 @pytest.fixture

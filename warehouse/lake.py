@@ -107,7 +107,7 @@ def connect(lake: Lake, read_only: bool = True, as_of: dt.datetime | None = None
             options += [f"DATA_PATH {sql_text(str(lake.data_path) + os.sep)}", "ENCRYPTED"]
         if as_of is not None:
             options.append(f"SNAPSHOT_TIME {sql_text(as_of.isoformat(sep=' '))}")
-        con.execute(f"ATTACH {sql_text('ducklake:postgres:' + lake.catalog)} AS {ALIAS} ({', '.join(options)})")
+        _attach(con, f"ATTACH {sql_text('ducklake:postgres:' + lake.catalog)} AS {ALIAS} ({', '.join(options)})")
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
@@ -118,6 +118,25 @@ def connect(lake: Lake, read_only: bool = True, as_of: dt.datetime | None = None
             ) from None
         raise LakeError(f"cannot open the {lake.label}: {_first_line(exc)}") from None
     return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, attach: str) -> None:
+    """Attach, waiting out another run creating the catalogue: months run at once on a new lake
+    all find it missing and try to create it; PostgreSQL lets one create it and fails the others
+    on its tables' names, after which the catalogue is there for them to attach."""
+    for attempt in range(ATTEMPTS):
+        try:
+            con.execute(attach)
+            return
+        except duckdb.Error as exc:
+            if not _created_meanwhile(exc) or attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2))
+
+
+def _created_meanwhile(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return "Failed to initialize DuckLake" in text and ("already exists" in text or "duplicate key value" in text)
 
 
 def _first_line(exc: Exception) -> str:

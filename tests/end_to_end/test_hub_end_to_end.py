@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.postgres_server import running_postgres
+from tests.conftest import readers_running
 
 pytestmark = pytest.mark.slow
 
@@ -132,12 +133,11 @@ def test_a_backfill_on_postgres_and_ducklake_equals_the_embedded_warehouse(postg
     context = mp.get_context("spawn")
     stop, results = context.Event(), context.Queue()
     reader = context.Process(target=_reader, args=(hub, stop, results))
-    reader.start()
-    runs = [_istv(hub, "run", "--month", month) for month in MONTHS]
-    outputs = [_done(run) for run in runs]
-    stop.set()
-    reads, errors = results.get(timeout=120)
-    reader.join(timeout=60)
+    with readers_running([reader], stop):
+        runs = [_istv(hub, "run", "--month", month) for month in MONTHS]
+        outputs = [_done(run) for run in runs]
+        stop.set()
+        reads, errors = results.get(timeout=120)
     for month, output in zip(MONTHS, outputs, strict=True):
         assert f"Published {month}" in output and PASSWORD not in output
     assert errors == [] and reads > 0

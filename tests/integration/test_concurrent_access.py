@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.conftest import readers_running
 from tests.unit.warehouse.test_publish import MONTH, _tables
 from warehouse.publish import connect_read_only, publish
 
@@ -37,15 +38,12 @@ def test_readers_in_other_processes_never_fail_or_see_half_a_publish(tmp_path):
     context = mp.get_context("spawn")
     stop, results = context.Event(), context.Queue()
     readers = [context.Process(target=_reader, args=(str(warehouse), stop, results)) for _ in range(2)]
-    for process in readers:
-        process.start()
-    time.sleep(1.5)  # let the readers start up (spawn re-imports the project)
-    for i in range(16):
-        publish(warehouse, MONTH, large if i % 2 == 0 else small)
-    stop.set()
-    outcomes = [results.get(timeout=60) for _ in readers]
-    for process in readers:
-        process.join(timeout=30)
+    with readers_running(readers, stop):
+        time.sleep(1.5)  # let the readers start up (spawn re-imports the project)
+        for i in range(16):
+            publish(warehouse, MONTH, large if i % 2 == 0 else small)
+        stop.set()
+        outcomes = [results.get(timeout=60) for _ in readers]
     total_reads = sum(reads for reads, _, _ in outcomes)
     errors = [e for _, errs, _ in outcomes for e in errs]
     states = set().union(*(s for _, _, s in outcomes))

@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks.postgres_server import running_postgres
 from outcomes.publish import INTERVENTION_EFFECTS, latest_effect, publish_month
+from tests.conftest import readers_running
 from tests.unit.warehouse.test_publish import MONTH
 from tests.unit.warehouse.test_publish import _tables as _month_tables
 from warehouse import lake
@@ -223,18 +224,15 @@ def test_months_publish_at_once_while_analysts_read(partnership, tmp_path):
     context = mp.get_context("spawn")
     stop, results, errors = context.Event(), context.Queue(), context.Queue()
     readers = [context.Process(target=_reader, args=(env, warehouse, stop, results)) for _ in range(2)]
-    for process in readers:
-        process.start()
-    time.sleep(2)
-    publishers = [context.Process(target=_publisher, args=(env, warehouse, m, 4, errors)) for m in (MONTH, NEXT)]
-    for process in publishers:
-        process.start()
-    for process in publishers:
-        process.join(timeout=300)
-    stop.set()
-    outcomes = [results.get(timeout=120) for _ in readers]
-    for process in readers:
-        process.join(timeout=60)
+    with readers_running(readers, stop):
+        time.sleep(2)
+        publishers = [context.Process(target=_publisher, args=(env, warehouse, m, 4, errors)) for m in (MONTH, NEXT)]
+        for process in publishers:
+            process.start()
+        for process in publishers:
+            process.join(timeout=300)
+        stop.set()
+        outcomes = [results.get(timeout=120) for _ in readers]
     assert errors.empty(), errors.get()
     assert all(p.exitcode == 0 for p in publishers)
     reader_errors = [e for _, errs, _ in outcomes for e in errs]
@@ -248,6 +246,41 @@ def test_months_publish_at_once_while_analysts_read(partnership, tmp_path):
             (MONTH, 10),
             (NEXT, 10),
         ]
+
+
+def _first_publisher(env: dict, warehouse: str, month: dt.date, start, errors) -> None:
+    """Opens the lake for publishing at the same moment as the others (the race is in the
+    opening), then publishes its month."""
+    import os
+
+    os.environ.update(env)
+    try:
+        start.wait(timeout=120)
+        lake.connect(lake.configured(), read_only=False).close()
+        publish(Path(warehouse), month, _tables(12, month))
+    except Exception as exc:
+        errors.put(f"publish {month}: {type(exc).__name__}: {exc}")
+
+
+def test_months_run_at_once_on_a_new_lake_all_publish(partnership, tmp_path):
+    """The hub's first backfill: every month finds no catalogue and creates it at the same moment;
+    PostgreSQL lets one create it, and the others must then use it rather than fail."""
+    import os
+
+    warehouse = str(tmp_path / "warehouse" / "istv.duckdb")
+    env = {k: os.environ[k] for k in ("PGPASSWORD", lake.BACKEND_ENV, lake.CATALOG_ENV, lake.SCHEMA_ENV, lake.DATA_ENV)}
+    months = [dt.date(2026, m, 1) for m in (5, 6, 7, 8)]
+    context = mp.get_context("spawn")
+    start, errors = context.Barrier(len(months)), context.Queue()
+    publishers = [context.Process(target=_first_publisher, args=(env, warehouse, m, start, errors)) for m in months]
+    for process in publishers:
+        process.start()
+    for process in publishers:
+        process.join(timeout=300)
+    assert errors.empty(), errors.get()
+    assert [p.exitcode for p in publishers] == [0] * len(months)
+    with connect_read_only(Path(warehouse)) as con:
+        assert con.execute("SELECT month FROM monthly_trend ORDER BY 1").fetchall() == [(m,) for m in months]
 
 
 class _NoRuns:
