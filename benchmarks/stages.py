@@ -73,12 +73,13 @@ def validate(work: str, month: str, inputs: dict) -> dict:
     """The Great Expectations suite on the passed rows, as the blocking asset check runs it."""
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
-        from ingest.validate import validate_parquet
+        from ingest.validate import validate_parquet, validate_processes
         from schemas import schema_for_source
     started = time.perf_counter()
     for source in SOURCES:
         with stopwatch(figures, "compute_seconds"):
-            validate_parquet(_need(out / f"{source}_typed.parquet", "parse"), schema_for_source(source))
+            typed = _need(out / f"{source}_typed.parquet", "parse")
+            validate_parquet(typed, schema_for_source(source), processes=validate_processes())
     return {**figures, "seconds": time.perf_counter() - started}
 
 

@@ -3,6 +3,7 @@ pseudonymised rows): bounded memory, and spilling only inside the zone the rows 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,17 @@ ROW_LEVEL_MEMORY = "512MB"
 # spill in part, in the same time (1.9 s against 1.7 with 512MB); with 512MB its validation
 # peaked at 1.2 GB.
 KEYS_MEMORY = "128MB"
+
+
+def processes_setting(variable: str) -> int:
+    """Worker processes a step may share a large file out to: the environment `variable`, by
+    default one per core."""
+    value = os.environ.get(variable, "")
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable} must be a whole number of processes, 1 or more, not {value!r}")
+    return int(value)
 
 
 def parquet_file(path: Path) -> pq.ParquetFile:

@@ -33,7 +33,7 @@ from anonymise.known_shapes import KnownShapes
 from anonymise.locate import Resolution
 from anonymise.locate_batches import LocationResolver, ResolutionMemo, text_shapes
 from ingest.allocator import keep_freed_memory
-from ingest.engine import parquet_file
+from ingest.engine import parquet_file, processes_setting
 from ingest.known_shapes import MAX_KNOWN, KnownShapesFile
 from schemas import load_codelist, schema_for_source
 
@@ -162,12 +162,7 @@ def _writer_options(arrow_schema: pa.Schema) -> dict:
 
 def pseudonymise_processes() -> int:
     """Worker processes per file: ISTV_PSEUDONYMISE_PROCESSES, by default one per core."""
-    value = os.environ.get("ISTV_PSEUDONYMISE_PROCESSES", "")
-    if not value:
-        return os.cpu_count() or 1
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"ISTV_PSEUDONYMISE_PROCESSES must be a whole number of processes, 1 or more, not {value!r}")
-    return int(value)
+    return processes_setting("ISTV_PSEUDONYMISE_PROCESSES")
 
 
 def place_field(agreement: Agreement, source: str) -> str | None:

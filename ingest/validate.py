@@ -1,22 +1,84 @@
 """Validation of a month's typed extract (Parquet) against the schema's Great Expectations
-suite (schemas.expectations), batch by batch, so that a national month is never held whole."""
+suite (schemas.expectations), batch by batch, so that a national month is never held whole; a
+large file's batches are shared out to worker processes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
-import itertools
-import math
-from collections.abc import Callable, Iterator
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-from ingest.engine import KEYS_MEMORY, parquet_file, row_level_duckdb
+from ingest.engine import KEYS_MEMORY, parquet_file, processes_setting, row_level_duckdb
 from schemas.expectations import ExpectationOutcome, ValidationSummary, extract_suite, validate, values_read
 from schemas.model import Schema
 
 BATCH_ROWS = 250_000
+# A worker process costs a fresh interpreter and Great Expectations' import (about 2.5 s): worth
+# it for a file of this many rows or more per worker (a national police month), not for an ED one.
+ROWS_PER_WORKER = 2_000_000
+PROCESSES_ENV = "ISTV_VALIDATE_PROCESSES"
+
+
+def validate_processes() -> int:
+    """Worker processes a large file's validation is shared out to: ISTV_VALIDATE_PROCESSES, by
+    default one per core."""
+    return processes_setting(PROCESSES_ENV)
+
+
+def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS, processes: int = 1) -> ValidationSummary:
+    """Validate a large extract without holding it whole: GX runs batch by batch (a `mostly`
+    threshold therefore applies to each batch), and uniqueness, which no batch can judge alone,
+    is counted by DuckDB over the whole file.
+
+    A batch is a run of whole row groups of about `batch_rows` rows (`_batches`), the same
+    whether one process validates them or, with `processes` > 1 and ROWS_PER_WORKER rows or more
+    for each, worker processes do: the same outcomes either way."""
+    metadata = parquet_file(path).metadata
+    batches = _batches(metadata, batch_rows)
+    processes = min(processes, metadata.num_rows // ROWS_PER_WORKER, len(batches))
+    now = dt.datetime.now()  # "not in the future" judged at one moment, in every worker
+    if processes > 1:
+        outcomes = _merged(_in_workers(path, schema, now, batches, batch_rows, processes))
+    else:
+        with _cycles_collected_per_batch(len(batches)) as collect:
+            outcomes = _merged(_validated(path, schema, now, batches, batch_rows, collect))
+    for column in schema.unique:
+        # Counted as GX counts them: every row whose value occurs more than once. DuckDB's memory
+        # is capped so that a national month's keys spill to disk rather than fill the machine.
+        with row_level_duckdb(spill_zone=path.parent, memory_limit=KEYS_MEMORY) as con:
+            duplicates = con.execute(
+                "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) "
+                f'WHERE "{column}" IS NOT NULL GROUP BY "{column}" HAVING count(*) > 1)',
+                [str(path)],
+            ).fetchone()[0]
+        outcomes.append(
+            ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error")
+        )
+    return ValidationSummary(extract_suite(schema, uniqueness=False, now=now).name, tuple(outcomes))
+
+
+def _batches(metadata, batch_rows: int) -> list[list[int]]:
+    """The file's row groups in runs of `batch_rows` rows or just over (the last may be fewer),
+    a row group of more rows than that in a run of its own (read `batch_rows` at a time); each
+    run is validated as one batch. A file without rows is one run of no row groups, so that its
+    columns are still checked."""
+    batches: list[list[int]] = [[]]
+    rows = 0
+    for group in range(metadata.num_row_groups):
+        size = metadata.row_group(group).num_rows
+        if batches[-1] and (rows >= batch_rows or size > batch_rows):
+            batches.append([])
+            rows = 0
+        batches[-1].append(group)
+        rows += size
+    return batches
 
 
 @contextmanager
@@ -37,56 +99,96 @@ def _cycles_collected_per_batch(batches: int) -> Iterator[Callable[[], object]]:
         gc.unfreeze()
 
 
-def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS) -> ValidationSummary:
-    """Validate a large extract without holding it whole: GX runs batch by batch (a `mostly`
-    threshold therefore applies to each batch), and uniqueness, which no batch can judge alone,
-    is counted by DuckDB over the whole file."""
-    suite = extract_suite(schema, uniqueness=False)
-    merged: dict[tuple[str, str | None, str], ExpectationOutcome] = {}
+def _validated(
+    path: Path,
+    schema: Schema,
+    now: dt.datetime,
+    batches: Iterable[list[int]],
+    batch_rows: int,
+    collect: Callable[[], object],
+) -> Iterator[list[ExpectationOutcome]]:
+    """Each batch's outcomes, in turn. Only the columns whose values an expectation reads are
+    read; the others are there by name (their existence is expected), without values: GX filters
+    whole frames for each expectation, and copying a national month's place texts for every
+    filter was a third of validation."""
+    suite = extract_suite(schema, uniqueness=False, now=now)
     extract = parquet_file(path)
     names = extract.schema_arrow.names
-    # Only the columns whose values an expectation reads are read; the others are there by name
-    # (their existence is expected), without values: GX filters whole frames for each expectation,
-    # and copying a national month's place texts for every filter was a third of validation.
     read = values_read(suite, names)
     unread = dict.fromkeys(set(names) - set(read), 0)
-    frames = (
-        batch.to_pandas().assign(**unread)[names]
-        for batch in extract.iter_batches(batch_size=batch_rows, columns=read or None)
-    )
-    first = next(frames, None)
-    with _cycles_collected_per_batch(math.ceil(extract.metadata.num_rows / batch_rows)) as collect:
-        for frame in [pd.read_parquet(path)] if first is None else itertools.chain([first], frames):
+    for groups in batches:
+        if not groups:
+            frames = iter([pd.read_parquet(path)])
+        else:  # several row groups are of batch_rows or fewer each, read as one
+            size = sum(extract.metadata.row_group(g).num_rows for g in groups) if len(groups) > 1 else batch_rows
+            parts = extract.iter_batches(batch_size=size, row_groups=groups, columns=read or None)
+            frames = (part.to_pandas().assign(**unread)[names] for part in parts)
+        for frame in frames:
             outcomes = validate(frame, suite).outcomes
             # GX's objects hold each batch in reference cycles: collected now, memory stays one
             # batch's whatever the file's size (without it a national month grew past 1.8 GB).
             del frame
             collect()
-            for o in outcomes:
-                key = (o.expectation, o.column, o.severity)
-                before = merged.get(key)
-                merged[key] = (
-                    o
-                    if before is None
-                    else ExpectationOutcome(
-                        o.expectation,
-                        o.column,
-                        before.success and o.success,
-                        before.unexpected_count + o.unexpected_count,
-                        o.severity,
-                    )
+            yield outcomes
+
+
+def _merged(per_batch: Iterable[list[ExpectationOutcome]]) -> list[ExpectationOutcome]:
+    """The file's outcome of each expectation: a success if every batch's was, the unexpected
+    rows of all batches."""
+    merged: dict[tuple[str, str | None, str], ExpectationOutcome] = {}
+    for outcomes in per_batch:
+        for o in outcomes:
+            key = (o.expectation, o.column, o.severity)
+            before = merged.get(key)
+            merged[key] = (
+                o
+                if before is None
+                else ExpectationOutcome(
+                    o.expectation,
+                    o.column,
+                    before.success and o.success,
+                    before.unexpected_count + o.unexpected_count,
+                    o.severity,
                 )
-    outcomes = list(merged.values())
-    for column in schema.unique:
-        # Counted as GX counts them: every row whose value occurs more than once. DuckDB's memory
-        # is capped so that a national month's keys spill to disk rather than fill the machine.
-        with row_level_duckdb(spill_zone=path.parent, memory_limit=KEYS_MEMORY) as con:
-            duplicates = con.execute(
-                "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) "
-                f'WHERE "{column}" IS NOT NULL GROUP BY "{column}" HAVING count(*) > 1)',
-                [str(path)],
-            ).fetchone()[0]
-        outcomes.append(
-            ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error")
-        )
-    return ValidationSummary(suite.name, tuple(outcomes))
+            )
+    return list(merged.values())
+
+
+def _in_workers(
+    path: Path, schema: Schema, now: dt.datetime, batches: list[list[int]], batch_rows: int, processes: int
+) -> Iterator[list[ExpectationOutcome]]:
+    """Each batch's outcomes (in no set order: merging them does not depend on it), validated
+    here and in `processes` - 1 worker processes. The workers take batches from the end, each
+    kept busy with one more waiting; this process validates the rest from the front, beginning
+    while the workers start. Memory stays a batch or two per process."""
+    todo = deque(batches)
+    pending: deque = deque()
+    workers = processes - 1
+    # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
+    context = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool,
+        _cycles_collected_per_batch(len(batches)) as collect,
+    ):
+        while todo:
+            while todo and len(pending) < 2 * workers:
+                pending.append(pool.submit(_in_worker, path, schema, now, todo.pop(), batch_rows))
+            if todo:
+                yield from _validated(path, schema, now, [todo.popleft()], batch_rows, collect)
+            while pending and pending[0].done():
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _start_worker() -> None:
+    # A worker does nothing but validate batches: what it holds before the first (modules, GX's
+    # classes) is set aside for good, as _cycles_collected_per_batch does for one process.
+    gc.collect()
+    gc.freeze()
+
+
+def _in_worker(
+    path: Path, schema: Schema, now: dt.datetime, groups: list[int], batch_rows: int
+) -> list[ExpectationOutcome]:
+    return _merged(_validated(path, schema, now, [groups], batch_rows, gc.collect))

@@ -18,7 +18,7 @@ from anonymise.scan import scan_parquet_rows
 from ingest.pseudonymise import pseudonymise_processes
 from ingest.secrets import known_shapes_key
 from ingest.steps import parse_month, pseudonymise_month
-from ingest.validate import validate_parquet
+from ingest.validate import validate_parquet, validate_processes
 from pipelines.lib.leak_checks import findings_metadata, scanner_for
 from pipelines.partitions import month_of_partition, monthly_partitions
 from pipelines.resources import IstvResource
@@ -54,7 +54,7 @@ def build_source_assets(source: str, extract_doc: str, pseudonymised_doc: str) -
     def extract_expectations(context, istv: IstvResource) -> AssetCheckResult:
         month = month_of_partition(context.partition_key)
         parquet, _ = istv.istv_home.parsed_extract(source, month)
-        summary = validate_parquet(parquet, schema)
+        summary = validate_parquet(parquet, schema, processes=validate_processes())
         # An error blocks the month; a warning (e.g. locations less complete than usual) does not.
         severity = AssetCheckSeverity.ERROR if not summary.success else AssetCheckSeverity.WARN
         return AssetCheckResult(

@@ -132,3 +132,70 @@ def test_the_columns_a_row_condition_names_are_read():
     suite.expectations = [e for e in suite.expectations if e.configuration.kwargs.get("row_condition")]
     names = [f.name for f in ed.fields]
     assert values_read(suite, names) == ["reporting_period_start", "reporting_period_end", "assault_datetime"]
+
+
+def _police_file(path, n: int, rows_per_group: int, planted: dict | None = None) -> None:
+    """A typed police file of `n` rows in row groups of `rows_per_group`, as parse writes them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _police(n)
+    for (row, column), value in (planted or {}).items():
+        frame.loc[row, column] = value
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=rows_per_group)
+
+
+def test_a_large_file_validated_in_worker_processes_has_the_outcomes_of_one_process(tmp_path, monkeypatch):
+    import ingest.validate
+    from ingest.validate import validate_parquet
+
+    path = tmp_path / "extract.parquet"
+    planted = {(3, "offence_code"): "SECRET-CODE-77", (611, "offence_code"): "NOT-A-CODE", (598, "longitude"): 400.0}
+    planted |= {(row, "latitude"): None for row in range(400, 412)}
+    _police_file(path, 640, 30, planted)
+    monkeypatch.setattr(ingest.validate, "ROWS_PER_WORKER", 1)  # a worker even for this small file
+    one = validate_parquet(path, POLICE, batch_rows=100, processes=1)
+    shared = validate_parquet(path, POLICE, batch_rows=100, processes=2)
+
+    def outcomes(summary):
+        return sorted((o.expectation, o.column, o.success, o.unexpected_count, o.severity) for o in summary.outcomes)
+
+    assert outcomes(shared) == outcomes(one)
+    assert {("offence_code", 2), ("longitude", 1)} <= {(o.column, o.unexpected_count) for o in one.failed}
+    assert ("latitude", 12) in {(o.column, o.unexpected_count) for o in one.outcomes}
+    assert "SECRET-CODE-77" not in str(shared)
+
+
+def test_batches_are_runs_of_whole_row_groups_and_a_large_group_is_read_on_its_own(tmp_path):
+    import pyarrow.parquet as pq
+
+    from ingest.validate import _batches
+
+    path = tmp_path / "extract.parquet"
+    _police_file(path, 400, 40)
+    assert _batches(pq.ParquetFile(path).metadata, 100) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    _police_file(path, 200, 200)
+    assert _batches(pq.ParquetFile(path).metadata, 100) == [[0]]
+    sizes = type("Metadata", (), {})()
+    groups = [30, 30, 500, 30, 80, 10]
+    sizes.num_row_groups = len(groups)
+    sizes.row_group = lambda n: type("RowGroup", (), {"num_rows": groups[n]})()
+    assert _batches(sizes, 100) == [[0, 1], [2], [3, 4], [5]]
+    sizes.num_row_groups = 0
+    assert _batches(sizes, 100) == [[]]
+
+
+def test_the_validation_workers_are_set_by_the_environment(monkeypatch):
+    import os
+
+    import pytest
+
+    from ingest.validate import validate_processes
+
+    monkeypatch.delenv("ISTV_VALIDATE_PROCESSES", raising=False)
+    assert validate_processes() == (os.cpu_count() or 1)
+    monkeypatch.setenv("ISTV_VALIDATE_PROCESSES", "1")
+    assert validate_processes() == 1
+    monkeypatch.setenv("ISTV_VALIDATE_PROCESSES", "two")
+    with pytest.raises(ValueError, match="ISTV_VALIDATE_PROCESSES"):
+        validate_processes()
