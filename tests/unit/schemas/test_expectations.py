@@ -185,17 +185,10 @@ def test_batches_are_runs_of_whole_row_groups_and_a_large_group_is_read_on_its_o
     assert _batches(sizes, 100) == [[]]
 
 
-def test_the_validation_workers_are_set_by_the_environment(monkeypatch):
-    import os
-
-    import pytest
-
+def test_the_validation_workers_are_set_by_a_variable_of_their_own(monkeypatch):
+    # Its values are read as ISTV_PSEUDONYMISE_PROCESSES' are (ingest.engine.processes_setting).
     from ingest.validate import validate_processes
 
-    monkeypatch.delenv("ISTV_VALIDATE_PROCESSES", raising=False)
-    assert validate_processes() == (os.cpu_count() or 1)
-    monkeypatch.setenv("ISTV_VALIDATE_PROCESSES", "1")
-    assert validate_processes() == 1
-    monkeypatch.setenv("ISTV_VALIDATE_PROCESSES", "two")
-    with pytest.raises(ValueError, match="ISTV_VALIDATE_PROCESSES"):
-        validate_processes()
+    monkeypatch.setenv("ISTV_PSEUDONYMISE_PROCESSES", "1")
+    monkeypatch.setenv("ISTV_VALIDATE_PROCESSES", "3")
+    assert validate_processes() == 3
