@@ -105,6 +105,9 @@ def test_k8s_runs_each_step_in_a_pod_of_the_image_the_environment_names():
     assert env["ISTV_WAREHOUSE"] == "ducklake" and env["ISTV_LAKE_SCHEMA"] == "west"
     assert "ISTV_LAKE_DATA" not in env  # forwarded only when set
     assert config["resources"]["requests"]["memory"] == "2Gi"
+    # A step's worker processes fit its CPU limit, not the node's cores (what os.cpu_count() sees).
+    cpus = config["resources"]["limits"]["cpu"]
+    assert env["ISTV_PSEUDONYMISE_PROCESSES"] == env["ISTV_VALIDATE_PROCESSES"] == cpus
     assert not any("PASSWORD" in entry for entry in config["env_vars"])
 
 
