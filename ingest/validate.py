@@ -40,15 +40,15 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS, p
     A batch is a run of whole row groups of about `batch_rows` rows (`_batches`), the same
     whether one process validates them or, with `processes` > 1 and ROWS_PER_WORKER rows or more
     for each, worker processes do: the same outcomes either way."""
-    metadata = parquet_file(path).metadata
-    batches = _batches(metadata, batch_rows)
-    processes = min(processes, metadata.num_rows // ROWS_PER_WORKER, len(batches))
     now = dt.datetime.now()  # "not in the future" judged at one moment, in every worker
+    extract = _Extract(path, schema, now, batch_rows)
+    batches = _batches(extract.metadata, batch_rows)
+    processes = min(processes, extract.metadata.num_rows // ROWS_PER_WORKER, len(batches))
     if processes > 1:
-        outcomes = _merged(_in_workers(path, schema, now, batches, batch_rows, processes))
+        outcomes = _merged(_in_workers(extract, (path, schema, now, batch_rows), batches, processes))
     else:
         with _cycles_collected_per_batch(len(batches)) as collect:
-            outcomes = _merged(_validated(path, schema, now, batches, batch_rows, collect))
+            outcomes = _merged(o for groups in batches for o in extract.validated(groups, collect))
     for column in schema.unique:
         # Counted as GX counts them: every row whose value occurs more than once. DuckDB's memory
         # is capped so that a national month's keys spill to disk rather than fill the machine.
@@ -61,7 +61,7 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS, p
         outcomes.append(
             ExpectationOutcome("expect_column_values_to_be_unique", column, duplicates == 0, int(duplicates), "error")
         )
-    return ValidationSummary(extract_suite(schema, uniqueness=False, now=now).name, tuple(outcomes))
+    return ValidationSummary(extract.suite.name, tuple(outcomes))
 
 
 def _batches(metadata, batch_rows: int) -> list[list[int]]:
@@ -99,32 +99,33 @@ def _cycles_collected_per_batch(batches: int) -> Iterator[Callable[[], object]]:
         gc.unfreeze()
 
 
-def _validated(
-    path: Path,
-    schema: Schema,
-    now: dt.datetime,
-    batches: Iterable[list[int]],
-    batch_rows: int,
-    collect: Callable[[], object],
-) -> Iterator[list[ExpectationOutcome]]:
-    """Each batch's outcomes, in turn. Only the columns whose values an expectation reads are
-    read; the others are there by name (their existence is expected), without values: GX filters
-    whole frames for each expectation, and copying a national month's place texts for every
-    filter was a third of validation."""
-    suite = extract_suite(schema, uniqueness=False, now=now)
-    extract = parquet_file(path)
-    names = extract.schema_arrow.names
-    read = values_read(suite, names)
-    unread = dict.fromkeys(set(names) - set(read), 0)
-    for groups in batches:
+class _Extract:
+    """A typed file read batch by batch for its suite: the suite, the file's footer and the
+    columns read worked out once. Only the columns whose values an expectation reads are read;
+    the others are there by name (their existence is expected), without values: GX filters whole
+    frames for each expectation, and copying a national month's place texts for every filter was
+    a third of validation."""
+
+    def __init__(self, path: Path, schema: Schema, now: dt.datetime, batch_rows: int):
+        self.suite = extract_suite(schema, uniqueness=False, now=now)
+        self._path, self._batch_rows = path, batch_rows
+        self._file = parquet_file(path)
+        self.metadata = self._file.metadata
+        self._names = self._file.schema_arrow.names
+        self._read = values_read(self.suite, self._names)
+        self._unread = dict.fromkeys(set(self._names) - set(self._read), 0)
+
+    def validated(self, groups: list[int], collect: Callable[[], object]) -> Iterator[list[ExpectationOutcome]]:
+        """The outcomes of the batch of these row groups (of each part of a large row group)."""
         if not groups:
-            frames = iter([pd.read_parquet(path)])
+            frames = iter([pd.read_parquet(self._path)])
         else:  # several row groups are of batch_rows or fewer each, read as one
-            size = sum(extract.metadata.row_group(g).num_rows for g in groups) if len(groups) > 1 else batch_rows
-            parts = extract.iter_batches(batch_size=size, row_groups=groups, columns=read or None)
-            frames = (part.to_pandas().assign(**unread)[names] for part in parts)
+            rows = self.metadata.row_group
+            size = sum(rows(g).num_rows for g in groups) if len(groups) > 1 else self._batch_rows
+            parts = self._file.iter_batches(batch_size=size, row_groups=groups, columns=self._read or None)
+            frames = (part.to_pandas().assign(**self._unread)[self._names] for part in parts)
         for frame in frames:
-            outcomes = validate(frame, suite).outcomes
+            outcomes = validate(frame, self.suite).outcomes
             # GX's objects hold each batch in reference cycles: collected now, memory stays one
             # batch's whatever the file's size (without it a national month grew past 1.8 GB).
             del frame
@@ -155,40 +156,43 @@ def _merged(per_batch: Iterable[list[ExpectationOutcome]]) -> list[ExpectationOu
 
 
 def _in_workers(
-    path: Path, schema: Schema, now: dt.datetime, batches: list[list[int]], batch_rows: int, processes: int
+    extract: _Extract, setup: tuple, batches: list[list[int]], processes: int
 ) -> Iterator[list[ExpectationOutcome]]:
     """Each batch's outcomes (in no set order: merging them does not depend on it), validated
-    here and in `processes` - 1 worker processes. The workers take batches from the end, each
-    kept busy with one more waiting; this process validates the rest from the front, beginning
-    while the workers start. Memory stays a batch or two per process."""
+    here and in `processes` - 1 worker processes, which each open the file from `setup` (the
+    arguments of _Extract). The workers take batches from the end, each kept busy with one more
+    waiting; this process validates the rest from the front, beginning while the workers start.
+    Memory stays a batch or two per process."""
     todo = deque(batches)
     pending: deque = deque()
     workers = processes - 1
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     context = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool,
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup) as pool,
         _cycles_collected_per_batch(len(batches)) as collect,
     ):
         while todo:
             while todo and len(pending) < 2 * workers:
-                pending.append(pool.submit(_in_worker, path, schema, now, todo.pop(), batch_rows))
+                pending.append(pool.submit(_in_worker, todo.pop()))
             if todo:
-                yield from _validated(path, schema, now, [todo.popleft()], batch_rows, collect)
+                yield from extract.validated(todo.popleft(), collect)
             while pending and pending[0].done():
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
 
-def _start_worker() -> None:
+_worker: dict = {}  # in a worker process: the file it validates batches of
+
+
+def _start_worker(path: Path, schema: Schema, now: dt.datetime, batch_rows: int) -> None:
+    _worker["extract"] = _Extract(path, schema, now, batch_rows)
     # A worker does nothing but validate batches: what it holds before the first (modules, GX's
     # classes) is set aside for good, as _cycles_collected_per_batch does for one process.
     gc.collect()
     gc.freeze()
 
 
-def _in_worker(
-    path: Path, schema: Schema, now: dt.datetime, groups: list[int], batch_rows: int
-) -> list[ExpectationOutcome]:
-    return _merged(_validated(path, schema, now, [groups], batch_rows, gc.collect))
+def _in_worker(groups: list[int]) -> list[ExpectationOutcome]:
+    return _merged(_worker["extract"].validated(groups, gc.collect))
