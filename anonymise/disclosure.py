@@ -150,6 +150,18 @@ def withhold_quiet_areas(
     return table
 
 
+def rows_showing_something(table: pd.DataFrame, counts: list[str], policy: DisclosurePolicy) -> pd.DataFrame:
+    """The rows that show something: a count above zero, or one suppressed (suppress_and_round
+    withholds a count to say "a few"). A table whose rows are where records are (cells, areas,
+    venues, methods) has no row where there is none, and the cell-key method moves small counts
+    to 0 and withholds a quiet area's: left in, a row showing nothing would still say that it
+    stands for records. Left out, it reads as no row, a true zero as much as a small count."""
+    shown = (table[counts].fillna(0) != 0).to_numpy().any(axis=1)
+    if policy.method != "cell_key":
+        shown = shown | table[[f"{c}_suppressed" for c in counts]].fillna(False).to_numpy(dtype=bool).any(axis=1)
+    return table[shown].reset_index(drop=True)
+
+
 POLICE_OPEN_DATA_SENTENCE = "Police open-data counts are public and shown exactly."
 
 

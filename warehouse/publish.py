@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from warehouse.sql import comment_on, sql_name, sql_text
-from warehouse.tables import column_descriptions, table_specs
+from warehouse.tables import column_descriptions, table_description, table_specs
 
 
 class PublishError(RuntimeError):
@@ -104,7 +104,7 @@ def _comments(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str | None], s
     comments = {}
     for name in tables:
         spec = specs[name]
-        comments[(name, None)] = " ".join(spec.description.split())
+        comments[(name, None)] = table_description(spec)
         comments.update({(name, column): text for column, text in column_descriptions(spec).items()})
     return comments
 

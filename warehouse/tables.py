@@ -16,7 +16,14 @@ import pyarrow as pa
 import yaml
 
 from anonymise.cellkey import KEY_MODULUS, RecordKeys
-from anonymise.disclosure import KEY_SUFFIX, PUBLIC_SUFFIX, DisclosurePolicy, protect, withhold_quiet_areas
+from anonymise.disclosure import (
+    KEY_SUFFIX,
+    PUBLIC_SUFFIX,
+    DisclosurePolicy,
+    protect,
+    rows_showing_something,
+    withhold_quiet_areas,
+)
 from anonymise.generalise import cell_centre
 from ingest.engine import row_level_duckdb
 from warehouse import SQL_DIR
@@ -27,6 +34,8 @@ from warehouse.sql import sql_text
 WAREHOUSE_DIR = Path(__file__).parent
 # The column that says why a table's `not_available` figures are NULL for a month.
 NOT_AVAILABLE = "not_available_reason"
+# Said of every sparse table, in its comment in the warehouse.
+SPARSE_ROWS = "Where no count would be shown above zero there is no row: read a missing row as zeros."
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,9 @@ class TableSpec:
     # Protected figures withheld in a quiet row: one whose published combined count is below the
     # policy's area minimum (anonymise.disclosure.withhold_quiet_areas).
     withheld_when_quiet: list[str] = field(default_factory=list)
+    # Rows only where there are records (cells, areas, venues, methods): a row that shows no count
+    # above zero is left out (anonymise.disclosure.rows_showing_something).
+    sparse: bool = False
 
     def unavailable_figures(self) -> dict[str, list[str] | None]:
         """Each figure that may be not available -> the reasons that make it so (None: any)."""
@@ -79,6 +91,11 @@ def provenance_columns() -> dict[str, str]:
 def not_available_reasons() -> dict[str, str]:
     """What each code of a `not_available_reason` column means, as a sentence."""
     return dict(_declarations()["not_available_reasons"])
+
+
+def table_description(spec: TableSpec) -> str:
+    text = " ".join(spec.description.split())
+    return f"{text} {SPARSE_ROWS}" if spec.sparse else text
 
 
 def column_descriptions(spec: TableSpec) -> dict[str, str]:
@@ -248,6 +265,8 @@ def build_tables(
                 corrections.shown(spec.name, table, spec.counts)
             if spec.withheld_when_quiet:
                 table = withhold_quiet_areas(table, policy, spec.withheld_when_quiet, total="combined")
+            if spec.sparse:
+                table = rows_showing_something(table, spec.counts, policy)
             table = _finish(spec, table)
             table["agreement_id"] = agreement_id
             table["agreement_version"] = agreement_version

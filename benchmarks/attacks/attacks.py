@@ -123,8 +123,8 @@ def _ed_figures(release: Release, table: str) -> pd.Series:
 
 
 def _changed(before: pd.Series, after: pd.Series) -> pd.Series:
-    """|after - before| of the figures that differ (a figure absent from a release is a true 0:
-    a cell with no record has no row), NaN (withheld) counted as differing from any number."""
+    """|after - before| of the figures that differ (a figure absent from a release reads as 0:
+    no row shows nothing), NaN (withheld) counted as differing from any number."""
     keys = before.index.union(after.index)
     a, b = before.reindex(keys), after.reindex(keys)
     a = a.where(a.index.isin(before.index), 0.0)
@@ -151,8 +151,11 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def _figure_lik(law: Law, seen: float | None, counts: np.ndarray) -> np.ndarray:
-    """P(what a release shows of a figure | its count): no row means no record."""
-    return (counts == 0).astype(float) if seen is None else law.lik(seen, counts)
+    """P(what a release shows of a figure | its count). No row reads as a row that shows nothing
+    (0 or withheld): a sparse table leaves such rows out, whether they hold records or none."""
+    if seen is None:
+        return law.lik(0.0, counts) + law.lik(math.nan, counts)
+    return law.lik(seen, counts)
 
 
 def _corrected_lik(
@@ -173,7 +176,7 @@ def _corrected_lik(
     return (counts >= threshold) * law.lik(seen_corrected, counts)
 
 
-def _corrections(
+def draw_corrections(
     month: Month, trials: int, mode: str, seed: int
 ) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
     """The corrections of the month: the changed rows, the corrected versions and the population
@@ -217,7 +220,7 @@ def one_row_corrections(
 ) -> dict[str, CorrectionResult]:
     """For each mode, `trials` corrections of the month, each on its own: one ED row removed
     ("remove") or one new ED row added ("add"), in a cell holding 1 to 7 records with the row
-    (_corrections). Each corrected month is published and compared with the month's first
+    (draw_corrections). Each corrected month is published and compared with the month's first
     release. `ledger`: as production publishes a re-delivered month, built against the first
     release's ledger (Corrections; one build_tables call per correction); without it, each
     version published afresh (the rule before the ledger; built together by publish_copies,
@@ -229,7 +232,7 @@ def one_row_corrections(
     P(corrected release | n, first release), the counts with and without the row.
     (b) The changed row's cell, hour of week and method: the intruder names, in each table, the
     figure that changed (the largest change), or, if none did, the largest published figure."""
-    drawn = {mode: _corrections(month, trials, mode, seed) for mode in modes}
+    drawn = {mode: draw_corrections(month, trials, mode, seed) for mode in modes}
     versions = [version for mode in modes for version in drawn[mode][1]]
     if ledger:
         first, released = first_release(month.joint, policy, [month.police])

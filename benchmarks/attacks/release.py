@@ -93,15 +93,22 @@ def publish_release(
     hotspot areas; `corrections` as the pipeline passes them), keeping every raw figure it
     protects. With `corrections`, a figure kept at its released value records the released count."""
     captured: dict[str, pd.DataFrame] = {}
-    real_protect = tables_module.protect
+    # A sparse table's rows that show nothing are left out; the intruder reads a missing row as
+    # the zeros and withheld counts it would have shown, and so do the figures here.
+    before_left_out: list[pd.DataFrame] = []
+    real_protect, real_left_out = tables_module.protect, tables_module.rows_showing_something
 
     def capturing(raw, counts, policy_, label=""):
         captured[label] = raw.copy()
         return real_protect(raw, counts, policy_, label=label)
 
+    def keeping(table, counts, policy_):
+        before_left_out.append(table.copy())
+        return real_left_out(table, counts, policy_)
+
     public = public_sources() if public is None else public
     frame_for_summaries = pd.concat([joint, *history], ignore_index=True) if history else joint
-    tables_module.protect = capturing
+    tables_module.protect, tables_module.rows_showing_something = capturing, keeping
     try:
         tables = tables_module.build_tables(
             joint,
@@ -116,11 +123,12 @@ def publish_release(
             corrections=corrections,
         )
     finally:
-        tables_module.protect = real_protect
+        tables_module.protect, tables_module.rows_showing_something = real_protect, real_left_out
+    whole = dict(zip([s.name for s in _specs().values() if s.sparse], before_left_out, strict=True))
     rows = []
     for name, raw in captured.items():
         spec = _specs()[name]
-        table = tables[name]
+        table = _as_read(tables[name], whole[name], spec) if spec.sparse else tables[name]
         key = _key_strings(raw, spec.keys)
         assert key == _key_strings(table, spec.keys), f"{name}: published rows not in the order of the figures"
         month = _months(raw["month"])
@@ -143,6 +151,27 @@ def publish_release(
             )
     figures = pd.concat(rows, ignore_index=True)
     return Release(tables, figures, policy)
+
+
+def _as_read(published: pd.DataFrame, whole: pd.DataFrame, spec) -> pd.DataFrame:
+    """A sparse table as the intruder reads it: every row before those showing nothing were left
+    out, with the published values where the row is published (the others show only zeros and
+    withheld counts)."""
+    at = _row_ids(whole, spec.keys).get_indexer(_row_ids(published, spec.keys))
+    assert (at >= 0).all(), f"{spec.name}: a published row is not among the protected figures"
+    left_out = np.ones(len(whole), dtype=bool)
+    left_out[at] = False
+    read = whole[spec.keys].copy()
+    for column in spec.counts:
+        values = whole[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        assert not np.any(values[left_out] > 0), f"{spec.name}: a row left out showed {column}"
+        values[at] = published[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        read[column] = values
+    return read
+
+
+def _row_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+    return pd.Index(list(zip(_months(frame["month"]), _key_strings(frame, keys))))
 
 
 # What the pipeline keeps of a release for correcting it (warehouse.corrections), per table: the

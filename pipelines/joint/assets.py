@@ -28,7 +28,7 @@ from schemas.model import SOURCES
 from sharing_agreements import auditing
 from warehouse.joint import build_joint_incidents, joint_risk
 from warehouse.release import CheckedTable, ReleaseRefused, release_month, withheld_tables
-from warehouse.tables import table_specs
+from warehouse.tables import table_description, table_specs
 
 
 @asset(
@@ -79,7 +79,7 @@ WINDOW_OF_JOINT_MONTHS = AssetDep(
     specs=[
         AssetSpec(
             s.name,
-            description=" ".join(s.description.split()),
+            description=table_description(s),
             group_name="published",
             deps=[WINDOW_OF_JOINT_MONTHS],
             kinds={"duckdb"},

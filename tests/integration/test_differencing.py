@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
@@ -129,10 +129,12 @@ def test_the_same_records_show_the_same_figure_in_every_table():
     cells = _by(tables["hotspot_cells"], "month")
     totals = _by(tables["monthly_trend"], "month")
     hours = tables["hour_of_week"].query("weekday == 6 and hour == 23")
-    methods = tables["assault_methods"]
-    assert cells == totals == _by(hours, "month") == _by(methods, "month")
+    methods = _by(tables["assault_methods"], "month")
+    # A month shown as 0 has no cell or method row (those tables leave out rows that show nothing).
+    assert len(cells) < len(months)
+    assert all(cells.get(m, 0) == totals[m] == _by(hours, "month")[m] == methods.get(m, 0) for m in months)
     true = Counter(r["month"] for r in records)
-    assert sum(cells[m] != true[m] for m in months) > 150  # perturbed, and alike everywhere
+    assert sum(totals[m] != true[m] for m in months) > 150  # perturbed, and alike everywhere
 
 
 def test_subtracting_the_cells_from_the_total_does_not_recover_a_small_cell():
@@ -148,6 +150,7 @@ def test_subtracting_the_cells_from_the_total_does_not_recover_a_small_cell():
     tables = _release(records)
     cells = _by(tables["hotspot_cells"], "month", "cell_id")
     totals = _by(tables["monthly_trend"], "month")
+    cells = defaultdict(int, cells)  # a cell shown as 0 has no row
     estimates = {m: totals[m] - cells[(m, CELLS[0])] - cells[(m, CELLS[1])] for m in months}
 
     recovered = np.mean([estimates[m] == quiet[m] for m in months])

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
-from anonymise.disclosure import DisclosurePolicy, protect, protect_count
+from anonymise.disclosure import DisclosurePolicy, protect, protect_count, rows_showing_something
 
 DEFAULT = DisclosurePolicy()  # the cell-key method, at most 4 away, variance 2
 SUPPRESS_AND_ROUND = DisclosurePolicy(method="suppress_and_round")  # threshold 7, base 5
@@ -393,3 +393,29 @@ def test_the_agreement_declares_the_method_and_its_parameters():
     bundled = load_agreement()
     assert bundled.disclosure_control.policy().method == "cell_key"
     assert bundled.public_sources() == ("police_uk",)
+
+
+def _rows_to_show() -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "cell_id": ["a", "b", "c", "d", "e"],
+            "ed_assaults": pd.array([0, None, 2, 0, None], dtype="Int64"),
+            "combined": pd.array([0, None, 2, 0, 3], dtype="Int64"),
+            "police_violence": pd.array([0, 0, 0, 1, 0], dtype="Int64"),
+        }
+    )
+    for column in ("ed_assaults", "combined", "police_violence"):
+        table[f"{column}_suppressed"] = table[column].isna()
+    return table
+
+
+def test_under_the_cell_key_rows_of_zeros_and_withheld_counts_are_left_out_the_others_kept_in_order():
+    shown = rows_showing_something(_rows_to_show(), ["ed_assaults", "combined", "police_violence"], DisclosurePolicy())
+    assert shown["cell_id"].tolist() == ["c", "d", "e"]
+    assert shown.index.tolist() == [0, 1, 2]
+
+
+def test_under_suppression_a_suppressed_count_shows_something():
+    policy = DisclosurePolicy(method="suppress_and_round")
+    shown = rows_showing_something(_rows_to_show(), ["ed_assaults", "combined", "police_violence"], policy)
+    assert shown["cell_id"].tolist() == ["b", "c", "d", "e"]

@@ -113,12 +113,18 @@ def test_public_records_are_exact_in_areas_too():
 def test_quiet_areas_show_their_public_counts_only():
     """Under the agreement's area minimum (20), a coarser area or window whose published combined
     count is below it withholds its ED and combined figures (flagged), keeps its exact public
-    police count, and takes no rank; busier ones are shown as before."""
+    police count, and takes no rank; busier ones are shown as before. A quiet area with no
+    public record shows nothing, so it has no row."""
     policy = DisclosurePolicy()
     ed = _month(DEC, {CELLS[0]: 30, **dict.fromkeys(CELLS[1:], 2)})
     police = _month(DEC, {CELLS[5]: 3}, source="police_uk")
     areas = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=policy)["hotspot_areas"]
     every = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",))["hotspot_areas"]
+    keys = ["window_months", "resolution", "cell_id"]
+    left_out = every.merge(areas[keys], on=keys, how="left", indicator=True)["_merge"] == "left_only"
+    assert left_out.any()
+    assert (every.combined[left_out] < policy.area_minimum).all() and (every.police_violence[left_out] == 0).all()
+    every = every[~left_out.to_numpy()].reset_index(drop=True)
     quiet = (every.combined < policy.area_minimum).to_numpy()
     assert quiet.any() and (~quiet).any()
     assert areas.loc[quiet, ["ed_assaults", "combined", "rank"]].isna().all().all()

@@ -1,0 +1,60 @@
+"""Attack 5: reading which rows exist. A cell, venue or method has a row only where there are
+records; an intruder who sees a row whose public count is 0 would learn it holds protected
+records even when the method shows them as 0, and one who sees no row would know the count is 0.
+A sparse table therefore leaves out every row that shows nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import attacks as A
+from benchmarks.attacks.attacks import draw_corrections
+from benchmarks.attacks.release import first_release
+from warehouse.tables import table_specs
+
+from .conftest import measured
+
+SPARSE = {s.name: s for s in table_specs() if s.sparse}
+
+
+def test_every_table_whose_rows_are_where_records_are_is_sparse():
+    assert set(SPARSE) == {"hotspot_cells", "hotspot_areas", "hotspot_venues", "assault_methods"}
+
+
+@pytest.mark.parametrize("name", sorted(SPARSE))
+def test_no_published_row_shows_nothing(cell_key_releases, suppressed_releases, name):
+    spec = SPARSE[name]
+    """A count above zero, or under suppress_and_round one suppressed ("a few")."""
+    for release in [*cell_key_releases, *suppressed_releases]:
+        table = release.tables[name]
+        shown = table[spec.counts].astype("Float64").fillna(0).to_numpy(dtype=float) != 0
+        if release.policy.method != "cell_key":
+            shown |= table[[f"{c}_suppressed" for c in spec.counts]].to_numpy(dtype=bool)
+        assert len(table) and shown.any(axis=1).all(), name
+
+
+def test_records_shown_as_nothing_have_no_row_as_a_true_zero_has_none(cell_key_releases):
+    """The figures the method moved to 0 in cells without public records: none has a row, so the
+    intruder cannot tell them from the cells that hold no record."""
+    moved = 0
+    for release in cell_key_releases:
+        figures = release.figure("hotspot_cells", "combined")
+        hidden = figures[(figures["protected"] > 0) & (figures["public"] == 0) & (figures["published"] == 0)]
+        moved += len(hidden)
+        published = set(release.tables["hotspot_cells"]["cell_id"])
+        assert not published & set(hidden.index)
+    assert moved > 0, "no small count was moved to 0: the test would prove nothing"
+
+
+@pytest.mark.slow
+def test_a_cell_without_a_row_pins_no_count(months, default_policy):
+    """An intruder who knows an incident was added to a cell that had no row in the first release
+    cannot tell whether the cell held no record or a few shown as 0 (when no row meant none, the
+    count with the incident was pinned at 1 for about one added incident in ten)."""
+    month, trials = months[0], 60
+    result = A.one_row_corrections(month, default_policy, trials, modes=("add",))["add"]
+    assert result.first_only.pinned == 0 and result.pin.pinned == 0, measured(result.first_only)
+    added, _, _ = draw_corrections(month, trials, "add", seed=0)
+    first, _ = first_release(month.joint, default_policy, [month.police])
+    without_a_row = ~added["cell_id"].isin(set(first.tables["hotspot_cells"]["cell_id"]))
+    assert without_a_row.sum() > 0, "no incident was added to a cell without a row: the test would prove nothing"
