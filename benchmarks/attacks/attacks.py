@@ -151,11 +151,10 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def _figure_lik(law: Law, seen: float | None, counts: np.ndarray) -> np.ndarray:
-    """P(what a release shows of a figure | its count). No row reads as a row that shows nothing
-    (0 or withheld): a sparse table leaves such rows out, whether they hold records or none."""
-    if seen is None:
-        return law.lik(0.0, counts) + law.lik(math.nan, counts)
-    return law.lik(seen, counts)
+    """P(what a release shows of a figure | its count). No row reads as a row of zeros: a sparse
+    table leaves such rows out, whether they hold records or none (a suppressed count keeps its
+    row: under suppress_and_round no row is still a true zero)."""
+    return law.lik(0.0 if seen is None else seen, counts)
 
 
 def _corrected_lik(
