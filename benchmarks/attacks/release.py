@@ -157,7 +157,7 @@ def _as_read(published: pd.DataFrame, whole: pd.DataFrame, spec) -> pd.DataFrame
     """A sparse table as the intruder reads it: every row before those showing nothing were left
     out, with the published values where the row is published (the others show only zeros and
     withheld counts)."""
-    at = _row_ids(whole, spec.keys).get_indexer(_row_ids(published, spec.keys))
+    at = row_ids(whole, spec.keys).get_indexer(row_ids(published, spec.keys))
     assert (at >= 0).all(), f"{spec.name}: a published row is not among the protected figures"
     left_out = np.ones(len(whole), dtype=bool)
     left_out[at] = False
@@ -170,7 +170,7 @@ def _as_read(published: pd.DataFrame, whole: pd.DataFrame, spec) -> pd.DataFrame
     return read
 
 
-def _row_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+def row_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
     return pd.Index(list(zip(_months(frame["month"]), _key_strings(frame, keys))))
 
 

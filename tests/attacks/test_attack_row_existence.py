@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import attacks as A
 from benchmarks.attacks.attacks import draw_corrections
-from benchmarks.attacks.release import first_release
+from benchmarks.attacks.release import as_day, first_release, row_ids
 from warehouse.tables import table_specs
 
 from .conftest import measured
@@ -34,16 +34,21 @@ def test_no_published_row_shows_nothing(cell_key_releases, suppressed_releases, 
 
 
 def test_records_shown_as_nothing_have_no_row_as_a_true_zero_has_none(cell_key_releases):
-    """The figures the method moved to 0 in cells without public records: none has a row, so the
-    intruder cannot tell them from the cells that hold no record."""
-    moved = 0
+    """The rows holding records whose every count the method moved to 0 (or withheld as quiet):
+    none is published, so the intruder cannot tell them from the cells, areas, venues or methods
+    that hold no record. (The methods of a synthetic month are all busy: none shows nothing.)"""
+    hidden = dict.fromkeys(SPARSE, 0)
     for release in cell_key_releases:
-        figures = release.figure("hotspot_cells", "combined")
-        hidden = figures[(figures["protected"] > 0) & (figures["public"] == 0) & (figures["published"] == 0)]
-        moved += len(hidden)
-        published = set(release.tables["hotspot_cells"]["cell_id"])
-        assert not published & set(hidden.index)
-    assert moved > 0, "no small count was moved to 0: the test would prove nothing"
+        for name, spec in SPARSE.items():
+            figures = release.figures[release.figures["table"].to_numpy() == name]
+            rows = figures.assign(shows=figures["published"].fillna(0) != 0).groupby(["month", "key"])
+            nothing = rows.agg(records=("protected", "sum"), shows=("shows", "any"))
+            nothing = nothing[(nothing["records"] > 0) & ~nothing["shows"]]
+            hidden[name] += len(nothing)
+            published = {(as_day(m), k) for m, k in row_ids(release.tables[name], spec.keys)}
+            assert not published & {(as_day(m), k) for m, k in nothing.index}, name
+    for name in ("hotspot_cells", "hotspot_areas", "hotspot_venues"):
+        assert hidden[name] > 0, f"{name}: no row with records showed nothing: the test would prove nothing"
 
 
 @pytest.mark.slow
@@ -56,5 +61,8 @@ def test_a_cell_without_a_row_pins_no_count(months, default_policy):
     assert result.first_only.pinned == 0 and result.pin.pinned == 0, measured(result.first_only)
     added, _, _ = draw_corrections(month, trials, "add", seed=0)
     first, _ = first_release(month.joint, default_policy, [month.police])
-    without_a_row = ~added["cell_id"].isin(set(first.tables["hotspot_cells"]["cell_id"]))
+    cells = first.tables["hotspot_cells"]
+    # What makes "no row" read as zeros: the release has no row that shows nothing.
+    assert (cells[SPARSE["hotspot_cells"].counts].fillna(0) != 0).any(axis=1).all()
+    without_a_row = ~added["cell_id"].isin(set(cells["cell_id"]))
     assert without_a_row.sum() > 0, "no incident was added to a cell without a row: the test would prove nothing"
