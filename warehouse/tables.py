@@ -35,7 +35,10 @@ WAREHOUSE_DIR = Path(__file__).parent
 # The column that says why a table's `not_available` figures are NULL for a month.
 NOT_AVAILABLE = "not_available_reason"
 # Said of every sparse table, in its comment in the warehouse.
-SPARSE_ROWS = "Where no count would be shown above zero there is no row: read a missing row as zeros."
+SPARSE_ROWS = (
+    "A row that would show nothing (every count 0, or withheld by the cell-key method) is left out: "
+    "read a missing row as zeros."
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class TableSpec:
     # Protected figures withheld in a quiet row: one whose published combined count is below the
     # policy's area minimum (anonymise.disclosure.withhold_quiet_areas).
     withheld_when_quiet: list[str] = field(default_factory=list)
-    # Rows only where there are records (cells, areas, venues, methods): a row that shows no count
-    # above zero is left out (anonymise.disclosure.rows_showing_something).
+    # Rows only where there are records (cells, areas, venues, methods): a row that shows nothing
+    # is left out (anonymise.disclosure.rows_showing_something).
     sparse: bool = False
 
     def unavailable_figures(self) -> dict[str, list[str] | None]:

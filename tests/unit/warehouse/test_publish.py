@@ -191,6 +191,9 @@ def test_every_table_and_column_is_described(tmp_path):
         ).fetchall()
     assert set(tables) == {s.name for s in table_specs()}
     assert all(tables.values())
+    # An analyst reads in the comment that a missing cell, area, venue or method row means zeros.
+    sparse = {name for name, comment in tables.items() if "read a missing row as zeros" in comment}
+    assert sparse == {"hotspot_cells", "hotspot_areas", "hotspot_venues", "assault_methods"}
     undescribed = [(t, c) for t, c, comment in columns if not comment]
     assert undescribed == []
     for spec in table_specs():
