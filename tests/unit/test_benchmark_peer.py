@@ -138,7 +138,13 @@ def test_the_report_says_by_how_much_a_target_is_missed():
 
 def test_the_city_dagster_month_the_region_month_and_a_second_month_are_held_to_their_targets():
     results = _results(total_seconds=50.0, pseudonymise_values_per_second=600_000.0)
-    results["dagster"] = {"seconds": 4.6, "import_seconds": 3.2, "total_seconds": 7.8, "target_seconds": 30}
+    results["dagster"] = {
+        "seconds": 4.6,
+        "import_seconds": 3.2,
+        "instance_seconds": 0.8,
+        "total_seconds": 8.6,
+        "target_seconds": 30,
+    }
     results["dagster"]["peak_rss_mb"] = 480.0
     stages = {"parse": 1.5, "validate": 1.0, "pseudonymise": 6.9, "scan": 2.4, "joint": 0.5, "aggregate": 0.6}
     results["region"] = {"rows": 400_000, "seconds": 12.9, "peak_rss_mb": 600.0, "stages": stages}
@@ -149,9 +155,10 @@ def test_the_city_dagster_month_the_region_month_and_a_second_month_are_held_to_
     assert derived["targets"]["second_month_locates_in_a_fifth"] is True
     printed = table(derived)
     assert (
-        "a city month through the Dagster graph (run_month, fresh working folder): 4.6 s; target under 5.0 s: met"
-        in printed
+        "a city month through the Dagster graph (run_month; the working folder's Dagster instance exists): "
+        "4.6 s; target under 5.0 s: met" in printed
     )
+    assert "(3.2 s loading definitions + 0.8 s creating the working folder's Dagster instance, once + 4.6 s" in printed
     assert "a region month's stages: 12.9 s; target under 3.0 s: MISSED by 9.9 s (4.3 times the target)" in printed
     assert "region month (400,000 rows), its stages each in a fresh process: 12.9 s (parse 1.50," in printed
 
