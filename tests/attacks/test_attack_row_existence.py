@@ -23,8 +23,8 @@ def test_every_table_whose_rows_are_where_records_are_is_sparse():
 
 @pytest.mark.parametrize("name", sorted(SPARSE))
 def test_no_published_row_shows_nothing(cell_key_releases, suppressed_releases, name):
-    spec = SPARSE[name]
     """A count above zero, or under suppress_and_round one suppressed ("a few")."""
+    spec = SPARSE[name]
     for release in [*cell_key_releases, *suppressed_releases]:
         table = release.tables[name]
         shown = table[spec.counts].astype("Float64").fillna(0).to_numpy(dtype=float) != 0
