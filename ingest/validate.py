@@ -45,7 +45,7 @@ def validate_parquet(path: Path, schema: Schema, batch_rows: int = BATCH_ROWS, p
     batches = _batches(extract.metadata, batch_rows)
     processes = min(processes, extract.metadata.num_rows // ROWS_PER_WORKER, len(batches))
     if processes > 1:
-        outcomes = _merged(_in_workers(extract, (path, schema, now, batch_rows), batches, processes))
+        outcomes = _merged(_in_workers(extract, batches, processes))
     else:
         with _cycles_collected_per_batch(len(batches)) as collect:
             outcomes = _merged(o for groups in batches for o in extract.validated(groups, collect))
@@ -107,6 +107,7 @@ class _Extract:
     a third of validation."""
 
     def __init__(self, path: Path, schema: Schema, now: dt.datetime, batch_rows: int):
+        self.arguments = (path, schema, now, batch_rows)  # what a worker process opens it again from
         self.suite = extract_suite(schema, uniqueness=False, now=now)
         self._path, self._batch_rows = path, batch_rows
         self._file = parquet_file(path)
@@ -155,12 +156,10 @@ def _merged(per_batch: Iterable[list[ExpectationOutcome]]) -> list[ExpectationOu
     return list(merged.values())
 
 
-def _in_workers(
-    extract: _Extract, setup: tuple, batches: list[list[int]], processes: int
-) -> Iterator[list[ExpectationOutcome]]:
+def _in_workers(extract: _Extract, batches: list[list[int]], processes: int) -> Iterator[list[ExpectationOutcome]]:
     """Each batch's outcomes (in no set order: merging them does not depend on it), validated
-    here and in `processes` - 1 worker processes, which each open the file from `setup` (the
-    arguments of _Extract). The workers take batches from the end, each kept busy with one more
+    here and in `processes` - 1 worker processes, which each open the file again from the
+    extract's arguments. The workers take batches from the end, each kept busy with one more
     waiting; this process validates the rest from the front, beginning while the workers start.
     Memory stays a batch or two per process."""
     todo = deque(batches)
@@ -169,7 +168,7 @@ def _in_workers(
     # 'spawn': a fresh interpreter, never a fork of a process that runs threads (Dagster's, DuckDB's).
     context = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup) as pool,
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=extract.arguments) as pool,
         _cycles_collected_per_batch(len(batches)) as collect,
     ):
         while todo:
