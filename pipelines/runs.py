@@ -5,6 +5,7 @@ they start and end, what each delivery came to, the warnings, and why it failed.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing.forkserver
 import os
 import sys
 import threading
@@ -39,7 +40,7 @@ def run_month(
     log: Path | None = None,
 ):
     """Materialise every asset of the month through Dagster, recorded in the instance: in this
-    process, or with `processes` > 0 each step in a fresh process, that many at once (each
+    process, or with `processes` > 0 each step in a process of its own, that many at once (each
     step's memory is then its own: what a national month needs to stay within 2 GiB).
 
     `on_step` hears each stage start and end as the run goes. With `log`, what the run's
@@ -68,18 +69,32 @@ def _execute(instance, partition: str, processes: int, tags: dict[str, str]):
     if processes:
         from dagster import execute_job, reconstructable
 
-        config = quiet | {"execution": {"config": {"multiprocess": {"max_concurrent": processes}}}}
-        with execute_job(
-            reconstructable(monthly_job_definition),
-            instance=instance,
-            run_config=config,
-            tags={"dagster/partition": partition} | tags,
-            raise_on_error=False,
-        ) as result:
+        config = quiet | {"execution": {"config": {"max_concurrent": processes}}}
+        with (
+            _fork_server_of_this_run(),
+            execute_job(
+                reconstructable(monthly_job_definition),
+                instance=instance,
+                run_config=config,
+                tags={"dagster/partition": partition} | tags,
+                raise_on_error=False,
+            ) as result,
+        ):
             return _Outcome(result.success, list(result.all_events), result.run_id)
     return monthly_job_definition().execute_in_process(
         partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet, tags=tags
     )
+
+
+@contextmanager
+def _fork_server_of_this_run():
+    """The steps' fork server (pipelines.executors) ends with the run. It keeps the environment
+    and standard error it started with, so in a process that runs several months (the tests) the
+    next run's steps would see this run's working folder and print into this run's log."""
+    try:
+        yield
+    finally:
+        multiprocessing.forkserver._forkserver._stop()
 
 
 def monthly_job_definition():

@@ -184,7 +184,7 @@ def _in_words(warning: CheckWarning, month: str) -> str:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Run each step in a fresh process, this many at once (0: all in this process). "
+    help="Run each step in a process of its own, this many at once (0: all in this process). "
     "For large months: each step's memory is then its own.",
 )
 def run(month: str, processes: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -25,6 +26,26 @@ def test_multiprocess_is_the_default_with_two_processes():
     executor = executor_from_env({})
     assert executor.name == "multiprocess"
     assert executor_from_env({"ISTV_MAX_PROCESSES": "6"}).name == "multiprocess"
+
+
+def _multiprocess_config(env: dict[str, str], run_config: dict) -> dict:
+    """The multiprocess executor's config as Dagster resolves it for a run's `execution: config:`."""
+    resolved = executor_from_env(env).config_schema.resolve_config({"config": run_config})
+    assert resolved.success, resolved.errors
+    return resolved.value["config"]
+
+
+def test_a_run_says_how_many_steps_at_once_and_the_setting_is_the_default():
+    assert _multiprocess_config({}, {})["max_concurrent"] == 2
+    assert _multiprocess_config({"ISTV_MAX_PROCESSES": "6"}, {})["max_concurrent"] == 6
+    # `istv run --processes 1` must mean one step at a time, whatever the setting
+    assert _multiprocess_config({"ISTV_MAX_PROCESSES": "6"}, {"max_concurrent": 1})["max_concurrent"] == 1
+
+
+def test_steps_are_forked_from_a_server_that_imported_the_code_location():
+    config = _multiprocess_config({}, {})
+    assert config["start_method"] == {"forkserver": {"preload_modules": ["pipelines.definitions"]}}
+    assert importlib.import_module("pipelines.definitions").defs.resolve_job_def("istv_monthly")
 
 
 def test_in_process_can_be_chosen():
