@@ -128,14 +128,33 @@ def earlier_joint_files(home: IstvHome, month: dt.date, areas: HotspotAreas) -> 
     return [f for f in files if f.exists()]
 
 
-def month_content_sha256(joint: Path, spill_zone: Path) -> str:
+# How a month's content is digested (month_content_sha256). The digest seeds the month's noise
+# and tells a corrected release from a re-run, so a month keeps the kind its first release used.
+CONTENT_DIGEST = 2
+_ROW_TEXT = {
+    # each row's whole struct written out with its column names: months first published before 2
+    1: lambda columns: "j::VARCHAR",
+    # each row's values joined (a unit separator between them, a record separator for NULL), the
+    # columns' names digested once: a third of the time (16 s -> 5 s for a national month)
+    2: lambda columns: (
+        "concat_ws(chr(31), " + ", ".join(f"coalesce(j.{sql_name(c)}::VARCHAR, chr(30))" for c in columns) + ")"
+    ),
+}
+
+
+def month_content_sha256(joint: Path, spill_zone: Path, kind: int = CONTENT_DIGEST) -> str:
     """A digest of the month's shared rows that does not depend on their order: re-running an
     unchanged month gives the same digest (and so the same seeded noise)."""
+    columns = pq.read_schema(joint).names
+    text = _ROW_TEXT[kind](columns)
     with row_level_duckdb(spill_zone) as con:
         rows, digest = con.execute(
-            # Sums of 64-bit halves in 128-bit integers: exact, so the order of rows cannot matter.
-            "SELECT count(*), coalesce(sum(md5_number_lower(j::VARCHAR)::HUGEINT), 0)::VARCHAR || ':' || "
-            "coalesce(sum(md5_number_upper(j::VARCHAR)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) AS j",
+            # Sums of the 64-bit halves (as md5_number_lower and _upper give them, each row's MD5
+            # computed once) in 128-bit integers: exact, so the order of rows cannot matter.
+            "SELECT count(*), coalesce(sum((h >> 64)::HUGEINT), 0)::VARCHAR || ':' || "
+            "coalesce(sum((h & ((1::UHUGEINT << 64) - 1))::HUGEINT), 0)::VARCHAR "
+            f"FROM (SELECT md5_number({text}) AS h FROM read_parquet(?) AS j)",
             [str(joint)],
         ).fetchone()
-    return hashlib.sha256(f"{rows}:{digest}".encode()).hexdigest()
+    named = "" if kind == 1 else f"{kind}:{chr(31).join(columns)}:"
+    return hashlib.sha256(f"{named}{rows}:{digest}".encode()).hexdigest()

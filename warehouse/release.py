@@ -24,7 +24,7 @@ from ingest.home import IstvHome
 from schemas.expectations import ValidationSummary, published_suite, validate
 from schemas.model import SOURCES
 from warehouse.corrections import Corrections, released_figures, released_folder
-from warehouse.joint import earlier_joint_files, month_content_sha256
+from warehouse.joint import CONTENT_DIGEST, earlier_joint_files, month_content_sha256
 from warehouse.publish import publish
 from warehouse.tables import (
     DeliverySummary,
@@ -186,7 +186,9 @@ def release_month(
         details = {"agreement_id": agreement.id, "month": f"{month:%Y-%m}", "sources": gone, "reason": str(refusal)}
         audit("release_refused", {"refusal": "source_missing", **details})
         raise refusal
-    content = month_content_sha256(joint, home.pseudonymised)
+    first = first_release(audit_entries(), month)
+    digest_kind = CONTENT_DIGEST if first is None else first.get("content_digest", 1)
+    content = month_content_sha256(joint, home.pseudonymised, digest_kind)
     policy = disclosure_policy(content)
     corrections = Corrections(policy.suppression_threshold, released)
     areas = hotspot_areas(agreement)
@@ -203,7 +205,7 @@ def release_month(
         areas=areas,
         corrections=corrections,
     )
-    if first_release_content(audit_entries(), month) not in (None, content):
+    if first is not None and first.get("content_sha256", "") != content:
         built["coverage"]["release_status"] = "corrected"
     # The scanner is made once the tables are built: its digests of the month's identifiers (0.3 GB
     # for a national month) need not sit beside the aggregation's memory.
@@ -238,6 +240,7 @@ def release_month(
                 for name, table in release.tables.items()
             },
             "content_sha256": content,
+            "content_digest": digest_kind,
             "corrected_release": corrections.released is not None,
             # Figures whose records changed by fewer than the threshold and so kept their released values.
             "figures_kept": corrections.kept,
@@ -261,11 +264,12 @@ def _checked(
     return checked
 
 
-def first_release_content(entries: Iterable[Entry], month: dt.date) -> str | None:
-    """The content digest of the month's first published release (None: not published yet)."""
+def first_release(entries: Iterable[Entry], month: dt.date) -> dict | None:
+    """What the audit log says of the month's first published release (None: not published yet):
+    its content digest, and the kind of digest (none given: the first kind)."""
     for entry in entries:
         if entry.kind == "publish" and entry.details.get("month") == f"{month:%Y-%m}":
-            return entry.details.get("content_sha256", "")
+            return entry.details
     return None
 
 

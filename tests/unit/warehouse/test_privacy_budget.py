@@ -84,9 +84,22 @@ def test_seeded_noise_is_the_same_for_the_same_month_and_differs_for_another(dp_
     first, second = tmp_path / "one.parquet", tmp_path / "two.parquet"
     rows.to_parquet(first, index=False)
     rows.iloc[::-1].to_parquet(second, index=False)  # the same rows in another order
-    assert month_content_sha256(first, tmp_path) == month_content_sha256(second, tmp_path)
+    for kind in (1, 2):
+        assert month_content_sha256(first, tmp_path, kind) == month_content_sha256(second, tmp_path, kind)
     rows.iloc[:2].to_parquet(second, index=False)
     assert month_content_sha256(first, tmp_path) != month_content_sha256(second, tmp_path)
+    # a missing value and an empty one, or a value's letters moved to the next column: other content
+    variants = [
+        rows.assign(cell_id=["a", None, "c"]),
+        rows.assign(cell_id=["a", "", "c"]),
+        rows.assign(source=["eda", "ed", "ed"], cell_id=["", "b", "c"]),
+        rows,
+    ]
+    digests = set()
+    for n, variant in enumerate(variants):
+        variant.to_parquet(tmp_path / f"variant{n}.parquet", index=False)
+        digests.add(month_content_sha256(tmp_path / f"variant{n}.parquet", tmp_path))
+    assert len(digests) == len(variants)
     policy = istv.disclosure_policy(agreement, month_content_sha256(first, tmp_path))
     assert policy.laplace_scale == pytest.approx(10.0) and policy.noise_key
     assert policy.noise_key.hex() not in repr(policy)  # the key never reaches a log line

@@ -20,7 +20,7 @@ from sharing_agreements.model import load_agreement
 from sharing_agreements.retention import plan_retention
 from tests.conftest import TEST_RECORD_KEYS, made_up_pseudonym
 from warehouse.corrections import released_folder
-from warehouse.joint import build_joint_incidents, month_content_sha256
+from warehouse.joint import CONTENT_DIGEST, build_joint_incidents, month_content_sha256
 from warehouse.release import NothingDelivered, ReleaseRefused, SourcesGone, delivery_summaries, release_month
 from warehouse.tables import (
     DELIVERY_SUMMARY_COLUMNS,
@@ -203,6 +203,7 @@ def test_a_release_publishes_every_permitted_table_and_audits_it(home):
         "withheld": [],
         "tables": {n: {"rows": t.rows, "cells_suppressed": t.cells_suppressed} for n, t in release.tables.items()},
         "content_sha256": release.content_sha256,
+        "content_digest": CONTENT_DIGEST,
         "corrected_release": False,
         "figures_kept": {},
     }
@@ -254,6 +255,21 @@ def test_a_changed_month_published_again_is_a_corrected_release(home):
     _release(home, log=log)
     assert _published(home, "coverage")["release_status"].unique().tolist() == ["corrected"]
     assert [e.details["corrected_release"] for e in log.entries] == [False, True, True]
+
+
+def test_a_month_first_published_with_the_first_digest_keeps_it(home):
+    """A month published before the quicker digest: its re-run must give the same digest, or its
+    seeded noise would be drawn afresh (a second view of every count) and the re-run would read
+    as a corrected release."""
+    joint = home.pseudonymised_file("joint", MONTH)
+    before = month_content_sha256(joint, home.pseudonymised, kind=1)
+    assert before != month_content_sha256(joint, home.pseudonymised)
+    log = AuditLog()
+    log.record("publish", {"month": f"{MONTH:%Y-%m}", "content_sha256": before})  # as audited then
+    release = _release(home, log=log)
+    assert release.content_sha256 == before
+    assert log.entries[-1].details["content_digest"] == 1
+    assert _published(home, "coverage")["release_status"].unique().tolist() == ["as delivered"]
 
 
 class NoRuns:
