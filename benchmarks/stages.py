@@ -197,17 +197,32 @@ def aggregate(work: str, month: str, inputs: dict) -> dict:
 
 
 def publish(work: str, month: str, inputs: dict) -> dict:
-    """publish into a fresh warehouse file under <work>/stages."""
+    """What release_month does with the built tables: the month's content digest, every table
+    checked (its suite, and a leak scan for the month's identifiers, of every source), then
+    published into a fresh warehouse file under <work>/stages."""
     out, figures = _dir(work), {}
     with stopwatch(figures, "setup_seconds"):
+        from anonymise.leaks import LeakScanner
+        from pipelines.lib.leak_checks import identifiers_in, public_text
+        from sharing_agreements.model import load_agreement
+        from warehouse.joint import month_content_sha256
         from warehouse.publish import publish as publish_tables
+        from warehouse.release import checked_tables
 
+        agreement = load_agreement()
     warehouse = out / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
     started = time.perf_counter()
     tables = pickle.loads(_need(out / "tables.pickle", "aggregate").read_bytes())
     with stopwatch(figures, "compute_seconds"):
-        publish_tables(warehouse, _month(month), tables)
+        month_content_sha256(_need(out / "joint.parquet", "joint"), out)
+        known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse") for source in SOURCES})
+        scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
+        checked = checked_tables(tables, agreement.disclosure_control.policy(), agreement, scanner)
+        failed = [name for name, table in checked.items() if not table.passed]
+        if failed:
+            raise RuntimeError(f"the benchmark's tables failed their checks: {', '.join(failed)}")
+        publish_tables(warehouse, _month(month), {name: table.frame for name, table in checked.items()})
     return {**figures, "rows_in": sum(len(t) for t in tables.values()), "seconds": time.perf_counter() - started}
 
 

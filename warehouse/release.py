@@ -209,7 +209,7 @@ def release_month(
         built["coverage"]["release_status"] = "corrected"
     # The scanner is made once the tables are built: its digests of the month's identifiers (0.3 GB
     # for a national month) need not sit beside the aggregation's memory.
-    release = Release(month, content, _checked(built, policy, agreement, scanner()), withheld_tables(agreement))
+    release = Release(month, content, checked_tables(built, policy, agreement, scanner()), withheld_tables(agreement))
     if release.failed:
         raise ReleaseRefused(release)
     permitted = [s for s in table_specs() if s.name in release.tables]
@@ -249,7 +249,7 @@ def release_month(
     return release
 
 
-def _checked(
+def checked_tables(
     built: dict[str, pd.DataFrame], policy: DisclosurePolicy, agreement: Agreement, scanner: LeakScanner
 ) -> dict[str, CheckedTable]:
     """Every table the agreement permits, in declared order, checked against the counts the
