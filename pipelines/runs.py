@@ -69,6 +69,13 @@ def _execute(instance, partition: str, processes: int, tags: dict[str, str]):
     if processes:
         from dagster import execute_job, reconstructable
 
+        from pipelines.executors import ExecutorSettingError, executor_from_env
+
+        if (kind := executor_from_env().name) != "multiprocess":
+            raise ExecutorSettingError(
+                f"--processes runs a month's steps in processes on this machine, but ISTV_EXECUTOR={kind} "
+                "runs them its own way: run without --processes, or unset ISTV_EXECUTOR"
+            )
         config = quiet | {"execution": {"config": {"max_concurrent": processes}}}
         with (
             _fork_server_of_this_run(),

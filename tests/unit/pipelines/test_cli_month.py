@@ -114,6 +114,14 @@ def test_a_month_with_nothing_delivered_is_refused_before_anything_runs(runner, 
     assert "publish" not in {entry["kind"] for entry in entries}
 
 
+def test_processes_with_an_executor_that_runs_steps_its_own_way_are_refused(runner, istv_home, monkeypatch):
+    _ingest(runner, POLICE_UK, "police_uk")
+    monkeypatch.setenv("ISTV_EXECUTOR", "in_process")
+    (line,) = _refused(runner.invoke(cli, ["run", "--month", "2018-10", "--processes", "2"]))
+    assert "--processes" in line and "ISTV_EXECUTOR=in_process" in line
+    assert not istv_home.warehouse.exists() and not list((istv_home.root / "logs").glob("*.log"))
+
+
 def test_a_failing_run_prints_the_cause_and_keeps_the_trace_in_a_log(runner, istv_home, tmp_path, monkeypatch):
     _ingest(runner, POLICE_UK, "police_uk")
     missing = tmp_path / "vault" / "pseudonym.key"
