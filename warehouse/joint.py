@@ -135,7 +135,7 @@ _ROW_TEXT = {
     # each row's whole struct written out with its column names: months first published before 2
     1: lambda columns: "j::VARCHAR",
     # each row's values joined (a unit separator between them, a record separator for NULL), the
-    # columns' names digested once: a third of the time (16 s -> 5 s for a national month)
+    # columns' names digested once: about a third of the time, most of it writing the text out
     2: lambda columns: (
         "concat_ws(chr(31), " + ", ".join(f"coalesce(j.{sql_name(c)}::VARCHAR, chr(30))" for c in columns) + ")"
     ),
