@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -103,3 +105,25 @@ def test_seeded_noise_is_the_same_for_the_same_month_and_differs_for_another(dp_
     policy = istv.disclosure_policy(agreement, month_content_sha256(first, tmp_path))
     assert policy.laplace_scale == pytest.approx(10.0) and policy.noise_key
     assert policy.noise_key.hex() not in repr(policy)  # the key never reaches a log line
+
+
+def test_the_first_kind_of_digest_is_what_months_were_first_published_with(tmp_path):
+    """Months published before the quicker digest keep theirs: the first kind must give what the
+    query they were digested with gave (here as it was written), or their seeded noise changes."""
+    rows = pd.DataFrame(
+        {
+            "source": ["ed", "police", None],
+            "month": [dt.date(2026, 9, 1)] * 3,
+            "cell_id": ["89195879b5bffff", None, "89195879b6bffff"],
+            "record_key": [1, 2, 3],
+        }
+    )
+    joint = tmp_path / "joint.parquet"
+    rows.to_parquet(joint, index=False)
+    with duckdb.connect() as con:
+        n, digest = con.execute(
+            "SELECT count(*), coalesce(sum(md5_number_lower(j::VARCHAR)::HUGEINT), 0)::VARCHAR || ':' || "
+            "coalesce(sum(md5_number_upper(j::VARCHAR)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) AS j",
+            [str(joint)],
+        ).fetchone()
+    assert month_content_sha256(joint, tmp_path, kind=1) == hashlib.sha256(f"{n}:{digest}".encode()).hexdigest()
