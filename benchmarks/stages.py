@@ -117,15 +117,13 @@ def scan(work: str, month: str, inputs: dict) -> dict:
     """The blocking leak-scan check on each pseudonymised file, the month's identifiers known."""
     out, figures = _dir(work), {"rows_in": 0}
     with stopwatch(figures, "setup_seconds"):
-        from anonymise.leaks import LeakScanner
         from anonymise.scan import scan_parquet_rows
-        from pipelines.lib.leak_checks import identifiers_in, public_text
+        from pipelines.lib.leak_checks import scanner_of
     started = time.perf_counter()
     findings = 0
     for source in SOURCES:
         with stopwatch(figures, "compute_seconds"):
-            known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse")})
-            scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
+            scanner = scanner_of({source: _need(out / f"{source}_typed.parquet", "parse")})
             findings += len(scan_parquet_rows(_need(out / f"{source}_pseudonymised.parquet", "pseudonymise"), scanner))
     return {**figures, "findings": findings, "seconds": time.perf_counter() - started}
 
@@ -202,8 +200,7 @@ def publish(work: str, month: str, inputs: dict) -> dict:
     published into a fresh warehouse file under <work>/stages."""
     out, figures = _dir(work), {}
     with stopwatch(figures, "setup_seconds"):
-        from anonymise.leaks import LeakScanner
-        from pipelines.lib.leak_checks import identifiers_in, public_text
+        from pipelines.lib.leak_checks import scanner_of
         from sharing_agreements.model import load_agreement
         from warehouse.joint import month_content_sha256
         from warehouse.publish import publish as publish_tables
@@ -216,8 +213,7 @@ def publish(work: str, month: str, inputs: dict) -> dict:
     tables = pickle.loads(_need(out / "tables.pickle", "aggregate").read_bytes())
     with stopwatch(figures, "compute_seconds"):
         month_content_sha256(_need(out / "joint.parquet", "joint"), out)
-        known = identifiers_in({source: _need(out / f"{source}_typed.parquet", "parse") for source in SOURCES})
-        scanner = LeakScanner(known_identifiers=known, allowed_text=public_text())
+        scanner = scanner_of({source: _need(out / f"{source}_typed.parquet", "parse") for source in SOURCES})
         checked = checked_tables(tables, agreement.disclosure_control.policy(), agreement, scanner)
         failed = [name for name, table in checked.items() if not table.passed]
         if failed:

@@ -29,11 +29,6 @@ def public_text() -> tuple[str, ...]:
     return tuple(names + labels + [MATCH_RULE])
 
 
-def known_identifiers(home: IstvHome, month: dt.date, sources=SOURCES) -> Iterator[str]:
-    """Values of the month's identifier columns, to be found nowhere downstream."""
-    return identifiers_in({source: home.parsed_extract(source, month)[0] for source in sources})
-
-
 def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
     """The identifier columns' values of parsed extracts (source -> Parquet file), a batch at a
     time (a national month has millions: they are never all held as Python text, and text
@@ -59,7 +54,12 @@ def identifiers_in(extracts: dict[str, Path]) -> Iterator[str | pa.Array]:
 
 
 def scanner_for(home: IstvHome, month: dt.date, sources=SOURCES) -> LeakScanner:
-    return LeakScanner(known_identifiers=known_identifiers(home, month, sources), allowed_text=public_text())
+    return scanner_of({source: home.parsed_extract(source, month)[0] for source in sources})
+
+
+def scanner_of(extracts: dict[str, Path]) -> LeakScanner:
+    """The leak scanner for the identifiers of parsed extracts (source -> Parquet file)."""
+    return LeakScanner(known_identifiers=identifiers_in(extracts), allowed_text=public_text())
 
 
 def findings_metadata(findings) -> dict[str, str | int]:
