@@ -101,15 +101,21 @@ SELECT md5_number_upper($salt || form) AS digest,
 FROM forms
 WHERE length(form) >= $shortest AND (joined OR form NOT IN (SELECT word FROM vocabulary))
 """
+# Only the forms that begin as something a scoped scanner will be shown begins (KnownForms' `heads`).
+_IN_SCOPE_SQL = " AND left(form, $shortest) IN (SELECT head FROM scope)"
 _NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
 BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
 
 
 class KnownForms:
-    """The digests, heads and lengths of known identifiers' forms, as a scanner is built."""
+    """The digests, heads and lengths of known identifiers' forms, as a scanner is built.
 
-    def __init__(self, salt: str, digest, vocabulary: set[str]):
-        self._salt, self._digest, self._vocabulary = salt, digest, vocabulary
+    `scope`, when given, is every head (first MIN_IDENTIFIER characters) that the text to be
+    scanned offers (anonymise.leaks.heads_in): forms that begin otherwise could never be found
+    there, so they are not digested (a national month's 10 million, for a release's tables)."""
+
+    def __init__(self, salt: str, digest, vocabulary: set[str], scope: frozenset[str] | None = None):
+        self._salt, self._digest, self._vocabulary, self._scope = salt, digest, vocabulary, scope
         self.whole, self.prefix, self.heads = _Digests(), _Digests(), _Digests()
         self.whole_lengths: set[int] = set()
         self.prefix_lengths: set[int] = set()
@@ -119,6 +125,8 @@ class KnownForms:
 
     def add(self, raw: object) -> None:
         for normalised, prefixable in _identifier_forms(raw, self._vocabulary):
+            if self._scope is not None and normalised[:MIN_IDENTIFIER] not in self._scope:
+                continue
             digest = self._digest(normalised)
             self.whole.add(digest)
             self.heads.add(self._digest(normalised[:MIN_IDENTIFIER]))
@@ -147,7 +155,9 @@ class KnownForms:
             # Into a table, then read back as numbers: DuckDB builds a table on all its threads,
             # while handing a query's rows to Arrow runs on one.
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE forms AS " + _ASCII_FORMS_SQL,
+                "CREATE OR REPLACE TEMP TABLE forms AS "
+                + _ASCII_FORMS_SQL
+                + (_IN_SCOPE_SQL if self._scope is not None else ""),
                 {"salt": self._salt, "shortest": MIN_IDENTIFIER},
             )
             for (raw,) in con.execute(_NOT_ASCII_SQL).fetchall():
@@ -180,6 +190,8 @@ class KnownForms:
             self._duckdb.execute("SET enable_progress_bar = false")  # a national month's would draw one
             words = sorted(self._vocabulary)
             self._duckdb.register("vocabulary", pa.table({"word": pa.array(words, pa.string())}))
+            if self._scope is not None:
+                self._duckdb.register("scope", pa.table({"head": pa.array(sorted(self._scope), pa.string())}))
         return self._duckdb
 
 

@@ -162,13 +162,13 @@ def release_month(
     *,
     record_keys: RecordKeys,
     disclosure_policy: Callable[[str], DisclosurePolicy],
-    scanner: Callable[[], LeakScanner],
+    scanner: Callable[[list[pd.DataFrame]], LeakScanner],
     audit: Audit,
     audit_entries: AuditEntries,
 ) -> Release:
     """Build, check and publish the month's tables under the agreement; `disclosure_policy` gives
     its policy for the month's content digest (differential-privacy noise is seeded by it), and
-    `scanner` makes the month's leak scanner.
+    `scanner` makes the month's leak scanner for the tables it is given.
     Raises ReleaseRefused, with nothing published, when a table fails its checks,
     NothingDelivered when no source delivered anything for the month (the command line refuses
     such a month before it runs; a run started from the Dagster UI is refused here), SourcesGone
@@ -207,9 +207,7 @@ def release_month(
     )
     if first is not None and first.get("content_sha256", "") != content:
         built["coverage"]["release_status"] = "corrected"
-    # The scanner is made once the tables are built: its digests of the month's identifiers (0.3 GB
-    # for a national month) need not sit beside the aggregation's memory.
-    release = Release(month, content, checked_tables(built, policy, agreement, scanner()), withheld_tables(agreement))
+    release = Release(month, content, checked_tables(built, policy, agreement, scanner), withheld_tables(agreement))
     if release.failed:
         raise ReleaseRefused(release)
     permitted = [s for s in table_specs() if s.name in release.tables]
@@ -250,17 +248,23 @@ def release_month(
 
 
 def checked_tables(
-    built: dict[str, pd.DataFrame], policy: DisclosurePolicy, agreement: Agreement, scanner: LeakScanner
+    built: dict[str, pd.DataFrame],
+    policy: DisclosurePolicy,
+    agreement: Agreement,
+    scanner: Callable[[list[pd.DataFrame]], LeakScanner],
 ) -> dict[str, CheckedTable]:
     """Every table the agreement permits, in declared order, checked against the counts the
-    policy never shows and scanned for the month's identifiers."""
+    policy never shows and scanned for the month's identifiers. `scanner` makes the leak scanner
+    for the tables it is given, once they are built: it need digest only the identifiers that
+    could be found in them (LeakScanner's scope)."""
     never_shown = policy.largest_withheld(with_public=bool(agreement.public_sources()))
+    specs = [spec for spec in table_specs() if spec.name in agreement.published_tables]
+    scan = scanner([built[spec.name] for spec in specs])
     checked = {}
-    for spec in table_specs():
-        if spec.name in agreement.published_tables:
-            frame = built[spec.name]
-            suite = published_suite(spec.name, spec.counts, spec.keys, never_shown)
-            checked[spec.name] = CheckedTable(spec.name, frame, validate(frame, suite), scanner.scan_frame(frame))
+    for spec in specs:
+        frame = built[spec.name]
+        suite = published_suite(spec.name, spec.counts, spec.keys, never_shown)
+        checked[spec.name] = CheckedTable(spec.name, frame, validate(frame, suite), scan.scan_frame(frame))
     return checked
 
 

@@ -116,7 +116,7 @@ def published_tables(context: AssetExecutionContext, istv: IstvResource):
                 agreement,
                 record_keys=istv.record_keys(agreement),
                 disclosure_policy=partial(istv.disclosure_policy, agreement),
-                scanner=partial(scanner_for, home, month),
+                scanner=lambda tables: scanner_for(home, month, tables=tables),
                 audit=istv.audit,
                 audit_entries=auditing.reader(home).entries,
             )

@@ -406,3 +406,80 @@ def test_digesting_a_month_of_identifiers_prints_nothing(capfd):
     assert connection.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
     forms.close()
     assert capfd.readouterr() == ("", "")
+
+
+# ---- A scanner scoped to the frames it is made for (a release's tables) ----
+def _scoped_and_full(frames: list[pd.DataFrame], known: list) -> tuple[LeakScanner, LeakScanner]:
+    from anonymise.leaks import heads_in
+
+    allowed = [VENUE, "Philippa Street"]
+    scoped = LeakScanner(known_identifiers=known, allowed_text=allowed, scope=heads_in(frames))
+    return scoped, LeakScanner(known_identifiers=known, allowed_text=allowed)
+
+
+def _month_of_identifiers(rng: random.Random, n: int) -> list:
+    """References, names and numbers as a month's identifier columns hold them, some in bulk."""
+    first = ["Zebedee", "Philippa", "Aneurin", "Gwenllian", "Bartholomew", "Ceridwen"]
+    last = ["Quartermaine", "Thistlewood", "Prydderch", "Vaughan-Hughes", "Weißmann", "Ångström"]
+    references = [f"{rng.choice(['SW', 'GW', 'ED'])}/{rng.randrange(10**6):06d}/26" for _ in range(n)]
+    names = [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(n // 10)]
+    return [pa.array(references), pa.array(names), "EDPLANT7731", "ab-12345-cd", "4010232137"]
+
+
+def test_a_scoped_scanner_finds_in_its_frames_what_a_full_one_finds(h3_cells, pseudonyms):
+    rng = random.Random(19)
+    known = [*_month_of_identifiers(rng, 5_000), "20000000000000000"]  # an id a float prints as 2e+16
+    references = known[0].to_pylist()
+    tables = [_planted_frame(h3_cells, pseudonyms), _clean_frame(h3_cells, pseudonyms)]
+    # Each way an identifier can be found: whole, run together, lower case, starting a longer
+    # token, a name part, a number (whole float too), a digest-like token, a column's name, a list.
+    odd = pd.DataFrame(
+        {
+            "place": [references[3], references[4].replace("/", " ").lower(), references[5].replace("/", "") + "X"],
+            "note": ["seen by Aneurin Prydderch", "weissmann", "ref AB 12345 cd"],
+            "count": [4010232137, 12, 7],
+            "share": [4010232137.0, 2e16, None],
+            "cells": [[references[6], "x"], ["89195879b5bffff"], []],
+            references[7]: ["a", "b", "c"],
+        }
+    )
+    for frame in [*tables, odd]:
+        scoped, full = _scoped_and_full([frame], known)
+        assert scoped.scan_frame(frame) == full.scan_frame(frame)
+        assert any(f.kind == "known_identifier" for f in full.scan_frame(frame)) or frame is tables[1]
+    assert {f.column for f in full.scan_frame(odd) if f.kind == "known_identifier"} == {
+        "place",
+        "note",
+        "count",
+        "share",
+        "cells",
+        "[column name withheld]",
+    }
+
+
+def test_a_scoped_scanner_agrees_with_a_full_one_on_random_tables():
+    rng = random.Random(23)
+    known = _month_of_identifiers(rng, 2_000)
+    pool = known[0].to_pylist() + known[1].to_pylist() + ["Cathays", "Queen Street", "fist", "20-24", "SW/000001/27"]
+
+    def text() -> str:
+        parts = [rng.choice(pool) for _ in range(rng.randrange(1, 4))]
+        if rng.random() < 0.3:  # run together, or cut short
+            return "".join(parts).replace("/", rng.choice(["", " ", "-"]))[: rng.randrange(3, 40)]
+        return rng.choice([" ", ", ", "/"]).join(parts)
+
+    for _ in range(20):
+        frame = pd.DataFrame({"a": [text() for _ in range(30)], "b": [text().upper() for _ in range(30)]})
+        scoped, full = _scoped_and_full([frame], known)
+        assert scoped.scan_frame(frame) == full.scan_frame(frame)
+
+
+def test_a_scoped_scanner_knows_only_identifiers_its_frames_could_show():
+    known = [pa.array(["SW/888777/26", "SW/555444/26"]), "Zebedee Quartermaine"]
+    shown = pd.DataFrame({"place": ["SW/888777/26 outside"]})
+    elsewhere = pd.DataFrame({"place": ["SW/555444/26", "Quartermaine"]})
+    scoped, full = _scoped_and_full([shown], known)
+    assert scoped.scan_frame(shown) == full.scan_frame(shown) == [Finding("known_identifier", "place", 1)]
+    # Made for `shown`, it digested neither the other reference nor the name: not a scanner for other text.
+    assert full.scan_frame(elsewhere) == [Finding("known_identifier", "place", 2)]
+    assert scoped.scan_frame(elsewhere) == []

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from anonymise.differential_privacy import BudgetExceeded
-from anonymise.leaks import LeakScanner
+from anonymise.leaks import LeakScanner, heads_in
 from ingest.home import IstvHome
 from sharing_agreements.model import load_agreement
 from sharing_agreements.retention import plan_retention
@@ -113,7 +113,9 @@ def home(tmp_path) -> IstvHome:
     return home
 
 
-def _release(home, agreement=None, scanner=None, log=None, policy=None):
+def _release(home, agreement=None, known=(), log=None, policy=None):
+    """The month released as the pipeline releases it, its leak scanner knowing `known` and
+    scoped to the built tables."""
     agreement = agreement or load_agreement()
     log = log or AuditLog()
     return release_month(
@@ -122,7 +124,7 @@ def _release(home, agreement=None, scanner=None, log=None, policy=None):
         agreement,
         record_keys=TEST_RECORD_KEYS,
         disclosure_policy=policy or (lambda content: agreement.disclosure_control.policy()),
-        scanner=lambda: scanner or LeakScanner(allowed_text=[MATCH_RULE]),
+        scanner=lambda tables: LeakScanner(known_identifiers=known, allowed_text=[MATCH_RULE], scope=heads_in(tables)),
         audit=log.record,
         audit_entries=log.read,
     )
@@ -238,7 +240,7 @@ def test_an_identifier_in_a_table_refuses_the_whole_release(home):
     the table that shows it fails, and no table is published."""
     log = AuditLog()
     with pytest.raises(ReleaseRefused, match="checks failed for hotspot_venues") as refused:
-        _release(home, scanner=LeakScanner(known_identifiers=[VENUE], allowed_text=[MATCH_RULE]), log=log)
+        _release(home, known=[VENUE], log=log)
     release = refused.value.release
     assert release.failed == ["hotspot_venues"] and release.tables["hotspot_venues"].findings
     assert all(t.passed for n, t in release.tables.items() if n != "hotspot_venues")
