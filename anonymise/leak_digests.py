@@ -101,7 +101,7 @@ SELECT md5_number_upper($salt || form) AS digest,
 FROM forms
 WHERE length(form) >= $shortest AND (joined OR form NOT IN (SELECT word FROM vocabulary))
 """
-# Only the forms that begin as something a scoped scanner will be shown begins (KnownForms' `heads`).
+# For a scoped scanner: only the forms beginning with a head its text offers (KnownForms' `scope`).
 _IN_SCOPE_SQL = " AND left(form, $shortest) IN (SELECT head FROM scope)"
 _NOT_ASCII_SQL = "SELECT value FROM batch WHERE strlen(value) <> length(value)"
 BULK_ROWS = 1_000_000  # known identifiers digested per query (a few tens of MB of text)
