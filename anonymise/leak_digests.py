@@ -77,7 +77,8 @@ def _unique_of_sorted(ordered: np.ndarray) -> np.ndarray:
 # for ASCII text lower() is NFKC plus casefold, and [a-z0-9] runs are TOKEN's tokens, so the
 # joined form is the text without anything else, and the parts worth a digest are the runs of
 # five or more of a text of more than one run. Other identifiers are left to _identifier_forms.
-# $salt and the digests are as LeakScanner._digest (anonymise/leaks.py).
+# $salt and the digests are as LeakScanner._digest (anonymise/leaks.py): the MD5's first 8 bytes,
+# md5_number_upper's value, taken from md5_number (4 times quicker in DuckDB 1.5).
 _ASCII_FORMS_SQL = """
 WITH identifiers AS (
     SELECT lower(value) AS text
@@ -94,7 +95,7 @@ WITH identifiers AS (
     ), recursive := true)
     FROM identifiers
 )
-SELECT md5_number_upper($salt || form) AS digest,
+SELECT (md5_number($salt || form) & 18446744073709551615::UHUGEINT)::UBIGINT AS digest,
        joined AND regexp_matches(form, '[0-9]') AS prefixable,
        length(form) AS length,
        left(form, $shortest) AS head
