@@ -41,6 +41,11 @@ KINDS = ("nhs_number", "postcode", "phone", "email", "date_of_birth", "known_ide
 WITHHELD_COLUMN = "[column name withheld]"
 
 
+class OutOfScope(RuntimeError):
+    """A scanner made for some frames (its scope) was shown text they do not hold: it knows only
+    the identifiers that could be found in them, so it could miss others there."""
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: str
@@ -153,7 +158,8 @@ class LeakScanner:
         # between scanners. (Short or guessable identifiers such as NHS numbers could still be
         # brute-forced from a pickled scanner, so scanners are not persisted.)
         self._salt = secrets.token_hex(16)
-        known = KnownForms(self._salt, self._digest, vocabulary, None if scope is None else frozenset(scope))
+        self._scope = None if scope is None else frozenset(scope)
+        known = KnownForms(self._salt, self._digest, vocabulary, self._scope)
         for item in known_identifiers:
             if isinstance(item, (pa.Array, pa.ChunkedArray)):
                 known.add_array(item)
@@ -178,9 +184,17 @@ class LeakScanner:
         look, never a leak let through)."""
         return int.from_bytes(hashlib.md5((self._salt + normalised).encode()).digest()[:8], "little")
 
+    def _in_scope(self, head: str) -> None:
+        """Every text compared with known identifiers begins at `head`: a scoped scanner refuses
+        one its frames do not hold rather than miss an identifier it never digested (the
+        message names no text)."""
+        if self._scope is not None and len(head) == MIN_IDENTIFIER and head not in self._scope:
+            raise OutOfScope("a leak scanner made for other tables was shown this text: make one for it")
+
     def _known(self, normalised: str) -> bool:
         """Whether a whole normalised text is a known identifier; lengths no identifier has are
         ruled out first (pseudonyms and H3 cells are longer than any identifier)."""
+        self._in_scope(normalised[:MIN_IDENTIFIER])
         return len(normalised) in self._whole_lengths and self._digest(normalised) in self._whole
 
     # ---- Public API ----
@@ -253,8 +267,11 @@ class LeakScanner:
 
     def _passed_over(self, texts: pa.Array) -> pa.Array:
         """Where a text is what _string_kinds would pass over: a pseudonym or H3 cell (machine
-        hexadecimal) of a length no known identifier has."""
+        hexadecimal) of a length no known identifier has. A scoped scanner passes over nothing:
+        every text it is shown must be in its scope."""
         lengths = pc.utf8_length(texts)
+        if self._scope is not None:
+            return pc.equal(lengths, -1)  # false, or null for a missing text
         unknowable = pc.invert(pc.is_in(lengths, pa.array(sorted(self._whole_lengths), lengths.type)))
         return pc.and_kleene(_machine_hex(texts, lengths), unknowable)
 
@@ -423,6 +440,7 @@ class LeakScanner:
             ends.add(offset)
         hits, covered = 0, 0
         for start in starts:
+            self._in_scope(joined[start : start + MIN_IDENTIFIER])
             if start < covered or self._digest(joined[start : start + MIN_IDENTIFIER]) not in self._heads:
                 continue
             for length in self._lengths:

@@ -474,12 +474,20 @@ def test_a_scoped_scanner_agrees_with_a_full_one_on_random_tables():
         assert scoped.scan_frame(frame) == full.scan_frame(frame)
 
 
-def test_a_scoped_scanner_knows_only_identifiers_its_frames_could_show():
+def test_a_scoped_scanner_knows_only_identifiers_its_frames_could_show(pseudonyms):
+    from anonymise.leaks import OutOfScope
+
     known = [pa.array(["SW/888777/26", "SW/555444/26"]), "Zebedee Quartermaine"]
     shown = pd.DataFrame({"place": ["SW/888777/26 outside"]})
     elsewhere = pd.DataFrame({"place": ["SW/555444/26", "Quartermaine"]})
     scoped, full = _scoped_and_full([shown], known)
     assert scoped.scan_frame(shown) == full.scan_frame(shown) == [Finding("known_identifier", "place", 1)]
-    # Made for `shown`, it digested neither the other reference nor the name: not a scanner for other text.
+    # Made for `shown`, it digested neither the other reference nor the name: shown other text, it
+    # refuses rather than miss them, and says so without the text.
     assert full.scan_frame(elsewhere) == [Finding("known_identifier", "place", 2)]
-    assert scoped.scan_frame(elsewhere) == []
+    for other in (elsewhere, pd.DataFrame({"Quartermaine": [1]}), pd.DataFrame({"ref": [pseudonyms[0]]})):
+        with pytest.raises(OutOfScope) as refused:
+            scoped.scan_frame(other)
+        assert "555444" not in str(refused.value) and "artermaine" not in str(refused.value)
+    with pytest.raises(OutOfScope):
+        scoped.scan_text("seen with Quartermaine")
