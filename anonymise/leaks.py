@@ -468,20 +468,14 @@ def heads_in(frames: Iterable[pd.DataFrame]) -> frozenset[str]:
     heads: set[str] = set()
     for frame in frames:
         for at, name in enumerate(frame.columns):
-            for text in [str(name), *_texts(_distinct_values(frame.iloc[:, at]))]:
+            # The values the scanner examines (_distinct): a categorical's unused categories too.
+            for text in [str(name), *_texts(value for value, _ in _distinct(frame.iloc[:, at]))]:
                 tokens = TOKEN.findall(normalise(text))
                 joined, start = "".join(tokens), 0
                 for token in tokens:
                     heads.add(joined[start : start + MIN_IDENTIFIER])
                     start += len(token)
     return frozenset(h for h in heads if len(h) == MIN_IDENTIFIER)
-
-
-def _distinct_values(series: pd.Series) -> Iterable[object]:
-    try:
-        return series.dropna().unique()
-    except TypeError:  # unhashable values (lists, dicts)
-        return series.dropna()
 
 
 def _texts(values: Iterable[object]) -> Iterator[str]:

@@ -440,6 +440,8 @@ def test_a_scoped_scanner_finds_in_its_frames_what_a_full_one_finds(h3_cells, ps
             "count": [4010232137, 12, 7],
             "share": [4010232137.0, 2e16, None],
             "cells": [[references[6], "x"], ["89195879b5bffff"], []],
+            # A category no row has is still examined (and counted 0 times).
+            "method": pd.Categorical(["fist"] * 3, categories=["fist", references[8]]),
             references[7]: ["a", "b", "c"],
         }
     )
