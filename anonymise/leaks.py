@@ -392,7 +392,7 @@ class LeakScanner:
             hits["date_of_birth"] = self._date_hits(text, column)
         if "@" in text:
             hits["email"] = len(_EMAIL.findall(text))
-        if self._lengths:
+        if self._lengths or self._scope is not None:  # a scoped scanner looks even knowing none, to refuse
             hits["known_identifier"] = self._known_hits(text)
         return +hits
 

@@ -493,3 +493,8 @@ def test_a_scoped_scanner_knows_only_identifiers_its_frames_could_show(pseudonym
         assert "555444" not in str(refused.value) and "artermaine" not in str(refused.value)
     with pytest.raises(OutOfScope):
         scoped.scan_text("seen with Quartermaine")
+    # Made for text holding no identifier's beginning, it knows none, and still refuses other text.
+    empty, _ = _scoped_and_full([pd.DataFrame({"place": ["Queen Street"]})], known)
+    assert empty.scan_frame(pd.DataFrame({"place": ["Queen Street"]})) == []
+    with pytest.raises(OutOfScope):
+        empty.scan_frame(elsewhere)
