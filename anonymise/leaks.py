@@ -184,17 +184,20 @@ class LeakScanner:
         look, never a leak let through)."""
         return int.from_bytes(hashlib.md5((self._salt + normalised).encode()).digest()[:8], "little")
 
-    def _in_scope(self, head: str) -> None:
-        """Every text compared with known identifiers begins at `head`: a scoped scanner refuses
-        one its frames do not hold rather than miss an identifier it never digested (the
-        message names no text)."""
-        if self._scope is not None and len(head) == MIN_IDENTIFIER and head not in self._scope:
+    def _in_scope(self, text: str) -> None:
+        """A text about to be compared with known identifiers: a scoped scanner refuses one whose
+        head its frames do not hold rather than miss an identifier it never digested (the
+        message names no text). Nothing to do for a scanner that knows every identifier."""
+        if self._scope is None:
+            return
+        head = text[:MIN_IDENTIFIER]
+        if len(head) == MIN_IDENTIFIER and head not in self._scope:
             raise OutOfScope("a leak scanner made for other tables was shown this text: make one for it")
 
     def _known(self, normalised: str) -> bool:
         """Whether a whole normalised text is a known identifier; lengths no identifier has are
         ruled out first (pseudonyms and H3 cells are longer than any identifier)."""
-        self._in_scope(normalised[:MIN_IDENTIFIER])
+        self._in_scope(normalised)
         return len(normalised) in self._whole_lengths and self._digest(normalised) in self._whole
 
     # ---- Public API ----
@@ -440,8 +443,9 @@ class LeakScanner:
             ends.add(offset)
         hits, covered = 0, 0
         for start in starts:
-            self._in_scope(joined[start : start + MIN_IDENTIFIER])
-            if start < covered or self._digest(joined[start : start + MIN_IDENTIFIER]) not in self._heads:
+            head = joined[start : start + MIN_IDENTIFIER]
+            self._in_scope(head)
+            if start < covered or self._digest(head) not in self._heads:
                 continue
             for length in self._lengths:
                 end = start + length
