@@ -49,6 +49,10 @@ class DisclosurePolicy:
     # combined count is below this shows no protected figure: each such figure is another noisy
     # view of the small cells inside it, and enough views together narrow a small cell's count.
     area_minimum: int = 20
+    # Under the cell-key method, a monthly cell's or venue's count whose published protected part
+    # is below this is withheld (0: none). Off by default: an agreement's stricter choice against
+    # an intruder who knows one of a small cell's incidents, at the cost of the small cells.
+    cell_minimum: int = 0
     # Set when an agreement asks for differential privacy: discrete Laplace noise of this scale
     # (1 / epsilon) on each protected count, seeded by `noise_key` and the month's content digest.
     laplace_scale: float | None = None
@@ -66,6 +70,12 @@ class DisclosurePolicy:
                     f" Coarser areas and longer windows with a combined count below {self.area_minimum} show "
                     "police counts only."
                     if self.area_minimum
+                    else ""
+                )
+                + (
+                    f" A monthly cell or venue count whose protected part would show below {self.cell_minimum} is "
+                    "withheld."
+                    if self.cell_minimum
                     else ""
                 )
             )
@@ -147,6 +157,28 @@ def withhold_quiet_areas(
     for column in protected:
         table[column] = table[column].mask(quiet)
         table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | quiet
+    return table
+
+
+def withhold_small_counts(
+    table: pd.DataFrame, figures: pd.DataFrame, policy: DisclosurePolicy, counts: list[str]
+) -> pd.DataFrame:
+    """Under the cell-key method with a cell minimum, each of `counts` whose published protected
+    part (the published count less its public records; `figures`: what `protect` was given, row
+    for row) is below the minimum, withheld (NULL, flagged): a small count, zero included, then
+    reads as "fewer than the minimum", so an intruder who knows one of its incidents can no longer
+    read the others' number off its noise. A count column with no protected record in the month
+    (its sources all public, or none delivered) is shown as it is: it holds nothing to protect."""
+    if policy.method != "cell_key" or not policy.cell_minimum:
+        return table
+    for column in counts:
+        if not figures[column].fillna(0).to_numpy().any():
+            continue
+        public = figures[column + PUBLIC_SUFFIX].fillna(0).astype("int64").to_numpy()
+        part = table[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan) - public
+        small = part < policy.cell_minimum  # NaN (withheld already) compares False
+        table[column] = table[column].mask(small)
+        table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | small
     return table
 
 

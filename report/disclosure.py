@@ -45,11 +45,17 @@ class Disclosure:
         """Whether any count may be withheld (shown as suppressed)."""
         if self.policy is None:
             return self.flagged_withheld
-        return self.policy.largest_withheld() > 0
+        return self.policy.largest_withheld() > 0 or self.cell_minimum is not None
 
     @property
     def threshold(self) -> int | None:
         return (self.policy.largest_withheld() or None) if self.policy else None
+
+    @property
+    def cell_minimum(self) -> int | None:
+        """Under the cell-key method, the value below which a monthly cell's or venue's count is
+        withheld, if the agreement sets one."""
+        return (self.policy.cell_minimum or None) if self.perturbs else None
 
     @property
     def rounding(self) -> int | None:
@@ -67,6 +73,8 @@ class Disclosure:
     @property
     def suppressed_label(self) -> str:
         """The legend entry for a withheld count: with its range when the policy says it."""
+        if self.cell_minimum:
+            return f"suppressed (would show below {self.cell_minimum})"
         return f"suppressed (1–{self.threshold})" if self.threshold else "suppressed"
 
     @property

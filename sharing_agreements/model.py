@@ -171,6 +171,10 @@ class CellKey(_Strict):
     # hotspot_areas rows (coarser areas, longer windows) with a published combined count below
     # this show their public counts only (anonymise.disclosure.withhold_quiet_areas); 0: all shown.
     area_minimum: int = Field(default=20, ge=0)
+    # Monthly cells' and venues' counts whose protected part would show below this are withheld
+    # (anonymise.disclosure.withhold_small_counts); 0: none. The stricter choice, at the cost of
+    # the small cells: see the README's attack figures before setting it.
+    cell_minimum: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _reachable(self):
@@ -193,13 +197,14 @@ class DisclosureControl(_Strict):
     def policy(self) -> DisclosurePolicy:
         scale = 1 / self.differential_privacy.epsilon if self.differential_privacy else None
         return DisclosurePolicy(
-            self.method,
-            self.suppression_threshold,
-            self.rounding_base,
-            self.cell_key.max_deviation,
-            self.cell_key.variance,
-            self.cell_key.area_minimum,
-            scale,
+            method=self.method,
+            suppression_threshold=self.suppression_threshold,
+            rounding_base=self.rounding_base,
+            max_deviation=self.cell_key.max_deviation,
+            variance=self.cell_key.variance,
+            area_minimum=self.cell_key.area_minimum,
+            cell_minimum=self.cell_key.cell_minimum,
+            laplace_scale=scale,
         )
 
 

@@ -81,7 +81,13 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
         method = (
             f"Disclosure control: cell-key perturbation: every published count is moved by at most "
             f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
-            "the same figure; no count of a monthly table is suppressed"
+            "the same figure; "
+            + (
+                f"a monthly cell's or venue's count whose protected part would show below {dc.cell_key.cell_minimum} "
+                "is withheld"
+                if dc.cell_key.cell_minimum
+                else "no count of a monthly table is suppressed"
+            )
             + (
                 f"; coarser areas and longer windows with a combined count below {dc.cell_key.area_minimum} "
                 "show police counts only"

@@ -131,6 +131,11 @@ def _protection_changes(old: Agreement, new: Agreement) -> list[str]:
             k0.area_minimum,
             k1.area_minimum,
         ),
+        _was(
+            "Monthly cells and venues now withhold a count whose protected part would show below",
+            k0.cell_minimum,
+            k1.cell_minimum,
+        ),
         _was("The suppression threshold is now", d0.suppression_threshold, d1.suppression_threshold),
         _was(
             "Counts are now rounded to the nearest",

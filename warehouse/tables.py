@@ -23,6 +23,7 @@ from anonymise.disclosure import (
     protect,
     rows_showing_something,
     withhold_quiet_areas,
+    withhold_small_counts,
 )
 from anonymise.generalise import cell_centre
 from ingest.engine import row_level_duckdb
@@ -55,6 +56,9 @@ class TableSpec:
     # Protected figures withheld in a quiet row: one whose published combined count is below the
     # policy's area minimum (anonymise.disclosure.withhold_quiet_areas).
     withheld_when_quiet: list[str] = field(default_factory=list)
+    # Protected figures withheld where their published protected part is below the policy's cell
+    # minimum, when an agreement sets one (anonymise.disclosure.withhold_small_counts).
+    withheld_when_small: list[str] = field(default_factory=list)
     # Rows only where there are records (cells, areas, venues, methods): a row that shows nothing
     # is left out (anonymise.disclosure.rows_showing_something).
     sparse: bool = False
@@ -114,6 +118,9 @@ def column_descriptions(spec: TableSpec) -> dict[str, str]:
             + (
                 "true only in a quiet row (combined below the agreement's area minimum)."
                 if count in spec.withheld_when_quiet
+                else "true only where the agreement sets a cell minimum and the count's protected part would "
+                "show below it."
+                if count in spec.withheld_when_small
                 else "which withholds nothing, always false."
             )
         )
@@ -266,6 +273,8 @@ def build_tables(
             table = protect(raw, spec.counts, policy, label=spec.name)
             if corrections is not None and policy.method == "cell_key":  # rounded values are not kept
                 corrections.shown(spec.name, table, spec.counts)
+            if spec.withheld_when_small:
+                table = withhold_small_counts(table, raw, policy, spec.withheld_when_small)
             if spec.withheld_when_quiet:
                 table = withhold_quiet_areas(table, policy, spec.withheld_when_quiet, total="combined")
             if spec.sparse:

@@ -151,10 +151,13 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def _figure_lik(law: Law, seen: float | None, counts: np.ndarray) -> np.ndarray:
-    """P(what a release shows of a figure | its count). No row reads as a row of zeros: a sparse
-    table leaves such rows out, whether they hold records or none (a suppressed count keeps its
-    row: under suppress_and_round no row is still a true zero)."""
-    return law.lik(0.0 if seen is None else seen, counts)
+    """P(what a release shows of a figure | its count). No row reads as a row of zeros, or of
+    counts withheld under a cell minimum: a sparse table leaves such rows out, whether they hold
+    records or none (a suppressed count keeps its row: under suppress_and_round no row is still a
+    true zero)."""
+    if seen is None:
+        seen = np.nan if law.policy.method == "cell_key" and law.policy.cell_minimum else 0.0
+    return law.lik(seen, counts)
 
 
 def _corrected_lik(
@@ -186,15 +189,7 @@ def draw_corrections(
     random, without replacement (all of them when trials is larger), each corrected on its own."""
     rng = np.random.default_rng(seed)
     joint = month.joint
-    counts = joint.loc[~joint["source"].isin(public_sources()), "cell_id"].value_counts()
-    if mode == "remove":
-        candidates = joint[joint["source"] == "ed"].assign(n=joint["cell_id"].map(counts))
-    elif mode == "add":
-        drawn = joint_frame([synthetic_ed(month.police, max(4 * trials, 2000), seed=seed + 7_919)])
-        candidates = drawn[drawn["cell_id"].notna()].assign(n=drawn["cell_id"].map(counts).fillna(0) + 1)
-    else:
-        raise ValueError(f"mode is remove or add, not {mode}")
-    population = candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
+    population = correction_population(month, mode, seed, max(4 * trials, 2000))
     chosen = (
         population
         if trials >= len(population)
@@ -205,6 +200,49 @@ def draw_corrections(
     else:
         versions = [pd.concat([joint, chosen.loc[[i], joint.columns]], ignore_index=True) for i in chosen.index]
     return chosen, versions, population
+
+
+def correction_population(month: Month, mode: str, seed: int = 0, new_rows: int = 2000) -> pd.DataFrame:
+    """The rows a one-row correction changes, with `n`, each row's cell count with the row: the ED
+    rows whose cell holds 1 to 7 protected records with the row, rows of the month ("remove") or
+    new synthetic rows ("add", `new_rows` drawn)."""
+    joint = month.joint
+    counts = joint.loc[~joint["source"].isin(public_sources()), "cell_id"].value_counts()
+    if mode == "remove":
+        candidates = joint[joint["source"] == "ed"].assign(n=joint["cell_id"].map(counts))
+    elif mode == "add":
+        drawn = joint_frame([synthetic_ed(month.police, new_rows, seed=seed + 7_919)])
+        candidates = drawn[drawn["cell_id"].notna()].assign(n=drawn["cell_id"].map(counts).fillna(0) + 1)
+    else:
+        raise ValueError(f"mode is remove or add, not {mode}")
+    return candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
+
+
+def known_incident(
+    month: Month, policy: DisclosurePolicy, modes: Sequence[str] = ("remove", "add"), seed: int = 0, setting: str = ""
+) -> dict[str, Score]:
+    """What the month's first release alone tells an intruder who knows one incident's cell: every
+    row of each correction population (correction_population), its cell's count with the row
+    attacked from the cell's published ED figure (or its having no row). With the Corrections
+    ledger a one-row correction publishes this release again (one_row_corrections), so this is
+    all that comparing the two releases tells; computed over every row, no release rebuilt."""
+    first, _ = first_release(month.joint, policy, [month.police])
+    law = Law(policy)
+    cells = first.figure("hotspot_cells", "ed_assaults")
+    with_row = np.asarray(ATTACKED)
+    out = {}
+    for mode in modes:
+        population = correction_population(month, mode, seed)
+        before = with_row if mode == "remove" else with_row - 1  # the cell's count in the first release
+        liks = [_figure_lik(law, _seen(cells, cell), before) for cell in population["cell_id"]]
+        out[mode] = score(
+            f"2 a known incident ({mode})",
+            setting or policy.method,
+            population["n"].to_numpy(),
+            np.array(liks).reshape(-1, len(ATTACKED)),
+            note=f"first release alone, every one of {len(population)} rows",
+        )
+    return out
 
 
 def one_row_corrections(

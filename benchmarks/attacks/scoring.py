@@ -29,7 +29,8 @@ def suppressed_and_rounded(counts: np.ndarray, policy: DisclosurePolicy) -> np.n
 class Law:
     """What the intruder computes from the agreement's published parameters: the probability of
     a published protected value (the public part already subtracted; NaN when withheld) given
-    the true protected count. Differential privacy, when the policy asks for it, is discrete
+    the true protected count (NaN, a count withheld under a cell minimum: any value below it).
+    Differential privacy, when the policy asks for it, is discrete
     Laplace noise floored at 0 and then the method, as anonymise/disclosure.py applies them."""
 
     def __init__(self, policy: DisclosurePolicy):
@@ -52,8 +53,8 @@ class Law:
         out = np.zeros(len(counts))
         valid = counts >= 0
         if self.policy.method == "cell_key":
-            if np.isnan(published):
-                return out
+            if np.isnan(published):  # withheld: it would have shown below the cell minimum (if any)
+                return sum((self._method(float(v), counts) for v in range(self.policy.cell_minimum)), out)
             d = int(round(published)) - counts
             ok = valid & (np.abs(d) <= self.deviation)
             rows = np.minimum(np.maximum(counts, 0), self.deviation)
@@ -123,7 +124,10 @@ class Law:
         m = np.arange(top + 1)
         shown = m[None, :] + shift[:, np.minimum(m, deviation)]  # (intervals, m)
         values = np.asarray(published, dtype=float)
-        match = (shown[:, :, None] == values[None, None, :]).astype(float)  # (intervals, m, releases)
+        withheld = np.isnan(values)[None, None, :]  # shown below the cell minimum, if any
+        match = np.where(
+            withheld, shown[:, :, None] < self.policy.cell_minimum, shown[:, :, None] == values[None, None, :]
+        ).astype(float)  # (intervals, m, releases)
         transition = self._transition(counts, top)  # (n, m)
         per_release = np.einsum("nm,kmr->knr", transition, match)  # (intervals, n, releases)
         out = (widths[:, None] * per_release.prod(axis=2)).sum(axis=0)

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from anonymise.cellkey import KEY_MODULUS, perturb, perturbation_table
-from anonymise.disclosure import DisclosurePolicy, protect, protect_count, rows_showing_something
+from anonymise.disclosure import (
+    DisclosurePolicy,
+    protect,
+    protect_count,
+    rows_showing_something,
+    withhold_small_counts,
+)
 
 DEFAULT = DisclosurePolicy()  # the cell-key method, at most 4 away, variance 2
 SUPPRESS_AND_ROUND = DisclosurePolicy(method="suppress_and_round")  # threshold 7, base 5
@@ -419,3 +425,57 @@ def test_under_suppression_a_suppressed_count_shows_something():
     policy = DisclosurePolicy(method="suppress_and_round")
     shown = rows_showing_something(_rows_to_show(), ["ed_assaults", "combined", "police_violence"], policy)
     assert shown["cell_id"].tolist() == ["b", "c", "d", "e"]
+
+
+# --- a cell minimum (an agreement's stricter choice under the cell-key method) ----------------
+
+
+def test_a_cell_minimum_withholds_the_counts_whose_protected_part_shows_below_it():
+    rng = np.random.default_rng(11)
+    counts = np.repeat(np.arange(0, 30), 300)
+    public = rng.integers(0, 6, len(counts))
+    raw = figures({"n": counts}, ["n"], public={"n": public}, seed=11)
+    policy = DisclosurePolicy(cell_minimum=5)
+    protected = protect(raw, ["n"], policy)
+    part = protected["n"].astype(int).to_numpy() - public  # what the cell-key method shows of the records
+    out = withhold_small_counts(protected.copy(), raw, policy, ["n"])
+    small = part < 5
+    assert small.any() and (~small).any()
+    assert out["n"][small].isna().all() and out["n_suppressed"][small].all()  # zeros among them
+    assert (part[small & (counts == 0)] == 0).all() and (small & (counts == 0)).any()
+    assert (out["n"][~small].astype(int).to_numpy() == protected["n"][~small].astype(int).to_numpy()).all()
+    assert not out["n_suppressed"][~small].any()
+    # Withheld by what is published, never by the true count: true counts from 2 to 7 fall both
+    # sides, so neither side tells them apart.
+    for count in range(2, 8):
+        assert small[counts == count].any() and (~small[counts == count]).any()
+
+
+def test_without_a_cell_minimum_or_a_protected_record_nothing_is_withheld():
+    raw = figures({"n": [0, 1, 2, 3], "public": [0, 0, 0, 0]}, ["n", "public"], public={"public": [0, 2, 1, 9]})
+    raw["public"] = 0  # the public column's records are all public: no protected record
+    protected = protect(raw, ["n", "public"], DisclosurePolicy(cell_minimum=7))
+    # The default (no cell minimum) withholds nothing.
+    unchanged = withhold_small_counts(protected.copy(), raw, DisclosurePolicy(), ["n", "public"])
+    pd.testing.assert_frame_equal(unchanged, protected)
+    # Nor does it touch a column whose sources are all public, or any count under suppression.
+    strict = withhold_small_counts(protected.copy(), raw, DisclosurePolicy(cell_minimum=7), ["n", "public"])
+    assert strict["public"].tolist() == [0, 2, 1, 9] and not strict["public_suppressed"].any()
+    assert strict["n"].isna().all()
+    rounded = protect(raw, ["n", "public"], DisclosurePolicy(method="suppress_and_round", cell_minimum=7))
+    pd.testing.assert_frame_equal(
+        withhold_small_counts(rounded.copy(), raw, DisclosurePolicy(method="suppress_and_round", cell_minimum=7), ["n"]),
+        rounded,
+    )
+
+
+def test_an_agreement_may_set_a_cell_minimum_and_the_legend_says_so():
+    from sharing_agreements.model import DisclosureControl
+
+    assert DisclosureControl().policy().cell_minimum == 0
+    strict = DisclosureControl(cell_key={"cell_minimum": 5}).policy()
+    assert strict.cell_minimum == 5 and strict.area_minimum == 20
+    assert "below 5 is withheld" in strict.legend()
+    assert "withheld" not in DisclosurePolicy(area_minimum=0).legend()
+    with pytest.raises(ValueError):
+        DisclosureControl(cell_key={"cell_minimum": -1})
