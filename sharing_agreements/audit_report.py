@@ -110,7 +110,11 @@ def _version_section(key, history: History, names, loaded: dict, agreement, fiel
             method = (
                 " Its method withholds the monthly cells' and venues' counts whose protected part would show below "
                 f"{dc.cell_key.cell_minimum}"
-                + (", and coarser areas and longer windows below its area minimum show police counts only." if dc.cell_key.area_minimum else ".")
+                + (
+                    ", and coarser areas and longer windows below its area minimum show police counts only."
+                    if dc.cell_key.area_minimum
+                    else "."
+                )
             )
         elif dc.method == "cell_key" and dc.cell_key.area_minimum:
             method = (

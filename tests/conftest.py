@@ -136,3 +136,10 @@ def with_record_keys(joint, keys=None, salt: str = ""):
     pseudonyms = [p if isinstance(p, str) else made_up_pseudonym(f"{salt}/{i}") for i, p in enumerate(given)]
     out["record_key"] = pd.array([keys.of(p) for p in pseudonyms], dtype="int64")
     return out
+
+
+def without_cell_minimum(agreement):
+    """The agreement with every monthly cell shown (its cell-key cell minimum set to 0)."""
+    control = agreement.disclosure_control
+    cell_key = control.cell_key.model_copy(update={"cell_minimum": 0})
+    return agreement.model_copy(update={"disclosure_control": control.model_copy(update={"cell_key": cell_key})})

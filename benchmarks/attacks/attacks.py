@@ -219,30 +219,40 @@ def correction_population(month: Month, mode: str, seed: int = 0, new_rows: int 
 
 
 def known_incident(
-    month: Month, policy: DisclosurePolicy, modes: Sequence[str] = ("remove", "add"), seed: int = 0, setting: str = ""
+    months: Sequence[Month],
+    policy: DisclosurePolicy,
+    modes: Sequence[str] = ("remove", "add"),
+    seed: int = 0,
+    setting: str = "",
 ) -> dict[str, Score]:
-    """What the month's first release alone tells an intruder who knows one incident's cell: every
-    row of each correction population (correction_population), its cell's count with the row
-    attacked from the cell's published ED figure (or its having no row). With the Corrections
-    ledger a one-row correction publishes this release again (one_row_corrections), so this is
-    all that comparing the two releases tells; computed over every row, no release rebuilt."""
-    first, _ = first_release(month.joint, policy, [month.police])
+    """What each month's first release alone tells an intruder who knows one incident's cell, over
+    every row of each month's correction population (correction_population): the cell's count
+    with the row, attacked from the cell's published ED figure (or its having no row). With the
+    Corrections ledger a one-row correction publishes the first release again
+    (one_row_corrections), so this is all that comparing the two releases tells; no release is
+    rebuilt per row, so every row is attacked."""
     law = Law(policy)
-    cells = first.figure("hotspot_cells", "ed_assaults")
     with_row = np.asarray(ATTACKED)
-    out = {}
-    for mode in modes:
-        population = correction_population(month, mode, seed)
-        before = with_row if mode == "remove" else with_row - 1  # the cell's count in the first release
-        liks = [_figure_lik(law, _seen(cells, cell), before) for cell in population["cell_id"]]
-        out[mode] = score(
+    truth: dict[str, list] = {mode: [] for mode in modes}
+    liks: dict[str, list] = {mode: [] for mode in modes}
+    for month in months:
+        first, _ = first_release(month.joint, policy, [month.police])
+        cells = first.figure("hotspot_cells", "ed_assaults")
+        for mode in modes:
+            population = correction_population(month, mode, seed)
+            before = with_row if mode == "remove" else with_row - 1  # the cell's count in the first release
+            truth[mode].extend(population["n"])
+            liks[mode].extend(_figure_lik(law, _seen(cells, cell), before) for cell in population["cell_id"])
+    return {
+        mode: score(
             f"2 a known incident ({mode})",
             setting or policy.method,
-            population["n"].to_numpy(),
-            np.array(liks).reshape(-1, len(ATTACKED)),
-            note=f"first release alone, every one of {len(population)} rows",
+            np.array(truth[mode]),
+            np.array(liks[mode]).reshape(-1, len(ATTACKED)),
+            note=f"first release alone, every one of {len(truth[mode])} rows, {len(months)} months",
         )
-    return out
+        for mode in modes
+    }
 
 
 def one_row_corrections(

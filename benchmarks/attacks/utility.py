@@ -40,7 +40,10 @@ def top_recall(truth: pd.Series, published: pd.Series, k: int = 20) -> float:
 @dataclass
 class Utility:
     setting: str
-    usable_share: float  # of incidents in cells, those in cells showing a usable count
+    usable_share: float  # of incidents in cells, those in cells showing a usable combined count
+    # of incidents in cells, those counted in a usable figure of their own source (a cell's ED
+    # assaults, its police violence): how the issue counted "215 of 1,218 crimes" shown
+    visible_share: float
     withheld_share: float  # of published count figures, those withheld
     mae_all: float  # mean |published - true| over published figures, every table
     mae_cells: float  # the same over hotspot_cells
@@ -56,6 +59,7 @@ def utility(monthly: Sequence[Release], setting: str) -> Utility:
     """`monthly`: each month's release, built with the earlier months as its history."""
     policy = monthly[0].policy
     shown, total, recalls = 0.0, 0.0, []
+    own_shown, own_total = 0.0, 0.0
     errors_all, errors_cells, withheld, figures = [], [], 0, 0
     for release in monthly:
         month = release_month(release)
@@ -64,6 +68,10 @@ def utility(monthly: Sequence[Release], setting: str) -> Utility:
         shown += cells["truth"].to_numpy()[ok].sum()
         total += cells["truth"].sum()
         recalls.append(top_recall(cells["truth"], cells["published"]))
+        for source in ("ed_assaults", "police_violence"):
+            own = _with_truth(release.figure("hotspot_cells", source, month))
+            own_shown += own["truth"].to_numpy()[usable(own["published"].to_numpy(), policy)].sum()
+            own_total += own["truth"].sum()
         f = release.figures[release.figures["month"].to_numpy().astype("datetime64[D]") == month]
         truth = (f["protected"] + f["public"]).to_numpy()
         out = f["published"].to_numpy()
@@ -80,6 +88,7 @@ def utility(monthly: Sequence[Release], setting: str) -> Utility:
     return Utility(
         setting,
         shown / total if total else float("nan"),
+        own_shown / own_total if own_total else float("nan"),
         withheld / figures if figures else 0.0,
         float(np.concatenate(errors_all).mean()),
         float(np.concatenate(errors_cells).mean()),

@@ -4,6 +4,8 @@ publishes a corrected month against the ledger of its earlier release (warehouse
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from benchmarks import attacks as A
@@ -19,8 +21,10 @@ def production(months, default_policy):
 
 @pytest.fixture(scope="module")
 def no_ledger(months, default_policy):
-    """Each corrected version published afresh, as before the ledger."""
-    return A.one_row_corrections(months[0], default_policy, TRIALS, ledger=False)
+    """Each corrected version published afresh, as before the ledger, every monthly cell shown (no
+    cell minimum: the attack's teeth are shown on figures the intruder can see)."""
+    every_cell = dataclasses.replace(default_policy, cell_minimum=0)
+    return A.one_row_corrections(months[0], every_cell, TRIALS, ledger=False)
 
 
 def test_releases_built_together_equal_releases_built_alone(months, default_policy):
@@ -75,3 +79,20 @@ def test_without_the_ledger_the_same_attack_beats_the_criterion(no_ledger):
                 result.baseline,
             )
         assert result.visible >= 0.9, mode
+
+
+def test_an_intruder_who_knows_one_incident_learns_its_cells_count_no_better_than_guessing(months, default_policy):
+    """Every ED row of every month, and as many new ones: all a one-row correction tells, since with
+    the ledger it publishes the first release again. The agreement's cell minimum withholds the
+    small counts whose noise would tell the intruder the others' number."""
+    assert default_policy.cell_minimum > 0
+    for month in [months, *([m] for m in months)]:
+        for found in A.known_incident(month, default_policy).values():
+            assert found.attacked > 300 and found.pinned == 0, measured(found)
+            assert found.exact - found.baseline <= A.TOLERANCE, measured(found)
+
+
+def test_without_the_cell_minimum_the_same_intruder_beats_the_criterion(months, default_policy):
+    found = A.known_incident(months, dataclasses.replace(default_policy, cell_minimum=0))
+    assert found["add"].exact - found["add"].baseline > A.TOLERANCE, measured(found["add"])
+    assert found["remove"].exact > found["remove"].baseline, measured(found["remove"])

@@ -35,7 +35,7 @@ def test_cell_key_linear_bounds_pin_nothing_and_are_no_better_than_guessing(cell
 def test_without_the_area_minimum_the_sums_of_hotspot_areas_beat_the_criterion(months, default_policy):
     """The attack has teeth: every coarser area and longer window shown, their sums over a small
     cell are enough noisy views of it to narrow its count past the criterion."""
-    every_area = dataclasses.replace(default_policy, area_minimum=0)
+    every_area = dataclasses.replace(default_policy, area_minimum=0, cell_minimum=0)  # every monthly cell shown too
     score = A.linear_bounds(A.monthly_releases(months, every_area), "cell_key, every area shown")
     assert score.exact - score.baseline > A.TOLERANCE, measured(score)
 
@@ -49,7 +49,7 @@ def test_the_same_attack_narrows_suppressed_counts(suppressed_releases):
 
 
 def test_the_same_attack_recovers_counts_under_weak_noise(months, default_policy, cell_key_score):
-    weak = dataclasses.replace(default_policy, max_deviation=1, variance=0.5)
+    weak = dataclasses.replace(default_policy, max_deviation=1, variance=0.5, cell_minimum=0)
     score = A.linear_bounds(A.monthly_releases(months, weak), "cell_key, max_deviation 1")
     assert score.exact > score.baseline + A.TOLERANCE, measured(score)
     assert score.exact > cell_key_score.exact

@@ -464,7 +464,9 @@ def test_without_a_cell_minimum_or_a_protected_record_nothing_is_withheld():
     assert strict["n"].isna().all()
     rounded = protect(raw, ["n", "public"], DisclosurePolicy(method="suppress_and_round", cell_minimum=7))
     pd.testing.assert_frame_equal(
-        withhold_small_counts(rounded.copy(), raw, DisclosurePolicy(method="suppress_and_round", cell_minimum=7), ["n"]),
+        withhold_small_counts(
+            rounded.copy(), raw, DisclosurePolicy(method="suppress_and_round", cell_minimum=7), ["n"]
+        ),
         rounded,
     )
 

@@ -17,6 +17,7 @@ from report.data import MonthData
 from report.disclosure import Disclosure, disclosure_for
 from report.page import render_html, render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
+from tests.conftest import without_cell_minimum
 
 MONTH = dt.date(2026, 10, 1)
 CELLS = ("8919586b4a3ffff", "89195879b4bffff", "8919586b4bbffff")
@@ -168,7 +169,8 @@ def test_a_report_under_threshold_10_and_base_10_says_10_never_7(in_force):
     assert '<span class="suppressed">suppressed</span>' in html
 
 
-def test_a_report_under_the_cell_key_method_never_says_suppressed(in_force):
+def test_a_report_under_the_cell_key_method_without_a_cell_minimum_never_says_suppressed(in_force):
+    in_force = without_cell_minimum(in_force)
     assert in_force.disclosure_control.method == "cell_key"
     data = _month(in_force, withheld=False)
     disclosure = disclosure_for(data.agreements, in_force)
@@ -180,6 +182,20 @@ def test_a_report_under_the_cell_key_method_never_says_suppressed(in_force):
     assert legend in _section(html, "how-to-read") and legend in _section(html, "headline")
     assert "perturbed" in _section(html, "headline")
     assert 'id="disclosure-warning"' not in html
+
+
+def test_a_report_under_the_agreements_cell_minimum_says_what_is_withheld_and_never_shows_it_as_zero(in_force):
+    minimum = in_force.disclosure_control.cell_key.cell_minimum
+    assert in_force.disclosure_control.method == "cell_key" and minimum == 5
+    data = _month(in_force, withheld=True)
+    html = _text(render_html(data, places=[], disclosure=disclosure_for(data.agreements, in_force)))
+    how = _section(html, "how-to-read")
+    assert f"count that would show below {minimum}" in how and "Nothing is withheld" not in how
+    assert f"suppressed (would show below {minimum})" in re.search(
+        r'<svg[^>]*id="hotspot-map".*?</svg>', html, re.DOTALL
+    ).group(0)
+    assert '<span class="suppressed">suppressed</span>' in html
+    assert "rounded" not in html.lower() and "1 to 7" not in html
 
 
 def test_cell_key_parameters_come_from_the_agreement(in_force):
@@ -271,7 +287,9 @@ def test_render_report_reads_the_agreement_in_force(board, tmp_path, monkeypatch
     plain = tmp_path / "cell-key.duckdb"
     _hand_made_warehouse(plain, in_force.id, in_force.version, withheld=False)
     html = _text(render_report(plain, MONTH, tmp_path / "cell-key.html").read_text(encoding="utf-8"))
-    assert "suppress" not in html.lower() and in_force.disclosure_control.policy().legend() in html
+    # The agreement in force withholds small monthly cells: none is withheld in these rows.
+    assert "0 of them suppressed" in html and "rounded" not in html.lower()
+    assert in_force.disclosure_control.policy().legend() in html
 
     other = tmp_path / "other.duckdb"
     _hand_made_warehouse(other, "another-agreement", 2, withheld=False)

@@ -22,7 +22,7 @@ from report.colours import ramp_colour
 from report.geo import busiest_group, nearest_place
 from report.page import SECTION_IDS, ReportError, render_report
 from sharing_agreements.model import DisclosureControl, load_agreement
-from tests.conftest import TEST_RECORD_KEYS, with_record_keys
+from tests.conftest import TEST_RECORD_KEYS, with_record_keys, without_cell_minimum
 from warehouse.publish import connect_read_only, publish
 from warehouse.tables import build_tables
 
@@ -297,17 +297,18 @@ def test_helpers():
 # --- the same months under the cell-key method (the bundled agreement) ----------------------------
 
 IN_FORCE = load_agreement()
+EVERY_CELL = without_cell_minimum(IN_FORCE)  # the cell-key method with every monthly cell shown
 
 
 @pytest.fixture(scope="module")
 def cell_key_warehouse(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cell-key") / "istv.duckdb"
-    publish_two_months(path, agreement=IN_FORCE)
+    publish_two_months(path, agreement=EVERY_CELL)
     return path
 
 
 def test_under_the_cell_key_method_every_count_is_published_near_its_true_value(cell_key_warehouse):
-    assert IN_FORCE.disclosure_control.policy() == DisclosurePolicy()  # the default method
+    assert EVERY_CELL.disclosure_control.policy() == DisclosurePolicy()  # the default method, every cell shown
     true = _joint(MONTH)
     with connect_read_only(cell_key_warehouse) as con:
         cells = con.execute("SELECT * FROM hotspot_cells WHERE month = ?", [MONTH]).df().set_index("cell_id")
@@ -321,8 +322,33 @@ def test_under_the_cell_key_method_every_count_is_published_near_its_true_value(
     assert abs(methods.loc["knife", "ed_assaults"] - 3) <= 4 and not methods.loc["knife", "ed_assaults_suppressed"]
 
 
+def test_under_the_agreements_cell_minimum_small_cells_and_venues_are_withheld_never_zero(tmp_path):
+    minimum = IN_FORCE.disclosure_control.cell_key.cell_minimum
+    assert minimum == 5
+    path = tmp_path / "istv.duckdb"
+    publish_two_months(path, agreement=IN_FORCE)  # every source protected here: no public part
+    true = _joint(MONTH)
+    with connect_read_only(path) as con:
+        cells = con.execute("SELECT * FROM hotspot_cells WHERE month = ?", [MONTH]).df().set_index("cell_id")
+        venues = con.execute("SELECT * FROM hotspot_venues WHERE month = ?", [MONTH]).df()
+        methods = con.execute("SELECT * FROM assault_methods WHERE month = ?", [MONTH]).df().set_index("method")
+    for table, columns in ((cells, ("ed_assaults", "police_violence", "combined")), (venues, ("ed_assaults",))):
+        for column in columns:
+            shown = table[column].dropna()
+            assert (shown >= minimum).all(), column  # nothing below the minimum is ever shown...
+            assert (table[column].isna() == table[f"{column}_suppressed"]).all(), column  # ...nor as 0
+    withheld = cells["ed_assaults"].isna()
+    assert withheld.any() and (~withheld).any()
+    assert (cells["rank"].isna() == cells["combined"].isna()).all()  # a withheld combined count is not ranked
+    # Small cells kept their rows only where something else shows; the rest have no row.
+    raw = true[true.source == "ed"].groupby("cell_id").size()
+    assert len(cells) < len(raw.index.union(true[true.source == "police"].groupby("cell_id").size().index))
+    # Area-wide figures are not cells: a small method count is still shown, perturbed.
+    assert methods.loc["knife", "ed_assaults"] is not None and not methods.loc["knife", "ed_assaults_suppressed"]
+
+
 def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
-    html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(
+    html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=EVERY_CELL).read_text(
         encoding="utf-8"
     )
     seen = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)  # the style sheet names .suppressed anyway

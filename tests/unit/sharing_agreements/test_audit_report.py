@@ -11,6 +11,7 @@ import pytest
 from sharing_agreements.audit import Entry
 from sharing_agreements.audit_history import KnownRun, read_history
 from sharing_agreements.audit_report import report_markdown
+from tests.conftest import without_cell_minimum
 
 TODAY = dt.date(2026, 11, 22)
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -443,7 +444,10 @@ def test_a_version_other_than_the_one_in_force_is_not_described_by_its_rules():
     log = Log(agreement.id)
     log.run()
     text = _report(log, agreement=agreement)
-    assert "the agreement in force (above)" in text and "withholds no count of a monthly table" in text
+    assert "the agreement in force (above)" in text
+    assert "withholds the monthly cells' and venues' counts whose protected part would show below 5" in text
+    every_cell = _report(log, agreement=without_cell_minimum(agreement))
+    assert "withholds no count of a monthly table" in every_cell
     older = Log(agreement.id)
     older.run(version=agreement.version + 1)
     assert "not recorded in the audit log for this version" in _report(older, agreement=agreement)
