@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     _say(
         f"agreement: {A.agreement().id} v{A.agreement().version}; cell_key max_deviation {default.max_deviation}, "
-        f"variance {default.variance:g}; suppress_and_round threshold {old.suppression_threshold}, "
+        f"variance {default.variance:g}, cell minimum {default.cell_minimum}, area minimum {default.area_minimum}; "
+        f"suppress_and_round threshold {old.suppression_threshold}, "
         f"base {old.rounding_base}; "
         f"public sources: {', '.join(A.public_sources()) or 'none'}; hotspot_areas resolutions "
         f"{', '.join(map(str, areas.resolutions))} over {', '.join(map(str, areas.windows_months))} months; "
@@ -264,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     _say()
 
     t = time.perf_counter()
-    compared = ("cell_key", "cell_key, no cell minimum (before)", "suppress_and_round")
+    compared = (
+        "cell_key",
+        "cell_key, no cell minimum (before)",
+        "suppress_and_round",
+        "suppress_and_round, police not public (old)",
+    )
     utilities = {setting: A.utility(released[setting], setting) for setting in compared}
     timings["utility"] = time.perf_counter() - t
     _say(
@@ -279,12 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         ("top-20 hotspot recall, monthly (mean over months)", "recall_monthly", True),
         ("top-20 hotspot recall, 3-month window", "recall_3_months", True),
     ]
-    _say(f"{'measure':<58} {'cell_key':>10} {'no cell minimum':>16} {'suppress_and_round':>19}")
-    _say("-" * 106)
+    _say(
+        f"{'measure':<58} {'cell_key':>10} {'no cell minimum':>16} {'suppress_and_round':>19} "
+        f"{'(police not public)':>20}"
+    )
+    _say("-" * 127)
     for label, name, share in rows:
         values = [getattr(utilities[s], name) for s in compared]
         shown = [_pct(v) if share else f"{v:.3f}" for v in values]
-        _say(f"{label:<58} {shown[0]:>10} {shown[1]:>16} {shown[2]:>19}")
+        _say(f"{label:<58} {shown[0]:>10} {shown[1]:>16} {shown[2]:>19} {shown[3]:>20}")
     _say(
         "  own source: a cell's ED assaults and police violence, each counted where its own figure is usable "
         "(the issue's '215 of 1,218 crimes'); combined: the cell's combined figure. "

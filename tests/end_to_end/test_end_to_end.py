@@ -88,6 +88,13 @@ def _figure(records: pd.DataFrame) -> int:
     return int(perturb(np.array([len(protected)]), np.array([key]), TABLE)[0]) + int(public.sum())
 
 
+def _withheld(records: pd.DataFrame) -> bool:
+    """Whether a monthly cell's figure of these joint rows is withheld under the agreement's cell
+    minimum: its protected part would show below it (worked out apart from the SQL, as _figure)."""
+    public = records.source.isin(AGREEMENT.public_sources())
+    return _figure(records[~public]) < POLICY.cell_minimum
+
+
 def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
     place(istv_home, "ed", RECENT, synthetic_month["ed"])
     place(istv_home, "police", RECENT, synthetic_month["police"])
@@ -101,23 +108,28 @@ def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
     located = joint[joint.cell_id.notna()]
     raw = located.groupby(["cell_id", "source"]).size().unstack(fill_value=0)
     merged = cells.set_index("cell_id").join(raw)
-    # Every published count is its figure's records perturbed by at most 4 (nothing withheld),
-    # exactly the value the records' keys select.
+    # Every count is its figure's records perturbed by at most 4, exactly the value the records'
+    # keys select, or withheld (NULL, flagged, never 0) where that value is below the agreement's
+    # cell minimum: both sources are protected here.
+    assert POLICY.cell_minimum == 5
     for published, sources in (
         ("ed_assaults", ["ed"]),
         ("police_violence", ["police"]),
         ("combined", ["ed", "police"]),
     ):
-        assert merged[published].notna().all() and not merged[f"{published}_suppressed"].any()
+        assert (merged[published].isna() == merged[f"{published}_suppressed"]).all(), published
+        assert merged[published].isna().any() and merged[published].notna().any(), published
         for cell, row in merged.iterrows():
+            records = located[(located.cell_id == cell) & located.source.isin(sources)]
+            if _withheld(records):
+                assert pd.isna(row[published]), (cell, published)
+                continue
             n = int(sum(row.get(s, 0) or 0 for s in sources))
-            assert abs(row[published] - n) <= POLICY.max_deviation and row[published] >= 0, (cell, published)
-            assert row[published] == _figure(located[(located.cell_id == cell) & located.source.isin(sources)]), (
-                cell,
-                published,
-            )
-    moved = sum(int(row["combined"]) != int(row.get("ed", 0) + row.get("police", 0)) for _, row in merged.iterrows())
-    assert moved > len(merged) / 2  # most counts are perturbed
+            assert abs(row[published] - n) <= POLICY.max_deviation and row[published] >= POLICY.cell_minimum
+            assert row[published] == _figure(records), (cell, published)
+    shown = merged[merged["combined"].notna()]
+    moved = sum(int(row["combined"]) != int(row.get("ed", 0) + row.get("police", 0)) for _, row in shown.iterrows())
+    assert moved > len(shown) / 2  # most counts are perturbed
     trend = _published(istv_home, "monthly_trend", RECENT).iloc[0]
     assert trend.ed_assaults == _figure(joint[joint.source == "ed"])
     assert trend.police_violence == _figure(joint[joint.source == "police"])
@@ -181,6 +193,12 @@ def test_synthetic_month_publishes_and_reconciles(istv_home, synthetic_month):
             frame = frame[~quiet]
         flags = [c for c in frame.columns if c.endswith("_suppressed")]
         counts = frame[[c.removesuffix("_suppressed") for c in flags]]
+        if table in ("hotspot_cells", "hotspot_venues"):  # small cells withheld below the cell minimum
+            withheld = frame[flags].to_numpy()
+            assert (counts.isna().to_numpy() == withheld).all() and (
+                counts.fillna(POLICY.cell_minimum) >= 5
+            ).all().all()
+            continue
         assert flags and not frame[flags].any().any(), table  # the cell-key method withholds nothing else
         assert counts.notna().all().all() and (counts >= 0).all().all(), table
         small += int(counts.isin(range(1, 8)).sum().sum())
@@ -226,10 +244,16 @@ def test_real_south_wales_open_data_matches_a_direct_count(istv_home, synthetic_
     # public count exactly to the perturbed ED part.
     joint = pd.read_parquet(istv_home.pseudonymised_file("joint", OCTOBER))
     ed = joint[(joint.source == "ed") & joint.cell_id.notna()]
+    # Where that ED part would show below the agreement's cell minimum, both are withheld and the
+    # police count stands alone.
     for cell, row in cells.iterrows():
         records = ed[ed.cell_id == cell]
+        if _withheld(records):
+            assert pd.isna(row.ed_assaults) and pd.isna(row.combined) and row.ed_assaults_suppressed, cell
+            continue
         assert row.ed_assaults == _figure(records) and abs(row.ed_assaults - len(records)) <= POLICY.max_deviation
         assert row.combined == _figure(records) + direct.get(cell, 0)
+    assert cells.ed_assaults.isna().any() and cells.ed_assaults.notna().any()
     top = cells.sort_values("rank").head(3)
     # Cardiff's busiest cells are in the city centre.
     assert top.cell_lat.between(51.46, 51.50).all() and top.cell_lon.between(-3.20, -3.15).all()

@@ -1,7 +1,8 @@
 """On the real South Wales open data for October to December 2018 (with synthetic ED data),
 the police counts of the report's top cells match an independent DuckDB query of the raw files
 exactly: the bundled agreement declares police open data public, so its counts are published as
-they are, while the ED counts beside them are perturbed."""
+they are, while the ED counts beside them are perturbed (and withheld where they would show below
+the agreement's cell minimum: such a cell's combined count is withheld too, so it is not ranked)."""
 
 from __future__ import annotations
 
@@ -48,13 +49,15 @@ def test_report_top_cells_match_the_raw_police_files(istv_home, tmp_path):
         assert run_month(when, istv_home).success
         html = render_report(istv_home.warehouse, when, tmp_path / f"{month}.html").read_text()
         rows = ROW.findall(html)
-        assert len(rows) == 10
-        assert "suppressed" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S)
         expected = _independent_police_counts(month)
         with duckdb.connect(str(istv_home.warehouse), read_only=True) as con:
             published = dict(
                 con.execute("SELECT cell_id, ed_assaults FROM hotspot_cells WHERE month = ?", [when]).fetchall()
             )
+            ranked = con.execute(
+                "SELECT count(*) FROM hotspot_cells WHERE month = ? AND rank IS NOT NULL", [when]
+            ).fetchone()[0]
+        assert len(rows) == min(10, ranked) and len(rows) >= 5
         joint = pd.read_parquet(istv_home.pseudonymised_file("joint", when))
         raw_ed = joint[joint.source == "ed"].groupby("cell_id").size()
         for cell, cells_html in rows:
