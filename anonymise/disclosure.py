@@ -3,7 +3,10 @@
 Two methods, chosen by the agreement:
 - `cell_key` (the default): every figure is perturbed from its own records by the cell-key method
   (anonymise/cellkey.py). The same records give the same published value in every release and
-  every table; a corrected month gives a fresh value. Nothing is withheld.
+  every table; a corrected month gives a fresh value. Noise alone is not enough in two places,
+  where the agreement's minimums withhold figures: a monthly cell's or venue's count whose
+  protected part would show below `cell_minimum` (withhold_small_counts), and a coarser area or
+  longer window whose combined count would show below `area_minimum` (withhold_quiet_areas).
 - `suppress_and_round` (the weaker choice, kept for agreements that ask for it): a count from 1 to
   the threshold is withheld (NULL, `<count>_suppressed` true), the rest rounded to the base. The
   same figure in a corrected release, or a total beside its parts, can narrow a withheld count.

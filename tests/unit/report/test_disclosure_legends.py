@@ -195,6 +195,7 @@ def test_a_report_under_the_agreements_cell_minimum_says_what_is_withheld_and_ne
         r'<svg[^>]*id="hotspot-map".*?</svg>', html, re.DOTALL
     ).group(0)
     assert '<span class="suppressed">suppressed</span>' in html
+    assert "1 of them too small this month to show every count" in _section(html, "headline")
     assert "rounded" not in html.lower() and "1 to 7" not in html
 
 
@@ -288,7 +289,7 @@ def test_render_report_reads_the_agreement_in_force(board, tmp_path, monkeypatch
     _hand_made_warehouse(plain, in_force.id, in_force.version, withheld=False)
     html = _text(render_report(plain, MONTH, tmp_path / "cell-key.html").read_text(encoding="utf-8"))
     # The agreement in force withholds small monthly cells: none is withheld in these rows.
-    assert "0 of them suppressed" in html and "rounded" not in html.lower()
+    assert "0 of them too small this month to show every count" in html and "rounded" not in html.lower()
     assert in_force.disclosure_control.policy().legend() in html
 
     other = tmp_path / "other.duckdb"
