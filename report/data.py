@@ -59,6 +59,9 @@ class MonthData:
     effects: list[dict] | None = None
     deviants: list[dict] | None = None
     mission: list[dict] | None = None
+    # hotspot_areas at the cells' resolution over the shortest window longer than a month (its
+    # rows in rank order): where violence concentrates even when a month's cells are small.
+    window: list[dict] | None = None
 
 
 def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[list[dict], str]:
@@ -83,6 +86,20 @@ def _trend_rows(con, tables: set[str], first: dt.date, last: dt.date) -> tuple[l
         row["ed_assaults"] = row["ed_assaults"] or 0
         row["police_violence"] = row["police_violence"] or 0
     return rows, "hotspot_cells"
+
+
+def _window_rows(con, tables: set[str], month: dt.date) -> list[dict] | None:
+    """The month's hotspot_areas rows at the finest resolution over the shortest window of
+    several months, in rank order; None when the warehouse has no such rows."""
+    if "hotspot_areas" not in tables:
+        return None
+    sql = """WITH areas AS (SELECT * REPLACE (CAST(month AS DATE) AS month) FROM hotspot_areas
+                            WHERE CAST(month AS DATE) = ? AND window_months > 1)
+             SELECT * FROM areas
+             WHERE window_months = (SELECT min(window_months) FROM areas)
+               AND resolution = (SELECT max(resolution) FROM areas)
+             ORDER BY rank NULLS LAST, cell_id"""
+    return rows_of(con, sql, [month]) or None
 
 
 def published_agreements(con, month: dt.date, tables: set[str] | None = None) -> list[tuple[str, int]]:
@@ -142,4 +159,5 @@ def read_month(warehouse: Path, month: dt.date) -> MonthData:
             mission=rows_of(con, "SELECT * FROM mission_progress WHERE month <= ? ORDER BY month", [month])
             if "mission_progress" in tables
             else None,
+            window=_window_rows(con, tables, month),
         )

@@ -128,6 +128,8 @@ def build_context(
         "cell_area_km2": round(h3.average_hexagon_area(resolution, "km^2"), 2) if resolution is not None else 0.1,
         "map": hotspot_map(cells, names, markers, places, disclosure),
         "top_cells": top_cell_rows(cells, names),
+        "window_cells": top_cell_rows(data.window, top_cell_names(data.window, places)) if data.window else [],
+        "window_months": data.window[0]["window_months"] if data.window else None,
         "published": data.tables,
         "heat_maps": heat_maps,
         "police_hours_note": police_hours_note(hours),

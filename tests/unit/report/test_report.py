@@ -347,6 +347,25 @@ def test_under_the_agreements_cell_minimum_small_cells_and_venues_are_withheld_n
     assert methods.loc["knife", "ed_assaults"] is not None and not methods.loc["knife", "ed_assaults_suppressed"]
 
 
+def test_the_report_ranks_the_cells_of_the_shortest_window_of_several_months_as_published(tmp_path):
+    path = tmp_path / "istv.duckdb"
+    publish_two_months(path, agreement=IN_FORCE)
+    html = render_report(path, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(encoding="utf-8")
+    section = _element(html, "div", "top-window-cells")
+    assert "over the 3 months to October 2026" in section
+    rows = re.findall(r'<tr data-window-cell="([0-9a-f]{15})">(.*?)</tr>', section, re.S)
+    with connect_read_only(path) as con:
+        ranked = con.execute(
+            "SELECT cell_id, ed_assaults, police_violence, combined FROM hotspot_areas WHERE month = ? "
+            "AND window_months = 3 AND resolution = 9 AND rank IS NOT NULL ORDER BY rank, cell_id LIMIT 10",
+            [MONTH],
+        ).fetchall()
+    assert ranked and [cell for cell, _ in rows] == [r[0] for r in ranked]
+    for (_, cells_html), (_, ed, police, combined) in zip(rows, ranked):
+        shown = re.findall(r'<td class="num">(.*?)</td>', cells_html)[1:4]
+        assert shown == [f"{v:,}" for v in (ed, police, combined)]  # a ranked area is not quiet: all shown
+
+
 def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
     html = render_report(cell_key_warehouse, MONTH, tmp_path / "report.html", agreement=EVERY_CELL).read_text(
         encoding="utf-8"
