@@ -4,7 +4,7 @@ Two methods, chosen by the agreement:
 - `cell_key` (the default): every figure is perturbed from its own records by the cell-key method
   (anonymise/cellkey.py). The same records give the same published value in every release and
   every table; a corrected month gives a fresh value. Noise alone is not enough in two places,
-  where the agreement's minimums withhold figures: a monthly cell's or venue's count whose
+  where the agreement's minimums withhold figures: a cell's, area's or venue's count whose
   protected part would show below `cell_minimum` (withhold_small_counts), and a coarser area or
   longer window whose combined count would show below `area_minimum` (withhold_quiet_areas).
 - `suppress_and_round` (the weaker choice, kept for agreements that ask for it): a count from 1 to
@@ -52,9 +52,9 @@ class DisclosurePolicy:
     # combined count is below this shows no protected figure: each such figure is another noisy
     # view of the small cells inside it, and enough views together narrow a small cell's count.
     area_minimum: int = 20
-    # Under the cell-key method, a monthly cell's or venue's count whose published protected part
-    # is below this is withheld (0: none). Off by default: an agreement's stricter choice against
-    # an intruder who knows one of a small cell's incidents, at the cost of the small cells.
+    # Under the cell-key method, a cell's, area's or venue's count whose published protected part
+    # is below this is withheld (0: none): a small count's noise tells an intruder who knows one of
+    # its incidents too much of the others'. The bundled agreement sets 5.
     cell_minimum: int = 0
     # Set when an agreement asks for differential privacy: discrete Laplace noise of this scale
     # (1 / epsilon) on each protected count, seeded by `noise_key` and the month's content digest.
@@ -76,8 +76,8 @@ class DisclosurePolicy:
                     else ""
                 )
                 + (
-                    f" A monthly cell or venue count whose protected part would show below {self.cell_minimum} is "
-                    "withheld."
+                    f" A count of a cell, area or venue whose protected part would show below {self.cell_minimum} "
+                    "is withheld."
                     if self.cell_minimum
                     else ""
                 )

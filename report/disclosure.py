@@ -53,7 +53,7 @@ class Disclosure:
 
     @property
     def cell_minimum(self) -> int | None:
-        """Under the cell-key method, the value below which a monthly cell's or venue's count is
+        """Under the cell-key method, the value below which a cell's, area's or venue's count is
         withheld, if the agreement sets one."""
         return (self.policy.cell_minimum or None) if self.perturbs else None
 

@@ -108,7 +108,7 @@ def _version_section(key, history: History, names, loaded: dict, agreement, fiel
             method = ""
         elif dc.method == "cell_key" and dc.cell_key.cell_minimum:
             method = (
-                " Its method withholds the monthly cells' and venues' counts whose protected part would show below "
+                " Its method withholds the counts of cells, areas and venues whose protected part would show below "
                 f"{dc.cell_key.cell_minimum}"
                 + (
                     ", and coarser areas and longer windows below its area minimum show police counts only."

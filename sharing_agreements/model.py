@@ -171,9 +171,9 @@ class CellKey(_Strict):
     # hotspot_areas rows (coarser areas, longer windows) with a published combined count below
     # this show their public counts only (anonymise.disclosure.withhold_quiet_areas); 0: all shown.
     area_minimum: int = Field(default=20, ge=0)
-    # Monthly cells' and venues' counts whose protected part would show below this are withheld
-    # (anonymise.disclosure.withhold_small_counts); 0: none. The stricter choice, at the cost of
-    # the small cells: see the README's attack figures before setting it.
+    # Cells', areas' and venues' counts whose protected part would show below this are withheld
+    # (anonymise.disclosure.withhold_small_counts); 0: none, at the cost the README's attack
+    # figures give.
     cell_minimum: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")

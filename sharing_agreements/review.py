@@ -83,7 +83,7 @@ def disclosure_lines(agreement: Agreement) -> list[str]:
             f"{dc.cell_key.max_deviation} (variance {dc.cell_key.variance:g}), the same records always giving "
             "the same figure; "
             + (
-                f"a monthly cell's or venue's count whose protected part would show below {dc.cell_key.cell_minimum} "
+                f"a cell's, area's or venue's count whose protected part would show below {dc.cell_key.cell_minimum} "
                 "is withheld"
                 if dc.cell_key.cell_minimum
                 else "no count of a monthly table is suppressed"

@@ -132,7 +132,7 @@ def _protection_changes(old: Agreement, new: Agreement) -> list[str]:
             k1.area_minimum,
         ),
         _was(
-            "Monthly cells and venues now withhold a count whose protected part would show below",
+            "Cells, areas and venues now withhold a count whose protected part would show below",
             k0.cell_minimum,
             k1.cell_minimum,
         ),

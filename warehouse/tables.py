@@ -112,17 +112,21 @@ def column_descriptions(spec: TableSpec) -> dict[str, str]:
         codes = "; ".join(f"{code}: {text}" for code, text in not_available_reasons().items())
         described[NOT_AVAILABLE] = f"{described[NOT_AVAILABLE].strip()} Codes: {codes}."
     for count in spec.counts:
+        rules = [
+            rule
+            for rule, listed in (
+                ("in a quiet row (combined below the agreement's area minimum)", spec.withheld_when_quiet),
+                (
+                    "where the count's protected part would show below the agreement's cell minimum",
+                    spec.withheld_when_small,
+                ),
+            )
+            if count in listed
+        ]
         described[f"{count}_suppressed"] = (
             "True when the agreement's method withholds small counts (suppress_and_round) and "
             f"{count} is withheld; under the cell-key method, "
-            + (
-                "true only in a quiet row (combined below the agreement's area minimum)."
-                if count in spec.withheld_when_quiet
-                else "true only where the agreement sets a cell minimum and the count's protected part would "
-                "show below it."
-                if count in spec.withheld_when_small
-                else "which withholds nothing, always false."
-            )
+            + (f"true only {' or '.join(rules)}." if rules else "which withholds nothing, always false.")
         )
     described.update(provenance_columns())
     return described

@@ -447,7 +447,8 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
         for _, row in release.figure("hidden_violence", "ed_assaults_compared", month).iterrows():
             add(members, row["published"] - row["public"], True, "hidden_violence compared ED", row["protected"])
         police = release.figure("hotspot_areas", "combined", month)["public"]
-        quiet_rule = release.policy.method == "cell_key" and release.policy.area_minimum
+        policy = release.policy
+        withholds = policy.method == "cell_key" and (policy.area_minimum or policy.cell_minimum)
         for key, row in release.figure("hotspot_areas", "ed_assaults", month).iterrows():
             window, resolution, area = key.split("|")
             window, resolution = int(window), int(resolution)
@@ -455,8 +456,12 @@ def _sums(releases: Sequence[Release], atoms: pd.DataFrame) -> list[_Sum]:
             chosen = [
                 i for m in months[(months >= first) & (months <= month)] for i in area_members(m, resolution, area)
             ]
+            # Withheld as quiet (the published combined below the area minimum) or small (the
+            # protected part below the cell minimum): the protected part was below the larger bound.
             below = (
-                int(release.policy.area_minimum - police[key]) if quiet_rule and np.isnan(row["published"]) else None
+                max(policy.cell_minimum, int(policy.area_minimum - police[key]))
+                if withholds and np.isnan(row["published"])
+                else None
             )
             add(
                 chosen,

@@ -27,13 +27,13 @@ def test_the_default_shows_more_incidents_and_hotspots_than_suppression(
 
 def test_the_cell_minimum_costs_the_small_monthly_cells_only(months, default_policy, cell_key_releases):
     """Without the agreement's cell minimum nearly every incident is in a cell showing a combined
-    count; with it the small cells show their police counts only, and the three-month windows
-    still find the hotspots."""
+    count; with it the small cells show their police counts only, and the three-month windows,
+    whose figures add months up, still find the hotspots."""
     utility = A.utility(cell_key_releases, "cell_key")
     every = A.utility(A.monthly_releases(months, dataclasses.replace(default_policy, cell_minimum=0)), "before")
     assert every.usable_share > 0.9 > utility.usable_share, (utility, every)
     assert utility.visible_share < every.visible_share
-    assert utility.recall_3_months == every.recall_3_months  # hotspot_areas keep no cell minimum
+    assert utility.recall_3_months == every.recall_3_months  # three months add up past the minimum
 
 
 def test_top_recall_counts_ties_fairly():

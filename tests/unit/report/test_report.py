@@ -339,6 +339,21 @@ def test_under_the_agreements_cell_minimum_small_cells_and_venues_are_withheld_n
             assert (table[column].isna() == table[f"{column}_suppressed"]).all(), column  # ...nor as 0
     withheld = cells["ed_assaults"].isna()
     assert withheld.any() and (~withheld).any()
+    # The same cell over a one-month window (hotspot_areas) has the same records, so the same value:
+    # never shown there when withheld here.
+    with connect_read_only(path) as con:
+        same = (
+            con.execute(
+                "SELECT cell_id, ed_assaults FROM hotspot_areas "
+                "WHERE month = ? AND window_months = 1 AND resolution = ?",
+                [MONTH, h3.get_resolution(cells.index[0])],
+            )
+            .df()
+            .set_index("cell_id")["ed_assaults"]
+        )
+    assert len(same) and same.reindex(cells.index[withheld]).isna().all()
+    shown = same.dropna()
+    assert (shown == cells.loc[shown.index, "ed_assaults"]).all()
     assert (cells["rank"].isna() == cells["combined"].isna()).all()  # a withheld combined count is not ranked
     # Small cells kept their rows only where something else shows; the rest have no row.
     raw = true[true.source == "ed"].groupby("cell_id").size()

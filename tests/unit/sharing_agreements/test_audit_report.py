@@ -445,7 +445,7 @@ def test_a_version_other_than_the_one_in_force_is_not_described_by_its_rules():
     log.run()
     text = _report(log, agreement=agreement)
     assert "the agreement in force (above)" in text
-    assert "withholds the monthly cells' and venues' counts whose protected part would show below 5" in text
+    assert "withholds the counts of cells, areas and venues whose protected part would show below 5" in text
     every_cell = _report(log, agreement=without_cell_minimum(agreement))
     assert "withholds no count of a monthly table" in every_cell
     older = Log(agreement.id)

@@ -155,3 +155,25 @@ def test_a_source_missing_from_a_window_is_not_available_never_zero():
     window = fine.loc[3]
     assert window.police_violence == 4 and pd.isna(window.not_available_reason)
     assert (window.months_available, window.ed_months_available, window.police_months_available) == (3, 3, 1)
+
+
+def test_a_cell_minimum_withholds_alike_wherever_the_same_records_show():
+    """A small ED count beside many public police records: hotspot_cells withholds it under the
+    cell minimum, and so does every hotspot_areas figure of the same records (the one-month window
+    at the cells' resolution, an area holding only that cell's records), though its combined count
+    is far above the area minimum: shown there, the withholding would be void."""
+    busy, quiet = CELLS[0], CELLS[1]
+    ed = _month(DEC, {busy: 2, quiet: 30})
+    police = _month(DEC, {busy: 40}, source="police_uk")
+    strict = DisclosurePolicy(cell_minimum=5)
+    tables = _tables(pd.concat([ed, police], ignore_index=True), public=("police_uk",), policy=strict)
+    cells = tables["hotspot_cells"].set_index("cell_id")
+    areas = tables["hotspot_areas"]
+    assert pd.isna(cells.loc[busy, "ed_assaults"]) and cells.loc[busy, "police_violence"] == 40
+    assert cells.loc[quiet, "ed_assaults"] >= 5
+    alone = areas[(areas.resolution == 9) & (areas.cell_id == busy)]
+    assert len(alone) == 2 and alone.ed_assaults.isna().all() and alone.combined.isna().all()
+    assert (alone.police_violence == 40).all() and alone.ed_assaults_suppressed.all()
+    # The coarser area holding both cells' records is another figure: shown, 32 ED perturbed.
+    parent = areas[(areas.resolution == 7) & (areas.window_months == 1)]
+    assert len(parent) == 1 and abs(parent.ed_assaults.iloc[0] - 32) <= strict.max_deviation
