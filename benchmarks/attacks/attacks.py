@@ -202,20 +202,31 @@ def draw_corrections(
     return chosen, versions, population
 
 
-def correction_population(month: Month, mode: str, seed: int = 0, new_rows: int = 2000) -> pd.DataFrame:
-    """The rows a one-row correction changes, with `n`, each row's cell count with the row: the ED
-    rows whose cell holds 1 to 7 protected records with the row, rows of the month ("remove") or
-    new synthetic rows ("add", `new_rows` drawn)."""
+def correction_population(
+    month: Month, mode: str, seed: int = 0, new_rows: int = 2000, key: Sequence[str] = ("cell_id",)
+) -> pd.DataFrame:
+    """The rows a one-row correction changes, with `n`, the count of the row's figure (by default
+    its cell; `key`: the columns naming the figure) with the row: the ED rows whose figure holds
+    1 to 7 protected records with the row, rows of the month ("remove") or new synthetic rows
+    ("add", `new_rows` drawn)."""
     joint = month.joint
-    counts = joint.loc[~joint["source"].isin(public_sources()), "cell_id"].value_counts()
+    figure = [_attribute(row, list(key)) for _, row in joint[list(key)].iterrows()]
+    protected = ~joint["source"].isin(public_sources()).to_numpy()
+    named = joint[list(key)].notna().all(axis=1).to_numpy()
+    counts = pd.Series(figure)[protected & named].value_counts()
     if mode == "remove":
-        candidates = joint[joint["source"] == "ed"].assign(n=joint["cell_id"].map(counts))
+        candidates = joint[(joint["source"] == "ed").to_numpy() & named].copy()
+        candidates["n"] = pd.Series(figure, index=joint.index).map(counts)
     elif mode == "add":
         drawn = joint_frame([synthetic_ed(month.police, new_rows, seed=seed + 7_919)])
-        candidates = drawn[drawn["cell_id"].notna()].assign(n=drawn["cell_id"].map(counts).fillna(0) + 1)
+        candidates = drawn[drawn[list(key)].notna().all(axis=1)].copy()
+        candidates["n"] = [counts.get(_attribute(row, list(key)), 0) + 1 for _, row in candidates.iterrows()]
     else:
         raise ValueError(f"mode is remove or add, not {mode}")
     return candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
+
+
+KNOWN = {"cell": ("hotspot_cells", ["cell_id"]), "hour of week": ("hour_of_week", ["weekday", "hour"])}
 
 
 def known_incident(
@@ -224,33 +235,38 @@ def known_incident(
     modes: Sequence[str] = ("remove", "add"),
     seed: int = 0,
     setting: str = "",
-) -> dict[str, Score]:
-    """What each month's first release alone tells an intruder who knows one incident's cell, over
-    every row of each month's correction population (correction_population): the cell's count
-    with the row, attacked from the cell's published ED figure (or its having no row). With the
-    Corrections ledger a one-row correction publishes the first release again
-    (one_row_corrections), so this is all that comparing the two releases tells; no release is
-    rebuilt per row, so every row is attacked."""
+) -> dict[tuple[str, str], Score]:
+    """What each month's first release alone tells an intruder who knows one incident's cell, or
+    its hour of the week: over every row of each month's correction population
+    (correction_population), that figure's count with the row, attacked from the figure's
+    published ED value (or its having no row). With the Corrections ledger a one-row correction
+    publishes the first release again (one_row_corrections), so this is all that comparing the two
+    releases tells; no release is rebuilt per row, so every row is attacked. Keyed (what is
+    known, mode)."""
     law = Law(policy)
     with_row = np.asarray(ATTACKED)
-    truth: dict[str, list] = {mode: [] for mode in modes}
-    liks: dict[str, list] = {mode: [] for mode in modes}
+    truth: dict[tuple[str, str], list] = {(k, m): [] for k in KNOWN for m in modes}
+    liks: dict[tuple[str, str], list] = {(k, m): [] for k in KNOWN for m in modes}
     for month in months:
         first, _ = first_release(month.joint, policy, [month.police])
-        cells = first.figure("hotspot_cells", "ed_assaults")
-        for mode in modes:
-            population = correction_population(month, mode, seed)
-            before = with_row if mode == "remove" else with_row - 1  # the cell's count in the first release
-            truth[mode].extend(population["n"])
-            liks[mode].extend(_figure_lik(law, _seen(cells, cell), before) for cell in population["cell_id"])
+        for known, (table, key) in KNOWN.items():
+            figures = first.figure(table, "ed_assaults")
+            for mode in modes:
+                population = correction_population(month, mode, seed, key=key)
+                before = with_row if mode == "remove" else with_row - 1  # the figure's count in the first release
+                truth[known, mode].extend(population["n"])
+                liks[known, mode].extend(
+                    _figure_lik(law, _seen(figures, _attribute(row, key)), before) for _, row in population.iterrows()
+                )
     return {
-        mode: score(
-            f"2 a known incident ({mode})",
+        (known, mode): score(
+            f"2 a known incident's {known} ({mode})",
             setting or policy.method,
-            np.array(truth[mode]),
-            np.array(liks[mode]).reshape(-1, len(ATTACKED)),
-            note=f"first release alone, every one of {len(truth[mode])} rows, {len(months)} months",
+            np.array(truth[known, mode]),
+            np.array(liks[known, mode]).reshape(-1, len(ATTACKED)),
+            note=f"first release alone, every one of {len(truth[known, mode])} rows, {len(months)} months",
         )
+        for known in KNOWN
         for mode in modes
     }
 
