@@ -228,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         "(hotspot_areas and coverage not compared)."
     )
     _say(
-        f"  2 a known incident: all {len(months)} months, every row of each correction population (every ED row in a "
+        f"  2 known cell: all {len(months)} months, every row of each correction population (every ED row in a "
         "cell of 1-7 records, or a new synthetic row making one), attacked from the first release alone: with the "
         "ledger, all a one-row correction tells. 'no cell minimum (before)': the agreement's cell minimum set to 0. "
-        "Its hour of week: the same for the hour_of_week figure, a count of the whole area (no place), which keeps "
+        "2 known hour of week: the same for the hour_of_week figure, a count of the whole area (no place), which keeps "
         "its small counts: reported, not part of the requirement."
     )
     for s in scores:

@@ -226,7 +226,7 @@ def correction_population(
     return candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
 
 
-KNOWN = {"cell": ("hotspot_cells", ["cell_id"]), "hour of week": ("hour_of_week", ["weekday", "hour"])}
+KNOWN = {"cell": ("hotspot_cells", ["cell_id"]), "hour of week": ("hour_of_week", ["weekday", "hour"])}  # what is known
 
 
 def known_incident(
@@ -260,7 +260,7 @@ def known_incident(
                 )
     return {
         (known, mode): score(
-            f"2 a known incident's {known} ({mode})",
+            f"2 known {known} ({mode})",
             setting or policy.method,
             np.array(truth[known, mode]),
             np.array(liks[known, mode]).reshape(-1, len(ATTACKED)),
