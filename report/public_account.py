@@ -110,7 +110,12 @@ def _protection(agreement: Agreement) -> str:
         (meaning,) = explain(["cell-key"])
         text = (
             f"{meaning} Each count is moved by at most {dc.cell_key.max_deviation} up or down, so a small "
-            "count does not show whether it stands for one person or a few; no count is withheld."
+            "count does not show whether it stands for one person or a few; "
+            + (
+                f"the count of a place or venue that would show below {dc.cell_key.cell_minimum} is withheld."
+                if dc.cell_key.cell_minimum
+                else "no count is withheld."
+            )
         )
     else:
         (meaning,) = explain(["suppression and rounding"])

@@ -117,6 +117,7 @@ def test_the_page_is_written_offline_with_every_approved_section(home):
     assert "Cardiff Community Safety Partnership Board (Community Safety Board), 11 December 2017" in html
     assert "<td>NHS number</td><td>pseudonymised under the key scope &#34;person&#34;</td>" in html
     assert "Cell-key perturbation:" in html and "at most 4 up or down" in html
+    assert "the count of a place or venue that would show below 5 is withheld" in html
     # Deliveries: by party name, the twelve months to the month only.
     assert "Cardiff and Vale University Health Board (7A4BV)" in html and "1,234" in html and "1,111" in html
     assert "7,777" not in html
