@@ -79,6 +79,7 @@ def _v2(agreement):
     agreement["published_tables"].remove("hour_of_week")
     agreement["disclosure_control"]["differential_privacy"] = {"epsilon": 0.5, "budget_per_month": 1.5}
     agreement["disclosure_control"]["cell_key"]["max_deviation"] = 5
+    agreement["disclosure_control"]["cell_key"]["cell_minimum"] = 7
     agreement["parties"]["providers"].append({"name": "Gwent Police", "code": "GWP", "datasets": ["police_uk"]})
     agreement["datasets"]["police_uk"]["scope"]["crime_type"].append("Robbery")
     agreement["risk"] = {"k": 10, "quasi_identifiers": ["age_band", "sex", "cell_id"]}
@@ -94,6 +95,7 @@ def _v2(agreement):
         "Table hour_of_week is no longer published.",
         "Differential privacy is now used: epsilon 0.5 per published count, at most 1.5 per month.",
         "Cell-key perturbation now moves a count by at most 5 (was 4).",
+        "Cells, areas and venues now withhold a count whose protected part would show below 7 (was 5).",
         "New provider: Gwent Police, code GWP: provides Police open data (police_uk).",
         "Police open data (police_uk) now takes only rows whose crime_type is Violence and sexual offences or "
         "Robbery (was only rows whose crime_type is Violence and sexual offences).",
@@ -108,7 +110,7 @@ def test_diff_says_each_change_in_a_sentence(tmp_path, sentence):
 def test_diff_is_plain_words_with_each_term_explained_once(tmp_path):
     lines = difference_lines(load_agreement(), _variant(tmp_path, _v2))
     _assert_plain_and_explained(lines)
-    assert len([line for line in lines if line.startswith("- ")]) == 11  # one sentence per change, no more
+    assert len([line for line in lines if line.startswith("- ")]) == 12  # one sentence per change, no more
 
 
 def test_every_part_of_an_agreement_is_compared(tmp_path):
