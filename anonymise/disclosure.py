@@ -158,9 +158,14 @@ def withhold_quiet_areas(
         return table
     quiet = (table[total].fillna(0) < policy.area_minimum).to_numpy()
     for column in protected:
-        table[column] = table[column].mask(quiet)
-        table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | quiet
+        _withhold(table, column, quiet)
     return table
+
+
+def _withhold(table: pd.DataFrame, column: str, rows: np.ndarray) -> None:
+    """The column's count NULL and flagged `_suppressed` in the rows given."""
+    table[column] = table[column].mask(rows)
+    table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | rows
 
 
 def withhold_small_counts(
@@ -179,9 +184,7 @@ def withhold_small_counts(
             continue
         public = figures[column + PUBLIC_SUFFIX].fillna(0).astype("int64").to_numpy()
         part = table[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan) - public
-        small = part < policy.cell_minimum  # NaN (withheld already) compares False
-        table[column] = table[column].mask(small)
-        table[f"{column}_suppressed"] = table[f"{column}_suppressed"] | small
+        _withhold(table, column, part < policy.cell_minimum)  # NaN (withheld already) compares False
     return table
 
 

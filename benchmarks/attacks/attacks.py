@@ -20,6 +20,7 @@ from .release import (
     as_day,
     content_sha256,
     first_release,
+    key_strings,
     publish_copies,
     publish_corrected,
     publish_release,
@@ -209,18 +210,18 @@ def correction_population(
     its cell; `key`: the columns naming the figure) with the row: the ED rows whose figure holds
     1 to 7 protected records with the row, rows of the month ("remove") or new synthetic rows
     ("add", `new_rows` drawn)."""
-    joint = month.joint
-    figure = [_attribute(row, list(key)) for _, row in joint[list(key)].iterrows()]
-    protected = ~joint["source"].isin(public_sources()).to_numpy()
-    named = joint[list(key)].notna().all(axis=1).to_numpy()
-    counts = pd.Series(figure)[protected & named].value_counts()
+    joint, key = month.joint, list(key)
+    named = joint[key].notna().all(axis=1).to_numpy()
+    figure = pd.Series(key_strings(joint[named], key), index=joint.index[named])
+    protected = ~joint.loc[named, "source"].isin(public_sources()).to_numpy()
+    counts = figure[protected].value_counts()
     if mode == "remove":
         candidates = joint[(joint["source"] == "ed").to_numpy() & named].copy()
-        candidates["n"] = pd.Series(figure, index=joint.index).map(counts)
+        candidates["n"] = figure.map(counts)
     elif mode == "add":
         drawn = joint_frame([synthetic_ed(month.police, new_rows, seed=seed + 7_919)])
-        candidates = drawn[drawn[list(key)].notna().all(axis=1)].copy()
-        candidates["n"] = [counts.get(_attribute(row, list(key)), 0) + 1 for _, row in candidates.iterrows()]
+        candidates = drawn[drawn[key].notna().all(axis=1)].copy()
+        candidates["n"] = pd.Series(key_strings(candidates, key), index=candidates.index).map(counts).fillna(0) + 1
     else:
         raise ValueError(f"mode is remove or add, not {mode}")
     return candidates[candidates["n"].between(ATTACKED[0], ATTACKED[-1])].astype({"n": np.int64})
@@ -256,7 +257,7 @@ def known_incident(
                 before = with_row if mode == "remove" else with_row - 1  # the figure's count in the first release
                 truth[known, mode].extend(population["n"])
                 liks[known, mode].extend(
-                    _figure_lik(law, _seen(figures, _attribute(row, key)), before) for _, row in population.iterrows()
+                    _figure_lik(law, _seen(figures, figure), before) for figure in key_strings(population, key)
                 )
     return {
         (known, mode): score(

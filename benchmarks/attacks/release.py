@@ -66,7 +66,7 @@ class Release:
         return not np.all((x == y) | (np.isnan(x) & np.isnan(y)))
 
 
-def _key_strings(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+def key_strings(frame: pd.DataFrame, keys: list[str]) -> list[str]:
     keys = [k for k in keys if k != "month"]
     if not keys:
         return [""] * len(frame)
@@ -129,8 +129,8 @@ def publish_release(
     for name, raw in captured.items():
         spec = _specs()[name]
         table = _as_read(tables[name], whole[name], spec) if spec.sparse else tables[name]
-        key = _key_strings(raw, spec.keys)
-        assert key == _key_strings(table, spec.keys), f"{name}: published rows not in the order of the figures"
+        key = key_strings(raw, spec.keys)
+        assert key == key_strings(table, spec.keys), f"{name}: published rows not in the order of the figures"
         month = _months(raw["month"])
         for column in spec.counts:
             protected = raw[column].fillna(0).astype(np.int64).to_numpy()
@@ -171,7 +171,7 @@ def _as_read(published: pd.DataFrame, whole: pd.DataFrame, spec) -> pd.DataFrame
 
 
 def row_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
-    return pd.Index(list(zip(_months(frame["month"]), _key_strings(frame, keys))))
+    return pd.Index(list(zip(_months(frame["month"]), key_strings(frame, keys))))
 
 
 # What the pipeline keeps of a release for correcting it (warehouse.corrections), per table: the
