@@ -379,6 +379,13 @@ def test_the_report_ranks_the_cells_of_the_shortest_window_of_several_months_as_
     for (_, cells_html), (_, ed, police, combined) in zip(rows, ranked):
         shown = re.findall(r'<td class="num">(.*?)</td>', cells_html)[1:4]
         assert shown == [f"{v:,}" for v in (ed, police, combined)]  # a ranked area is not quiet: all shown
+    # Both tables are drawn alike; only the month's cells have a Gi* z-score, so only they say
+    # whether each is a significant hot spot.
+    assert "Statistically significant hot spot?" not in section and len(rows[0][1].split("<td")) == 6
+    month_cells = _element(html, "div", "top-cells")
+    assert "Statistically significant hot spot?" in month_cells
+    answers = re.findall(r'<tr data-cell="[0-9a-f]{15}">.*?<td>(yes|no)</td></tr>', month_cells, re.S)
+    assert len(answers) == len(re.findall(r"<tr data-cell=", month_cells)) > 0
 
 
 def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
