@@ -130,6 +130,7 @@ def build_context(
         "top_cells": top_cell_rows(cells, names),
         "window_cells": top_cell_rows(data.window, top_cell_names(data.window, places)) if data.window else [],
         "window_months": data.window[0]["window_months"] if data.window else None,
+        "window_covered": data.window[0]["months_available"] if data.window else None,  # the same for every cell
         "published": data.tables,
         "heat_maps": heat_maps,
         "police_hours_note": police_hours_note(hours),

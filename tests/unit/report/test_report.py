@@ -135,9 +135,11 @@ def _summaries(month: dt.date, joint: pd.DataFrame) -> pd.DataFrame:
 
 
 def publish_two_months(warehouse: Path, drop: tuple[str, ...] = (), agreement=SUPPRESSING) -> None:
-    """September and October 2026, published as the pipeline does under `agreement`; `drop`
+    """September and October 2026, published as the pipeline does under `agreement` (October's
+    rolling windows reaching back to September); `drop`
     leaves tables out, as an agreement that does not permit them (or an older warehouse) would."""
     policy = agreement.disclosure_control.policy()
+    history: list[pd.DataFrame] = []  # the earlier months' rows, which rolling windows reach back to
     for month in (PREVIOUS, MONTH):
         joint = _joint(month)
         tables = build_tables(
@@ -148,7 +150,9 @@ def publish_two_months(warehouse: Path, drop: tuple[str, ...] = (), agreement=SU
             agreement.version,
             record_keys=TEST_RECORD_KEYS,
             public_sources=agreement.public_sources(),
+            history=list(history),
         )
+        history.append(joint)
         publish(warehouse, month, {name: t for name, t in tables.items() if name not in drop})
 
 
@@ -368,6 +372,8 @@ def test_the_report_ranks_the_cells_of_the_shortest_window_of_several_months_as_
     html = render_report(path, MONTH, tmp_path / "report.html", agreement=IN_FORCE).read_text(encoding="utf-8")
     section = _element(html, "div", "top-window-cells")
     assert "over the 3 months to October 2026" in section
+    # September and October published, not August: the window's counts say they cover two months.
+    assert "Only 2 of these 3 months have data in the warehouse" in section
     rows = re.findall(r'<tr data-window-cell="([0-9a-f]{15})">(.*?)</tr>', section, re.S)
     with connect_read_only(path) as con:
         ranked = con.execute(
@@ -386,6 +392,16 @@ def test_the_report_ranks_the_cells_of_the_shortest_window_of_several_months_as_
     assert "Statistically significant hot spot?" in month_cells
     answers = re.findall(r'<tr data-cell="[0-9a-f]{15}">.*?<td>(yes|no)</td></tr>', month_cells, re.S)
     assert len(answers) == len(re.findall(r"<tr data-cell=", month_cells)) > 0
+
+
+def test_a_window_with_only_the_month_itself_is_not_available_rather_than_a_copy_of_the_month(tmp_path):
+    path = tmp_path / "istv.duckdb"
+    publish_two_months(path, agreement=IN_FORCE)
+    html = render_report(path, PREVIOUS, tmp_path / "report.html", agreement=IN_FORCE).read_text(encoding="utf-8")
+    section = _element(html, "div", "top-window-cells")
+    assert "Not available" in section and "only September 2026" in section and "3 months" in section
+    assert "data-window-cell" not in section and "<table" not in section
+    assert "data-cell=" in _element(html, "div", "top-cells")  # the month's own cells are still ranked
 
 
 def test_a_report_under_the_cell_key_method_shows_every_count_and_never_says_suppressed(cell_key_warehouse, tmp_path):
