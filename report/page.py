@@ -129,8 +129,9 @@ def build_context(
         "map": hotspot_map(cells, names, markers, places, disclosure),
         "top_cells": top_cell_rows(cells, names),
         "window_cells": top_cell_rows(data.window, top_cell_names(data.window, places)) if data.window else [],
+        # The window's length and the months it holds are the same on every one of its rows.
         "window_months": data.window[0]["window_months"] if data.window else None,
-        "window_covered": data.window[0]["months_available"] if data.window else None,  # the same for every cell
+        "window_covered": data.window[0]["months_available"] if data.window else None,
         "published": data.tables,
         "heat_maps": heat_maps,
         "police_hours_note": police_hours_note(hours),
